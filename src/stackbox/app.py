@@ -1,0 +1,55 @@
+"""The per-worker ASGI application: identity on one port, Swift + S3 on the other."""
+
+from __future__ import annotations
+
+from stackbox.config import Settings
+from stackbox.epoch import SharedCounter
+from stackbox.http import ASGIApp, Receive, Response, Scope, Send
+
+
+class Cloud:
+    """Everything one worker process shares between its front ends."""
+
+    def __init__(self, settings: Settings) -> None:
+        from stackbox.identity.service import IdentityService
+        from stackbox.storage.engine import Engine
+
+        self.settings = settings
+        self.counter = SharedCounter(settings.data_dir / "auth-epoch")
+        self.identity = IdentityService(settings, self.counter)
+        self.storage = Engine(settings.data_dir, fsync=settings.fsync)
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    from stackbox.identity.api import create_identity_app
+    from stackbox.objectstore import create_object_app
+
+    cloud = Cloud(settings)
+    identity_app = create_identity_app(cloud)
+    object_app = create_object_app(cloud)
+    identity_port = settings.identity_port
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            server = scope.get("server")
+            if server and server[1] == identity_port:
+                await identity_app(scope, receive, send)
+            else:
+                await object_app(scope, receive, send)
+        elif kind == "lifespan":
+            await _lifespan(cloud, receive, send)
+        else:
+            await Response(b"", 404)(send)
+
+    return app
+
+
+async def _lifespan(cloud: Cloud, receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

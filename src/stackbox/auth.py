@@ -1,0 +1,57 @@
+"""Who is calling: the identity facts every front end (identity, S3, Swift) authorizes against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+READ_ROLES = frozenset({"reader", "member", "admin"})
+WRITE_ROLES = frozenset({"member", "admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class AuthContext:
+    """An authenticated caller, scoped to a project (or not).
+
+    `roles` are the effective role names on the scoped project, implied roles expanded
+    (admin implies member implies reader).
+    """
+
+    user_id: str
+    user_name: str
+    user_domain_id: str
+    project_id: str | None
+    project_name: str | None
+    project_domain_id: str | None
+    roles: frozenset[str]
+    app_cred_id: str | None = None
+    app_cred_restricted: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    @property
+    def is_service(self) -> bool:
+        return "service" in self.roles
+
+    @property
+    def can_read(self) -> bool:
+        return not READ_ROLES.isdisjoint(self.roles)
+
+    @property
+    def can_write(self) -> bool:
+        return not WRITE_ROLES.isdisjoint(self.roles)
+
+    @property
+    def account(self) -> str | None:
+        """The object-store account of the scoped project (Swift's `AUTH_<project_id>`)."""
+        return f"AUTH_{self.project_id}" if self.project_id else None
+
+
+@dataclass(frozen=True, slots=True)
+class Ec2Secret:
+    """An EC2 access key resolved for signature checking: its secret and the caller it stands for."""
+
+    access: str
+    secret: str
+    context: AuthContext

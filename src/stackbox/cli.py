@@ -1,0 +1,107 @@
+"""`stackbox serve | bootstrap | openrc`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from stackbox.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=getattr(args, "data_dir", None),
+        host=getattr(args, "host", None),
+        identity_port=getattr(args, "identity_port", None),
+        object_port=getattr(args, "object_port", None),
+        workers=getattr(args, "workers", None),
+        public_host=getattr(args, "public_host", None),
+    )
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="where the store lives (STACKBOX_DATA_DIR, ./stackbox-data)")
+    parser.add_argument("--host", help="address to listen on (STACKBOX_HOST, 127.0.0.1)")
+    parser.add_argument("--identity-port", type=int, help="Keystone v3 API port (STACKBOX_IDENTITY_PORT, 5000)")
+    parser.add_argument("--object-port", type=int, help="Swift + S3 API port (STACKBOX_OBJECT_PORT, 8080)")
+    parser.add_argument("--public-host", help="host name for the catalog and openrc (STACKBOX_PUBLIC_HOST)")
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from stackbox.identity.bootstrap import bootstrap
+
+    settings = _settings(args)
+    result = bootstrap(settings)
+    if result.admin_password:
+        print(f"Created admin user 'admin' with password: {result.admin_password}")
+    else:
+        print("Already bootstrapped.")
+    print(f"Admin openrc: {result.openrc_path}")
+    return 0
+
+
+def cmd_openrc(args: argparse.Namespace) -> int:
+    from stackbox.identity.bootstrap import render_openrc
+
+    print(render_openrc(_settings(args), user=args.user, project=args.project), end="")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from stackbox.identity.bootstrap import bootstrap
+    from stackbox.server import serve
+    from stackbox.storage.engine import Engine
+
+    settings = _settings(args)
+    result = bootstrap(settings)
+    Engine.recover(settings.data_dir)
+
+    def ready() -> None:
+        lines = [
+            "stackbox is running",
+            f"  identity (Keystone v3): {settings.identity_url}",
+            f"  object store (Swift):   {settings.object_url}/v1/AUTH_<project_id>",
+            f"  S3:                     {settings.object_url}  (region {settings.s3_region})",
+            f"  data:                   {settings.data_dir}",
+            f"  workers:                {settings.workers}",
+        ]
+        if result.admin_password:
+            lines.append(f"  admin password:         {result.admin_password}  (shown once)")
+        lines.append(f"  admin openrc:           {result.openrc_path}")
+        lines.append(f"Try: source {result.openrc_path} && openstack ec2 credentials create")
+        print("\n".join(lines), flush=True)
+
+    serve(settings, on_ready=ready)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stackbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run identity, Swift and S3 in the foreground")
+    _add_common(serve)
+    serve.add_argument("--workers", type=int, help="worker processes (STACKBOX_WORKERS, CPU count)")
+    serve.set_defaults(func=cmd_serve)
+
+    boot = sub.add_parser("bootstrap", help="create keys, the admin user and the catalog (idempotent)")
+    _add_common(boot)
+    boot.set_defaults(func=cmd_bootstrap)
+
+    openrc = sub.add_parser("openrc", help="print an openrc file for a user and project")
+    _add_common(openrc)
+    openrc.add_argument("--user", required=True)
+    openrc.add_argument("--project", required=True)
+    openrc.set_defaults(func=cmd_openrc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

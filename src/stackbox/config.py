@@ -1,0 +1,64 @@
+"""Settings: command-line flags override STACKBOX_* environment variables, which override defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _env(name: str, default: Any) -> Any:
+    raw = os.environ.get(f"STACKBOX_{name.upper()}")
+    if raw is None:
+        return default
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./stackbox-data")
+    host: str = "127.0.0.1"
+    identity_port: int = 5000
+    object_port: int = 8080
+    #: Host name put in the service catalog and openrc; defaults to `host`.
+    public_host: str = ""
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    region: str = "RegionOne"
+    s3_region: str = "us-east-1"
+    #: Virtual-hosted-style S3 requests address `BUCKET.<s3_domain>`.
+    s3_domain: str = "localhost"
+    token_ttl: int = 3600
+    log_level: str = "warning"
+    #: fsync object data and the metadata journal before acknowledging a write.
+    fsync: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {}
+        defaults = cls()
+        for f in fields(cls):
+            values[f.name] = _env(f.name, getattr(defaults, f.name))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["data_dir"] = Path(values["data_dir"]).resolve()
+        return cls(**values)
+
+    @property
+    def advertised_host(self) -> str:
+        if self.public_host:
+            return self.public_host
+        return "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+
+    @property
+    def identity_url(self) -> str:
+        return f"http://{self.advertised_host}:{self.identity_port}/v3"
+
+    @property
+    def object_url(self) -> str:
+        return f"http://{self.advertised_host}:{self.object_port}"

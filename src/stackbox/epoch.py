@@ -1,0 +1,78 @@
+"""A counter shared by every worker process, to invalidate per-worker caches at once.
+
+Each worker caches what it looks up on every request (EC2 secrets, derived signing keys, validated
+tokens). Whenever identity data changes (a credential is deleted, a role is removed, a user is
+disabled...), the writer bumps this counter; every reader compares it with the value its cache was
+filled under before trusting the cache. Reading is one load from a shared memory map, so the check
+is cheap enough for every request, and a deleted credential stops working in every worker at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import os
+import struct
+from pathlib import Path
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_FORMAT = "<Q"
+_SIZE = struct.calcsize(_FORMAT)
+
+
+class SharedCounter:
+    def __init__(self, path: Path | str) -> None:
+        fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < _SIZE:
+                os.ftruncate(fd, _SIZE)
+            self._map = mmap.mmap(fd, _SIZE)
+        finally:
+            os.close(fd)
+        self._lock_path = f"{path}.lock"
+
+    def value(self) -> int:
+        return int(struct.unpack_from(_FORMAT, self._map, 0)[0])
+
+    def bump(self) -> int:
+        """Increment atomically across processes and return the new value."""
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            new = self.value() + 1
+            struct.pack_into(_FORMAT, self._map, 0, new)
+            return new
+        finally:
+            os.close(fd)
+
+
+class EpochCache(Generic[K, V]):
+    """A dict that empties itself whenever the shared counter has moved since it was filled."""
+
+    def __init__(self, counter: SharedCounter, max_entries: int = 100_000) -> None:
+        self._counter = counter
+        self._epoch = counter.value()
+        self._entries: dict[K, V] = {}
+        self._max = max_entries
+
+    def _fresh(self) -> dict[K, V]:
+        current = self._counter.value()
+        if current != self._epoch:
+            self._entries.clear()
+            self._epoch = current
+        return self._entries
+
+    def get(self, key: K) -> V | None:
+        return self._fresh().get(key)
+
+    def put(self, key: K, value: V) -> None:
+        entries = self._fresh()
+        if len(entries) >= self._max:
+            entries.clear()
+        entries[key] = value
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,122 @@
+"""Running the cloud: one listening socket per service, shared by N forked worker processes.
+
+Each worker runs one uvicorn server (uvloop + httptools) on both sockets; the ASGI app routes a
+request to the identity or the object-store front end by the port that accepted it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+
+from stackbox.config import Settings
+
+log = logging.getLogger("stackbox")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
+    import uvicorn
+
+    from stackbox.app import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=settings.log_level,
+        server_header=False,
+        date_header=True,
+        timeout_keep_alive=30,
+        h11_max_incomplete_event_size=64 * 1024,
+    )
+    server = uvicorn.Server(config)
+    import uvloop
+
+    uvloop.run(server.serve(sockets=sockets))
+
+
+def _fork_worker(target: Callable[[], None]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            target()
+        except BaseException:
+            log.exception("worker crashed")
+            code = 1
+        finally:
+            os._exit(code)
+    return pid
+
+
+def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
+    """Bind both ports, fork the workers and supervise them until SIGINT/SIGTERM."""
+    sockets = [bind(settings.host, settings.identity_port), bind(settings.host, settings.object_port)]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    def worker() -> None:
+        _run_worker(settings, sockets)
+
+    workers = {_fork_worker(worker) for _ in range(max(1, settings.workers))}
+    if on_ready is not None:
+        on_ready()
+    while not stopping:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.2)
+            continue
+        workers.discard(pid)
+        if not stopping:
+            log.warning("worker %d exited (status %d); starting another", pid, status)
+            workers.add(_fork_worker(worker))
+    for pid in workers:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while workers and time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid:
+            workers.discard(pid)
+        else:
+            time.sleep(0.05)
+    for pid in workers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for sock in sockets:
+        sock.close()

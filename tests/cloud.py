@@ -1,0 +1,124 @@
+"""Starting a real stackbox server for tests: a subprocess on free loopback ports, own data dir."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_openrc(path: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("export "):
+            name, _, value = line[len("export "):].partition("=")
+            parts = shlex.split(value) if value else [""]
+            env[name] = parts[0] if parts else ""
+    return env
+
+
+@dataclass
+class RunningCloud:
+    data_dir: Path
+    identity_port: int
+    object_port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    admin_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def auth_url(self) -> str:
+        return f"http://127.0.0.1:{self.identity_port}/v3"
+
+    @property
+    def identity_root(self) -> str:
+        return f"http://127.0.0.1:{self.identity_port}"
+
+    @property
+    def object_url(self) -> str:
+        return f"http://127.0.0.1:{self.object_port}"
+
+    @property
+    def admin_password(self) -> str:
+        return self.admin_env["OS_PASSWORD"]
+
+    def cli_env(self, **overrides: str) -> dict[str, str]:
+        """An environment for the real `openstack`/`swift`/`aws` CLIs logged in as admin (or as overridden)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "AWS_", "ST_"))}
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        env.update(self.admin_env)
+        env.update(overrides)
+        return env
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            if sig == signal.SIGKILL:
+                # kill -9 the whole process group: supervisor and workers alike.
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+
+
+def start_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None = None,
+                object_port: int | None = None, extra_env: dict[str, str] | None = None,
+                timeout: float = 60.0) -> RunningCloud:
+    identity_port = identity_port or free_port()
+    object_port = object_port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STACKBOX_")}
+    env.update(extra_env or {})
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [str(BIN / "stackbox"), "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
+             "--identity-port", str(identity_port), "--object-port", str(object_port),
+             "--workers", str(workers)],
+            stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    cloud = RunningCloud(data_dir, identity_port, object_port, process, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"stackbox exited with {process.returncode}:\n{cloud.log()}")
+        if _answers(f"{cloud.auth_url}") and _answers(f"{cloud.object_url}/healthcheck"):
+            cloud.admin_env = read_openrc(data_dir / "admin-openrc")
+            return cloud
+        time.sleep(0.1)
+    cloud.stop(signal.SIGKILL)
+    raise RuntimeError(f"stackbox did not start in {timeout}s:\n{cloud.log()}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False

@@ -23,7 +23,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="where the store lives (STACKBOX_DATA_DIR, ./stackbox-data)")
     parser.add_argument("--host", help="address to listen on (STACKBOX_HOST, 127.0.0.1)")
-    parser.add_argument("--identity-port", type=int, help="Keystone v3 API port (STACKBOX_IDENTITY_PORT, 5000)")
+    parser.add_argument("--identity-port", type=int,
+                        help="Keystone v3 API port (STACKBOX_IDENTITY_PORT, 5000)")
     parser.add_argument("--object-port", type=int, help="Swift + S3 API port (STACKBOX_OBJECT_PORT, 8080)")
     parser.add_argument("--public-host", help="host name for the catalog and openrc (STACKBOX_PUBLIC_HOST)")
 

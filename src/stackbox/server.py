@@ -6,6 +6,7 @@ request to the identity or the object-store front end by the port that accepted 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -99,10 +100,8 @@ def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> Non
             log.warning("worker %d exited (status %d); starting another", pid, status)
             workers.add(_fork_worker(worker))
     for pid in workers:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 10
     while workers and time.monotonic() < deadline:
         try:
@@ -114,9 +113,7 @@ def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> Non
         else:
             time.sleep(0.05)
     for pid in workers:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     for sock in sockets:
         sock.close()

@@ -1,0 +1,416 @@
+"""Object-store benchmark: stackbox against the reference Swift + s3api, same generator, same run.
+
+    make bench                       # or: .venv/bin/python bench/run.py --repeats 3 --duration 5
+    .venv/bin/python bench/run.py --phases small,list --targets stackbox
+
+Small-object phases replay pre-built, pre-signed requests with wrk (every S3 request carries its own
+SigV4 signature, computed before the clock starts; the server checks every one). Large-object phases use
+one Python stream each, with bodies and signatures prepared in advance. Servers are interleaved phase by
+phase over the repeats; the report gives medians and the stackbox/reference ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+RECORD_MARK = b"\n--stackbox-bench-record--\n"
+SMALL = 4096
+LARGE = 64 << 20
+MULTIPART = 256 << 20
+PART = 8 << 20
+
+
+@dataclass
+class Target:
+    name: str
+    host: str
+    port: int
+    access: str
+    secret: str
+    swift_account_url: str
+    token: str
+    region: str = "us-east-1"
+    stop: Callable[[], None] | None = None
+    results: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def record(self, phase: str, value: float) -> None:
+        self.results.setdefault(phase, []).append(value)
+
+
+# ---------------------------------------------------------------- request building
+
+def sign_s3(target: Target, method: str, path: str, query: str = "", body: bytes = b"",
+            headers: dict[str, str] | None = None, payload_hash: str | None = None) -> dict[str, str]:
+    url = f"{target.endpoint}{path}" + (f"?{query}" if query else "")
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    if payload_hash:
+        request.headers["X-Amz-Content-SHA256"] = payload_hash
+    S3SigV4Auth(Credentials(target.access, target.secret), "s3", target.region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def raw_request(target: Target, method: str, path: str, query: str, headers: dict[str, str],
+                body: bytes = b"", content_length: int | None = None) -> bytes:
+    """The request's bytes; with `content_length`, only the head (the caller streams the body)."""
+    target_line = path + (f"?{query}" if query else "")
+    lines = [f"{method} {target_line} HTTP/1.1", f"Host: {target.host}:{target.port}"]
+    lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() != "host"]
+    lines.append(f"Content-Length: {len(body) if content_length is None else content_length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def s3_raw(target: Target, method: str, path: str, query: str = "", body: bytes = b"") -> bytes:
+    headers = sign_s3(target, method, path, query, body)
+    return raw_request(target, method, path, query, headers, body)
+
+
+def swift_raw(target: Target, method: str, path: str, query: str = "", body: bytes = b"") -> bytes:
+    account_path = urlsplit(target.swift_account_url).path
+    return raw_request(target, method, f"{account_path}{path}", query, {"X-Auth-Token": target.token}, body)
+
+
+# ---------------------------------------------------------------- wrk
+
+def run_wrk(target: Target, records: list[bytes], connections: int, duration: float) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("wb", suffix=".reqs", delete=False) as handle:
+        for record in records:
+            handle.write(record + RECORD_MARK)
+        path = handle.name
+    try:
+        threads = 1 if connections < 32 else 2
+        command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
+                   "--timeout", "10s", "-s", str(HERE / "replay.lua"), target.endpoint, "--", path]
+        output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=True)
+    finally:
+        os.unlink(path)
+    summary = json.loads(output.stdout.strip().splitlines()[-1])
+    errors = sum(summary[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors",
+                                      "timeouts"))
+    if errors:
+        raise RuntimeError(f"{target.name}: {errors} failed requests in wrk run: {summary}")
+    return {"ops": summary["requests"] / (summary["duration_us"] / 1e6),
+            "p50_ms": summary["p50_us"] / 1000, "p99_ms": summary["p99_us"] / 1000}
+
+
+# ---------------------------------------------------------------- plain HTTP helpers
+
+def send(target: Target, raw: bytes, read_body: bool = True) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(target.host, target.port, timeout=120)
+    try:
+        conn.sock = None
+        conn.connect()
+        assert conn.sock is not None
+        conn.sock.sendall(raw)
+        response = http.client.HTTPResponse(conn.sock, method=raw.split(b" ", 1)[0].decode())
+        response.begin()
+        body = response.read() if read_body else b""
+        return response.status, body
+    finally:
+        conn.close()
+
+
+def expect(target: Target, raw: bytes, statuses: tuple[int, ...] = (200, 201, 204)) -> bytes:
+    status, body = send(target, raw)
+    if status not in statuses:
+        raise RuntimeError(f"{target.name}: HTTP {status}: {body[:300]!r}")
+    return body
+
+
+def parallel(tasks: list[Callable[[], object]], workers: int = 32) -> None:
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(task) for task in tasks]:
+            future.result()
+
+
+# ---------------------------------------------------------------- phases
+
+def small_s3(target: Target, bucket: str, connections: int, duration: float, count: int = 2000) -> None:
+    body = os.urandom(SMALL)
+    keys = [f"small/{i:06d}" for i in range(count)]
+    puts = [s3_raw(target, "PUT", f"/{bucket}/{key}", body=body) for key in keys]
+    gets = [s3_raw(target, "GET", f"/{bucket}/{key}") for key in keys]
+    heads = [s3_raw(target, "HEAD", f"/{bucket}/{key}") for key in keys]
+    deletes = [s3_raw(target, "DELETE", f"/{bucket}/{key}") for key in keys]
+    tag = f"@{connections}"
+    target.record(f"s3 PUT 4KiB {tag}", run_wrk(target, puts, connections, duration)["ops"])
+    target.record(f"s3 GET 4KiB {tag}", run_wrk(target, gets, connections, duration)["ops"])
+    target.record(f"s3 HEAD 4KiB {tag}", run_wrk(target, heads, connections, duration)["ops"])
+    target.record(f"s3 DELETE {tag}", run_wrk(target, deletes, connections, duration)["ops"])
+
+
+def small_swift(target: Target, container: str, connections: int, duration: float, count: int = 2000) -> None:
+    body = os.urandom(SMALL)
+    keys = [f"small/{i:06d}" for i in range(count)]
+    tag = f"@{connections}"
+    for method, phase, payload in (("PUT", "PUT 4KiB", body), ("GET", "GET 4KiB", b""),
+                                   ("HEAD", "HEAD 4KiB", b""), ("DELETE", "DELETE", b"")):
+        records = [swift_raw(target, method, f"/{container}/{quote(key)}", body=payload) for key in keys]
+        if method == "DELETE":
+            # Swift answers 404 to a second DELETE of the same object; recreate between passes is not
+            # possible inside wrk, so only the first pass is counted: one request per key.
+            connections_used = min(connections, count)
+            started = time.perf_counter()
+            parallel([lambda r=r: expect(target, r, (204, 404)) for r in records], connections_used)
+            target.record(f"swift {phase} {tag}", len(records) / (time.perf_counter() - started))
+            continue
+        target.record(f"swift {phase} {tag}", run_wrk(target, records, connections, duration)["ops"])
+
+
+def populate_listing(target: Target, bucket: str, count: int) -> None:
+    records = [s3_raw(target, "PUT", f"/{bucket}/list/{i // 100:04d}/{i:06d}") for i in range(count)]
+    parallel([lambda r=r: expect(target, r) for r in records], 32)
+
+
+def list_s3(target: Target, bucket: str, count: int, duration: float) -> None:
+    starts = [f"list/{i // 100:04d}/{i:06d}" for i in range(0, count - 1000, 97)]
+    records = [s3_raw(target, "GET", f"/{bucket}",
+                      f"list-type=2&max-keys=1000&prefix=list%2F&start-after={quote(s, safe='')}")
+               for s in starts]
+    target.record("s3 ListObjectsV2 1000/page", run_wrk(target, records, 8, duration)["ops"])
+
+
+def large_s3(target: Target, bucket: str, repeats: int = 3) -> None:
+    body = os.urandom(LARGE)
+    digest = hashlib.sha256(body).hexdigest()
+    put_mbps, get_mbps = [], []
+    for i in range(repeats):
+        path = f"/{bucket}/large-{i}"
+        headers = sign_s3(target, "PUT", path, payload_hash=digest)
+        head = raw_request(target, "PUT", path, "", headers, content_length=LARGE)
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection(target.host, target.port, timeout=300)
+        conn.connect()
+        assert conn.sock is not None
+        conn.sock.sendall(head)
+        conn.sock.sendall(body)
+        response = http.client.HTTPResponse(conn.sock, method="PUT")
+        response.begin()
+        response.read()
+        put_mbps.append(LARGE / (time.perf_counter() - started) / 1e6)
+        conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"{target.name}: large PUT answered {response.status}")
+        get_raw = s3_raw(target, "GET", path)
+        started = time.perf_counter()
+        received = stream_get(target, get_raw)
+        get_mbps.append(received / (time.perf_counter() - started) / 1e6)
+        if received != LARGE:
+            raise RuntimeError(f"{target.name}: large GET returned {received} bytes")
+    target.record("s3 PUT 64MiB MB/s", statistics.median(put_mbps))
+    target.record("s3 GET 64MiB MB/s", statistics.median(get_mbps))
+
+
+def stream_get(target: Target, raw: bytes) -> int:
+    conn = http.client.HTTPConnection(target.host, target.port, timeout=300)
+    conn.connect()
+    assert conn.sock is not None
+    conn.sock.sendall(raw)
+    response = http.client.HTTPResponse(conn.sock, method="GET")
+    response.begin()
+    buffer = memoryview(bytearray(1 << 20))
+    received = 0
+    while True:
+        n = response.readinto(buffer)
+        if not n:
+            break
+        received += n
+    conn.close()
+    return received
+
+
+def multipart_s3(target: Target, bucket: str) -> None:
+    import re
+
+    key = f"multipart-{uuid.uuid4().hex[:8]}"
+    part = os.urandom(PART)
+    parts = MULTIPART // PART
+    started = time.perf_counter()
+    created = expect(target, s3_raw(target, "POST", f"/{bucket}/{key}", "uploads="))
+    match = re.search(rb"<UploadId>([^<]+)</UploadId>", created)
+    assert match, created
+    upload_id = match.group(1).decode()
+    etags: dict[int, str] = {}
+
+    def upload(number: int) -> None:
+        query = f"partNumber={number}&uploadId={quote(upload_id, safe='')}"
+        raw = s3_raw(target, "PUT", f"/{bucket}/{key}", query, part)
+        status, _ = send(target, raw)
+        if status != 200:
+            raise RuntimeError(f"{target.name}: UploadPart answered {status}")
+        etags[number] = hashlib.md5(part).hexdigest()
+
+    parallel([lambda n=n: upload(n) for n in range(1, parts + 1)], 4)
+    complete = "<CompleteMultipartUpload>" + "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>\"{etags[n]}\"</ETag></Part>" for n in sorted(etags)
+    ) + "</CompleteMultipartUpload>"
+    expect(target, s3_raw(target, "POST", f"/{bucket}/{key}", f"uploadId={quote(upload_id, safe='')}",
+                          complete.encode()))
+    target.record("s3 multipart 256MiB MB/s", MULTIPART / (time.perf_counter() - started) / 1e6)
+
+
+def generator_ceiling(target: Target, duration: float) -> float:
+    raw = raw_request(target, "GET", "/healthcheck", "", {})
+    return run_wrk(target, [raw], 64, duration)["ops"]
+
+
+# ---------------------------------------------------------------- targets
+
+def start_stackbox(workers: int) -> Target:
+    import keystoneauth1.identity.v3 as v3
+    from keystoneauth1.session import Session
+
+    from cloud import start_cloud
+
+    data_dir = Path(tempfile.mkdtemp(prefix="stackbox-bench-")) / "data"
+    cloud = start_cloud(data_dir, workers=workers)
+    auth = v3.Password(auth_url=cloud.auth_url, username="admin", password=cloud.admin_password,
+                       project_name="admin", user_domain_id="default", project_domain_id="default")
+    session = Session(auth=auth)
+    user_id = session.get_user_id()
+    project_id = session.get_project_id()
+    created = session.post(f"{cloud.auth_url}/users/{user_id}/credentials/OS-EC2",
+                           json={"tenant_id": project_id}).json()["credential"]
+
+    def stop() -> None:
+        cloud.stop()
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+    return Target("stackbox", "127.0.0.1", cloud.object_port, created["access"], created["secret"],
+                  f"{cloud.object_url}/v1/AUTH_{project_id}", session.get_token() or "", stop=stop)
+
+
+def reference_target(refcloud: Path) -> Target | None:
+    pair_file = refcloud / "data" / "ec2-admin.txt"
+    if not pair_file.exists():
+        return None
+    import keystoneauth1.identity.v3 as v3
+    from keystoneauth1.session import Session
+
+    pair = dict(line.split(" ", 1) for line in pair_file.read_text().split("\n") if " " in line)
+    auth = v3.Password(auth_url="http://127.0.0.1:15000/v3", username="admin", password="adminpass",
+                       project_name="admin", user_domain_id="default", project_domain_id="default")
+    session = Session(auth=auth)
+    try:
+        token = session.get_token() or ""
+    except Exception as error:  # the reference cloud is optional
+        print(f"reference cloud not reachable ({error}); running stackbox alone", file=sys.stderr)
+        return None
+    return Target("reference", "127.0.0.1", 18080, pair["access"].strip(), pair["secret"].strip(),
+                  f"http://127.0.0.1:18080/v1/AUTH_{pair['project_id'].strip()}", token)
+
+
+# ---------------------------------------------------------------- main
+
+def run_phase(name: str, targets: list[Target], bucket: str, args: argparse.Namespace) -> None:
+    for target in targets:
+        print(f"  {name} on {target.name}", file=sys.stderr, flush=True)
+        if name == "small":
+            for connections in (16, 64):
+                small_s3(target, bucket, connections, args.duration)
+        elif name == "swift":
+            for connections in (16, 64):
+                small_swift(target, bucket, connections, args.duration)
+        elif name == "list":
+            list_s3(target, bucket, args.list_keys, args.duration)
+        elif name == "large":
+            large_s3(target, bucket)
+        elif name == "multipart":
+            multipart_s3(target, bucket)
+
+
+def report(targets: list[Target]) -> Iterator[str]:
+    names = [t.name for t in targets]
+    phases = list(dict.fromkeys(p for t in targets for p in t.results))
+    header = ["phase", *(f"{n} (median)" for n in names)]
+    if len(targets) > 1:
+        header.append("ratio")
+    yield "| " + " | ".join(header) + " |"
+    yield "|" + "---|" * len(header)
+    for phase in phases:
+        medians = [statistics.median(t.results[phase]) if phase in t.results else None for t in targets]
+        cells = [phase, *(f"{m:,.0f}" if m is not None else "-" for m in medians)]
+        if len(targets) > 1:
+            a, b = medians[0], medians[1]
+            cells.append(f"{a / b:.1f}x" if a and b else "-")
+        yield "| " + " | ".join(cells) + " |"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--phases", default="small,swift,list,large,multipart")
+    parser.add_argument("--targets", default="stackbox,reference")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--list-keys", type=int, default=10_000)
+    parser.add_argument("--refcloud", type=Path,
+                        default=Path(os.environ.get("REFCLOUD_DIR", "/tmp/refcloud")))
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 2
+
+    wanted = args.targets.split(",")
+    targets: list[Target] = []
+    if "stackbox" in wanted:
+        targets.append(start_stackbox(args.workers))
+    if "reference" in wanted:
+        reference = reference_target(args.refcloud)
+        if reference:
+            targets.append(reference)
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    phases = args.phases.split(",")
+    try:
+        for target in targets:
+            expect(target, s3_raw(target, "PUT", f"/{bucket}"))
+            if "list" in phases:
+                print(f"populating {args.list_keys} keys on {target.name}", file=sys.stderr, flush=True)
+                populate_listing(target, bucket, args.list_keys)
+        for repeat in range(args.repeats):
+            print(f"repeat {repeat + 1}/{args.repeats}", file=sys.stderr, flush=True)
+            for phase in phases:
+                run_phase(phase, targets, bucket, args)
+        ceiling = generator_ceiling(targets[0], args.duration)
+        print("\n".join(report(targets)))
+        print(f"\nGenerator ceiling (wrk, empty GET /healthcheck on {targets[0].name}, 64 connections): "
+              f">= {ceiling:,.0f} req/s")
+        print(f"Units: ops/s unless the phase says MB/s; {args.repeats} repeats, {args.duration:.0f} s per "
+              f"wrk run, {args.workers} stackbox workers, machine: {os.cpu_count()} cores.")
+    finally:
+        for target in targets:
+            if target.stop:
+                target.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

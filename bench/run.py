@@ -68,11 +68,9 @@ class Target:
 # ---------------------------------------------------------------- request building
 
 def sign_s3(target: Target, method: str, path: str, query: str = "", body: bytes = b"",
-            headers: dict[str, str] | None = None, payload_hash: str | None = None) -> dict[str, str]:
+            headers: dict[str, str] | None = None) -> dict[str, str]:
     url = f"{target.endpoint}{path}" + (f"?{query}" if query else "")
     request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
-    if payload_hash:
-        request.headers["X-Amz-Content-SHA256"] = payload_hash
     S3SigV4Auth(Credentials(target.access, target.secret), "s3", target.region).add_auth(request)
     return dict(request.headers.items())
 
@@ -106,7 +104,7 @@ def run_wrk(target: Target, records: list[bytes], connections: int, duration: fl
         path = handle.name
     try:
         threads = 1 if connections < 32 else 2
-        command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
+        command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
                    "--timeout", "10s", "-s", str(HERE / "replay.lua"), target.endpoint, "--", path]
         output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=True)
     finally:
@@ -152,10 +150,12 @@ def parallel(tasks: list[Callable[[], object]], workers: int = 32) -> None:
 
 # ---------------------------------------------------------------- phases
 
-def small_s3(target: Target, bucket: str, connections: int, duration: float, count: int = 2000) -> None:
+def small_s3(target: Target, bucket: str, connections: int, duration: float, count: int = 1000) -> None:
     body = os.urandom(SMALL)
     keys = [f"small/{i:06d}" for i in range(count)]
     puts = [s3_raw(target, "PUT", f"/{bucket}/{key}", body=body) for key in keys]
+    # every key exists before the timed PUT (overwrites), GET and HEAD runs replay them
+    parallel([lambda r=r: expect(target, r) for r in puts], 16)
     gets = [s3_raw(target, "GET", f"/{bucket}/{key}") for key in keys]
     heads = [s3_raw(target, "HEAD", f"/{bucket}/{key}") for key in keys]
     deletes = [s3_raw(target, "DELETE", f"/{bucket}/{key}") for key in keys]
@@ -166,10 +166,12 @@ def small_s3(target: Target, bucket: str, connections: int, duration: float, cou
     target.record(f"s3 DELETE {tag}", run_wrk(target, deletes, connections, duration)["ops"])
 
 
-def small_swift(target: Target, container: str, connections: int, duration: float, count: int = 2000) -> None:
+def small_swift(target: Target, container: str, connections: int, duration: float, count: int = 1000) -> None:
     body = os.urandom(SMALL)
     keys = [f"small/{i:06d}" for i in range(count)]
     tag = f"@{connections}"
+    parallel([lambda k=k: expect(target, swift_raw(target, "PUT", f"/{container}/{quote(k)}", body=body))
+              for k in keys], 16)
     for method, phase, payload in (("PUT", "PUT 4KiB", body), ("GET", "GET 4KiB", b""),
                                    ("HEAD", "HEAD 4KiB", b""), ("DELETE", "DELETE", b"")):
         records = [swift_raw(target, method, f"/{container}/{quote(key)}", body=payload) for key in keys]
@@ -199,11 +201,10 @@ def list_s3(target: Target, bucket: str, count: int, duration: float) -> None:
 
 def large_s3(target: Target, bucket: str, repeats: int = 3) -> None:
     body = os.urandom(LARGE)
-    digest = hashlib.sha256(body).hexdigest()
     put_mbps, get_mbps = [], []
     for i in range(repeats):
         path = f"/{bucket}/large-{i}"
-        headers = sign_s3(target, "PUT", path, payload_hash=digest)
+        headers = sign_s3(target, "PUT", path, body=body)  # hashes the body before the clock starts
         head = raw_request(target, "PUT", path, "", headers, content_length=LARGE)
         started = time.perf_counter()
         conn = http.client.HTTPConnection(target.host, target.port, timeout=300)

@@ -37,6 +37,8 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy
 
 bench: $(TEST_STAMP)
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

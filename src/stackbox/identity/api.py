@@ -1,0 +1,86 @@
+"""The identity port: a Keystone v3-compatible ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from stackbox.http import ASGIApp, BodyTooLarge, ClientDisconnected, Receive, Request, Response, Scope, Send
+from stackbox.identity import api_assignments, api_auth, api_catalog, api_resources, app_creds, ec2
+from stackbox.identity.errors import BadRequest, IdentityError, NotFound, Unauthorized, method_not_allowed
+from stackbox.identity.router import Call, Router
+from stackbox.identity.schema import parse_json
+from stackbox.identity.service import IdentityService
+
+if TYPE_CHECKING:
+    from stackbox.app import Cloud
+
+log = logging.getLogger("stackbox.identity")
+
+MAX_BODY = 1 << 20
+
+
+def build_router() -> Router:
+    router = Router()
+    for module in (api_auth, api_resources, api_assignments, api_catalog, app_creds, ec2):
+        router.include(module.router)
+    return router
+
+
+def create_identity_app(cloud: Cloud) -> ASGIApp:
+    service = cloud.identity
+    router = build_router()
+    identity_url = cloud.settings.identity_url
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await _dispatch(request, router, service)
+        except IdentityError as error:
+            response = error.response(identity_url)
+        except ClientDisconnected:
+            return
+        except Exception:
+            log.exception("identity request failed: %s %s", request.method, request.path)
+            response = IdentityError("An unexpected error prevented the server from fulfilling your request."
+                                     ).response(identity_url)
+        response.headers.append(("vary", "X-Auth-Token"))
+        await response(send)
+
+    return app
+
+
+async def _dispatch(request: Request, router: Router, service: IdentityService) -> Response:
+    path = request.path.rstrip("/") or "/"
+    method = "GET" if request.method == "HEAD" else request.method
+    route, args, allowed = router.match(method, path)
+    if route is None:
+        if allowed:
+            return method_not_allowed(_with_implicit(allowed))
+        raise NotFound("The resource could not be found.")
+    call = Call(request, service, args)
+    if route.authenticated:
+        call.caller = service.validate(request.headers.get("x-auth-token", ""))
+        if call.caller is None:
+            raise Unauthorized()
+    if request.method in ("POST", "PUT", "PATCH"):
+        try:
+            call.body = parse_json(await request.body(MAX_BODY))
+        except BodyTooLarge:
+            raise BadRequest("Request body is too large.") from None
+    response = route.handler(call)
+    if request.method == "HEAD":
+        return _headers_only(response)
+    return response
+
+
+def _with_implicit(allowed: list[str]) -> list[str]:
+    methods = list(dict.fromkeys(allowed))
+    if "GET" in methods:
+        methods.append("HEAD")
+    return [*methods, "OPTIONS"]
+
+
+def _headers_only(response: Response) -> Response:
+    headers = [*response.headers, ("content-length", str(len(response.body)))]
+    return Response(b"", response.status, headers)

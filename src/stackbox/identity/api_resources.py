@@ -1,0 +1,296 @@
+"""CRUD for domains, projects, users (with password changes), roles and role assignments."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from stackbox.http import Response, json_response
+from stackbox.identity import policy
+from stackbox.identity.errors import Conflict, Forbidden, NotFound, Unauthorized
+from stackbox.identity.passwords import hash_password, verify_password
+from stackbox.identity.render import domain_json, project_json, role_json, user_json
+from stackbox.identity.router import Call, Router
+from stackbox.identity.schema import Body, boolean, entity, nonempty_string, query_bool, string
+from stackbox.identity.store import Row, new_id
+
+router = Router()
+
+DEFAULT_DOMAIN_ID = "default"
+
+
+def _require(call: Call, table: str, ident: str) -> Row:
+    row = call.service.store.get(table, ident)
+    if row is None:
+        raise NotFound.of(table, ident)
+    return row
+
+
+def _filters(call: Call, *names: str) -> dict[str, Any]:
+    query = call.request.query
+    found: dict[str, Any] = {name: query.get(name) for name in names}
+    if "enabled" in query:
+        found["enabled"] = int(query_bool(query["enabled"]))
+    return found
+
+
+def _insert(call: Call, table: str, values: Body, conflict: str) -> Row:
+    try:
+        call.service.store.insert(table, values)
+    except sqlite3.IntegrityError:
+        raise Conflict.duplicate(table, conflict) from None
+    return _require(call, table, values["id"])
+
+
+def _update(call: Call, table: str, ident: str, values: Body, conflict: str) -> Row:
+    try:
+        call.service.store.update(table, ident, values)
+    except sqlite3.IntegrityError:
+        raise Conflict.duplicate(table, conflict) from None
+    return _require(call, table, ident)
+
+
+def _common_changes(changes: Body) -> Body:
+    values: Body = {}
+    for name in ("name", "description"):
+        if name in changes:
+            values[name] = string(changes, name) or ""
+    enabled = boolean(changes, "enabled")
+    if enabled is not None:
+        values["enabled"] = int(enabled)
+    return values
+
+
+# Domains ------------------------------------------------------------------------------------------
+
+
+@router.route("GET", "/v3/domains")
+def list_domains(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:list_domains")
+    rows = call.service.store.select("domain", _filters(call, "name"))
+    return json_response({"domains": [domain_json(call, r) for r in rows], "links": call.collection_links()})
+
+
+@router.route("POST", "/v3/domains")
+def create_domain(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:create_domain")
+    domain = entity(call.body, "domain")
+    name = nonempty_string(domain, "name", "domain")
+    values = {"id": new_id(), **_common_changes(domain), "name": name}
+    conflict = f"it is not permitted to have two domains with the same name: name is {name}"
+    return json_response({"domain": domain_json(call, _insert(call, "domain", values, conflict))}, 201)
+
+
+@router.route("GET", "/v3/domains/{domain_id}")
+def show_domain(call: Call) -> Response:
+    row = _require(call, "domain", call.args["domain_id"])
+    if not call.context.is_admin and call.context.user_domain_id != row["id"]:
+        raise Forbidden.action("identity:get_domain")
+    return json_response({"domain": domain_json(call, row)})
+
+
+@router.route("PATCH", "/v3/domains/{domain_id}")
+def update_domain(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:update_domain")
+    ident = _require(call, "domain", call.args["domain_id"])["id"]
+    values = _common_changes(entity(call.body, "domain"))
+    row = _update(call, "domain", ident, values, "it is not permitted to have two domains with the same name")
+    return json_response({"domain": domain_json(call, row)})
+
+
+@router.route("DELETE", "/v3/domains/{domain_id}")
+def delete_domain(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:delete_domain")
+    row = _require(call, "domain", call.args["domain_id"])
+    if row["enabled"]:
+        raise Forbidden("Cannot delete a domain that is enabled, please disable it first.")
+    try:
+        call.service.store.delete_target("domain", row["id"])
+    except sqlite3.IntegrityError:
+        raise Forbidden("Cannot delete a domain that still holds projects or users.") from None
+    return Response(b"", 204)
+
+
+# Projects -----------------------------------------------------------------------------------------
+
+
+def _project_conflict(name: str, ident: str) -> str:
+    return ("it is not permitted to have two projects with either the same name or same id in the same "
+            f"domain: name is {name}, project id {ident}")
+
+
+@router.route("GET", "/v3/projects")
+def list_projects(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:list_projects")
+    rows = call.service.store.select("project", _filters(call, "name", "domain_id"))
+    projects = [project_json(call, row) for row in rows]
+    return json_response({"projects": projects, "links": call.collection_links()})
+
+
+@router.route("POST", "/v3/projects")
+def create_project(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:create_project")
+    project = entity(call.body, "project")
+    name = nonempty_string(project, "name", "project")
+    domain_id = string(project, "domain_id") or DEFAULT_DOMAIN_ID
+    _require(call, "domain", domain_id)
+    existing = call.service.store.project_by_name(name, domain_id)
+    ident = existing["id"] if existing else new_id()
+    values = {"id": ident, **_common_changes(project), "name": name, "domain_id": domain_id}
+    row = _insert(call, "project", values, _project_conflict(name, ident))
+    return json_response({"project": project_json(call, row)}, 201)
+
+
+@router.route("GET", "/v3/projects/{project_id}")
+def show_project(call: Call) -> Response:
+    context = call.context
+    if not context.is_admin and context.project_id != call.args["project_id"]:
+        raise Forbidden.action("identity:get_project")
+    return json_response({"project": project_json(call, _require(call, "project", call.args["project_id"]))})
+
+
+@router.route("PATCH", "/v3/projects/{project_id}")
+def update_project(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:update_project")
+    current = _require(call, "project", call.args["project_id"])
+    values = _common_changes(entity(call.body, "project"))
+    conflict = _project_conflict(values.get("name", current["name"]), current["id"])
+    return json_response({"project": project_json(call, _update(call, "project", current["id"], values,
+                                                                conflict))})
+
+
+@router.route("DELETE", "/v3/projects/{project_id}")
+def delete_project(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:delete_project")
+    ident = _require(call, "project", call.args["project_id"])["id"]
+    call.service.store.delete_target("project", ident)
+    return Response(b"", 204)
+
+
+@router.route("GET", "/v3/users/{user_id}/projects")
+def list_user_projects(call: Call) -> Response:
+    user_id = call.args["user_id"]
+    policy.require_admin_or_owner(call.context, user_id, "identity:list_user_projects")
+    store = call.service.store
+    rows = [store.get("project", ident) for ident in store.target_ids_of_user(user_id, "project")]
+    projects = [project_json(call, row) for row in rows if row is not None]
+    return json_response({"projects": projects, "links": call.collection_links()})
+
+
+# Users --------------------------------------------------------------------------------------------
+
+
+def _user_values(changes: Body) -> Body:
+    values = _common_changes(changes)
+    for name in ("email", "default_project_id"):
+        if name in changes:
+            values[name] = string(changes, name)
+    if "password" in changes:
+        password = string(changes, "password", max_length=4096)
+        values["password_hash"] = hash_password(password) if password else None
+        values["password_changed_at"] = time.time()
+    return values
+
+
+@router.route("GET", "/v3/users")
+def list_users(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:list_users")
+    rows = call.service.store.select("user", _filters(call, "name", "domain_id"))
+    return json_response({"users": [user_json(call, r) for r in rows], "links": call.collection_links()})
+
+
+@router.route("POST", "/v3/users")
+def create_user(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:create_user")
+    user = entity(call.body, "user")
+    name = nonempty_string(user, "name", "user")
+    domain_id = string(user, "domain_id") or DEFAULT_DOMAIN_ID
+    _require(call, "domain", domain_id)
+    values = {"id": new_id(), "password_changed_at": time.time(), **_user_values(user), "name": name,
+              "domain_id": domain_id}
+    conflict = f"Duplicate entry found with name {name} at domain ID {domain_id}"
+    return json_response({"user": user_json(call, _insert(call, "user", values, conflict))}, 201)
+
+
+@router.route("GET", "/v3/users/{user_id}")
+def show_user(call: Call) -> Response:
+    policy.require_admin_or_owner(call.context, call.args["user_id"], "identity:get_user")
+    return json_response({"user": user_json(call, _require(call, "user", call.args["user_id"]))})
+
+
+@router.route("PATCH", "/v3/users/{user_id}")
+def update_user(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:update_user")
+    current = _require(call, "user", call.args["user_id"])
+    values = _user_values(entity(call.body, "user"))
+    conflict = f"Duplicate entry found with name {values.get('name')} at domain ID {current['domain_id']}"
+    return json_response({"user": user_json(call, _update(call, "user", current["id"], values, conflict))})
+
+
+@router.route("DELETE", "/v3/users/{user_id}")
+def delete_user(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:delete_user")
+    ident = _require(call, "user", call.args["user_id"])["id"]
+    call.service.store.delete("user", ident)
+    return Response(b"", 204)
+
+
+@router.route("POST", "/v3/users/{user_id}/password")
+def change_password(call: Call) -> Response:
+    """A user changing their own password, proving they know the current one."""
+    user_id = call.args["user_id"]
+    if call.context.user_id != user_id:
+        raise Forbidden.action("identity:change_password")
+    changes = entity(call.body, "user")
+    original = string(changes, "original_password", required="user", max_length=4096)
+    password = nonempty_string(changes, "password", "user")
+    user = _require(call, "user", user_id)
+    if not verify_password(original or "", user["password_hash"]):
+        raise Unauthorized()
+    call.service.store.update("user", user_id, {"password_hash": hash_password(password),
+                                                "password_changed_at": time.time()})
+    return Response(b"", 204)
+
+
+# Roles --------------------------------------------------------------------------------------------
+
+
+@router.route("GET", "/v3/roles")
+def list_roles(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:list_roles")
+    rows = call.service.store.select("role", _filters(call, "name"))
+    return json_response({"roles": [role_json(call, r) for r in rows], "links": call.collection_links()})
+
+
+@router.route("POST", "/v3/roles")
+def create_role(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:create_role")
+    role = entity(call.body, "role")
+    name = nonempty_string(role, "name", "role")
+    values = {"id": new_id(), "name": name, "description": string(role, "description")}
+    row = _insert(call, "role", values, f"Duplicate entry found with name {name}")
+    return json_response({"role": role_json(call, row)}, 201)
+
+
+@router.route("GET", "/v3/roles/{role_id}")
+def show_role(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:get_role")
+    return json_response({"role": role_json(call, _require(call, "role", call.args["role_id"]))})
+
+
+@router.route("DELETE", "/v3/roles/{role_id}")
+def delete_role(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:delete_role")
+    call.service.store.delete("role", _require(call, "role", call.args["role_id"])["id"])
+    return Response(b"", 204)
+
+
+@router.route("PUT", "/v3/roles/{prior_id}/implies/{implied_id}")
+def create_implied_role(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:create_implied_role")
+    prior = _require(call, "role", call.args["prior_id"])
+    implied = _require(call, "role", call.args["implied_id"])
+    call.service.store.imply(prior["id"], implied["id"])
+    body = {"role_inference": {"prior_role": role_json(call, prior), "implies": role_json(call, implied)}}
+    return json_response(body, 201)

@@ -1,0 +1,81 @@
+"""Keystone's error responses: `{"error": {"code", "message", "title"}}` with the matching status."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from stackbox.http import Response, json_response
+
+AUTH_REQUIRED = "The request you have made requires authentication."
+MALFORMED_JSON = (
+    "Expecting to find valid JSON in request body. The server could not comply with the request since it "
+    "is either malformed or otherwise incorrect. The client is assumed to be in error."
+)
+
+
+class IdentityError(Exception):
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def headers(self, identity_url: str) -> list[tuple[str, str]]:
+        return [("vary", "X-Auth-Token")]
+
+    def response(self, identity_url: str) -> Response:
+        body = {"error": {"code": self.status, "message": self.message, "title": self.title}}
+        return json_response(body, self.status, self.headers(identity_url))
+
+
+class BadRequest(IdentityError):
+    status = 400
+    title = "Bad Request"
+
+    @classmethod
+    def invalid(cls, attribute: str, value: Any, reason: str) -> BadRequest:
+        return cls(f"Invalid input for field/attribute {attribute}. Value: {value!r}. {reason}")
+
+
+class Unauthorized(IdentityError):
+    status = 401
+    title = "Unauthorized"
+
+    def __init__(self, message: str = AUTH_REQUIRED) -> None:
+        super().__init__(message)
+
+    def headers(self, identity_url: str) -> list[tuple[str, str]]:
+        return [*super().headers(identity_url), ("www-authenticate", f'Keystone uri="{identity_url}"')]
+
+
+class Forbidden(IdentityError):
+    status = 403
+    title = "Forbidden"
+
+    @classmethod
+    def action(cls, action: str) -> Forbidden:
+        return cls(f"You are not authorized to perform the requested action: {action}.")
+
+
+class NotFound(IdentityError):
+    status = 404
+    title = "Not Found"
+
+    @classmethod
+    def of(cls, kind: str, ident: object) -> NotFound:
+        return cls(f"Could not find {kind}: {ident}.")
+
+
+class Conflict(IdentityError):
+    status = 409
+    title = "Conflict"
+
+    @classmethod
+    def duplicate(cls, kind: str, detail: str) -> Conflict:
+        return cls(f"Conflict occurred attempting to store {kind} - {detail}.")
+
+
+def method_not_allowed(allowed: list[str]) -> Response:
+    body = {"message": "The method is not allowed for the requested URL."}
+    return json_response(body, 405, [("allow", ", ".join(allowed)), ("vary", "X-Auth-Token")])

@@ -1,0 +1,256 @@
+"""The identity service of one worker: token issue/validation and the in-process API for S3 and Swift.
+
+`validate_token` and `ec2_secret` run on every object request, so their answers are cached in the
+worker and dropped whenever any identity write bumps the shared epoch counter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stackbox.auth import AuthContext, Ec2Secret
+from stackbox.config import Settings
+from stackbox.epoch import EpochCache, SharedCounter
+from stackbox.identity.keys import CREDENTIAL_KEY, TOKEN_KEY, load_key
+from stackbox.identity.secrets import SecretBox
+from stackbox.identity.store import Row, Store
+from stackbox.identity.tokens import TokenCodec, TokenPayload, iso_time
+
+
+def database_path(settings: Settings) -> Path:
+    return settings.data_dir / "identity.db"
+
+
+def ec2_credential_id(access: str) -> str:
+    """Keystone's id of an EC2 credential: the sha256 hex digest of its access key."""
+    return hashlib.sha256(access.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ValidToken:
+    """A token that checked out: who it stands for and its body (without the catalog)."""
+
+    payload: TokenPayload
+    context: AuthContext
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The effective roles of a user on a project or domain, after every enabled-check passed."""
+
+    context: AuthContext
+    roles: list[Row]
+    project: Row | None
+    domain: Row | None
+
+
+class IdentityService:
+    def __init__(self, settings: Settings, counter: SharedCounter) -> None:
+        self.settings = settings
+        self.counter = counter
+        self.store = Store(database_path(settings), on_write=counter.bump)
+        self.codec = TokenCodec(load_key(settings.data_dir, TOKEN_KEY))
+        self.secrets = SecretBox(load_key(settings.data_dir, CREDENTIAL_KEY))
+        self._tokens: EpochCache[str, ValidToken] = EpochCache(counter)
+        self._ec2: EpochCache[str, tuple[Ec2Secret | None]] = EpochCache(counter)
+        self._catalogs: EpochCache[str | None, list[dict[str, Any]]] = EpochCache(counter)
+
+    # The in-process API --------------------------------------------------------------------------
+
+    def validate_token(self, token: str) -> AuthContext | None:
+        valid = self.validate(token)
+        return valid.context if valid else None
+
+    def ec2_secret(self, access: str) -> Ec2Secret | None:
+        cached = self._ec2.get(access)
+        if cached is None:
+            cached = (self._resolve_ec2(access),)
+            self._ec2.put(access, cached)
+        return cached[0]
+
+    # Tokens --------------------------------------------------------------------------------------
+
+    def validate(self, token: str) -> ValidToken | None:
+        """The token's facts, or None if it is forged, expired, revoked or its user/scope lost access."""
+        valid = self._tokens.get(token)
+        if valid is None:
+            payload = self.codec.decode(token)
+            valid = self._resolve_token(payload) if payload else None
+            if valid is None:
+                return None
+            self._tokens.put(token, valid)
+        return None if valid.payload.expired else valid
+
+    def issue(self, payload: TokenPayload) -> tuple[str, ValidToken] | None:
+        valid = self._resolve_token(payload)
+        return (self.codec.encode(payload), valid) if valid else None
+
+    def revoke(self, payload: TokenPayload) -> None:
+        self.store.revoke_audit_ids(payload.audit_ids[:1], payload.expires_at)
+
+    def _resolve_token(self, payload: TokenPayload) -> ValidToken | None:
+        if payload.expired or self.store.any_revoked(payload.audit_ids):
+            return None
+        user = self.active_user(payload.user_id)
+        if user is None or user["password_changed_at"] > payload.issued_at:
+            return None
+        app_cred = None
+        if payload.app_cred_id:
+            app_cred = self.store.get("application_credential", payload.app_cred_id)
+            if app_cred is None:
+                return None
+        scope = self.scope_for(user, project_id=payload.project_id, domain_id=payload.domain_id,
+                               app_cred=app_cred)
+        if scope is None:
+            return None
+        return ValidToken(payload, scope.context, self._token_body(payload, user, scope, app_cred))
+
+    # Users, scopes and roles ---------------------------------------------------------------------
+
+    def active_user(self, user_id: str) -> Row | None:
+        """The user, if it and its domain are enabled."""
+        user = self.store.get("user", user_id)
+        if user is None or not user["enabled"]:
+            return None
+        domain = self.store.get("domain", user["domain_id"])
+        return user if domain is not None and domain["enabled"] else None
+
+    def scope_for(self, user: Row, *, project_id: str | None = None, domain_id: str | None = None,
+                  app_cred: Row | None = None) -> Scope | None:
+        """The user's effective roles on a project or domain (unscoped when neither is given).
+
+        None when the target is missing or disabled, or the user holds no role on it.
+        """
+        project = domain = None
+        if project_id is not None:
+            project = self.store.get("project", project_id)
+            if project is None or not project["enabled"] or not self._domain_enabled(project["domain_id"]):
+                return None
+        elif domain_id is not None:
+            domain = self.store.get("domain", domain_id)
+            if domain is None or not domain["enabled"]:
+                return None
+        target = project_id or domain_id
+        roles = self.effective_roles(user["id"], target, app_cred) if target else []
+        if target and not roles:
+            return None
+        context = AuthContext(
+            user_id=user["id"], user_name=user["name"], user_domain_id=user["domain_id"],
+            project_id=project["id"] if project else None, project_name=project["name"] if project else None,
+            project_domain_id=project["domain_id"] if project else None,
+            roles=frozenset(role["name"] for role in roles),
+            app_cred_id=app_cred["id"] if app_cred else None,
+            app_cred_restricted=app_cred is not None and not app_cred["unrestricted"])
+        return Scope(context, roles, project, domain)
+
+    def effective_roles(self, user_id: str, target_id: str, app_cred: Row | None = None) -> list[Row]:
+        role_ids = self.store.expand_implied(self.store.direct_role_ids(user_id, target_id))
+        if app_cred is not None:
+            role_ids &= self.store.expand_implied(orjson.loads(app_cred["role_ids"]))
+        return self.store.roles(role_ids)
+
+    def _domain_enabled(self, domain_id: str) -> bool:
+        domain = self.store.get("domain", domain_id)
+        return domain is not None and bool(domain["enabled"])
+
+    # EC2 -----------------------------------------------------------------------------------------
+
+    def _resolve_ec2(self, access: str) -> Ec2Secret | None:
+        row = self.store.get("credential", ec2_credential_id(access))
+        if row is None or row["type"] != "ec2" or row["project_id"] is None:
+            return None
+        blob = self.decrypt_blob(row)
+        user = self.active_user(row["user_id"])
+        if user is None or not isinstance(blob.get("secret"), str):
+            return None
+        app_cred = None
+        if row["app_cred_id"]:
+            app_cred = self.store.get("application_credential", row["app_cred_id"])
+            if app_cred is None:
+                return None
+        scope = self.scope_for(user, project_id=row["project_id"], app_cred=app_cred)
+        return Ec2Secret(access, blob["secret"], scope.context) if scope else None
+
+    def decrypt_blob(self, row: Row) -> dict[str, Any]:
+        """A credential's blob as a dict (an EC2 blob holds access, secret and trust_id)."""
+        text = self.secrets.open(row["encrypted_blob"])
+        try:
+            blob = orjson.loads(text) if text is not None else {}
+        except orjson.JSONDecodeError:
+            return {}
+        return blob if isinstance(blob, dict) else {}
+
+    def blob_text(self, row: Row) -> str:
+        return self.secrets.open(row["encrypted_blob"]) or ""
+
+    # Token bodies and the catalog ----------------------------------------------------------------
+
+    def _token_body(self, payload: TokenPayload, user: Row, scope: Scope, app_cred: Row | None
+                    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "methods": list(payload.methods),
+            "user": {"domain": self._domain_ref(user["domain_id"]), "id": user["id"], "name": user["name"],
+                     "password_expires_at": None},
+            "audit_ids": list(payload.audit_ids),
+            "expires_at": iso_time(payload.expires_at),
+            "issued_at": iso_time(payload.issued_at),
+        }
+        if scope.project is not None:
+            project = scope.project
+            body["project"] = {"domain": self._domain_ref(project["domain_id"]), "id": project["id"],
+                               "name": project["name"]}
+            body["is_domain"] = False
+        elif scope.domain is not None:
+            body["domain"] = {"id": scope.domain["id"], "name": scope.domain["name"]}
+        if scope.project is not None or scope.domain is not None:
+            body["roles"] = [{"id": role["id"], "name": role["name"]} for role in scope.roles]
+        if app_cred is not None:
+            body["application_credential"] = {"id": app_cred["id"], "name": app_cred["name"],
+                                              "restricted": not app_cred["unrestricted"]}
+        return body
+
+    def _domain_ref(self, domain_id: str) -> dict[str, str]:
+        domain = self.store.get("domain", domain_id)
+        return {"id": domain_id, "name": domain["name"] if domain else ""}
+
+    def token_body(self, valid: ValidToken, *, with_catalog: bool = True) -> dict[str, Any]:
+        body = dict(valid.body)
+        if with_catalog and ("project" in body or "domain" in body):
+            body["catalog"] = self.catalog(valid.payload.project_id)
+        return {"token": body}
+
+    def catalog(self, project_id: str | None) -> list[dict[str, Any]]:
+        cached = self._catalogs.get(project_id)
+        if cached is None:
+            cached = self._build_catalog(project_id)
+            self._catalogs.put(project_id, cached)
+        return cached
+
+    def _build_catalog(self, project_id: str | None) -> list[dict[str, Any]]:
+        entries = []
+        for service in self.store.select("service", {"enabled": 1}):
+            endpoints = [
+                {"id": endpoint["id"], "interface": endpoint["interface"], "region_id": endpoint["region_id"],
+                 "url": substitute_project(endpoint["url"], project_id), "region": endpoint["region_id"]}
+                for endpoint in self.store.select("endpoint", {"service_id": service["id"], "enabled": 1})
+            ]
+            if any(endpoint["url"] is not None for endpoint in endpoints):
+                entries.append({"endpoints": [e for e in endpoints if e["url"] is not None],
+                                "id": service["id"], "type": service["type"], "name": service["name"]})
+        return entries
+
+
+def substitute_project(url: str, project_id: str | None) -> str | None:
+    """Fill `%(project_id)s` / `$(project_id)s`; an endpoint that needs a project is left out without one."""
+    for marker in ("%(project_id)s", "$(project_id)s", "%(tenant_id)s", "$(tenant_id)s"):
+        if marker in url:
+            if project_id is None:
+                return None
+            url = url.replace(marker, project_id)
+    return url

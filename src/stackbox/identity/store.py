@@ -1,0 +1,211 @@
+"""The identity database: SQLite schema and every query the identity service runs.
+
+Rows come back as `sqlite3.Row`. Every committed write calls `on_write` (the shared cache epoch bump),
+so a change is visible to every worker's caches at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from stackbox.sqlite import connect, transaction
+
+Row = sqlite3.Row
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS domain (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
+    enabled INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS project (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, domain_id TEXT NOT NULL REFERENCES domain(id),
+    description TEXT NOT NULL DEFAULT '', enabled INTEGER NOT NULL DEFAULT 1, UNIQUE (domain_id, name));
+CREATE TABLE IF NOT EXISTS user (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, domain_id TEXT NOT NULL REFERENCES domain(id),
+    enabled INTEGER NOT NULL DEFAULT 1, password_hash TEXT, password_changed_at REAL NOT NULL,
+    default_project_id TEXT, email TEXT, description TEXT, UNIQUE (domain_id, name));
+CREATE TABLE IF NOT EXISTS role (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT);
+CREATE TABLE IF NOT EXISTS implied_role (
+    prior_role_id TEXT NOT NULL REFERENCES role(id) ON DELETE CASCADE,
+    implied_role_id TEXT NOT NULL REFERENCES role(id) ON DELETE CASCADE,
+    PRIMARY KEY (prior_role_id, implied_role_id));
+-- target_id is a project id (target_type 'project') or a domain id ('domain').
+CREATE TABLE IF NOT EXISTS assignment (
+    user_id TEXT NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+    target_type TEXT NOT NULL, target_id TEXT NOT NULL,
+    role_id TEXT NOT NULL REFERENCES role(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, target_type, target_id, role_id));
+CREATE INDEX IF NOT EXISTS assignment_target ON assignment (target_id);
+CREATE TABLE IF NOT EXISTS region (
+    id TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '', parent_region_id TEXT);
+CREATE TABLE IF NOT EXISTS service (
+    id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '', enabled INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS endpoint (
+    id TEXT PRIMARY KEY, service_id TEXT NOT NULL REFERENCES service(id) ON DELETE CASCADE,
+    interface TEXT NOT NULL, region_id TEXT REFERENCES region(id), url TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS application_credential (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+    project_id TEXT NOT NULL REFERENCES project(id) ON DELETE CASCADE,
+    description TEXT, secret_hash TEXT NOT NULL, expires_at REAL, unrestricted INTEGER NOT NULL DEFAULT 0,
+    role_ids TEXT NOT NULL, UNIQUE (user_id, name));
+-- blob is encrypted at rest; for type 'ec2' the id is sha256(access), so lookups by access are by id.
+CREATE TABLE IF NOT EXISTS credential (
+    id TEXT PRIMARY KEY, type TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+    project_id TEXT REFERENCES project(id) ON DELETE CASCADE,
+    app_cred_id TEXT REFERENCES application_credential(id) ON DELETE CASCADE,
+    encrypted_blob BLOB NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS credential_user ON credential (user_id);
+CREATE TABLE IF NOT EXISTS revoked_audit_id (audit_id TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+"""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Store:
+    def __init__(self, path: Path, on_write: Callable[[], object] = lambda: None) -> None:
+        self.conn = connect(path)
+        self.conn.row_factory = sqlite3.Row
+        self._on_write = on_write
+
+    @classmethod
+    def create_schema(cls, path: Path) -> None:
+        conn = connect(path)
+        try:
+            conn.executescript(SCHEMA)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write; caches everywhere are invalidated once it is committed."""
+        with transaction(self.conn) as conn:
+            yield conn
+        self._on_write()
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(self.conn.execute(sql, params).fetchall())
+
+    def select(self, table: str, filters: dict[str, Any], order: str = "rowid") -> list[Row]:
+        """Rows of `table` whose columns equal the given values (None values are ignored)."""
+        used = {name: value for name, value in filters.items() if value is not None}
+        where = " AND ".join(f"{name} = ?" for name in used) or "1"
+        return self.all(f"SELECT * FROM {table} WHERE {where} ORDER BY {order}", list(used.values()))
+
+    def get(self, table: str, ident: str) -> Row | None:
+        return self.one(f"SELECT * FROM {table} WHERE id = ?", (ident,))
+
+    def insert(self, table: str, values: dict[str, Any]) -> None:
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        with self.write() as conn:
+            conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(values.values()))
+
+    def update(self, table: str, ident: str, values: dict[str, Any]) -> None:
+        if not values:
+            return
+        sets = ", ".join(f"{name} = ?" for name in values)
+        with self.write() as conn:
+            conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*values.values(), ident])
+
+    def delete(self, table: str, ident: str) -> bool:
+        with self.write() as conn:
+            return conn.execute(f"DELETE FROM {table} WHERE id = ?", (ident,)).rowcount > 0
+
+    # Lookups by name -----------------------------------------------------------------------------
+
+    def domain_by_name(self, name: str) -> Row | None:
+        return self.one("SELECT * FROM domain WHERE name = ?", (name,))
+
+    def project_by_name(self, name: str, domain_id: str) -> Row | None:
+        return self.one("SELECT * FROM project WHERE name = ? AND domain_id = ?", (name, domain_id))
+
+    def user_by_name(self, name: str, domain_id: str) -> Row | None:
+        return self.one("SELECT * FROM user WHERE name = ? AND domain_id = ?", (name, domain_id))
+
+    def role_by_name(self, name: str) -> Row | None:
+        return self.one("SELECT * FROM role WHERE name = ?", (name,))
+
+    # Roles and assignments -----------------------------------------------------------------------
+
+    def direct_role_ids(self, user_id: str, target_id: str) -> set[str]:
+        rows = self.all("SELECT role_id FROM assignment WHERE user_id = ? AND target_id = ?",
+                        (user_id, target_id))
+        return {row["role_id"] for row in rows}
+
+    def expand_implied(self, role_ids: Iterable[str]) -> set[str]:
+        """The roles plus every role they imply, transitively."""
+        found = set(role_ids)
+        frontier = list(found)
+        while frontier:
+            marks = ", ".join("?" for _ in frontier)
+            rows = self.all(f"SELECT implied_role_id FROM implied_role WHERE prior_role_id IN ({marks})",
+                            frontier)
+            frontier = [row[0] for row in rows if row[0] not in found]
+            found.update(frontier)
+        return found
+
+    def roles(self, role_ids: Iterable[str]) -> list[Row]:
+        ids = list(role_ids)
+        marks = ", ".join("?" for _ in ids)
+        return self.all(f"SELECT * FROM role WHERE id IN ({marks}) ORDER BY name", ids) if ids else []
+
+    def assign(self, user_id: str, target_type: str, target_id: str, role_id: str) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO assignment VALUES (?, ?, ?, ?)",
+                         (user_id, target_type, target_id, role_id))
+
+    def unassign(self, user_id: str, target_id: str, role_id: str) -> bool:
+        with self.write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM assignment WHERE user_id = ? AND target_id = ? AND role_id = ?",
+                (user_id, target_id, role_id))
+            return cursor.rowcount > 0
+
+    def assignments(self, user_id: str | None, target_id: str | None, role_id: str | None) -> list[Row]:
+        return self.select("assignment", {"user_id": user_id, "target_id": target_id, "role_id": role_id})
+
+    def imply(self, prior_role_id: str, implied_role_id: str) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO implied_role VALUES (?, ?)", (prior_role_id, implied_role_id))
+
+    def target_ids_of_user(self, user_id: str, target_type: str) -> list[str]:
+        rows = self.all("SELECT DISTINCT target_id FROM assignment WHERE user_id = ? AND target_type = ?",
+                        (user_id, target_type))
+        return [row[0] for row in rows]
+
+    def delete_target(self, table: str, ident: str) -> bool:
+        """Delete a project or domain and the role assignments on it."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM assignment WHERE target_id = ?", (ident,))
+            return conn.execute(f"DELETE FROM {table} WHERE id = ?", (ident,)).rowcount > 0
+
+    # Tokens --------------------------------------------------------------------------------------
+
+    def revoke_audit_ids(self, audit_ids: Iterable[str], expires_at: float) -> None:
+        with self.write() as conn:
+            conn.execute("DELETE FROM revoked_audit_id WHERE expires_at < ?", (time.time(),))
+            conn.executemany("INSERT OR IGNORE INTO revoked_audit_id VALUES (?, ?)",
+                             [(audit_id, expires_at) for audit_id in audit_ids])
+
+    def any_revoked(self, audit_ids: Sequence[str]) -> bool:
+        marks = ", ".join("?" for _ in audit_ids)
+        return self.one(f"SELECT 1 FROM revoked_audit_id WHERE audit_id IN ({marks})", audit_ids) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING
 
 from stackbox.http import ASGIApp, BodyTooLarge, ClientDisconnected, Receive, Request, Response, Scope, Send
@@ -44,7 +45,7 @@ def create_identity_app(cloud: Cloud) -> ASGIApp:
             log.exception("identity request failed: %s %s", request.method, request.path)
             response = IdentityError("An unexpected error prevented the server from fulfilling your request."
                                      ).response(identity_url)
-        response.headers.append(("vary", "X-Auth-Token"))
+        response.headers += [("vary", "X-Auth-Token"), ("x-openstack-request-id", f"req-{uuid.uuid4()}")]
         await response(send)
 
     return app

@@ -39,7 +39,7 @@ def _requested_roles(call: Call, request: Body) -> list[str]:
     """Ids of the roles asked for (default: all the token's roles); each must be one the token holds."""
     held = {role["name"]: role["id"] for role in call.context_token.body.get("roles", [])}
     wanted = request.get("roles")
-    if wanted is None:
+    if not wanted:
         return sorted(held.values())
     if not isinstance(wanted, list):
         raise BadRequest.invalid("roles", wanted, f"{wanted!r} is not of type 'array'")

@@ -22,7 +22,7 @@ class IdentityError(Exception):
         self.message = message
 
     def headers(self, identity_url: str) -> list[tuple[str, str]]:
-        return [("vary", "X-Auth-Token")]
+        return []
 
     def response(self, identity_url: str) -> Response:
         body = {"error": {"code": self.status, "message": self.message, "title": self.title}}
@@ -46,7 +46,7 @@ class Unauthorized(IdentityError):
         super().__init__(message)
 
     def headers(self, identity_url: str) -> list[tuple[str, str]]:
-        return [*super().headers(identity_url), ("www-authenticate", f'Keystone uri="{identity_url}"')]
+        return [("www-authenticate", f'Keystone uri="{identity_url}"')]
 
 
 class Forbidden(IdentityError):
@@ -78,4 +78,4 @@ class Conflict(IdentityError):
 
 def method_not_allowed(allowed: list[str]) -> Response:
     body = {"message": "The method is not allowed for the requested URL."}
-    return json_response(body, 405, [("allow", ", ".join(allowed)), ("vary", "X-Auth-Token")])
+    return json_response(body, 405, [("allow", ", ".join(allowed))])

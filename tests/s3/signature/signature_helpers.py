@@ -37,13 +37,13 @@ def make_request(method: str, url: str, headers: Iterable[tuple[str, str]], body
     scope = {"type": "http", "method": method, "path": unquote(raw_path), "raw_path": raw_path.encode("latin-1"),
              "query_string": split.query.encode("latin-1"), "headers": raw_headers}
     pieces = [body[i:i + piece_size] for i in range(0, len(body), piece_size)] or [b""]
-    messages = iter(pieces)
+    messages = iter(enumerate(pieces, start=1))
 
     async def receive() -> Message:
-        piece = next(messages, None)
-        if piece is None:
+        number, piece = next(messages, (0, b""))
+        if not number:
             return {"type": "http.disconnect"}
-        return {"type": "http.request", "body": piece, "more_body": piece is not pieces[-1]}
+        return {"type": "http.request", "body": piece, "more_body": number < len(pieces)}
 
     return Request(scope, receive)
 

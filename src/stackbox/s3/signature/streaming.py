@@ -82,7 +82,7 @@ class _Framing:
         return line
 
     async def line_or_end(self) -> bytes | None:
-        """The next line, or None if the body ends cleanly here; an unterminated last line counts."""
+        """The next line, or None if the body ends cleanly here."""
         searched = 0
         while True:
             end = self._buffer.find(b"\r\n", searched)
@@ -94,11 +94,9 @@ class _Framing:
                 raise malformed("line too long")
             searched = max(0, len(self._buffer) - 1)
             if not await self._more():
-                if not self._buffer:
-                    return None
-                line = bytes(self._buffer)
-                self._buffer.clear()
-                return line
+                if self._buffer:
+                    raise S3Error("IncompleteBody", "The request body terminated unexpectedly")
+                return None
 
     async def data(self, size: int) -> AsyncIterator[bytes]:
         """Exactly `size` bytes, in as many pieces as they arrived in."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 from botocore.awsrequest import AWSRequest
@@ -34,8 +34,9 @@ def make_request(method: str, url: str, headers: Iterable[tuple[str, str]], body
     raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
     if not any(name == b"host" for name, _ in raw_headers):
         raw_headers.insert(0, (b"host", split.netloc.encode("latin-1")))
-    scope = {"type": "http", "method": method, "path": unquote(raw_path), "raw_path": raw_path.encode("latin-1"),
-             "query_string": split.query.encode("latin-1"), "headers": raw_headers}
+    scope = {"type": "http", "method": method, "path": unquote(raw_path),
+             "raw_path": raw_path.encode("latin-1"), "query_string": split.query.encode("latin-1"),
+             "headers": raw_headers}
     pieces = [body[i:i + piece_size] for i in range(0, len(body), piece_size)] or [b""]
     messages = iter(enumerate(pieces, start=1))
 
@@ -59,11 +60,13 @@ def body_bytes(aws_request: AWSRequest) -> bytes:
     return bytes(body.read())
 
 
-def from_botocore(aws_request: AWSRequest, piece_size: int = 65536, **overrides: str) -> Request:
+def from_botocore(aws_request: AWSRequest, piece_size: int = 65536,
+                  overrides: Mapping[str, str] | None = None) -> Request:
     """The signed botocore request as our server would see it; `overrides` replace headers."""
     headers = {name.lower(): str(value) for name, value in aws_request.headers.items()}
-    headers.update({name.lower(): value for name, value in overrides.items()})
-    return make_request(aws_request.method, aws_request.url, headers.items(), body_bytes(aws_request), piece_size)
+    headers.update({name.lower(): value for name, value in (overrides or {}).items()})
+    body = body_bytes(aws_request)
+    return make_request(aws_request.method, aws_request.url, headers.items(), body, piece_size)
 
 
 def auth(request: Request, *, now: float | None = None, region: str = REGION,

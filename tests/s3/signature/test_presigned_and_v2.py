@@ -23,7 +23,8 @@ URLS = [
 ]
 
 
-def presign_v4(method: str, url: str, expires: int = 300, credentials: Credentials = CREDENTIALS) -> AWSRequest:
+def presign_v4(method: str, url: str, expires: int = 300,
+               credentials: Credentials = CREDENTIALS) -> AWSRequest:
     request = AWSRequest(method=method, url=url)
     S3SigV4QueryAuth(credentials, "s3", REGION, expires=expires).add_auth(request)
     return request
@@ -142,7 +143,8 @@ def test_presigned_v2_unencoded_plus_in_signature() -> None:
 
 
 def test_presigned_v2_expired_tampered_incomplete() -> None:
-    assert error_of(presign_v2("GET", URLS[0], expires=10), now=time.time() + 11).message == "Request has expired"
+    expired = error_of(presign_v2("GET", URLS[0], expires=10), now=time.time() + 11)
+    assert expired.message == "Request has expired"
     tampered = presign_v2("GET", URLS[0])
     tampered.url = tampered.url.replace("Signature=", "Signature=AA")
     assert error_of(tampered).code == "SignatureDoesNotMatch"
@@ -172,7 +174,8 @@ def test_v2_header_with_x_amz_date_signs_an_empty_date_line() -> None:
 
     stamp = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
     to_sign = f"GET\n\n\n\nx-amz-date:{stamp}\n/bucket/key"
-    signature = base64.b64encode(hmac.new(EC2.secret.encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
+    digest = hmac.new(EC2.secret.encode(), to_sign.encode(), hashlib.sha1).digest()
+    signature = base64.b64encode(digest).decode()
     headers = [("x-amz-date", stamp), ("authorization", f"AWS {EC2.access}:{signature}")]
     assert auth(make_request("GET", f"{ENDPOINT}/bucket/key", headers)).secret is EC2
 
@@ -190,7 +193,7 @@ def test_v2_header_tampered(tamper: str) -> None:
     elif tamper == "subresource":
         request.url = f"{ENDPOINT}/bucket/key?acl"
     with pytest.raises(S3Error) as caught:
-        auth(from_botocore(request, **overrides))
+        auth(from_botocore(request, overrides=overrides))
     assert caught.value.code == "SignatureDoesNotMatch"
 
 

@@ -84,7 +84,7 @@ def test_tampered_requests_fail(tamper: str) -> None:
         signed_at = calendar.timegm(time.strptime(aws_request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ"))
         overrides["x-amz-date"] = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(signed_at - 1))
     with pytest.raises(S3Error) as caught:
-        auth(from_botocore(aws_request, **overrides))
+        auth(from_botocore(aws_request, overrides=overrides))
     assert caught.value.code == "SignatureDoesNotMatch"
     assert caught.value.status == 403
     assert "StringToSign" in caught.value.extra
@@ -105,7 +105,8 @@ def test_body_with_matching_sha256_passes() -> None:
     assert read_body(auth(request), request) == b"x" * 200_000
 
 
-@pytest.mark.parametrize(("offset", "ok"), [(14 * 60, True), (-14 * 60, True), (16 * 60, False), (-16 * 60, False)])
+@pytest.mark.parametrize(("offset", "ok"),
+                         [(14 * 60, True), (-14 * 60, True), (16 * 60, False), (-16 * 60, False)])
 def test_clock_skew(offset: int, ok: bool) -> None:
     request = from_botocore(signed("GET", f"{ENDPOINT}/bucket/key"))
     if ok:
@@ -161,7 +162,8 @@ def test_malformed_authorization_headers() -> None:
     assert "Invalid credential date" in stale.message
     assert _with_authorization("Bearer abc").code == "InvalidArgument"
     assert _with_authorization("AWS4-ECDSA-P256-SHA256 Credential=x").code == "InvalidArgument"
-    v2 = _with_authorization("AWS missing-colon", date=time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))
+    http_date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+    v2 = _with_authorization("AWS missing-colon", date=http_date)
     assert v2.code == "InvalidArgument"
 
 
@@ -178,12 +180,12 @@ def test_payload_hash_is_required_and_must_be_valid() -> None:
         auth(from_botocore(aws_request))
     assert missing.value.code == "InvalidRequest"
     with pytest.raises(S3Error) as invalid:
-        auth(from_botocore(signed("GET", f"{ENDPOINT}/b/k"), **{"x-amz-content-sha256": "abc"}))
+        auth(from_botocore(signed("GET", f"{ENDPOINT}/b/k"), overrides={"x-amz-content-sha256": "abc"}))
     assert invalid.value.code == "InvalidArgument"
 
 
 def test_unsigned_amz_headers_are_refused() -> None:
-    request = from_botocore(signed("GET", f"{ENDPOINT}/b/k"), **{"x-amz-meta-sneaky": "1"})
+    request = from_botocore(signed("GET", f"{ENDPOINT}/b/k"), overrides={"x-amz-meta-sneaky": "1"})
     with pytest.raises(S3Error) as caught:
         auth(request)
     assert caught.value.code == "AccessDenied"

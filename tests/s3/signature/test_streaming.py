@@ -15,7 +15,17 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.httpchecksum import AwsChunkedWrapper, CrtCrc32Checksum, CrtCrc64NvmeChecksum, Sha256Checksum
-from signature_helpers import ACCESS, CREDENTIALS, REGION, SECRET, auth, from_botocore, make_request, read_body
+from signature_helpers import (
+    ACCESS,
+    CONTEXT,
+    CREDENTIALS,
+    REGION,
+    SECRET,
+    auth,
+    from_botocore,
+    make_request,
+    read_body,
+)
 
 from stackbox.auth import Ec2Secret
 from stackbox.http import Request
@@ -55,12 +65,11 @@ def aws_example_request(body: bytes, piece_size: int = 65536) -> Request:
         ("x-amz-decoded-content-length", "66560"),
         ("content-length", "66824"),
     ]
-    return make_request("PUT", "http://s3.amazonaws.com/examplebucket/chunkObject.txt", headers, body, piece_size)
+    url = "http://s3.amazonaws.com/examplebucket/chunkObject.txt"
+    return make_request("PUT", url, headers, body, piece_size)
 
 
 def aws_lookup(access: str) -> Ec2Secret | None:
-    from signature_helpers import CONTEXT
-
     return Ec2Secret(AWS_ACCESS, AWS_SECRET, CONTEXT) if access == AWS_ACCESS else None
 
 
@@ -293,7 +302,8 @@ def boto3_wire_request(operation: str, config: Config | None = None, endpoint: s
     sent = captured.value.request
     body = sent.body
     raw = body if isinstance(body, bytes) else body.read() if body is not None else b""
-    headers = [(name, value.decode() if isinstance(value, bytes) else value) for name, value in sent.headers.items()]
+    headers = [(name, value.decode() if isinstance(value, bytes) else value)
+               for name, value in sent.headers.items()]
     return make_request(sent.method, sent.url, headers, raw, piece_size=16384)
 
 
@@ -316,7 +326,8 @@ def test_boto3_default_put_object(algorithm: str | None, scheme: str) -> None:
 def test_boto3_path_and_virtual_style_requests() -> None:
     for config, bucket in ((Config(s3={"addressing_style": "path"}), None),
                            (Config(s3={"addressing_style": "virtual"}), "bucket")):
-        request = boto3_wire_request("list_objects_v2", config, Bucket="bucket", Prefix="a b/ü", Delimiter="/")
+        request = boto3_wire_request("list_objects_v2", config, Bucket="bucket", Prefix="a b/ü",
+                                     Delimiter="/")
         assert auth(request, virtual_bucket=bucket).secret.access == ACCESS
 
 
@@ -333,8 +344,8 @@ def test_boto3_delete_objects_with_content_checksum_header() -> None:
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_header_checksum_mismatch(scheme: str) -> None:
     wrong = base64.b64encode(b"\0\0\0\0").decode()
-    request = boto3_wire_request("put_object", endpoint=f"{scheme}://127.0.0.1:8443", Bucket="bucket", Key="k",
-                                 Body=b"abc", ChecksumCRC32=wrong)
+    request = boto3_wire_request("put_object", endpoint=f"{scheme}://127.0.0.1:8443", Bucket="bucket",
+                                 Key="k", Body=b"abc", ChecksumCRC32=wrong)
     result = auth(request)
     with pytest.raises(S3Error) as caught:
         read_body(result, request)

@@ -1,14 +1,386 @@
-"""The storage engine (placeholder until the real engine lands)."""
+"""The storage engine shared by the S3 and Swift front ends: the only way they touch stored data.
+
+    engine = Engine(data_dir, fsync=True)          # once per worker process
+    Engine.recover(data_dir)                       # once, in the supervisor, before workers start
+
+Model: an account (`AUTH_<project_id>`, created implicitly) holds containers; a container holds
+objects by key. An object's data is a list of extents over immutable, reference-counted blobs (or
+inline bytes for small objects), so copies, multipart completion and Swift SLO manifests share
+data instead of copying it. Metadata calls are synchronous (SQLite point queries, tens of µs);
+streaming calls are async. Errors are the exceptions of `stackbox.storage.types`.
+
+Write path (`put_object`, `put_part`): the body streams into `DATA_DIR/tmp/` while MD5 and the
+requested checksums are computed; it is verified, fsynced and renamed under `DATA_DIR/blobs/`,
+and only then is the metadata committed in one transaction that also checks the preconditions.
+Until that commit the previous version stays visible; a failure at any point leaves no visible
+trace, and `recover()` deletes files a killed process left behind.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import hashlib
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from stackbox.storage.blobs import CHUNK_SIZE, BlobStore, TempBlob
+from stackbox.storage.codec import slice_extents
+from stackbox.storage.ingest import Received, receive
+from stackbox.storage.listing import KeyRange, list_page
+from stackbox.storage.metadata import Catalog, ContainerRef, NewObject
+from stackbox.storage.multipart import MultipartOperations
+from stackbox.storage.types import (
+    DEFAULT_ATTRS,
+    MAX_KEY_BYTES,
+    NO_CHECKS,
+    NO_PRECONDITIONS,
+    AccountInfo,
+    Checksum,
+    ContainerInfo,
+    ContainerListing,
+    Extent,
+    InvalidRange,
+    InvalidSegment,
+    KeyTooLong,
+    NoSuchContainer,
+    NoSuchObject,
+    ObjectAttrs,
+    ObjectEntry,
+    ObjectInfo,
+    ObjectListing,
+    PreconditionFailed,
+    Preconditions,
+    SegmentRef,
+    WriteChecks,
+)
+
+#: Freed blobs keep their files this long, so that reads which already resolved an object finish.
+FREED_BLOB_GRACE = 60.0
+#: How often (at most) a worker deletes the files of freed blobs after its own writes.
+PURGE_INTERVAL = 5.0
+#: Blob ranges are read in a worker thread from this size on (see tests/storage/measure.py).
+THREAD_READ_MIN = 8 << 20
 
 
-class Engine:
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    temp_files: int
+    orphan_blobs: int
+    freed_blobs: int
+
+
+class Engine(MultipartOperations):
     def __init__(self, data_dir: Path, *, fsync: bool = True) -> None:
-        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        Catalog.create_schema(data_dir / "meta.db")
+        self._catalog = Catalog(data_dir / "meta.db", durable=fsync)
+        self._blobs = BlobStore(data_dir, fsync=fsync)
+        self._next_purge = 0.0
 
     @classmethod
-    def recover(cls, data_dir: Path) -> None:
-        """Clean up what an interrupted process left behind; called once before the workers start."""
+    def recover(cls, data_dir: Path) -> RecoveryReport:
+        """Delete temp files, blob files no metadata references, and freed blobs. Only call it while
+        no other process uses the data dir (the supervisor, before forking workers)."""
+        engine = cls(data_dir)
+        try:
+            temp_files = engine._blobs.clear_temp()
+            freed = engine._purge(time.time() + FREED_BLOB_GRACE)
+            known = engine._catalog.known_blobs()
+            orphans = [blob_id for blob_id in engine._blobs.stored_ids() if blob_id not in known]
+            for blob_id in orphans:
+                engine._blobs.delete(blob_id)
+            return RecoveryReport(temp_files, len(orphans), freed)
+        finally:
+            engine.close()
+
+    def close(self) -> None:
+        self._catalog.close()
+
+    # ------------------------------------------------------------------------------ accounts
+
+    def get_account(self, account: str) -> AccountInfo:
+        """Always answers: an account never written to has zero totals and `created == 0.0`."""
+        return self._catalog.account(account)
+
+    def update_account_meta(self, account: str, updates: Mapping[str, str],
+                            remove: Iterable[str] = ()) -> None:
+        """Sets `updates` and deletes the `remove` names in the account's metadata."""
+        self._catalog.update_account_meta(account, updates, remove)
+
+    def list_containers(self, account: str, *, prefix: str = "", delimiter: str = "", marker: str = "",
+                        end_marker: str = "", limit: int = 10_000, reverse: bool = False) -> ContainerListing:
+        def fetch(key_range: KeyRange, descending: bool, count: int) -> list[ContainerInfo]:
+            return self._catalog.containers(account, key_range, descending, count)
+
+        page = list_page(fetch, _container_name, prefix=prefix, delimiter=delimiter, marker=marker,
+                         end_marker=end_marker, limit=limit, reverse=reverse)
+        containers = [entry for entry in page.entries if not isinstance(entry, str)]
+        prefixes = [entry for entry in page.entries if isinstance(entry, str)]
+        return ContainerListing(containers, prefixes, page.truncated, page.next_marker(_container_name))
+
+    # ------------------------------------------------------------------------------ containers
+
+    def create_container(self, account: str, name: str, meta: Mapping[str, str] | None = None) -> bool:
+        """True if created, False if it already existed (then `meta` is not applied)."""
+        return self._catalog.create_container(account, name, meta or {})
+
+    def get_container(self, account: str, name: str) -> ContainerInfo:
+        info = self._catalog.container(account, name)
+        if info is None:
+            raise NoSuchContainer(f"{account}/{name}")
+        return info
+
+    def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],
+                              remove: Iterable[str] = ()) -> ContainerInfo:
+        return self._catalog.update_container_meta(account, name, updates, remove)
+
+    def delete_container(self, account: str, name: str) -> None:
+        """Raises `ContainerNotEmpty` while it holds a live object; pending uploads are aborted."""
+        self._catalog.delete_container(account, name, time.time())
+        self._maybe_purge()
+
+    def list_objects(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
+                     marker: str = "", end_marker: str = "", limit: int = 1000,
+                     reverse: bool = False) -> ObjectListing:
+        """One page in binary UTF-8 key order (descending if `reverse`; then `marker` is the upper
+        bound, as in Swift). Keys under a common prefix roll up into `prefixes`."""
+        ref = self._catalog.container_ref(account, container)
+        now = time.time()
+
+        def fetch(key_range: KeyRange, descending: bool, count: int) -> list[ObjectEntry]:
+            return self._catalog.objects(ref.id, key_range, descending, count, now)
+
+        page = list_page(fetch, _entry_key, prefix=prefix, delimiter=delimiter, marker=marker,
+                         end_marker=end_marker, limit=limit, reverse=reverse)
+        objects = [entry for entry in page.entries if not isinstance(entry, str)]
+        prefixes = [entry for entry in page.entries if isinstance(entry, str)]
+        return ObjectListing(objects, prefixes, page.truncated, page.next_marker(_entry_key))
+
+    # ------------------------------------------------------------------------------ objects
+
+    def head_object(self, account: str, container: str, key: str) -> ObjectInfo:
+        """The live object, else `NoSuchObject` (or `NoSuchContainer`). Expired objects are absent."""
+        found = self._catalog.find_object(account, container, key, time.time())
+        if found is None:
+            self.get_container(account, container)
+            raise NoSuchObject(f"{account}/{container}/{key}")
+        return found
+
+    get_object = head_object
+
+    async def put_object(self, account: str, container: str, key: str, body: AsyncIterator[bytes], *,
+                         attrs: ObjectAttrs = DEFAULT_ATTRS, checks: WriteChecks = NO_CHECKS,
+                         preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo:
+        """Stream `body` into a new version of the object; see the module docstring for guarantees.
+
+        Raises NoSuchContainer, KeyTooLong, PreconditionFailed (also before reading the body when it
+        already fails), EntityTooLarge, IncompleteBody, BadDigest, ChecksumMismatch.
+        """
+        ref = self._writable(account, container, key, preconditions)
+        received = await receive(self._blobs, body, checks)
+        checksum = _stored_checksum(checks, received)
+        return await self._commit_received(ref, key, received, attrs, checksum, preconditions)
+
+    def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes [start, end) of the object (end exclusive, default: its size) in chunks of <= 1 MiB.
+
+        Call once per range for multi-range responses. Raises `InvalidRange` for an unsatisfiable
+        range, and `DataUnavailable` mid-stream if a blob vanished (the response must be aborted).
+        """
+        stop = obj.size if end is None else end
+        if start < 0 or stop > obj.size or start > stop:
+            raise InvalidRange(f"bytes {start}-{stop} of {obj.size}")
+        return self._stream(slice_extents(obj.extents, start, stop))
+
+    def update_object(self, account: str, container: str, key: str, **changes: Any) -> ObjectInfo:
+        """Rewrite some attributes without touching the data: any of `content_type`, `meta`,
+        `headers`, `tags`, `acl`, `delete_at` (each replaces the stored value)."""
+        return self._catalog.update_object(account, container, key, changes, time.time())
+
+    def delete_object(self, account: str, container: str, key: str,
+                      preconditions: Preconditions = NO_PRECONDITIONS) -> bool:
+        """True if a live object was deleted, False if there was none (NoSuchContainer if no container)."""
+        deleted = self._catalog.delete_object(account, container, key, preconditions, time.time())
+        self._maybe_purge()
+        return deleted
+
+    def copy_object(self, src_account: str, src_container: str, src_key: str, dst_account: str,
+                    dst_container: str, dst_key: str, *, attrs: ObjectAttrs | None = None,
+                    source_etag: str | None = None,
+                    preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo:
+        """A new object sharing the source's data (no bytes copied). `attrs=None` keeps the source's
+        attributes; `source_etag` makes the copy fail with PreconditionFailed if the source changed."""
+        _check_key(dst_key)
+        dst = self._catalog.container_ref(dst_account, dst_container)
+        now = time.time()
+        with self._catalog.write() as conn:
+            src = self._catalog.locked_object(conn, src_account, src_container, src_key, now)
+            if source_etag is not None and source_etag.strip('"') != src.etag:
+                raise PreconditionFailed("the copy source changed")
+            new = NewObject(src.size, src.etag, _attrs_of(src) if attrs is None else attrs, src.checksum,
+                            src.parts, src.extents, _inline_data(src))
+            return self._catalog.store_object(conn, dst, dst_key, new, preconditions, now)
+
+    def put_manifest_object(self, account: str, container: str, key: str, segments: Sequence[SegmentRef], *,
+                            attrs: ObjectAttrs, etag: str | None = None,
+                            preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo:
+        """A Swift static large object: its data is the concatenation of the segments (or their
+        ranges), resolved now into extents that share the segments' blobs. `attrs.manifest` is the
+        manifest document to return on `multipart-manifest=get`. `etag` defaults to Swift's SLO etag
+        (MD5 of the segments' etags, with `:start-end;` for ranged ones). Raises `InvalidSegment`."""
+        _check_key(key)
+        ref = self._catalog.container_ref(account, container)
+        now = time.time()
+        with self._catalog.write() as conn:
+            extents: list[Extent] = []
+            etags = hashlib.md5(usedforsecurity=False)
+            for index, segment in enumerate(segments):
+                source = self._segment(conn, account, index, segment, now)
+                start, stop = _segment_range(index, segment, source.size)
+                extents += slice_extents(source.extents, start, stop)
+                ranged = f":{start}-{stop - 1};" if (segment.start, segment.end) != (None, None) else ""
+                etags.update(f"{source.etag}{ranged}".encode())
+            size = sum(extent.length for extent in extents)
+            final_attrs = dataclasses.replace(attrs, manifest_type="slo")
+            new = NewObject(size, etag or etags.hexdigest(), final_attrs, extents=extents)
+            return self._catalog.store_object(conn, ref, key, new, preconditions, now)
+
+    def reap_expired(self, now: float | None = None, limit: int = 1000) -> int:
+        """Delete up to `limit` objects whose delete_at has passed; returns how many were found."""
+        moment = time.time() if now is None else now
+        expired = self._catalog.expired(moment, limit)
+        for container_id, key in expired:
+            self._catalog.reap(container_id, key, moment)
+        self._maybe_purge()
+        return len(expired)
+
+    def collect_garbage(self, grace: float = FREED_BLOB_GRACE) -> int:
+        """Delete the files of blobs unreferenced for `grace` seconds; returns how many."""
+        return self._purge(time.time() - grace)
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _writable(self, account: str, container: str, key: str, preconditions: Preconditions) -> ContainerRef:
+        """Checks that can fail before a body is read (they are checked again at commit)."""
+        _check_key(key)
+        ref = self._catalog.container_ref(account, container)
+        exists = self._catalog.find_object(account, container, key, time.time()) is not None
+        if preconditions.if_none_match_star and exists:
+            raise PreconditionFailed("the object exists")
+        return ref
+
+    async def _commit_received(self, ref: ContainerRef, key: str, received: Received, attrs: ObjectAttrs,
+                               checksum: Checksum | None, preconditions: Preconditions) -> ObjectInfo:
+        new = NewObject(received.size, received.md5_hex, attrs, checksum, inline=received.inline)
+        temp = received.temp
+        if temp is not None:
+            await self._publish(temp)
+            new = NewObject(received.size, received.md5_hex, attrs, checksum,
+                            extents=(Extent(temp.blob_id, 0, received.size),),
+                            new_blob=(temp.blob_id, received.size))
+        try:
+            info = self._catalog.commit_object(ref, key, new, preconditions, time.time())
+        except BaseException:
+            if temp is not None:
+                self._blobs.delete(temp.blob_id)
+            raise
+        self._maybe_purge()
+        return info
+
+    async def _publish(self, temp: TempBlob) -> None:
+        try:
+            await asyncio.to_thread(self._blobs.publish, temp)
+        except BaseException:
+            self._blobs.discard(temp)
+            raise
+
+    async def _stream(self, extents: list[Extent]) -> AsyncIterator[bytes]:
+        for extent in extents:
+            if extent.data is not None:
+                for offset in range(0, extent.length, CHUNK_SIZE):
+                    yield extent.data[offset:offset + CHUNK_SIZE]
+            elif extent.length >= THREAD_READ_MIN:
+                async for chunk in _threaded(self._blobs.read(extent.blob_id or "", extent.offset,
+                                                              extent.length)):
+                    yield chunk
+            else:
+                for chunk in self._blobs.read(extent.blob_id or "", extent.offset, extent.length):
+                    yield chunk
+
+    def _segment(self, conn: Any, account: str, index: int, segment: SegmentRef, now: float) -> ObjectInfo:
+        try:
+            source = self._catalog.locked_object(conn, segment.account or account, segment.container,
+                                                 segment.key, now)
+        except NoSuchObject:
+            raise InvalidSegment(index, "not found") from None
+        if segment.etag is not None and segment.etag.strip('"') != source.etag:
+            raise InvalidSegment(index, "etag mismatch")
+        if segment.size is not None and segment.size != source.size:
+            raise InvalidSegment(index, "size mismatch")
+        return source
+
+    def _maybe_purge(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_purge:
+            self._next_purge = now + PURGE_INTERVAL
+            self._purge(time.time() - FREED_BLOB_GRACE)
+
+    def _purge(self, freed_before: float) -> int:
+        freed = self._catalog.purge_freed(freed_before)
+        for blob_id in freed:
+            self._blobs.delete(blob_id)
+        return len(freed)
+
+
+async def _threaded(chunks: Any) -> AsyncIterator[bytes]:
+    """Pull each chunk of a blocking iterator in a worker thread."""
+    sentinel = b""
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, sentinel)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise KeyTooLong(key[:64])
+
+
+def _stored_checksum(checks: WriteChecks, received: Received) -> Checksum | None:
+    if not checks.algorithms:
+        return None
+    algorithm = checks.algorithms[0]
+    return Checksum(algorithm, received.checksums[algorithm])
+
+
+def _segment_range(index: int, segment: SegmentRef, size: int) -> tuple[int, int]:
+    start = 0 if segment.start is None else segment.start
+    stop = size if segment.end is None else segment.end
+    if not 0 <= start < stop <= size:
+        raise InvalidSegment(index, f"range {start}-{stop} outside {size} bytes")
+    return start, stop
+
+
+def _attrs_of(obj: ObjectInfo) -> ObjectAttrs:
+    return ObjectAttrs(obj.content_type, obj.meta, obj.headers, obj.tags, obj.acl, obj.delete_at,
+                       obj.manifest_type, obj.manifest)
+
+
+def _inline_data(obj: ObjectInfo) -> bytes | None:
+    """The inline bytes of a small simple object (copied by value: they live in its row)."""
+    if len(obj.extents) == 1 and obj.extents[0].data is not None and not obj.parts:
+        return obj.extents[0].data
+    return None
+
+
+def _entry_key(entry: ObjectEntry) -> str:
+    return entry.key
+
+
+def _container_name(info: ContainerInfo) -> str:
+    return info.name

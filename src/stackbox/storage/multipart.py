@@ -1,0 +1,311 @@
+"""S3 multipart uploads: parts are blobs as they arrive; completion builds the object from them.
+
+Completion copies no data: the object's extents reference the parts' blobs (the same mechanism as
+Swift static large objects), and parts not used are freed with the upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import orjson
+
+from stackbox.storage.blobs import BlobStore
+from stackbox.storage.checksums import combine_full_object, composite
+from stackbox.storage.ingest import receive
+from stackbox.storage.metadata import Catalog, ContainerRef, NewObject
+from stackbox.storage.types import (
+    DEFAULT_ATTRS,
+    NO_CHECKS,
+    NO_PRECONDITIONS,
+    Checksum,
+    ChecksumType,
+    EntityTooSmall,
+    Extent,
+    InvalidPart,
+    InvalidPartOrder,
+    NoSuchUpload,
+    ObjectAttrs,
+    ObjectInfo,
+    ObjectPart,
+    PartInfo,
+    Preconditions,
+    UploadInfo,
+    UploadListing,
+    WriteChecks,
+)
+
+_CRCS = ("crc32", "crc32c", "crc64nvme")
+
+
+class MultipartOperations:
+    """The multipart half of `Engine` (a base class so that front ends see one object)."""
+
+    _catalog: Catalog
+    _blobs: BlobStore
+
+    def _writable(self, account: str, container: str, key: str, preconditions: Preconditions) -> ContainerRef:
+        raise NotImplementedError
+
+    def _maybe_purge(self) -> None:
+        raise NotImplementedError
+
+    def head_object(self, account: str, container: str, key: str) -> ObjectInfo:
+        raise NotImplementedError
+
+    def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
+    def create_upload(self, account: str, container: str, key: str, attrs: ObjectAttrs = DEFAULT_ATTRS, *,
+                      checksum_algorithm: str | None = None,
+                      checksum_type: ChecksumType | None = None) -> UploadInfo:
+        """Start an upload; `attrs` apply to the object on completion. Parts are checksummed with
+        `checksum_algorithm` (if any); `checksum_type` says how the object's checksum is derived."""
+        ref = self._writable(account, container, key, NO_PRECONDITIONS)
+        if checksum_algorithm is not None and checksum_type is None:
+            checksum_type = "FULL_OBJECT" if checksum_algorithm in _CRCS else "COMPOSITE"
+        # Time-ordered ids: uploads of one key list in initiation order, as in S3.
+        upload_id = f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
+        upload = UploadInfo(upload_id, account, container, key, time.time(), attrs,
+                            checksum_algorithm, checksum_type)
+        with self._catalog.write() as conn:
+            conn.execute("INSERT INTO upload (id, container_id, key, initiated, attrs) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (upload.upload_id, ref.id, key, upload.initiated, _encode_upload(upload)))
+        return upload
+
+    def get_upload(self, account: str, container: str, upload_id: str) -> UploadInfo:
+        ref = self._catalog.container_ref(account, container)
+        row = self._catalog.conn.execute(
+            "SELECT id, key, initiated, attrs FROM upload WHERE id = ? AND container_id = ?",
+            (upload_id, ref.id)).fetchone()
+        if row is None:
+            raise NoSuchUpload(upload_id)
+        return _decode_upload(account, container, row)
+
+    async def put_part(self, account: str, container: str, upload_id: str, number: int,
+                       body: AsyncIterator[bytes], checks: WriteChecks = NO_CHECKS) -> PartInfo:
+        """Store one part (replacing an earlier part with the same number). The upload's checksum
+        algorithm is always computed; `checks` verify length, MD5 and checksums as in `put_object`."""
+        upload = self.get_upload(account, container, upload_id)
+        algorithms = tuple(dict.fromkeys((*filter(None, [upload.checksum_algorithm]), *checks.algorithms)))
+        checks = WriteChecks(checks.length, checks.max_length, checks.md5_hex, algorithms,
+                             checks.expected_checksums)
+        received = await receive(self._blobs, body, checks, inline_limit=-1)
+        assert received.temp is not None
+        temp = received.temp
+        try:
+            self._blobs.publish(temp)
+            checksum = received.checksums.get(upload.checksum_algorithm or "")
+            part = PartInfo(number, received.size, received.md5_hex, time.time(), checksum)
+            self._commit_part(upload_id, part, temp.blob_id)
+        except BaseException:
+            self._blobs.discard(temp)
+            self._blobs.delete(temp.blob_id)
+            raise
+        self._maybe_purge()
+        return part
+
+    async def upload_part_copy(self, account: str, container: str, upload_id: str, number: int,
+                               source: ObjectInfo, start: int = 0, end: int | None = None) -> PartInfo:
+        """A part made of bytes [start, end) of an existing object (these bytes are copied)."""
+        return await self.put_part(account, container, upload_id, number, self.read(source, start, end))
+
+    def list_parts(self, account: str, container: str, upload_id: str, *, marker: int = 0,
+                   limit: int = 1000) -> tuple[list[PartInfo], bool]:
+        """Parts numbered above `marker`, ascending; and whether more follow."""
+        self.get_upload(account, container, upload_id)
+        rows = self._catalog.conn.execute(
+            "SELECT number, size, etag, last_modified, checksum FROM part WHERE upload_id = ? AND number > ? "
+            "ORDER BY number LIMIT ?", (upload_id, marker, limit + 1)).fetchall()
+        return [PartInfo(*row) for row in rows[:limit]], len(rows) > limit
+
+    def list_uploads(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
+                     key_marker: str = "", upload_id_marker: str = "", limit: int = 1000) -> UploadListing:
+        """Uploads in (key, initiation order of ids) order after the markers, S3 style."""
+        ref = self._catalog.container_ref(account, container)
+        scan = _UploadScan(prefix, delimiter, limit)
+        after = (key_marker, upload_id_marker) if upload_id_marker else (key_marker, "\U0010ffff")
+        while not scan.done:
+            rows = self._catalog.conn.execute(
+                "SELECT id, key, initiated, attrs FROM upload WHERE container_id = ? AND key >= ? "
+                "AND (key > ? OR (key = ? AND id > ?)) ORDER BY key, id LIMIT 1000",
+                (ref.id, prefix, after[0], after[0], after[1])).fetchall()
+            after = scan.feed([_decode_upload(account, container, row) for row in rows], after)
+        return scan.result()
+
+    def abort_upload(self, account: str, container: str, upload_id: str) -> None:
+        self.get_upload(account, container, upload_id)
+        with self._catalog.write() as conn:
+            self._catalog.drop_upload(conn, upload_id, time.time())
+        self._maybe_purge()
+
+    def complete_upload(self, account: str, container: str, upload_id: str,
+                        parts: Sequence[tuple[int, str]], *, etag: str | None = None,
+                        checksum: Checksum | None = None, preconditions: Preconditions = NO_PRECONDITIONS,
+                        min_part_size: int = 0) -> ObjectInfo:
+        """Assemble the object from the listed (number, etag) parts without copying data.
+
+        `etag` defaults to S3's `<md5 of the parts' md5s>-N`; `checksum` defaults to one derived from
+        the parts' checksums (FULL_OBJECT CRCs combined, or COMPOSITE). Raises InvalidPartOrder,
+        InvalidPart, EntityTooSmall (a part but the last below `min_part_size`), NoSuchUpload,
+        PreconditionFailed.
+        """
+        upload = self.get_upload(account, container, upload_id)
+        ref = self._catalog.container_ref(account, container)
+        now = time.time()
+        with self._catalog.write() as conn:
+            stored = self._stored_parts(conn, upload_id)
+            chosen = _choose_parts(parts, stored, min_part_size)
+            new = NewObject(
+                size=sum(part.size for part, _ in chosen),
+                etag=etag or _multipart_etag([part.etag for part, _ in chosen]),
+                attrs=upload.attrs,
+                checksum=checksum or _derived_checksum(upload, [part for part, _ in chosen]),
+                parts=[ObjectPart(part.number, part.size, part.etag, part.checksum) for part, _ in chosen],
+                extents=[Extent(blob_id, 0, part.size) for part, blob_id in chosen])
+            info = self._catalog.store_object(conn, ref, upload.key, new, preconditions, now)
+            self._catalog.drop_upload(conn, upload_id, now)
+        return info
+
+    def expire_uploads(self, older_than: float) -> int:
+        """Abort every upload initiated before `older_than` (epoch seconds); returns how many."""
+        ids = [row[0] for row in self._catalog.conn.execute(
+            "SELECT id FROM upload WHERE initiated < ?", (older_than,)).fetchall()]
+        now = time.time()
+        for upload_id in ids:
+            with self._catalog.write() as conn:
+                self._catalog.drop_upload(conn, upload_id, now)
+        self._maybe_purge()
+        return len(ids)
+
+    def _commit_part(self, upload_id: str, part: PartInfo, blob_id: str) -> None:
+        with self._catalog.write() as conn:
+            if conn.execute("SELECT 1 FROM upload WHERE id = ?", (upload_id,)).fetchone() is None:
+                raise NoSuchUpload(upload_id)
+            previous = conn.execute("SELECT blob_id, size FROM part WHERE upload_id = ? AND number = ?",
+                                    (upload_id, part.number)).fetchone()
+            if previous is not None:
+                self._catalog.drop_refs(conn, [Extent(previous[0], 0, previous[1])], part.last_modified)
+            conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 1)", (blob_id, part.size))
+            conn.execute(
+                "INSERT OR REPLACE INTO part "
+                "(upload_id, number, blob_id, size, etag, checksum, last_modified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (upload_id, part.number, blob_id, part.size, part.etag, part.checksum, part.last_modified))
+
+    def _stored_parts(self, conn: Any, upload_id: str) -> dict[int, tuple[PartInfo, str]]:
+        rows = conn.execute("SELECT number, size, etag, last_modified, checksum, blob_id FROM part "
+                            "WHERE upload_id = ?", (upload_id,)).fetchall()
+        return {row[0]: (PartInfo(*row[:5]), row[5]) for row in rows}
+
+
+def _choose_parts(requested: Sequence[tuple[int, str]], stored: dict[int, tuple[PartInfo, str]],
+                  min_part_size: int) -> list[tuple[PartInfo, str]]:
+    if not requested:
+        raise InvalidPart(0)
+    numbers = [number for number, _ in requested]
+    if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
+        raise InvalidPartOrder("parts must be listed in ascending order")
+    chosen: list[tuple[PartInfo, str]] = []
+    for number, etag in requested:
+        found = stored.get(number)
+        if found is None or found[0].etag != etag.strip().strip('"'):
+            raise InvalidPart(number)
+        chosen.append(found)
+    for part, _ in chosen[:-1]:
+        if part.size < min_part_size:
+            raise EntityTooSmall(part.number)
+    return chosen
+
+
+def _multipart_etag(part_etags: Sequence[str]) -> str:
+    digest = hashlib.md5(b"".join(bytes.fromhex(etag) for etag in part_etags), usedforsecurity=False)
+    return f"{digest.hexdigest()}-{len(part_etags)}"
+
+
+def _derived_checksum(upload: UploadInfo, parts: Sequence[PartInfo]) -> Checksum | None:
+    algorithm = upload.checksum_algorithm
+    values = [part.checksum for part in parts]
+    if algorithm is None or any(value is None for value in values):
+        return None
+    present = [value for value in values if value is not None]
+    if upload.checksum_type == "FULL_OBJECT":
+        combined = combine_full_object(algorithm, zip(present, (part.size for part in parts), strict=True))
+        return Checksum(algorithm, combined, "FULL_OBJECT")
+    return Checksum(algorithm, composite(algorithm, present), "COMPOSITE", tuple(present))
+
+
+def _encode_upload(upload: UploadInfo) -> bytes:
+    attrs = upload.attrs
+    return orjson.dumps({
+        "content_type": attrs.content_type, "meta": attrs.meta, "headers": attrs.headers, "tags": attrs.tags,
+        "acl": attrs.acl, "delete_at": attrs.delete_at, "checksum": [upload.checksum_algorithm,
+                                                                     upload.checksum_type]})
+
+
+def _decode_upload(account: str, container: str, row: Sequence[Any]) -> UploadInfo:
+    upload_id, key, initiated, raw = row
+    document = orjson.loads(raw)
+    algorithm, checksum_type = document.pop("checksum")
+    return UploadInfo(upload_id, account, container, key, initiated, ObjectAttrs(**document), algorithm,
+                      checksum_type)
+
+
+class _UploadScan:
+    """Rolls uploads up into common prefixes and stops after `limit` entries (S3's rules)."""
+
+    def __init__(self, prefix: str, delimiter: str, limit: int) -> None:
+        self.prefix = prefix
+        self.delimiter = delimiter
+        self.limit = limit
+        self.uploads: list[UploadInfo] = []
+        self.prefixes: list[str] = []
+        self.truncated = False
+        self.done = limit <= 0
+        self.last: tuple[str, str] | None = None
+
+    def feed(self, batch: list[UploadInfo], after: tuple[str, str]) -> tuple[str, str]:
+        for upload in batch:
+            if not upload.key.startswith(self.prefix):
+                self.done = True
+                return after
+            if self._rolls_into_last_prefix(upload.key):
+                after = (upload.key, upload.upload_id)
+                continue
+            if self._full():
+                self.truncated = self.done = True
+                return after
+            self._add(upload)
+            after = (upload.key, upload.upload_id)
+        if len(batch) < 1000:
+            self.done = True
+        return after
+
+    def _rolls_into_last_prefix(self, key: str) -> bool:
+        if not self.prefixes or self.last != (self.prefixes[-1], ""):
+            return False
+        return key.startswith(self.prefixes[-1])
+
+    def _full(self) -> bool:
+        return len(self.uploads) + len(self.prefixes) >= self.limit
+
+    def _add(self, upload: UploadInfo) -> None:
+        found = upload.key.find(self.delimiter, len(self.prefix)) if self.delimiter else -1
+        if found < 0:
+            self.uploads.append(upload)
+            self.last = (upload.key, upload.upload_id)
+            return
+        rolled = upload.key[: found + len(self.delimiter)]
+        if not self.prefixes or self.prefixes[-1] != rolled:
+            self.prefixes.append(rolled)
+        self.last = (rolled, "")
+
+    def result(self) -> UploadListing:
+        key_marker, id_marker = self.last if (self.truncated and self.last) else (None, None)
+        return UploadListing(self.uploads, self.prefixes, self.truncated, key_marker, id_marker or None)

@@ -1,0 +1,333 @@
+"""The storage engine's vocabulary: what front ends pass in, what they get back, and what can go wrong.
+
+Everything here is protocol-neutral. Front ends translate S3 / Swift requests into these values and
+map the exceptions to their own error responses. Conventions:
+
+- Times are float seconds since the epoch (`last_modified`, `created`); `delete_at` is an int epoch.
+- Etags are stored as given, without quotes (hex MD5 for simple objects, e.g. `<md5>-3` for multipart).
+- Checksum algorithm names are lowercase: `crc32`, `crc32c`, `crc64nvme`, `sha1`, `sha256`; values
+  are base64 of the big-endian digest, as S3 sends them.
+- Metadata dicts (`meta` of accounts / containers / objects) are plain `str -> str`; the front ends
+  choose the key namespaces (e.g. `meta:color`, `sys:read_acl`, `s3:acl`) and the engine never looks
+  inside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+ManifestType = Literal["slo", "dlo"]
+ChecksumType = Literal["FULL_OBJECT", "COMPOSITE"]
+
+MAX_KEY_BYTES = 1024
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class Checksum:
+    """An object's (or part's) additional checksum, as S3 reports it."""
+
+    algorithm: str
+    value: str
+    type: ChecksumType = "FULL_OBJECT"
+    #: For COMPOSITE multipart checksums: the per-part base64 values in part order.
+    part_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """A slice of an object's data: `length` bytes at `offset` of blob `blob_id`, or literal `data`."""
+
+    blob_id: str | None
+    offset: int
+    length: int
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPart:
+    """One part of an object assembled by `complete_upload` (kept for `partNumber` reads and attributes)."""
+
+    number: int
+    size: int
+    etag: str
+    checksum: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectAttrs:
+    """What a writer sets on an object besides its data."""
+
+    content_type: str = "application/octet-stream"
+    #: User metadata (`x-amz-meta-*` / `X-Object-Meta-*`), names as the front end normalises them.
+    meta: Mapping[str, str] = field(default_factory=dict)
+    #: Content-Encoding, Content-Disposition, Content-Language, Cache-Control, Expires (names as given).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    acl: str | None = None
+    delete_at: int | None = None
+    #: Swift DLO objects: `manifest_type="dlo"` and `manifest=b"<container>/<prefix>"`.
+    manifest_type: ManifestType | None = None
+    manifest: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteChecks:
+    """What to compute and verify while a body streams in.
+
+    `expected_checksums` may be a callable: it is called once the body is exhausted, which is how
+    values sent in HTTP trailers (after the data) are checked before anything is committed.
+    """
+
+    #: Declared body length; a different received length raises `IncompleteBody`.
+    length: int | None = None
+    #: Upper bound on the body; exceeding it raises `EntityTooLarge` as soon as it happens.
+    max_length: int | None = None
+    #: Hex MD5 the body must have (Content-MD5 decoded, or Swift's Etag header); else `BadDigest`.
+    md5_hex: str | None = None
+    #: Extra checksums to compute. The first one is stored as the object's checksum.
+    algorithms: tuple[str, ...] = ()
+    #: algorithm -> expected base64 value; a mismatch raises `ChecksumMismatch`.
+    expected_checksums: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Preconditions:
+    """Conditions checked atomically with the write (conditional PUT / CompleteMultipartUpload / DELETE)."""
+
+    #: `If-None-Match: *`: fail if the object exists.
+    if_none_match_star: bool = False
+    #: `If-Match: <etag>`: fail unless the object exists with this etag (quotes are ignored).
+    if_match_etag: str | None = None
+
+
+NO_PRECONDITIONS = Preconditions()
+DEFAULT_ATTRS = ObjectAttrs()
+NO_CHECKS = WriteChecks()
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """A stored object's metadata, as returned by reads and writes."""
+
+    account: str
+    container: str
+    key: str
+    size: int
+    etag: str
+    content_type: str
+    last_modified: float
+    meta: Mapping[str, str]
+    headers: Mapping[str, str]
+    tags: Mapping[str, str]
+    acl: str | None
+    delete_at: int | None
+    checksum: Checksum | None
+    manifest_type: ManifestType | None
+    #: The manifest document the front end stored (SLO JSON, DLO `container/prefix`).
+    manifest: bytes | None
+    #: Parts of an object made by `complete_upload`, in order; empty otherwise.
+    parts: tuple[ObjectPart, ...]
+    extents: tuple[Extent, ...] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectEntry:
+    """One object in a listing (only what listings show, read from the index)."""
+
+    key: str
+    size: int
+    etag: str
+    content_type: str
+    last_modified: float
+    manifest_type: ManifestType | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    account: str
+    name: str
+    created: float
+    meta: Mapping[str, str]
+    object_count: int
+    bytes_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    name: str
+    #: 0.0 for an account nothing was ever written to (accounts are created implicitly).
+    created: float
+    meta: Mapping[str, str]
+    container_count: int
+    object_count: int
+    bytes_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectListing:
+    objects: list[ObjectEntry]
+    #: Common prefixes (with a delimiter), interleaved with `objects` in listing order by key.
+    prefixes: list[str]
+    truncated: bool
+    #: The last key or prefix returned, to pass as `marker` for the next page (None when not truncated).
+    next_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerListing:
+    containers: list[ContainerInfo]
+    prefixes: list[str]
+    truncated: bool
+    next_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadInfo:
+    """An S3 multipart upload in progress."""
+
+    upload_id: str
+    account: str
+    container: str
+    key: str
+    initiated: float
+    attrs: ObjectAttrs
+    #: The checksum algorithm the parts are checksummed with (None: MD5 only).
+    checksum_algorithm: str | None
+    checksum_type: ChecksumType | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    number: int
+    size: int
+    etag: str
+    last_modified: float
+    checksum: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadListing:
+    uploads: list[UploadInfo]
+    prefixes: list[str]
+    truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRef:
+    """One entry of a Swift static large object manifest, resolved by `put_manifest_object`.
+
+    `start`/`end` select a byte range of the segment (end exclusive); `etag`/`size` (when given)
+    must match the segment, else `InvalidSegment`.
+    """
+
+    container: str
+    key: str
+    start: int | None = None
+    end: int | None = None
+    etag: str | None = None
+    size: int | None = None
+    account: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+class StorageError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class NoSuchContainer(StorageError):
+    pass
+
+
+class NoSuchObject(StorageError):
+    pass
+
+
+class ContainerNotEmpty(StorageError):
+    pass
+
+
+class KeyTooLong(StorageError):
+    pass
+
+
+class PreconditionFailed(StorageError):
+    pass
+
+
+class BadDigest(StorageError):
+    """The body's MD5 is not the one the client declared."""
+
+
+class ChecksumMismatch(StorageError):
+    def __init__(self, algorithm: str) -> None:
+        super().__init__(f"{algorithm} checksum mismatch")
+        self.algorithm = algorithm
+
+
+class UnsupportedChecksum(StorageError):
+    def __init__(self, algorithm: str) -> None:
+        super().__init__(f"unsupported checksum algorithm {algorithm!r}")
+        self.algorithm = algorithm
+
+
+class IncompleteBody(StorageError):
+    """The body's length differs from the declared length (short when the client went away)."""
+
+    def __init__(self, expected: int, received: int) -> None:
+        super().__init__(f"expected {expected} bytes, received {received}")
+        self.expected = expected
+        self.received = received
+
+
+class EntityTooLarge(StorageError):
+    pass
+
+
+class InvalidRange(StorageError):
+    pass
+
+
+class NoSuchUpload(StorageError):
+    pass
+
+
+class InvalidPart(StorageError):
+    """A listed part was never uploaded, or its etag differs."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"invalid part {number}")
+        self.number = number
+
+
+class InvalidPartOrder(StorageError):
+    pass
+
+
+class EntityTooSmall(StorageError):
+    """A part other than the last is smaller than the minimum part size."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"part {number} is too small")
+        self.number = number
+
+
+class InvalidSegment(StorageError):
+    """A static large object segment is missing or does not match the manifest entry."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"segment {index}: {reason}")
+        self.index = index
+        self.reason = reason
+
+
+class DataUnavailable(StorageError):
+    """A blob vanished while being read (the object was overwritten long ago); the read must abort."""

@@ -127,9 +127,12 @@ def _password_auth(user: str, password: str) -> dict[str, Any]:
     return {"auth": {"identity": identity}}
 
 
-def test_project_and_domain_scopes(cloud: RunningCloud) -> None:
+def test_project_and_domain_scopes(cloud: RunningCloud, keystone: Any) -> None:
     auth = _password_auth("admin", cloud.admin_password)
     auth["auth"]["scope"] = {"domain": {"id": "default"}}
+    assert api(cloud, "POST", "/v3/auth/tokens", json=auth).status_code == 401
+    admin_user = keystone.users.find(name="admin")
+    keystone.roles.grant(keystone.roles.find(name="reader"), user=admin_user, domain="default")
     domain_scoped = api(cloud, "POST", "/v3/auth/tokens", json=auth)
     assert domain_scoped.status_code == 201
     assert domain_scoped.json()["token"]["domain"] == {"id": "default", "name": "Default"}

@@ -86,6 +86,11 @@ class Store:
             conn.executescript(SCHEMA)
         finally:
             conn.close()
+        # Password hashes and (encrypted) credentials live here: owner only.
+        for suffix in ("", "-wal", "-shm"):
+            candidate = Path(f"{path}{suffix}")
+            if candidate.exists():
+                candidate.chmod(0o600)
 
     def close(self) -> None:
         self.conn.close()

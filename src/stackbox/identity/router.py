@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from stackbox.auth import AuthContext
@@ -20,7 +20,6 @@ class Call:
     args: dict[str, str]
     body: Any = None
     caller: ValidToken | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def context(self) -> AuthContext:

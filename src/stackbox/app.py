@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from stackbox.config import Settings
 from stackbox.epoch import SharedCounter
 from stackbox.http import ASGIApp, Receive, Response, Scope, Send
+from stackbox.maintenance import Maintenance
 
 
 class Cloud:
@@ -46,10 +50,18 @@ def create_app(settings: Settings) -> ASGIApp:
 
 
 async def _lifespan(cloud: Cloud, receive: Receive, send: Send) -> None:
+    """Start the housekeeping loop with the worker; stop it on shutdown."""
+    maintenance = Maintenance(cloud.storage, cloud.settings.data_dir)
+    task: asyncio.Task[None] | None = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            task = asyncio.create_task(maintenance.run_forever())
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await send({"type": "lifespan.shutdown.complete"})
             return

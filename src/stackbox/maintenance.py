@@ -1,0 +1,59 @@
+"""Background housekeeping: reap expired objects, expire stale multipart uploads, free unreferenced blobs.
+
+Every worker starts the loop; a non-blocking file lock lets only one of them work at a time, so the
+work is done once per interval whatever the number of workers, and taken over if that worker dies.
+Each step works in small batches so that it never holds the event loop for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stackbox.storage.engine import Engine
+
+log = logging.getLogger("stackbox.maintenance")
+
+INTERVAL = 15.0
+BATCH = 200
+#: Multipart uploads neither completed nor aborted after this long are aborted.
+UPLOAD_LIFETIME = 7 * 24 * 3600.0
+
+
+class Maintenance:
+    def __init__(self, storage: Engine, data_dir: Path, interval: float = INTERVAL) -> None:
+        self._storage = storage
+        self._lock_path = data_dir / "maintenance.lock"
+        self._interval = interval
+        self._lock_fd: int | None = None
+
+    def _hold_lock(self) -> bool:
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    async def run_once(self) -> None:
+        while self._storage.reap_expired(limit=BATCH) >= BATCH:
+            await asyncio.sleep(0)
+        self._storage.expire_uploads(time.time() - UPLOAD_LIFETIME)
+        self._storage.collect_garbage()
+
+    async def run_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            if not self._hold_lock():
+                continue
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("maintenance pass failed; retrying next interval")

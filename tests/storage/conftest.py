@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from stackbox.storage.engine import Engine
+from stackbox.storage.types import ObjectInfo
+
+ACCOUNT = "AUTH_test"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    store = Engine(tmp_path / "data")
+    store.create_container(ACCOUNT, "box")
+    yield store
+    store.close()
+
+
+async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+async def read_all(engine: Engine, obj: ObjectInfo, start: int = 0, end: int | None = None) -> bytes:
+    return b"".join([chunk async for chunk in engine.read(obj, start, end)])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests in a fresh event loop (no asyncio plugin is installed)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
+    return True

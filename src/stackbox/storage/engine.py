@@ -22,7 +22,7 @@ import asyncio
 import dataclasses
 import hashlib
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,7 @@ class Engine(MultipartOperations):
 
     def list_containers(self, account: str, *, prefix: str = "", delimiter: str = "", marker: str = "",
                         end_marker: str = "", limit: int = 10_000, reverse: bool = False) -> ContainerListing:
-        def fetch(key_range: KeyRange, descending: bool, count: int) -> list[ContainerInfo]:
+        def fetch(key_range: KeyRange, descending: bool, count: int) -> Iterator[ContainerInfo]:
             return self._catalog.containers(account, key_range, descending, count)
 
         page = list_page(fetch, _container_name, prefix=prefix, delimiter=delimiter, marker=marker,
@@ -151,7 +151,7 @@ class Engine(MultipartOperations):
         ref = self._catalog.container_ref(account, container)
         now = time.time()
 
-        def fetch(key_range: KeyRange, descending: bool, count: int) -> list[ObjectEntry]:
+        def fetch(key_range: KeyRange, descending: bool, count: int) -> Iterator[ObjectEntry]:
             return self._catalog.objects(ref.id, key_range, descending, count, now)
 
         page = list_page(fetch, _entry_key, prefix=prefix, delimiter=delimiter, marker=marker,

@@ -7,7 +7,7 @@ up into that prefix; instead of reading those keys, the scan seeks past the whol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -47,7 +47,8 @@ class KeyRange:
 
 
 #: fetch(range, reverse, count) -> up to `count` items in range, ascending (or descending if reverse).
-Fetch = Callable[[KeyRange, bool, int], Sequence[T]]
+#: Should be lazy (e.g. a database cursor): the scan stops reading as soon as it seeks elsewhere.
+Fetch = Callable[[KeyRange, bool, int], Iterable[T]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +119,11 @@ class _Scan(Generic[T]):
         rows = self.fetch(key_range, self.reverse, count)
         rolled: str | None = None
         skipped = 0
+        last = ""
+        fetched = 0
         for row in rows:
-            key = self.key_of(row)
+            fetched += 1
+            key = last = self.key_of(row)
             if rolled is not None and key.startswith(rolled):
                 skipped += 1
                 if skipped >= _SKIP_BEFORE_SEEK:
@@ -130,11 +134,10 @@ class _Scan(Generic[T]):
             self.entries.append(row if rolled is None else rolled)
             if len(self.entries) >= self.wanted:
                 return None
-        if len(rows) < count:
+        if fetched < count:
             return None
         if rolled is not None:
             return self._past_prefix(key_range, rolled)
-        last = self.key_of(rows[-1])
         return key_range.below(last) if self.reverse else key_range.above(last, False)
 
     def _past_prefix(self, key_range: KeyRange, rolled: str) -> KeyRange | None:

@@ -190,12 +190,14 @@ class Catalog:
                 self.drop_upload(conn, upload_id, now)
             conn.execute("DELETE FROM container WHERE id = ?", (ref.id,))
 
-    def containers(self, account: str, key_range: KeyRange, reverse: bool, count: int) -> list[ContainerInfo]:
+    def containers(self, account: str, key_range: KeyRange, reverse: bool,
+                   count: int) -> Iterator[ContainerInfo]:
+        """Lazily, so that a listing which seeks elsewhere stops reading."""
         where, params = _range_sql("name", key_range)
         rows = self.conn.execute(
             f"SELECT name, created, meta, object_count, bytes_used FROM container WHERE account = ? {where} "
-            f"ORDER BY name {'DESC' if reverse else 'ASC'} LIMIT ?", (account, *params, count)).fetchall()
-        return [_container_info(account, row) for row in rows]
+            f"ORDER BY name {'DESC' if reverse else 'ASC'} LIMIT ?", (account, *params, count))
+        return (_container_info(account, row) for row in rows)
 
     # ------------------------------------------------------------------------------ objects
 
@@ -207,13 +209,14 @@ class Catalog:
         return None if row is None else row_to_object(account, container, row)
 
     def objects(self, container_id: int, key_range: KeyRange, reverse: bool, count: int,
-                now: float) -> list[ObjectEntry]:
+                now: float) -> Iterator[ObjectEntry]:
+        """Lazily, so that a listing which seeks elsewhere stops reading."""
         where, params = _range_sql("key", key_range)
         rows = self.conn.execute(
             f"SELECT {LISTING_COLUMNS} FROM object WHERE container_id = ? {where} AND {LIVE} "
             f"ORDER BY key {'DESC' if reverse else 'ASC'} LIMIT ?",
-            (container_id, *params, now, count)).fetchall()
-        return [ObjectEntry(*row) for row in rows]
+            (container_id, *params, now, count))
+        return (ObjectEntry(*row) for row in rows)
 
     def commit_object(self, ref: ContainerRef, key: str, new: NewObject, preconditions: Preconditions,
                       now: float) -> ObjectInfo:

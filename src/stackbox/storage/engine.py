@@ -134,6 +134,11 @@ class Engine(MultipartOperations):
             raise NoSuchContainer(f"{account}/{name}")
         return info
 
+    def container_accounts(self, name: str) -> list[str]:
+        """The accounts holding a container called `name` (S3 uses it for anonymous access to public
+        buckets and to tell "another project's bucket" from "no such bucket")."""
+        return self._catalog.container_accounts(name)
+
     def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],
                               remove: Iterable[str] = ()) -> ContainerInfo:
         return self._catalog.update_container_meta(account, name, updates, remove)

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS container (
     id INTEGER PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
     meta TEXT NOT NULL DEFAULT '{}', object_count INTEGER NOT NULL DEFAULT 0,
     bytes_used INTEGER NOT NULL DEFAULT 0, UNIQUE (account, name));
+CREATE INDEX IF NOT EXISTS container_by_name ON container (name);
 -- Wide columns last: listings and heads never read the overflow pages of inline data.
 CREATE TABLE IF NOT EXISTS object (
     id INTEGER PRIMARY KEY, container_id INTEGER NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,
@@ -156,6 +157,10 @@ class Catalog:
             "WHERE account = ? AND name = ?",
             (account, name)).fetchone()
         return None if row is None else _container_info(account, row)
+
+    def container_accounts(self, name: str) -> list[str]:
+        rows = self.conn.execute("SELECT account FROM container WHERE name = ?", (name,)).fetchall()
+        return [row[0] for row in rows]
 
     def container_ref(self, account: str, name: str) -> ContainerRef:
         row = self.conn.execute("SELECT id FROM container WHERE account = ? AND name = ?",

@@ -62,8 +62,10 @@ from stackbox.storage.types import (
 FREED_BLOB_GRACE = 60.0
 #: How often (at most) a worker deletes the files of freed blobs after its own writes.
 PURGE_INTERVAL = 5.0
-#: Blob ranges are read in a worker thread from this size on (see tests/storage/measure.py).
-THREAD_READ_MIN = 8 << 20
+#: Blob ranges are read in a worker thread from this size on. Measured (tests/storage/measure.py):
+#: 1 MiB preads inline run at ~7 GB/s from the page cache versus ~4 GB/s through a thread hop each,
+#: and one pread blocks the loop for ~0.2 ms, so reads stay inline by default.
+THREAD_READ_MIN = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)

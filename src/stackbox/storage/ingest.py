@@ -8,6 +8,7 @@ anything larger goes to a temp file that `BlobStore.publish` makes durable and p
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -23,9 +24,14 @@ from stackbox.storage.types import (
 
 #: Bodies up to this size are stored in the metadata row (see tests/storage/measure.py).
 INLINE_LIMIT = 64 * 1024
-#: Chunks at least this large are hashed and written in a worker thread: hashlib and os.write release
-#: the GIL, so the event loop keeps receiving the next chunk meanwhile.
+#: Chunks at least this large are hashed in a worker thread (hashlib releases the GIL) while the event
+#: loop writes them and receives the next one; smaller ones are hashed inline. Measured with
+#: tests/storage/measure.py: writing inline while hashing in a thread beat doing both inline or both
+#: in a thread.
 THREAD_MIN_CHUNK = 256 * 1024
+#: With fsync on, data is flushed in the background every this many bytes, so that the final fsync
+#: before the rename has little left to write (measured: +20% PUT throughput on 64 MiB objects).
+BACKGROUND_SYNC_BYTES = 8 << 20
 
 
 @dataclass(slots=True)
@@ -50,6 +56,7 @@ async def receive(blobs: BlobStore, body: AsyncIterator[bytes], checks: WriteChe
             if checks.max_length is not None and digests.length + len(chunk) > checks.max_length:
                 raise EntityTooLarge(f"body exceeds {checks.max_length} bytes")
             await sink.add(chunk)
+        await sink.flush()
         _verify(digests, checks)
         return Received(digests.length, digests.md5_hex(), digests.values(), sink.inline(), sink.temp)
     except BaseException:
@@ -64,6 +71,9 @@ class _Sink:
         self.inline_limit = inline_limit
         self.buffer: list[bytes] = []
         self.temp: TempBlob | None = None
+        self.hashing: asyncio.Future[None] | None = None
+        self.syncing: asyncio.Future[None] | None = None
+        self.unsynced = 0
 
     async def add(self, chunk: bytes) -> None:
         if self.temp is None and self.digests.length + len(chunk) <= self.inline_limit:
@@ -74,19 +84,42 @@ class _Sink:
             self.temp = self.blobs.create()
             self.temp.write(b"".join(self.buffer))
             self.buffer = []
+        await self._hashed()
         if len(chunk) >= THREAD_MIN_CHUNK:
-            await asyncio.to_thread(self._hash_and_write, self.temp, chunk)
+            self.hashing = asyncio.get_running_loop().run_in_executor(None, self.digests.update, chunk)
         else:
-            self._hash_and_write(self.temp, chunk)
+            self.digests.update(chunk)
+        self.temp.write(chunk)
+        self.unsynced += len(chunk)
+        if self.blobs.fsync and self.unsynced >= BACKGROUND_SYNC_BYTES:
+            await self._background_sync(self.temp)
 
-    def _hash_and_write(self, temp: TempBlob, chunk: bytes) -> None:
-        self.digests.update(chunk)
-        temp.write(chunk)
+    async def _background_sync(self, temp: TempBlob) -> None:
+        if self.syncing is not None:
+            await self.syncing
+        self.unsynced = 0
+        self.syncing = asyncio.get_running_loop().run_in_executor(None, os.fdatasync, temp.fd)
+
+    async def _hashed(self) -> None:
+        """Wait for the chunk being hashed (hashes must be fed in order)."""
+        if self.hashing is not None:
+            hashing, self.hashing = self.hashing, None
+            await hashing
+
+    async def flush(self) -> None:
+        """Wait for everything running in the background."""
+        await self._hashed()
+        if self.syncing is not None:
+            syncing, self.syncing = self.syncing, None
+            await syncing
 
     def inline(self) -> bytes | None:
         return None if self.temp is not None else b"".join(self.buffer)
 
     def discard(self) -> None:
+        for pending in (self.hashing, self.syncing):
+            if pending is not None:
+                pending.cancel()
         if self.temp is not None:
             self.blobs.discard(self.temp)
 

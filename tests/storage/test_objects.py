@@ -20,6 +20,7 @@ from stackbox.storage.types import (
     DataUnavailable,
     EntityTooLarge,
     IncompleteBody,
+    InvalidKey,
     InvalidRange,
     InvalidSegment,
     KeyTooLong,
@@ -271,3 +272,14 @@ def test_engines_share_one_data_dir(tmp_path: Path) -> None:
     first.create_container(ACCOUNT, "shared")
     asyncio.run(first.put_object(ACCOUNT, "shared", "k", chunks(b"hi")))
     assert second.head_object(ACCOUNT, "shared", "k").size == 2
+
+
+async def test_copy_and_manifest_sources_report_what_is_missing(engine: Engine) -> None:
+    with pytest.raises(NoSuchContainer):
+        engine.copy_object(ACCOUNT, "nobox", "k", ACCOUNT, "box", "dst")
+    with pytest.raises(NoSuchObject):
+        engine.copy_object(ACCOUNT, "box", "nope", ACCOUNT, "box", "dst")
+    with pytest.raises(InvalidSegment):
+        engine.put_manifest_object(ACCOUNT, "box", "slo", [SegmentRef("nobox", "k")], attrs=ObjectAttrs())
+    with pytest.raises(InvalidKey):
+        await engine.put_object(ACCOUNT, "box", "", chunks(b"x"))

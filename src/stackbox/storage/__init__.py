@@ -1,0 +1,11 @@
+"""The storage engine shared by the S3 and Swift front ends.
+
+Front ends import `stackbox.storage.engine.Engine` (the whole interface) and the values and
+exceptions of `stackbox.storage.types`; nothing else here is theirs to call.
+
+Inside: `metadata.Catalog` (SQLite: accounts, containers, objects, blob reference counts, uploads),
+`blobs.BlobStore` (immutable blob files), `ingest` (streaming a body in: hashing, verification,
+inline vs blob), `listing` (O(page) listings with delimiter seeks), `multipart` (S3 uploads),
+`codec` (column encodings, extent slicing), `checksums` (MD5 + S3's additional checksums).
+A PostgreSQL catalog or another blob backend replaces `Catalog` or `BlobStore` with the same methods.
+"""

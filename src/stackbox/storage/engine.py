@@ -43,6 +43,7 @@ from stackbox.storage.types import (
     ContainerInfo,
     ContainerListing,
     Extent,
+    InvalidKey,
     InvalidRange,
     InvalidSegment,
     KeyTooLong,
@@ -322,7 +323,7 @@ class Engine(MultipartOperations):
         try:
             source = self._catalog.locked_object(conn, segment.account or account, segment.container,
                                                  segment.key, now)
-        except NoSuchObject:
+        except (NoSuchObject, NoSuchContainer):
             raise InvalidSegment(index, "not found") from None
         if segment.etag is not None and segment.etag.strip('"') != source.etag:
             raise InvalidSegment(index, "etag mismatch")
@@ -354,7 +355,9 @@ async def _threaded(chunks: Any) -> AsyncIterator[bytes]:
 
 
 def _check_key(key: str) -> None:
-    if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+    if not key:
+        raise InvalidKey("empty key")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise KeyTooLong(key[:64])
 
 

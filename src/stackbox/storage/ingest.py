@@ -51,9 +51,11 @@ async def receive(blobs: BlobStore, body: AsyncIterator[bytes], checks: WriteChe
     """
     digests = BodyDigests(_algorithms(checks))
     sink = _Sink(blobs, digests, inline_limit)
+    received = 0
     try:
         async for chunk in body:
-            if checks.max_length is not None and digests.length + len(chunk) > checks.max_length:
+            received += len(chunk)
+            if checks.max_length is not None and received > checks.max_length:
                 raise EntityTooLarge(f"body exceeds {checks.max_length} bytes")
             await sink.add(chunk)
         await sink.flush()

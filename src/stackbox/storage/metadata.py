@@ -259,6 +259,7 @@ class Catalog:
             "(SELECT id FROM container WHERE account = ? AND name = ?)",
             (key, now, account, container)).fetchone()
         if row is None:
+            self.container_ref(account, container)
             raise NoSuchObject(f"{account}/{container}/{key}")
         return row_to_object(account, container, row)
 

@@ -6,6 +6,7 @@ Swift static large objects), and parts not used are freed with the upload.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import time
@@ -100,7 +101,7 @@ class MultipartOperations:
         assert received.temp is not None
         temp = received.temp
         try:
-            self._blobs.publish(temp)
+            await asyncio.to_thread(self._blobs.publish, temp)
             checksum = received.checksums.get(upload.checksum_algorithm or "")
             part = PartInfo(number, received.size, received.md5_hex, time.time(), checksum)
             self._commit_part(upload_id, part, temp.blob_id)

@@ -255,8 +255,12 @@ class ContainerNotEmpty(StorageError):
     pass
 
 
-class KeyTooLong(StorageError):
-    pass
+class InvalidKey(StorageError):
+    """An empty object key."""
+
+
+class KeyTooLong(InvalidKey):
+    """An object key longer than 1024 bytes of UTF-8."""
 
 
 class PreconditionFailed(StorageError):

@@ -181,6 +181,8 @@ async def test_container_lifecycle_and_account_totals(engine: Engine) -> None:
     info = engine.update_container_meta(ACCOUNT, "box", {"meta:c": "3"}, remove=["meta:a"])
     assert info.meta == {"meta:b": "2", "meta:c": "3"}
     await engine.put_object(ACCOUNT, "box", "k", chunks(b"abc"))
+    container = engine.get_container(ACCOUNT, "box")
+    assert container.last_modified >= container.created and container.object_count == 1
     engine.create_container(ACCOUNT, "other")
     account = engine.get_account(ACCOUNT)
     assert (account.container_count, account.object_count, account.bytes_used) == (2, 1, 3)

@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS account (
 CREATE TABLE IF NOT EXISTS container (
     id INTEGER PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
     meta TEXT NOT NULL DEFAULT '{}', object_count INTEGER NOT NULL DEFAULT 0,
-    bytes_used INTEGER NOT NULL DEFAULT 0, UNIQUE (account, name));
+    bytes_used INTEGER NOT NULL DEFAULT 0, last_modified REAL NOT NULL, UNIQUE (account, name));
 CREATE INDEX IF NOT EXISTS container_by_name ON container (name);
 -- Wide columns last: listings and heads never read the overflow pages of inline data.
 CREATE TABLE IF NOT EXISTS object (
@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS part (
 OBJECT_COLUMNS = ("key, size, etag, content_type, last_modified, delete_at, manifest_type, attrs, extents, "
                   "manifest, inline")
 LISTING_COLUMNS = "key, size, etag, content_type, last_modified, manifest_type"
+CONTAINER_COLUMNS = "name, created, meta, object_count, bytes_used, last_modified"
 LIVE = "(delete_at IS NULL OR delete_at > ?)"
 
 
@@ -146,15 +147,15 @@ class Catalog:
     def create_container(self, account: str, name: str, meta: Mapping[str, str]) -> bool:
         with self.write() as conn:
             self._ensure_account(conn, account)
+            now = time.time()
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO container (account, name, created, meta) VALUES (?, ?, ?, ?)",
-                (account, name, time.time(), orjson.dumps(dict(meta)).decode()))
+                "INSERT OR IGNORE INTO container (account, name, created, meta, last_modified) "
+                "VALUES (?, ?, ?, ?, ?)", (account, name, now, orjson.dumps(dict(meta)).decode(), now))
             return cursor.rowcount == 1
 
     def container(self, account: str, name: str) -> ContainerInfo | None:
         row = self.conn.execute(
-            "SELECT name, created, meta, object_count, bytes_used FROM container "
-            "WHERE account = ? AND name = ?",
+            f"SELECT {CONTAINER_COLUMNS} FROM container WHERE account = ? AND name = ?",
             (account, name)).fetchone()
         return None if row is None else _container_info(account, row)
 
@@ -175,7 +176,8 @@ class Catalog:
             ref = self.container_ref(account, name)
             row = conn.execute("SELECT meta FROM container WHERE id = ?", (ref.id,)).fetchone()
             meta = _merged(orjson.loads(row[0]), updates, remove)
-            conn.execute("UPDATE container SET meta = ? WHERE id = ?", (orjson.dumps(meta).decode(), ref.id))
+            conn.execute("UPDATE container SET meta = ?, last_modified = ? WHERE id = ?",
+                         (orjson.dumps(meta).decode(), time.time(), ref.id))
         info = self.container(account, name)
         assert info is not None
         return info
@@ -200,7 +202,7 @@ class Catalog:
         """Lazily, so that a listing which seeks elsewhere stops reading."""
         where, params = _range_sql("name", key_range)
         rows = self.conn.execute(
-            f"SELECT name, created, meta, object_count, bytes_used FROM container WHERE account = ? {where} "
+            f"SELECT {CONTAINER_COLUMNS} FROM container WHERE account = ? {where} "
             f"ORDER BY name {'DESC' if reverse else 'ASC'} LIMIT ?", (account, *params, count))
         return (_container_info(account, row) for row in rows)
 
@@ -243,7 +245,7 @@ class Catalog:
                encode_extents(new.extents) if new.inline is None else None, new.attrs.manifest, new.inline)
         conn.execute(f"INSERT INTO object (container_id, {OBJECT_COLUMNS}) VALUES (?{', ?' * len(row)})",
                      (ref.id, *row))
-        self._count(conn, ref.id, 1, new.size)
+        self._count(conn, ref.id, 1, new.size, now)
         return row_to_object(ref.account, ref.name, row)
 
     def live_etag(self, conn: sqlite3.Connection, container_id: int, key: str, now: float) -> str | None:
@@ -305,13 +307,14 @@ class Catalog:
         if row is None:
             return
         conn.execute("DELETE FROM object WHERE id = ?", (row[0],))
-        self._count(conn, container_id, -1, -row[1])
+        self._count(conn, container_id, -1, -row[1], now)
         if row[2] is not None:
             self.drop_refs(conn, decode_extents(row[2]), now)
 
-    def _count(self, conn: sqlite3.Connection, container_id: int, objects: int, size: int) -> None:
-        conn.execute("UPDATE container SET object_count = object_count + ?, bytes_used = bytes_used + ? "
-                     "WHERE id = ?", (objects, size, container_id))
+    def _count(self, conn: sqlite3.Connection, container_id: int, objects: int, size: int,
+               now: float) -> None:
+        conn.execute("UPDATE container SET object_count = object_count + ?, bytes_used = bytes_used + ?, "
+                     "last_modified = ? WHERE id = ?", (objects, size, now, container_id))
 
     # ------------------------------------------------------------------------------ blob references
 
@@ -319,9 +322,6 @@ class Catalog:
         counts = Counter(extent.blob_id for extent in extents if extent.blob_id is not None)
         for blob_id, count in counts.items():
             conn.execute("UPDATE blob SET refs = refs + ?, freed_at = NULL WHERE id = ?", (count, blob_id))
-
-    def add_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent]) -> None:
-        self._add_refs(conn, extents)
 
     def drop_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent], now: float) -> None:
         counts = Counter(extent.blob_id for extent in extents if extent.blob_id is not None)
@@ -383,7 +383,7 @@ def _merged(meta: dict[str, str], updates: Mapping[str, str], remove: Iterable[s
 
 
 def _container_info(account: str, row: Sequence[Any]) -> ContainerInfo:
-    return ContainerInfo(account, row[0], row[1], decode_attrs(row[2]), row[3], row[4])
+    return ContainerInfo(account, row[0], row[1], decode_attrs(row[2]), row[3], row[4], row[5])
 
 
 def _range_sql(column: str, key_range: KeyRange) -> tuple[str, list[str]]:

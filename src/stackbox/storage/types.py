@@ -155,6 +155,8 @@ class ContainerInfo:
     meta: Mapping[str, str]
     object_count: int
     bytes_used: int
+    #: When an object or the metadata last changed (Swift's account listings show it).
+    last_modified: float
 
 
 @dataclass(frozen=True, slots=True)

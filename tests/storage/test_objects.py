@@ -285,3 +285,9 @@ async def test_copy_and_manifest_sources_report_what_is_missing(engine: Engine) 
         engine.put_manifest_object(ACCOUNT, "box", "slo", [SegmentRef("nobox", "k")], attrs=ObjectAttrs())
     with pytest.raises(InvalidKey):
         await engine.put_object(ACCOUNT, "box", "", chunks(b"x"))
+
+
+def test_container_accounts_finds_every_owner(engine: Engine) -> None:
+    engine.create_container("AUTH_other", "box")
+    assert sorted(engine.container_accounts("box")) == [ACCOUNT, "AUTH_other"]
+    assert engine.container_accounts("missing") == []

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -319,7 +320,8 @@ class Engine(MultipartOperations):
                 for chunk in self._blobs.read(extent.blob_id or "", extent.offset, extent.length):
                     yield chunk
 
-    def _segment(self, conn: Any, account: str, index: int, segment: SegmentRef, now: float) -> ObjectInfo:
+    def _segment(self, conn: sqlite3.Connection, account: str, index: int, segment: SegmentRef,
+                 now: float) -> ObjectInfo:
         try:
             source = self._catalog.locked_object(conn, segment.account or account, segment.container,
                                                  segment.key, now)
@@ -344,7 +346,7 @@ class Engine(MultipartOperations):
         return len(freed)
 
 
-async def _threaded(chunks: Any) -> AsyncIterator[bytes]:
+async def _threaded(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     """Pull each chunk of a blocking iterator in a worker thread."""
     sentinel = b""
     while True:

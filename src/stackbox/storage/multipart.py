@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -200,7 +201,7 @@ class MultipartOperations:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (upload_id, part.number, blob_id, part.size, part.etag, part.checksum, part.last_modified))
 
-    def _stored_parts(self, conn: Any, upload_id: str) -> dict[int, tuple[PartInfo, str]]:
+    def _stored_parts(self, conn: sqlite3.Connection, upload_id: str) -> dict[int, tuple[PartInfo, str]]:
         rows = conn.execute("SELECT number, size, etag, last_modified, checksum, blob_id FROM part "
                             "WHERE upload_id = ?", (upload_id,)).fetchall()
         return {row[0]: (PartInfo(*row[:5]), row[5]) for row in rows}

@@ -24,8 +24,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -55,6 +56,7 @@ class Target:
     token: str
     region: str = "us-east-1"
     stop: Callable[[], None] | None = None
+    supervisor_pid: int | None = None
     results: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -142,9 +144,10 @@ def expect(target: Target, raw: bytes, statuses: tuple[int, ...] = (200, 201, 20
     return body
 
 
-def parallel(tasks: list[Callable[[], object]], workers: int = 32) -> None:
+def parallel(function: Callable[..., object], items: Iterable[object], workers: int = 32) -> None:
+    """Call `function(item)` for every item on `workers` threads; re-raise the first failure."""
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for future in [pool.submit(task) for task in tasks]:
+        for future in [pool.submit(function, item) for item in items]:
             future.result()
 
 
@@ -155,7 +158,7 @@ def small_s3(target: Target, bucket: str, connections: int, duration: float, cou
     keys = [f"small/{i:06d}" for i in range(count)]
     puts = [s3_raw(target, "PUT", f"/{bucket}/{key}", body=body) for key in keys]
     # every key exists before the timed PUT (overwrites), GET and HEAD runs replay them
-    parallel([lambda r=r: expect(target, r) for r in puts], 16)
+    parallel(partial(expect, target), puts, 16)
     gets = [s3_raw(target, "GET", f"/{bucket}/{key}") for key in keys]
     heads = [s3_raw(target, "HEAD", f"/{bucket}/{key}") for key in keys]
     deletes = [s3_raw(target, "DELETE", f"/{bucket}/{key}") for key in keys]
@@ -170,8 +173,8 @@ def small_swift(target: Target, container: str, connections: int, duration: floa
     body = os.urandom(SMALL)
     keys = [f"small/{i:06d}" for i in range(count)]
     tag = f"@{connections}"
-    parallel([lambda k=k: expect(target, swift_raw(target, "PUT", f"/{container}/{quote(k)}", body=body))
-              for k in keys], 16)
+    creates = [swift_raw(target, "PUT", f"/{container}/{quote(k)}", body=body) for k in keys]
+    parallel(partial(expect, target), creates, 16)
     for method, phase, payload in (("PUT", "PUT 4KiB", body), ("GET", "GET 4KiB", b""),
                                    ("HEAD", "HEAD 4KiB", b""), ("DELETE", "DELETE", b"")):
         records = [swift_raw(target, method, f"/{container}/{quote(key)}", body=payload) for key in keys]
@@ -180,7 +183,7 @@ def small_swift(target: Target, container: str, connections: int, duration: floa
             # possible inside wrk, so only the first pass is counted: one request per key.
             connections_used = min(connections, count)
             started = time.perf_counter()
-            parallel([lambda r=r: expect(target, r, (204, 404)) for r in records], connections_used)
+            parallel(partial(expect, target, statuses=(204, 404)), records, connections_used)
             target.record(f"swift {phase} {tag}", len(records) / (time.perf_counter() - started))
             continue
         target.record(f"swift {phase} {tag}", run_wrk(target, records, connections, duration)["ops"])
@@ -188,7 +191,7 @@ def small_swift(target: Target, container: str, connections: int, duration: floa
 
 def populate_listing(target: Target, bucket: str, count: int) -> None:
     records = [s3_raw(target, "PUT", f"/{bucket}/list/{i // 100:04d}/{i:06d}") for i in range(count)]
-    parallel([lambda r=r: expect(target, r) for r in records], 32)
+    parallel(partial(expect, target), records, 32)
 
 
 def list_s3(target: Target, bucket: str, count: int, duration: float) -> None:
@@ -268,13 +271,87 @@ def multipart_s3(target: Target, bucket: str) -> None:
             raise RuntimeError(f"{target.name}: UploadPart answered {status}")
         etags[number] = hashlib.md5(part).hexdigest()
 
-    parallel([lambda n=n: upload(n) for n in range(1, parts + 1)], 4)
+    parallel(upload, range(1, parts + 1), 4)
     complete = "<CompleteMultipartUpload>" + "".join(
         f"<Part><PartNumber>{n}</PartNumber><ETag>\"{etags[n]}\"</ETag></Part>" for n in sorted(etags)
     ) + "</CompleteMultipartUpload>"
     expect(target, s3_raw(target, "POST", f"/{bucket}/{key}", f"uploadId={quote(upload_id, safe='')}",
                           complete.encode()))
     target.record("s3 multipart 256MiB MB/s", MULTIPART / (time.perf_counter() - started) / 1e6)
+
+
+def worker_pids(supervisor: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == supervisor:
+                pids.append(int(entry.name))
+    return pids
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class RssSampler:
+    """Samples the peak RSS of every worker process in a background thread."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.peak = dict.fromkeys(pids, 0.0)
+        self._stop = False
+        self._thread = concurrent.futures.ThreadPoolExecutor(1)
+        self._future = self._thread.submit(self._run)
+
+    def _run(self) -> None:
+        while not self._stop:
+            for pid in self.pids:
+                self.peak[pid] = max(self.peak[pid], rss_mib(pid))
+            time.sleep(0.1)
+
+    def stop(self) -> dict[int, float]:
+        self._stop = True
+        self._future.result()
+        self._thread.shutdown()
+        return self.peak
+
+
+def huge_s3(target: Target, bucket: str, size: int) -> None:
+    """Stream one `size`-byte object in and out, recording the workers' peak RSS (stackbox only)."""
+    if target.supervisor_pid is None:
+        return
+    chunk = os.urandom(1 << 20)
+    path = f"/{bucket}/huge"
+    headers = sign_s3(target, "PUT", path, headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    before = {pid: rss_mib(pid) for pid in worker_pids(target.supervisor_pid)}
+    sampler = RssSampler(list(before))
+    conn = http.client.HTTPConnection(target.host, target.port, timeout=600)
+    conn.connect()
+    assert conn.sock is not None
+    conn.sock.sendall(raw_request(target, "PUT", path, "", headers, content_length=size))
+    for _ in range(size // len(chunk)):
+        conn.sock.sendall(chunk)
+    conn.sock.sendall(chunk[: size % len(chunk)])
+    response = http.client.HTTPResponse(conn.sock, method="PUT")
+    response.begin()
+    response.read()
+    conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"{target.name}: huge PUT answered {response.status}")
+    received = stream_get(target, s3_raw(target, "GET", path))
+    peak = sampler.stop()
+    if received != size:
+        raise RuntimeError(f"{target.name}: huge GET returned {received} of {size} bytes")
+    expect(target, s3_raw(target, "DELETE", path))
+    target.record(f"worker RSS before, MiB (max of {len(before)})", max(before.values()))
+    target.record(f"worker RSS peak streaming {size >> 30} GiB in+out, MiB", max(peak.values()))
 
 
 def generator_ceiling(target: Target, duration: float) -> float:
@@ -305,7 +382,8 @@ def start_stackbox(workers: int) -> Target:
         shutil.rmtree(data_dir.parent, ignore_errors=True)
 
     return Target("stackbox", "127.0.0.1", cloud.object_port, created["access"], created["secret"],
-                  f"{cloud.object_url}/v1/AUTH_{project_id}", session.get_token() or "", stop=stop)
+                  f"{cloud.object_url}/v1/AUTH_{project_id}", session.get_token() or "", stop=stop,
+                  supervisor_pid=cloud.process.pid)
 
 
 def reference_target(refcloud: Path) -> Target | None:
@@ -345,6 +423,8 @@ def run_phase(name: str, targets: list[Target], bucket: str, args: argparse.Name
             large_s3(target, bucket)
         elif name == "multipart":
             multipart_s3(target, bucket)
+        elif name == "rss":
+            huge_s3(target, bucket, args.huge_gib << 30)
 
 
 def report(targets: list[Target]) -> Iterator[str]:
@@ -369,10 +449,11 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--phases", default="small,swift,list,large,multipart")
+    parser.add_argument("--phases", default="small,swift,list,large,multipart,rss")
     parser.add_argument("--targets", default="stackbox,reference")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--list-keys", type=int, default=10_000)
+    parser.add_argument("--huge-gib", type=int, default=5, help="object size of the rss phase")
     parser.add_argument("--refcloud", type=Path,
                         default=Path(os.environ.get("REFCLOUD_DIR", "/tmp/refcloud")))
     args = parser.parse_args()

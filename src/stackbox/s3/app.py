@@ -1,19 +1,220 @@
-"""The S3 front end (placeholder until the S3 API lands)."""
+"""The S3 front end: addressing, authentication, authorization, dispatch, and error responses.
+
+Every request is authenticated against `cloud.identity.ec2_secret` (an in-process cache that every
+worker invalidates at once when a credential is deleted). The caller's project account holds its
+buckets; anonymous requests reach a bucket only through a public canned ACL.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from stackbox.http import ASGIApp, Receive, Request, Scope, Send
+from stackbox.http import ASGIApp, BodyTooLarge, ClientDisconnected, Receive, Request, Response, Scope, Send
+from stackbox.s3 import acl, bucket, copy, delete, get, multipart, put, tagging
+from stackbox.s3 import list as listing
+from stackbox.s3.call import BUCKET_ACL_META, PUBLIC_READ_ACLS, Access, S3Call
 from stackbox.s3.errors import S3Error
+from stackbox.s3.signature import authenticate
+from stackbox.storage import types as storage
 
 if TYPE_CHECKING:
     from stackbox.app import Cloud
 
+log = logging.getLogger(__name__)
+
+Handler = Callable[[S3Call], Awaitable[Response]]
+Route = tuple[Handler, Access]
+
+#: Bucket sub-resources we do not implement: S3 answers these with its own errors or empty documents.
+_UNSUPPORTED_BUCKET = ("policy", "cors", "lifecycle", "website", "replication", "notification", "logging",
+                       "encryption", "object-lock", "accelerate", "requestPayment", "inventory", "metrics",
+                       "analytics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
+                       "versions")
+_UNSUPPORTED_OBJECT = ("retention", "legal-hold", "torrent", "restore", "select")
+
 
 def create_s3_app(cloud: Cloud) -> ASGIApp:
+    domain_suffix = "." + cloud.settings.s3_domain.lower()
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        await S3Error("NotImplemented").response(request.path)(send)
+        bucket_name, key, virtual = _address(request, domain_suffix)
+        call = S3Call(cloud, request, None, bucket_name, key)
+        try:
+            response = await _handle(call, virtual)
+        except S3Error as error:
+            response = error.response(call.resource, head=request.method == "HEAD")
+        except BaseException as error:  # every failure must become an S3 error
+            response = _unexpected(error, call).response(call.resource, head=request.method == "HEAD")
+        await response(send)
 
     return app
+
+
+def _address(request: Request, domain_suffix: str) -> tuple[str, str, bool]:
+    """(bucket, key, virtual-hosted?) from the Host header and the path."""
+    host = request.host.rsplit(":", 1)[0].lower() if "]" not in request.host else ""
+    path = request.path[1:] if request.path.startswith("/") else request.path
+    if host.endswith(domain_suffix) and len(host) > len(domain_suffix):
+        return host[: -len(domain_suffix)], path, True
+    bucket_name, _, key = path.partition("/")
+    return bucket_name, key, False
+
+
+async def _handle(call: S3Call, virtual: bool) -> Response:
+    cloud = call.cloud
+    call.auth = authenticate(call.request, cloud.identity.ec2_secret, region=cloud.settings.s3_region,
+                             virtual_bucket=call.bucket if virtual else None)
+    handler, access = _route(call)
+    _authorize(call, access)
+    try:
+        return await handler(call)
+    except storage.NoSuchContainer:
+        raise _missing_bucket(call) from None
+
+
+def _route(call: S3Call) -> Route:
+    method = call.request.method
+    if not call.bucket:
+        if method == "GET":
+            return listing.list_buckets, Access.NONE
+        raise S3Error("MethodNotAllowed", Method=method, ResourceType="SERVICE")
+    bucket.check_name(call.bucket)
+    if not call.key:
+        return _bucket_route(call, method)
+    return _object_route(call, method)
+
+
+def _bucket_route(call: S3Call, method: str) -> Route:
+    query = call.query
+    if any(name in query for name in _UNSUPPORTED_BUCKET):
+        return bucket.unsupported, Access.READ if method in ("GET", "HEAD") else Access.WRITE
+    routes: dict[str, list[tuple[str | None, Route]]] = {
+        "GET": [("location", (bucket.get_location, Access.READ)), ("acl", (acl.get_bucket_acl, Access.READ)),
+                ("tagging", (tagging.get_bucket_tagging, Access.READ)),
+                ("versioning", (bucket.get_versioning, Access.READ)),
+                ("uploads", (listing.list_uploads, Access.READ)),
+                (None, (listing.list_objects, Access.READ))],
+        "HEAD": [(None, (bucket.head_bucket, Access.READ))],
+        "PUT": [("acl", (acl.put_bucket_acl, Access.WRITE)),
+                ("tagging", (tagging.put_bucket_tagging, Access.WRITE)),
+                ("versioning", (bucket.unsupported, Access.WRITE)),
+                (None, (bucket.create_bucket, Access.WRITE))],
+        "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.WRITE)),
+                   (None, (bucket.delete_bucket, Access.WRITE))],
+        "POST": [("delete", (delete.delete_objects, Access.WRITE))],
+    }
+    return _pick(routes, method, call, "BUCKET")
+
+
+def _object_route(call: S3Call, method: str) -> Route:
+    query = call.query
+    if any(name in query for name in _UNSUPPORTED_OBJECT):
+        return bucket.unsupported, Access.READ if method in ("GET", "HEAD") else Access.WRITE
+    part_upload = "uploadId" in query and "partNumber" in query
+    put_data = (copy.upload_part_copy if "x-amz-copy-source" in call.headers else multipart.upload_part) \
+        if part_upload else (copy.copy_object if "x-amz-copy-source" in call.headers else put.put_object)
+    routes: dict[str, list[tuple[str | None, Route]]] = {
+        "GET": [("uploadId", (multipart.list_parts, Access.READ)), ("acl", (acl.get_object_acl, Access.READ)),
+                ("tagging", (tagging.get_object_tagging, Access.READ)),
+                ("attributes", (get.get_object_attributes, Access.READ)),
+                (None, (get.get_object, Access.READ))],
+        "HEAD": [(None, (get.head_object, Access.READ))],
+        "PUT": [("acl", (acl.put_object_acl, Access.WRITE)),
+                ("tagging", (tagging.put_object_tagging, Access.WRITE)), (None, (put_data, Access.WRITE))],
+        "DELETE": [("uploadId", (multipart.abort_upload, Access.WRITE)),
+                   ("tagging", (tagging.delete_object_tagging, Access.WRITE)),
+                   (None, (delete.delete_object, Access.WRITE))],
+        "POST": [("uploads", (multipart.create_upload, Access.WRITE)),
+                 ("uploadId", (multipart.complete_upload, Access.WRITE))],
+    }
+    return _pick(routes, method, call, "OBJECT")
+
+
+def _pick(routes: dict[str, list[tuple[str | None, Route]]], method: str, call: S3Call,
+          resource_type: str) -> Route:
+    for sub_resource, route in routes.get(method, []):
+        if sub_resource is None or sub_resource in call.query:
+            return route
+    raise S3Error("MethodNotAllowed", Method=method, ResourceType=resource_type)
+
+
+def _authorize(call: S3Call, access: Access) -> None:
+    context = call.context
+    if context is not None:
+        if context.account is None:
+            raise S3Error("AccessDenied")
+        call.account = context.account
+        allowed = {Access.NONE: True, Access.READ: context.can_read, Access.WRITE: context.can_write}[access]
+        if not allowed:
+            raise S3Error("AccessDenied")
+        return
+    if access is Access.NONE or not call.bucket:
+        raise S3Error("AccessDenied")
+    _authorize_anonymous(call, access)
+
+
+def _authorize_anonymous(call: S3Call, access: Access) -> None:
+    """Anonymous callers reach the one bucket of that name whose canned ACL is public."""
+    accounts = call.storage.container_accounts(call.bucket)
+    if len(accounts) != 1:
+        raise S3Error("AccessDenied")
+    call.account = accounts[0]
+    bucket_acl = call.storage.get_container(call.account, call.bucket).meta.get(BUCKET_ACL_META)
+    if access is Access.WRITE:
+        if bucket_acl != "public-read-write":
+            raise S3Error("AccessDenied")
+    elif bucket_acl not in PUBLIC_READ_ACLS:
+        if not call.key or call.request.method not in ("GET", "HEAD"):
+            raise S3Error("AccessDenied")
+        call.needs_object_acl = True
+
+
+def _missing_bucket(call: S3Call) -> S3Error:
+    """Bucket names are scoped per project; one held by another project is not the caller's to see."""
+    if any(account != call.account for account in call.storage.container_accounts(call.bucket)):
+        return S3Error("AccessDenied")
+    return S3Error("NoSuchBucket", BucketName=call.bucket)
+
+
+_STORAGE_ERRORS: dict[type[storage.StorageError], str] = {
+    storage.NoSuchObject: "NoSuchKey",
+    storage.ContainerNotEmpty: "BucketNotEmpty",
+    storage.KeyTooLong: "KeyTooLongError",
+    storage.PreconditionFailed: "PreconditionFailed",
+    storage.BadDigest: "BadDigest",
+    storage.ChecksumMismatch: "BadDigest",
+    storage.IncompleteBody: "IncompleteBody",
+    storage.EntityTooLarge: "EntityTooLarge",
+    storage.InvalidRange: "InvalidRange",
+    storage.NoSuchUpload: "NoSuchUpload",
+    storage.InvalidPart: "InvalidPart",
+    storage.InvalidPartOrder: "InvalidPartOrder",
+    storage.EntityTooSmall: "EntityTooSmall",
+    storage.UnsupportedChecksum: "InvalidRequest",
+}
+
+
+def _unexpected(error: BaseException, call: S3Call) -> S3Error:
+    """An S3 error for whatever escaped a handler; only real bugs become InternalError."""
+    if isinstance(error, storage.NoSuchContainer):
+        return _missing_bucket(call)
+    code = _STORAGE_ERRORS.get(type(error)) if isinstance(error, storage.StorageError) else None
+    if code == "NoSuchKey":
+        return S3Error(code, Key=call.key)
+    if code == "PreconditionFailed":
+        return S3Error(code, Condition="If-Match")
+    if code == "NoSuchUpload":
+        return S3Error(code, UploadId=call.query.get("uploadId", ""))
+    if code is not None:
+        return S3Error(code)
+    if isinstance(error, ClientDisconnected):
+        return S3Error("IncompleteBody")
+    if isinstance(error, BodyTooLarge):
+        return S3Error("MalformedXML", "The XML you provided was larger than the maximum allowed size.")
+    if not isinstance(error, Exception):
+        raise error
+    log.exception("S3 %s %s failed", call.request.method, call.resource)
+    return S3Error("InternalError")

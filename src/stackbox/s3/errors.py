@@ -12,6 +12,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
+    "BadRequest": (400, "Bad Request"),
     "BadDigest": (400, "The Content-MD5 you specified did not match what we received."),
     "BucketAlreadyExists": (409, "The requested bucket name is not available."),
     "BucketAlreadyOwnedByYou": (409, "Your previous request to create the named bucket succeeded and you "
@@ -31,6 +32,7 @@ ERRORS: dict[str, tuple[int, str]] = {
                          "uploaded, or the specified entity tag may not match the part's entity tag."),
     "InvalidPartOrder": (400, "The list of parts was not in ascending order. Parts must be ordered by part "
                               "number."),
+    "InvalidTag": (400, "The tag provided was not a valid tag."),
     "InvalidRange": (416, "The requested range is not satisfiable"),
     "InvalidRequest": (400, "Invalid Request"),
     "InvalidStorageClass": (400, "The storage class you specified is not valid"),
@@ -44,6 +46,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NoSuchBucket": (404, "The specified bucket does not exist"),
     "NoSuchKey": (404, "The specified key does not exist."),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
+    "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
+    "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
+    "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist"),
     "NoSuchUpload": (404, "The specified upload does not exist. The upload ID may be invalid, or the upload "
                           "may have been aborted or completed."),
     "NotImplemented": (501, "A header you provided implies functionality that is not implemented."),

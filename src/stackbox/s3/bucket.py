@@ -1,0 +1,77 @@
+"""Bucket operations: CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning."""
+
+from __future__ import annotations
+
+import re
+
+from stackbox.http import Response
+from stackbox.s3 import xml
+from stackbox.s3.call import BUCKET_ACL_META, S3Call
+from stackbox.s3.errors import S3Error
+from stackbox.s3.headers import canned_acl
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+#: What S3 answers, for a bucket without one, to the sub-resources we do not implement.
+_MISSING_CONFIGURATION = {"policy": "NoSuchBucketPolicy", "cors": "NoSuchCORSConfiguration",
+                          "lifecycle": "NoSuchLifecycleConfiguration"}
+
+
+def check_name(name: str) -> None:
+    """S3's DNS-compatible bucket naming rules."""
+    if (not _BUCKET_NAME.match(name) or ".." in name or ".-" in name or "-." in name
+            or _IP_ADDRESS.match(name)):
+        raise S3Error("InvalidBucketName", BucketName=name)
+
+
+async def create_bucket(call: S3Call) -> Response:
+    acl = canned_acl(call.headers) or "private"
+    await _check_location(call)
+    created = call.storage.create_container(call.account, call.bucket, {BUCKET_ACL_META: acl})
+    if not created:
+        raise S3Error("BucketAlreadyOwnedByYou", BucketName=call.bucket)
+    return Response(b"", 200, [("location", f"/{call.bucket}")])
+
+
+async def _check_location(call: S3Call) -> None:
+    """An optional CreateBucketConfiguration must name our region (or none)."""
+    body = await call.read_body()
+    if not body.strip():
+        return
+    root = xml.parse(body, "CreateBucketConfiguration")
+    location = xml.child_text(root, "LocationConstraint", "") or ""
+    region = call.cloud.settings.s3_region
+    if location not in ("", region) and not (region == "us-east-1" and location == "US"):
+        raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
+                      LocationConstraint=location)
+
+
+async def head_bucket(call: S3Call) -> Response:
+    call.storage.get_container(call.account, call.bucket)
+    return Response(b"", 200, [("x-amz-bucket-region", call.cloud.settings.s3_region)], "application/xml")
+
+
+async def delete_bucket(call: S3Call) -> Response:
+    call.storage.delete_container(call.account, call.bucket)
+    return Response(b"", 204)
+
+
+async def get_location(call: S3Call) -> Response:
+    call.storage.get_container(call.account, call.bucket)
+    region = call.cloud.settings.s3_region
+    # S3 answers an empty constraint for us-east-1, the region's name elsewhere.
+    return xml.xml_response("LocationConstraint", [] if region == "us-east-1" else [xml.text(region)])
+
+
+async def get_versioning(call: S3Call) -> Response:
+    call.storage.get_container(call.account, call.bucket)
+    return xml.xml_response("VersioningConfiguration", [])
+
+
+async def unsupported(call: S3Call) -> Response:
+    call.storage.get_container(call.account, call.bucket)
+    if call.request.method == "GET" and not call.key:
+        for sub_resource, code in _MISSING_CONFIGURATION.items():
+            if sub_resource in call.query:
+                raise S3Error(code, BucketName=call.bucket)
+    raise S3Error("NotImplemented", "This operation is not implemented.")

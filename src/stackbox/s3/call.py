@@ -1,0 +1,102 @@
+"""One S3 request as the operation handlers see it: who calls, which bucket and key, and the body."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+from xml.etree.ElementTree import Element
+
+from stackbox.auth import AuthContext
+from stackbox.http import BodyTooLarge, Request
+from stackbox.s3 import xml
+from stackbox.s3.errors import S3Error
+from stackbox.s3.signature import AuthResult
+
+if TYPE_CHECKING:
+    from stackbox.app import Cloud
+    from stackbox.storage.engine import Engine
+
+#: Container metadata key holding a bucket's canned ACL.
+BUCKET_ACL_META = "s3:acl"
+PUBLIC_READ_ACLS = frozenset({"public-read", "public-read-write"})
+
+
+class Access(Enum):
+    """What an operation needs from the caller's role on the bucket's project."""
+
+    NONE = "none"  # ListBuckets: any authenticated caller
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(slots=True)
+class S3Call:
+    cloud: Cloud
+    request: Request
+    auth: AuthResult | None
+    bucket: str
+    key: str
+    #: The account that holds `bucket`: the caller's own, or (anonymous callers) the public bucket's.
+    account: str = ""
+    #: An anonymous read the bucket ACL did not allow: only a public-read object ACL can allow it.
+    needs_object_acl: bool = False
+    _body_used: bool = field(default=False, repr=False)
+
+    @property
+    def storage(self) -> Engine:
+        return self.cloud.storage
+
+    @property
+    def query(self) -> dict[str, str]:
+        return self.request.query
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.request.headers
+
+    @property
+    def context(self) -> AuthContext | None:
+        return self.auth.context if self.auth is not None else None
+
+    @property
+    def resource(self) -> str:
+        return f"/{self.bucket}/{self.key}" if self.key else f"/{self.bucket}"
+
+    def payload(self) -> AsyncIterator[bytes]:
+        """The request body, decoded and verified as it streams (aws-chunked, signatures, checksums)."""
+        if self._body_used:
+            raise RuntimeError("the request body was already consumed")
+        self._body_used = True
+        stream = self.request.stream()
+        return stream if self.auth is None else self.auth.body(stream)
+
+    @property
+    def content_length(self) -> int | None:
+        """The payload length the client announced (decoded length for aws-chunked bodies)."""
+        if self.auth is not None:
+            return self.auth.content_length
+        length = self.headers.get("content-length")
+        return int(length) if length is not None and length.isdigit() else None
+
+    async def read_body(self, limit: int = xml.MAX_DOCUMENT_BYTES) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        async for piece in self.payload():
+            size += len(piece)
+            if size > limit:
+                raise BodyTooLarge()
+            parts.append(piece)
+        return b"".join(parts)
+
+    async def read_document(self, root: str) -> Element:
+        body = await self.read_body()
+        if not body.strip():
+            raise S3Error("MalformedXML")
+        return xml.parse(body, root)
+
+    def check_object_acl(self, acl: str | None) -> None:
+        """For anonymous reads the bucket did not allow: the object's own canned ACL decides."""
+        if self.needs_object_acl and acl not in PUBLIC_READ_ACLS:
+            raise S3Error("AccessDenied")

@@ -1,0 +1,114 @@
+"""CopyObject and UploadPartCopy: `x-amz-copy-source`, its conditions, ranges and directives."""
+
+from __future__ import annotations
+
+import dataclasses
+from urllib.parse import unquote
+
+from stackbox.http import Response
+from stackbox.s3 import xml
+from stackbox.s3.call import S3Call
+from stackbox.s3.errors import S3Error
+from stackbox.s3.get import check_conditions
+from stackbox.s3.headers import canned_acl, check_key, object_attrs, tags_from_header
+from stackbox.s3.multipart import part_number
+from stackbox.s3.put import write_preconditions
+from stackbox.storage.types import NoSuchContainer, ObjectAttrs, ObjectInfo
+
+_SOURCE_CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+_DIRECTIVES = ("COPY", "REPLACE")
+
+
+async def copy_object(call: S3Call) -> Response:
+    check_key(call.key)
+    source = _source(call)
+    attrs = _copied_attrs(call, source)
+    info = call.storage.copy_object(source.account, source.container, source.key, call.account, call.bucket,
+                                    call.key, attrs=attrs, source_etag=source.etag,
+                                    preconditions=write_preconditions(call))
+    children = [xml.element("LastModified", xml.iso8601(info.last_modified)),
+                xml.element("ETag", xml.etag_header(info.etag))]
+    if info.checksum is not None:
+        children.append(xml.element(f"Checksum{info.checksum.algorithm.upper()}", info.checksum.value))
+    return xml.xml_response("CopyObjectResult", children)
+
+
+async def upload_part_copy(call: S3Call) -> Response:
+    number = part_number(call.query)
+    upload_id = call.query["uploadId"]
+    source = _source(call)
+    start, stop = _source_range(call.headers.get("x-amz-copy-source-range"), source.size)
+    call.storage.get_upload(call.account, call.bucket, upload_id)
+    part = await call.storage.upload_part_copy(call.account, call.bucket, upload_id, number, source,
+                                               start, stop)
+    children = [xml.element("LastModified", xml.iso8601(part.last_modified)),
+                xml.element("ETag", xml.etag_header(part.etag))]
+    return xml.xml_response("CopyPartResult", children)
+
+
+def _source(call: S3Call) -> ObjectInfo:
+    """The copy source object, read with the caller's rights, its conditions checked."""
+    bucket, key = _parse_source(call.headers["x-amz-copy-source"])
+    try:
+        source = call.storage.head_object(call.account, bucket, key)
+    except NoSuchContainer:
+        elsewhere = any(account != call.account for account in call.storage.container_accounts(bucket))
+        error = S3Error("AccessDenied") if elsewhere else S3Error("NoSuchBucket", BucketName=bucket)
+        raise error from None
+    call.check_object_acl(source.acl)
+    conditions = {name: call.headers[f"x-amz-copy-source-{name}"] for name in _SOURCE_CONDITIONS
+                  if f"x-amz-copy-source-{name}" in call.headers}
+    if check_conditions(conditions, source):
+        # A copy source that "was not modified" is a failed precondition, not a 304.
+        raise S3Error("PreconditionFailed", Condition="x-amz-copy-source-If-None-Match")
+    return source
+
+
+def _parse_source(header: str) -> tuple[str, str]:
+    path = unquote(header.partition("?")[0]).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: "
+                      "sourcebucket/sourcekey", ArgumentName="x-amz-copy-source", ArgumentValue=header)
+    return bucket, key
+
+
+def _copied_attrs(call: S3Call, source: ObjectInfo) -> ObjectAttrs:
+    headers = call.headers
+    metadata_directive = _directive(headers, "x-amz-metadata-directive")
+    tagging_directive = _directive(headers, "x-amz-tagging-directive")
+    same_object = (source.account, source.container, source.key) == (call.account, call.bucket, call.key)
+    if same_object and metadata_directive == "COPY" and "x-amz-acl" not in headers \
+            and tagging_directive == "COPY":
+        raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object "
+                      "to itself without changing the object's metadata, storage class, website redirect "
+                      "location or encryption attributes.")
+    if metadata_directive == "REPLACE":
+        attrs = object_attrs(headers)
+    else:
+        attrs = ObjectAttrs(source.content_type, source.meta, source.headers, source.tags,
+                            canned_acl(headers))
+    tags = tags_from_header(headers.get("x-amz-tagging")) if tagging_directive == "REPLACE" else source.tags
+    return dataclasses.replace(attrs, tags=tags, acl=canned_acl(headers))
+
+
+def _directive(headers: dict[str, str], name: str) -> str:
+    value = headers.get(name, "COPY").upper()
+    if value not in _DIRECTIVES:
+        raise S3Error("InvalidArgument", f"Unknown {name}", ArgumentName=name, ArgumentValue=value)
+    return value
+
+
+def _source_range(header: str | None, size: int) -> tuple[int, int | None]:
+    if header is None:
+        return 0, None
+    first, dash, last = header.removeprefix("bytes=").partition("-")
+    if not header.startswith("bytes=") or not dash or not first.isdigit() or not last.isdigit() \
+            or int(first) > int(last):
+        raise S3Error("InvalidArgument", "The x-amz-copy-source-range value must be of the form "
+                      "bytes=first-last where first and last are the zero-based offsets of the first and "
+                      "last bytes to copy", ArgumentName="x-amz-copy-source-range", ArgumentValue=header)
+    if int(last) >= size:
+        raise S3Error("InvalidRange", headers=[("content-range", f"bytes */{size}")],
+                      RangeRequested=header, ActualObjectSize=str(size))
+    return int(first), int(last) + 1

@@ -1,0 +1,39 @@
+"""DeleteObject and DeleteObjects."""
+
+from __future__ import annotations
+
+from stackbox.http import Response
+from stackbox.s3 import xml
+from stackbox.s3.call import S3Call
+from stackbox.s3.errors import S3Error
+from stackbox.s3.headers import MAX_KEY_BYTES
+from stackbox.storage.types import Preconditions
+
+MAX_DELETE_KEYS = 1000
+
+
+async def delete_object(call: S3Call) -> Response:
+    if_match = call.headers.get("if-match")
+    preconditions = Preconditions(if_match_etag=if_match.strip().strip('"') if if_match else None)
+    # Deleting a key that does not exist succeeds, as in S3.
+    call.storage.delete_object(call.account, call.bucket, call.key, preconditions)
+    return Response(b"", 204)
+
+
+async def delete_objects(call: S3Call) -> Response:
+    root = await call.read_document("Delete")
+    quiet = (xml.child_text(root, "Quiet", "false") or "").strip().lower() == "true"
+    keys = [xml.required_text(node, "Key") for node in root.findall("Object")]
+    if not keys or len(keys) > MAX_DELETE_KEYS:
+        raise S3Error("MalformedXML")
+    call.storage.get_container(call.account, call.bucket)
+    results = [_delete_one(call, key, quiet) for key in keys]
+    return xml.xml_response("DeleteResult", results)
+
+
+def _delete_one(call: S3Call, key: str, quiet: bool) -> str:
+    if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        return ("<Error>" + xml.element("Key", key) + xml.element("Code", "KeyTooLongError")
+                + xml.element("Message", "Your key is too long") + "</Error>")
+    call.storage.delete_object(call.account, call.bucket, key)
+    return "" if quiet else f"<Deleted>{xml.element('Key', key)}</Deleted>"

@@ -1,0 +1,127 @@
+"""Object attributes from request headers (user metadata, content headers, tags, ACL) and back."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from stackbox.s3 import xml
+from stackbox.s3.errors import S3Error
+from stackbox.storage.types import ObjectAttrs, ObjectInfo
+
+META_PREFIX = "x-amz-meta-"
+#: S3 limits the user metadata (names without the prefix, plus values) to 2 KiB.
+MAX_META_BYTES = 2048
+MAX_KEY_BYTES = 1024
+MAX_OBJECT_SIZE = 5 << 30
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+#: Content headers stored with an object and returned on GET/HEAD, in their canonical spelling.
+STORED_HEADERS = {name.lower(): name for name in (
+    "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")}
+CANNED_ACLS = frozenset({"private", "public-read", "public-read-write", "authenticated-read",
+                         "bucket-owner-read", "bucket-owner-full-control"})
+MAX_OBJECT_TAGS = 10
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+
+
+def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    meta = {name[len(META_PREFIX):]: value for name, value in headers.items() if name.startswith(META_PREFIX)}
+    size = sum(len(name.encode()) + len(value.encode("latin-1", "replace")) for name, value in meta.items())
+    if size > MAX_META_BYTES:
+        raise S3Error("MetadataTooLarge", Size=str(size), MaxSizeAllowed=str(MAX_META_BYTES))
+    return meta
+
+
+def content_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    stored = {canonical: headers[name] for name, canonical in STORED_HEADERS.items() if name in headers}
+    encoding = stored.get("Content-Encoding")
+    if encoding is not None:
+        # aws-chunked only frames this request's body; it is not how the object is encoded.
+        kept = [part.strip() for part in encoding.split(",") if part.strip().lower() != "aws-chunked"]
+        if kept:
+            stored["Content-Encoding"] = ",".join(kept)
+        else:
+            del stored["Content-Encoding"]
+    return stored
+
+
+def canned_acl(headers: Mapping[str, str]) -> str | None:
+    acl = headers.get("x-amz-acl")
+    if acl is None:
+        return None
+    if acl not in CANNED_ACLS:
+        raise S3Error("InvalidArgument", ArgumentName="x-amz-acl", ArgumentValue=acl)
+    return acl
+
+
+def object_attrs(headers: Mapping[str, str]) -> ObjectAttrs:
+    """What a PutObject / CreateMultipartUpload / CopyObject(REPLACE) sets besides the data."""
+    return ObjectAttrs(
+        content_type=headers.get("content-type") or DEFAULT_CONTENT_TYPE,
+        meta=user_metadata(headers),
+        headers=content_headers(headers),
+        tags=tags_from_header(headers.get("x-amz-tagging")),
+        acl=canned_acl(headers),
+    )
+
+
+def tags_from_header(value: str | None) -> dict[str, str]:
+    if not value:
+        return {}
+    return validated_tags(parse_qsl(value, keep_blank_values=True), MAX_OBJECT_TAGS)
+
+
+def validated_tags(pairs: list[tuple[str, str]], limit: int) -> dict[str, str]:
+    tags = dict(pairs)
+    if len(tags) != len(pairs):
+        raise S3Error("InvalidTag", "Cannot provide multiple Tags with the same key")
+    if len(tags) > limit:
+        raise S3Error("BadRequest", "Object tags cannot be greater than 10" if limit == MAX_OBJECT_TAGS
+                      else f"Bucket tags cannot be greater than {limit}")
+    for name, value in tags.items():
+        if not name or len(name) > MAX_TAG_KEY:
+            raise S3Error("InvalidTag", "The TagKey you have provided is invalid")
+        if len(value) > MAX_TAG_VALUE:
+            raise S3Error("InvalidTag", "The TagValue you have provided is too long")
+    return tags
+
+
+def content_md5_hex(headers: Mapping[str, str]) -> str | None:
+    """The Content-MD5 header as hex; InvalidDigest unless it is the base64 of 16 bytes."""
+    value = headers.get("content-md5")
+    if value is None:
+        return None
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 16:
+        raise S3Error("InvalidDigest", ContentMD5=value)
+    return raw.hex()
+
+
+def check_key(key: str) -> None:
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise S3Error("KeyTooLongError", Size=str(len(key.encode("utf-8", "surrogatepass"))),
+                      MaxSizeAllowed=str(MAX_KEY_BYTES))
+
+
+def object_headers(obj: ObjectInfo, *, checksum: bool = False) -> list[tuple[str, str]]:
+    """The headers GET and HEAD answer with for `obj` (without Content-Length / Content-Range)."""
+    headers = [
+        ("content-type", obj.content_type),
+        ("etag", xml.etag_header(obj.etag)),
+        ("last-modified", xml.http_date(obj.last_modified)),
+        ("accept-ranges", "bytes"),
+    ]
+    headers += [(f"{META_PREFIX}{name}", value) for name, value in obj.meta.items()]
+    headers += [(name.lower(), value) for name, value in obj.headers.items()]
+    if obj.tags:
+        headers.append(("x-amz-tagging-count", str(len(obj.tags))))
+    if checksum and obj.checksum is not None:
+        headers.append((f"x-amz-checksum-{obj.checksum.algorithm}", obj.checksum.value))
+        headers.append(("x-amz-checksum-type", obj.checksum.type))
+    return headers

@@ -1,0 +1,177 @@
+"""Listings: ListBuckets, ListObjects (v1 and v2) and ListMultipartUploads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from urllib.parse import quote
+
+from stackbox.http import Response
+from stackbox.s3 import xml
+from stackbox.s3.call import S3Call
+from stackbox.s3.errors import S3Error
+from stackbox.storage.types import ObjectEntry, ObjectListing, UploadInfo
+
+MAX_KEYS = 1000
+_MAX_BUCKETS = 10_000
+
+
+def owner_fields(call: S3Call) -> str:
+    """`<ID>` and `<DisplayName>` of the owner: buckets and objects belong to the project holding them."""
+    context = call.context
+    if context is not None and context.project_id is not None and call.account == context.account:
+        owner_id, name = context.project_id, context.project_name or context.project_id
+    else:
+        owner_id = name = call.account.removeprefix("AUTH_")
+    return xml.element("ID", owner_id) + xml.element("DisplayName", name)
+
+
+def owner(call: S3Call, tag: str = "Owner") -> str:
+    return f"<{tag}>{owner_fields(call)}</{tag}>"
+
+
+async def list_buckets(call: S3Call) -> Response:
+    listing = call.storage.list_containers(call.account, limit=_MAX_BUCKETS)
+    buckets = "".join(
+        "<Bucket>" + xml.element("Name", info.name) + xml.element("CreationDate", xml.iso8601(info.created))
+        + "</Bucket>" for info in listing.containers)
+    return xml.xml_response("ListAllMyBucketsResult", [owner(call), f"<Buckets>{buckets}</Buckets>"])
+
+
+def _encoder(query: Mapping[str, str]) -> Callable[[str], str]:
+    encoding = query.get("encoding-type")
+    if encoding is None:
+        return _identity
+    if encoding != "url":
+        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request",
+                      ArgumentName="encoding-type", ArgumentValue=encoding)
+    return _url_encode
+
+
+def _identity(value: str) -> str:
+    return value
+
+
+def _url_encode(value: str) -> str:
+    return quote(value, safe="/")
+
+
+def max_keys(query: Mapping[str, str], name: str = "max-keys") -> int:
+    raw = query.get(name)
+    if raw is None:
+        return MAX_KEYS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer range",
+                      ArgumentName=name, ArgumentValue=raw)
+    return min(value, MAX_KEYS)
+
+
+async def list_objects(call: S3Call) -> Response:
+    query = call.query
+    version2 = query.get("list-type") == "2"
+    encode = _encoder(query)
+    limit = max_keys(query)
+    prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+    if version2:
+        token = query.get("continuation-token")
+        start_after = query.get("start-after", "")
+        marker = max(_decode_token(token) if token is not None else "", start_after)
+    else:
+        marker = query.get("marker", "")
+    listing = _page(call, prefix, delimiter, marker, limit)
+    children = [xml.element("Name", call.bucket), xml.element("Prefix", encode(prefix))]
+    if version2:
+        children += _v2_fields(query, listing, encode)
+    else:
+        children.append(xml.element("Marker", encode(marker)))
+        if delimiter and listing.next_marker is not None:
+            children.append(xml.element("NextMarker", encode(listing.next_marker)))
+    children.append(xml.element("MaxKeys", limit))
+    if delimiter:
+        children.append(xml.element("Delimiter", encode(delimiter)))
+    if "encoding-type" in query:
+        children.append(xml.element("EncodingType", "url"))
+    children.append(xml.element("IsTruncated", listing.truncated))
+    fetch_owner = not version2 or query.get("fetch-owner") == "true"
+    owner_element = owner(call) if fetch_owner else ""
+    children += [_contents(entry, encode, owner_element) for entry in listing.objects]
+    children += [_common_prefix(prefix, encode) for prefix in listing.prefixes]
+    return xml.xml_response("ListBucketResult", children)
+
+
+def _page(call: S3Call, prefix: str, delimiter: str, marker: str, limit: int) -> ObjectListing:
+    if limit == 0:
+        call.storage.get_container(call.account, call.bucket)
+        return ObjectListing([], [], False, None)
+    return call.storage.list_objects(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
+                                     marker=marker, limit=limit)
+
+
+def _v2_fields(query: Mapping[str, str], listing: ObjectListing, encode: Callable[[str], str]) -> list[str]:
+    fields = [xml.element("KeyCount", len(listing.objects) + len(listing.prefixes))]
+    if "continuation-token" in query:
+        fields.append(xml.element("ContinuationToken", query["continuation-token"]))
+    if listing.next_marker is not None:
+        fields.append(xml.element("NextContinuationToken", _encode_token(listing.next_marker)))
+    if "start-after" in query:
+        fields.append(xml.element("StartAfter", encode(query["start-after"])))
+    return fields
+
+
+def _common_prefix(prefix: str, encode: Callable[[str], str]) -> str:
+    return f"<CommonPrefixes>{xml.element('Prefix', encode(prefix))}</CommonPrefixes>"
+
+
+def _contents(entry: ObjectEntry, encode: Callable[[str], str], owner_element: str) -> str:
+    return ("<Contents>" + xml.element("Key", encode(entry.key))
+            + xml.element("LastModified", xml.iso8601(entry.last_modified))
+            + xml.element("ETag", xml.etag_header(entry.etag)) + xml.element("Size", entry.size)
+            + owner_element + "<StorageClass>STANDARD</StorageClass></Contents>")
+
+
+def _encode_token(marker: str) -> str:
+    return base64.urlsafe_b64encode(marker.encode("utf-8", "surrogatepass")).decode("ascii")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                      ArgumentName="continuation-token") from None
+
+
+async def list_uploads(call: S3Call) -> Response:
+    query = call.query
+    encode = _encoder(query)
+    limit = max_keys(query, "max-uploads")
+    prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+    key_marker, id_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
+    listing = call.storage.list_uploads(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
+                                        key_marker=key_marker, upload_id_marker=id_marker, limit=limit)
+    children = [xml.element("Bucket", call.bucket), xml.element("KeyMarker", encode(key_marker)),
+                xml.element("UploadIdMarker", id_marker),
+                xml.element("NextKeyMarker", encode(listing.next_key_marker or "")),
+                xml.element("NextUploadIdMarker", listing.next_upload_id_marker or ""),
+                xml.element("Prefix", encode(prefix)), xml.element("MaxUploads", limit)]
+    if delimiter:
+        children.append(xml.element("Delimiter", encode(delimiter)))
+    if "encoding-type" in query:
+        children.append(xml.element("EncodingType", "url"))
+    children.append(xml.element("IsTruncated", listing.truncated))
+    children += [_upload(call, upload, encode) for upload in listing.uploads]
+    children += [_common_prefix(prefix, encode) for prefix in listing.prefixes]
+    return xml.xml_response("ListMultipartUploadsResult", children)
+
+
+def _upload(call: S3Call, upload: UploadInfo, encode: Callable[[str], str]) -> str:
+    algorithm = upload.checksum_algorithm
+    return ("<Upload>" + xml.element("Key", encode(upload.key)) + xml.element("UploadId", upload.upload_id)
+            + owner(call, "Initiator") + owner(call) + "<StorageClass>STANDARD</StorageClass>"
+            + xml.element("Initiated", xml.iso8601(upload.initiated))
+            + (xml.element("ChecksumAlgorithm", algorithm.upper()) if algorithm else "") + "</Upload>")

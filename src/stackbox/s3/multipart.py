@@ -1,0 +1,184 @@
+"""Multipart uploads: Create, UploadPart, Complete, Abort, ListParts (UploadPartCopy is in copy.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import cast
+from xml.etree.ElementTree import Element
+
+from stackbox.http import Response
+from stackbox.s3 import xml
+from stackbox.s3.call import S3Call
+from stackbox.s3.errors import S3Error
+from stackbox.s3.headers import check_key, object_attrs
+from stackbox.s3.list import max_keys, owner
+from stackbox.s3.put import write_checks, write_preconditions, written_headers
+from stackbox.s3.signature.checksums import ALGORITHMS, combine_full_object, composite
+from stackbox.storage.types import Checksum, ChecksumType, PartInfo, UploadInfo
+
+MAX_PARTS = 10_000
+MIN_PART_SIZE = 5 << 20
+MAX_PART_SIZE = 5 << 30
+_CHECKSUM_TYPES = ("FULL_OBJECT", "COMPOSITE")
+_CRCS = ("crc32", "crc32c", "crc64nvme")
+
+
+def part_number(query: Mapping[str, str]) -> int:
+    raw = query.get("partNumber", "")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PARTS:
+        raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
+                      ArgumentName="partNumber", ArgumentValue=raw)
+    return int(raw)
+
+
+async def create_upload(call: S3Call) -> Response:
+    check_key(call.key)
+    algorithm, checksum_type = _upload_checksum(call.headers)
+    upload = call.storage.create_upload(call.account, call.bucket, call.key, object_attrs(call.headers),
+                                        checksum_algorithm=algorithm, checksum_type=checksum_type)
+    headers = []
+    if upload.checksum_algorithm is not None and upload.checksum_type is not None:
+        headers = [("x-amz-checksum-algorithm", upload.checksum_algorithm.upper()),
+                   ("x-amz-checksum-type", upload.checksum_type)]
+    children = [xml.element("Bucket", call.bucket), xml.element("Key", call.key),
+                xml.element("UploadId", upload.upload_id)]
+    return xml.xml_response("InitiateMultipartUploadResult", children, headers=headers)
+
+
+def _upload_checksum(headers: Mapping[str, str]) -> tuple[str | None, ChecksumType | None]:
+    raw_algorithm = headers.get("x-amz-checksum-algorithm")
+    raw_type = headers.get("x-amz-checksum-type")
+    algorithm = raw_algorithm.strip().lower() if raw_algorithm else None
+    if algorithm is not None and algorithm not in ALGORITHMS:
+        raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported.")
+    checksum_type = raw_type.strip().upper() if raw_type else None
+    if checksum_type is not None and (checksum_type not in _CHECKSUM_TYPES or algorithm is None):
+        raise S3Error("InvalidRequest", "The x-amz-checksum-type header requires a supported "
+                      "x-amz-checksum-algorithm.")
+    if checksum_type == "FULL_OBJECT" and algorithm not in _CRCS:
+        raise S3Error("InvalidRequest", f"The FULL_OBJECT checksum type cannot be used with the "
+                      f"{algorithm} checksum algorithm.")
+    return algorithm, cast(ChecksumType | None, checksum_type)
+
+
+async def upload_part(call: S3Call) -> Response:
+    number = part_number(call.query)
+    upload_id = call.query["uploadId"]
+    checks = write_checks(call, max_length=MAX_PART_SIZE)
+    part = await call.storage.put_part(call.account, call.bucket, upload_id, number, call.payload(), checks)
+    upload = call.storage.get_upload(call.account, call.bucket, upload_id)
+    checksum = Checksum(upload.checksum_algorithm, part.checksum) \
+        if upload.checksum_algorithm and part.checksum else None
+    return Response(b"", 200, written_headers(part.etag, checksum))
+
+
+async def abort_upload(call: S3Call) -> Response:
+    call.storage.abort_upload(call.account, call.bucket, call.query["uploadId"])
+    return Response(b"", 204)
+
+
+async def complete_upload(call: S3Call) -> Response:
+    upload_id = call.query["uploadId"]
+    upload = call.storage.get_upload(call.account, call.bucket, upload_id)
+    root = await call.read_document("CompleteMultipartUpload")
+    requested = _requested_parts(root)
+    _check_declared_checksums(call, upload, requested)
+    info = call.storage.complete_upload(
+        call.account, call.bucket, upload_id, [(number, etag) for number, etag, _ in requested],
+        preconditions=write_preconditions(call), min_part_size=MIN_PART_SIZE)
+    location = f"{call.cloud.settings.object_url}/{call.bucket}/{call.key}"
+    children = [xml.element("Location", location), xml.element("Bucket", call.bucket),
+                xml.element("Key", call.key), xml.element("ETag", xml.etag_header(info.etag))]
+    if info.checksum is not None:
+        children += [xml.element(f"Checksum{info.checksum.algorithm.upper()}", info.checksum.value),
+                     xml.element("ChecksumType", info.checksum.type)]
+    return xml.xml_response("CompleteMultipartUploadResult", children)
+
+
+def _requested_parts(root: Element) -> list[tuple[int, str, dict[str, str]]]:
+    """(number, etag, {algorithm: checksum}) of each listed part; MalformedXML if not well formed."""
+    parts: list[tuple[int, str, dict[str, str]]] = []
+    for node in root.findall("Part"):
+        number = xml.required_text(node, "PartNumber").strip()
+        if not number.isdigit() or not 1 <= int(number) <= MAX_PARTS:
+            raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
+                          ArgumentName="PartNumber", ArgumentValue=number)
+        checksums = {algorithm: xml.child_text(node, f"Checksum{algorithm.upper()}") or ""
+                     for algorithm in ALGORITHMS if node.find(f"Checksum{algorithm.upper()}") is not None}
+        parts.append((int(number), xml.required_text(node, "ETag"), checksums))
+    if not parts:
+        raise S3Error("MalformedXML")
+    if len(parts) > MAX_PARTS:
+        raise S3Error("InvalidArgument", "Too many parts", ArgumentName="Part")
+    return parts
+
+
+def _check_declared_checksums(call: S3Call, upload: UploadInfo,
+                              requested: Sequence[tuple[int, str, dict[str, str]]]) -> None:
+    """Per-part checksums in the document must be the stored ones; a whole-object checksum header must
+    be what completion will derive."""
+    algorithm = upload.checksum_algorithm
+    declared = call.headers.get(f"x-amz-checksum-{algorithm}") if algorithm else None
+    if algorithm is None or (declared is None and not any(checksums for _, _, checksums in requested)):
+        return
+    stored = {part.number: part for part in _all_parts(call, upload.upload_id)}
+    for number, _, checksums in requested:
+        part = stored.get(number)
+        given = checksums.get(algorithm)
+        if part is not None and given is not None and given != part.checksum:
+            raise S3Error("InvalidPart", PartNumber=str(number))
+    if declared is not None:
+        _check_whole_checksum(upload, algorithm, declared, [stored.get(number) for number, _, _ in requested])
+
+
+def _check_whole_checksum(upload: UploadInfo, algorithm: str, declared: str,
+                          parts: Sequence[PartInfo | None]) -> None:
+    values = [(part.checksum, part.size) for part in parts if part is not None and part.checksum]
+    if len(values) != len(parts):
+        return  # a missing part fails completion with InvalidPart anyway
+    if upload.checksum_type == "FULL_OBJECT":
+        expected = combine_full_object(algorithm, values).value
+    else:
+        expected = composite(algorithm, [value for value, _ in values]).value
+    if declared.split("-")[0] != expected.split("-")[0]:
+        raise S3Error("BadDigest", f"The {algorithm.upper()} you specified did not match the calculated "
+                      "checksum.")
+
+
+def _all_parts(call: S3Call, upload_id: str) -> list[PartInfo]:
+    parts, _ = call.storage.list_parts(call.account, call.bucket, upload_id, limit=MAX_PARTS)
+    return parts
+
+
+async def list_parts(call: S3Call) -> Response:
+    query = call.query
+    upload_id = query["uploadId"]
+    upload = call.storage.get_upload(call.account, call.bucket, upload_id)
+    marker_raw = query.get("part-number-marker", "0")
+    if not marker_raw.isdigit():
+        raise S3Error("InvalidArgument", "Provided part-number-marker not an integer or within integer range",
+                      ArgumentName="part-number-marker", ArgumentValue=marker_raw)
+    limit = max_keys(query, "max-parts")
+    parts, truncated = call.storage.list_parts(call.account, call.bucket, upload_id, marker=int(marker_raw),
+                                               limit=limit)
+    algorithm = upload.checksum_algorithm
+    children = [xml.element("Bucket", call.bucket), xml.element("Key", call.key),
+                xml.element("UploadId", upload_id), owner(call, "Initiator"), owner(call),
+                "<StorageClass>STANDARD</StorageClass>", xml.element("PartNumberMarker", marker_raw),
+                xml.element("NextPartNumberMarker", parts[-1].number if parts else marker_raw),
+                xml.element("MaxParts", limit), xml.element("IsTruncated", truncated)]
+    if algorithm:
+        children += [xml.element("ChecksumAlgorithm", algorithm.upper()),
+                     xml.optional("ChecksumType", upload.checksum_type)]
+    children += [_part(part, algorithm) for part in parts]
+    return xml.xml_response("ListPartsResult", children)
+
+
+def _part(part: PartInfo, algorithm: str | None) -> str:
+    checksum = ""
+    if algorithm and part.checksum:
+        checksum = xml.element(f"Checksum{algorithm.upper()}", part.checksum)
+    return ("<Part>" + xml.element("PartNumber", part.number)
+            + xml.element("LastModified", xml.iso8601(part.last_modified))
+            + xml.element("ETag", xml.etag_header(part.etag)) + xml.element("Size", part.size) + checksum
+            + "</Part>")

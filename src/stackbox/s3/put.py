@@ -1,0 +1,79 @@
+"""PutObject, and the body checks every data upload (PutObject, UploadPart) shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from stackbox.http import Response
+from stackbox.s3 import xml
+from stackbox.s3.call import S3Call
+from stackbox.s3.errors import S3Error
+from stackbox.s3.headers import MAX_OBJECT_SIZE, check_key, content_md5_hex, object_attrs
+from stackbox.s3.signature.checksums import ALGORITHMS, algorithm_of_header, checksum_from_headers
+from stackbox.storage.types import Checksum, ObjectInfo, Preconditions, WriteChecks
+
+
+async def put_object(call: S3Call) -> Response:
+    check_key(call.key)
+    attrs = object_attrs(call.headers)
+    info = await call.storage.put_object(call.account, call.bucket, call.key, call.payload(), attrs=attrs,
+                                         checks=write_checks(call), preconditions=write_preconditions(call))
+    return Response(b"", 200, written_headers(info.etag, info.checksum))
+
+
+def written_headers(etag: str, checksum: Checksum | None) -> list[tuple[str, str]]:
+    headers = [("etag", xml.etag_header(etag))]
+    if checksum is not None:
+        headers.append((f"x-amz-checksum-{checksum.algorithm}", checksum.value))
+    return headers
+
+
+def write_checks(call: S3Call, *, max_length: int = MAX_OBJECT_SIZE,
+                 extra_algorithm: str | None = None) -> WriteChecks:
+    """Length, Content-MD5 and checksum checks for a data upload; the signature package has already
+    checked the checksum header or trailer of a signed request as the body streams."""
+    length = call.content_length
+    if length is None and "chunked" not in call.headers.get("transfer-encoding", "").lower():
+        raise S3Error("MissingContentLength")
+    if length is not None and length > max_length:
+        raise S3Error("EntityTooLarge", ProposedSize=str(length), MaxSizeAllowed=str(max_length))
+    declared = checksum_from_headers(call.headers)
+    algorithm = requested_algorithm(call.headers, call.auth.trailer if call.auth else None)
+    algorithms = tuple(dict.fromkeys(filter(None, (algorithm, extra_algorithm))))
+    # Anonymous uploads carry no signature, so nothing upstream verified their checksum header.
+    expected = {declared.algorithm: declared.value} if declared is not None and call.auth is None else {}
+    return WriteChecks(length=length, max_length=max_length, md5_hex=content_md5_hex(call.headers),
+                       algorithms=algorithms, expected_checksums=expected)
+
+
+def requested_algorithm(headers: Mapping[str, str], trailer: str | None) -> str | None:
+    """The checksum algorithm of a body: its checksum header or trailer, else the SDK's announcement."""
+    declared = checksum_from_headers(headers)
+    if declared is not None:
+        return declared.algorithm
+    if trailer is not None:
+        return algorithm_of_header(trailer)
+    announced = headers.get("x-amz-sdk-checksum-algorithm")
+    if announced is None:
+        return None
+    algorithm = announced.strip().lower()
+    if algorithm not in ALGORITHMS:
+        raise S3Error("InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.")
+    return algorithm
+
+
+def write_preconditions(call: S3Call) -> Preconditions:
+    """`If-None-Match: *` and `If-Match: <etag>` of a conditional write."""
+    none_match = call.headers.get("if-none-match")
+    if none_match is not None and none_match.strip() != "*":
+        raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented",
+                      Header="If-None-Match")
+    if_match = call.headers.get("if-match")
+    return Preconditions(if_none_match_star=none_match is not None,
+                         if_match_etag=if_match.strip().strip('"') if if_match is not None else None)
+
+
+def object_checksum_headers(info: ObjectInfo) -> list[tuple[str, str]]:
+    if info.checksum is None:
+        return []
+    return [(f"x-amz-checksum-{info.checksum.algorithm}", info.checksum.value)]

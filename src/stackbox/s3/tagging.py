@@ -1,0 +1,69 @@
+"""Object and bucket tagging: Get/Put/Delete ?tagging."""
+
+from __future__ import annotations
+
+import orjson
+
+from stackbox.http import Response
+from stackbox.s3 import xml
+from stackbox.s3.call import S3Call
+from stackbox.s3.errors import S3Error
+from stackbox.s3.headers import MAX_OBJECT_TAGS, validated_tags
+
+#: Container metadata key holding a bucket's tag set (JSON).
+BUCKET_TAGS_META = "s3:tags"
+MAX_BUCKET_TAGS = 50
+
+
+async def get_object_tagging(call: S3Call) -> Response:
+    obj = call.storage.head_object(call.account, call.bucket, call.key)
+    call.check_object_acl(obj.acl)
+    return _tagging(obj.tags)
+
+
+async def put_object_tagging(call: S3Call) -> Response:
+    tags = await _requested_tags(call, MAX_OBJECT_TAGS)
+    call.storage.update_object(call.account, call.bucket, call.key, tags=tags)
+    return Response(b"", 200)
+
+
+async def delete_object_tagging(call: S3Call) -> Response:
+    call.storage.update_object(call.account, call.bucket, call.key, tags={})
+    return Response(b"", 204)
+
+
+async def get_bucket_tagging(call: S3Call) -> Response:
+    info = call.storage.get_container(call.account, call.bucket)
+    raw = info.meta.get(BUCKET_TAGS_META)
+    if raw is None:
+        raise S3Error("NoSuchTagSet", BucketName=call.bucket)
+    return _tagging(orjson.loads(raw))
+
+
+async def put_bucket_tagging(call: S3Call) -> Response:
+    tags = await _requested_tags(call, MAX_BUCKET_TAGS)
+    call.storage.update_container_meta(call.account, call.bucket,
+                                       {BUCKET_TAGS_META: orjson.dumps(tags).decode()})
+    return Response(b"", 204)
+
+
+async def delete_bucket_tagging(call: S3Call) -> Response:
+    call.storage.update_container_meta(call.account, call.bucket, {}, remove=[BUCKET_TAGS_META])
+    return Response(b"", 204)
+
+
+def _tagging(tags: dict[str, str] | object) -> Response:
+    items = tags.items() if isinstance(tags, dict) else ()
+    tag_set = "".join(f"<Tag>{xml.element('Key', name)}{xml.element('Value', value)}</Tag>"
+                      for name, value in items)
+    return xml.xml_response("Tagging", [f"<TagSet>{tag_set}</TagSet>"])
+
+
+async def _requested_tags(call: S3Call, limit: int) -> dict[str, str]:
+    root = await call.read_document("Tagging")
+    tag_set = root.find("TagSet")
+    if tag_set is None:
+        raise S3Error("MalformedXML")
+    pairs = [(xml.required_text(tag, "Key"), xml.required_text(tag, "Value"))
+             for tag in tag_set.findall("Tag")]
+    return validated_tags(pairs, limit)

@@ -6,9 +6,19 @@ import logging
 import uuid
 from typing import TYPE_CHECKING
 
-from stackbox.http import ASGIApp, BodyTooLarge, ClientDisconnected, Receive, Request, Response, Scope, Send
+from stackbox.http import (
+    ASGIApp,
+    BodyTooLarge,
+    ClientDisconnected,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    text_response,
+)
 from stackbox.identity import api_assignments, api_auth, api_catalog, api_resources, app_creds, ec2
-from stackbox.identity.errors import BadRequest, IdentityError, NotFound, Unauthorized, method_not_allowed
+from stackbox.identity.errors import BadRequest, IdentityError, Unauthorized, method_not_allowed
 from stackbox.identity.router import Call, Router
 from stackbox.identity.schema import parse_json
 from stackbox.identity.service import IdentityService
@@ -58,7 +68,7 @@ async def _dispatch(request: Request, router: Router, service: IdentityService) 
     if route is None:
         if allowed:
             return method_not_allowed(_with_implicit(allowed))
-        raise NotFound("The resource could not be found.")
+        return _not_found_page()
     call = Call(request, service, args)
     if route.authenticated:
         call.caller = service.validate(request.headers.get("x-auth-token", ""))
@@ -76,10 +86,23 @@ async def _dispatch(request: Request, router: Router, service: IdentityService) 
 
 
 def _with_implicit(allowed: list[str]) -> list[str]:
+    """Flask's Allow list: resources with a GET also answer HEAD and OPTIONS (s3tokens has neither)."""
     methods = list(dict.fromkeys(allowed))
     if "GET" in methods:
-        methods.append("HEAD")
-    return [*methods, "OPTIONS"]
+        methods += ["HEAD", "OPTIONS"]
+    return methods
+
+
+NOT_FOUND_PAGE = (
+    "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL "
+    "was not found on the server. If you entered the URL manually please check your spelling and try again."
+    "</p>\n"
+)
+
+
+def _not_found_page() -> Response:
+    """An unknown path gets the web framework's HTML page in Keystone, not a JSON error."""
+    return text_response(NOT_FOUND_PAGE, 404, content_type="text/html; charset=utf-8")
 
 
 def _headers_only(response: Response) -> Response:

@@ -42,8 +42,8 @@ def _role(call: Call) -> Row:
 
 @router.route("GET", GRANT)
 def list_grants(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:list_grants")
     _, target, user = _grant_parts(call)
-    policy.require_admin_or_owner(call.context, user["id"], "identity:list_grants")
     store = call.service.store
     roles = store.roles(store.direct_role_ids(user["id"], target["id"]))
     return json_response({"roles": [role_json(call, r) for r in roles], "links": call.collection_links()})
@@ -59,8 +59,8 @@ def create_grant(call: Call) -> Response:
 
 @router.route("GET", GRANT + "/{role_id}")
 def check_grant(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:check_grant")
     _, target, user = _grant_parts(call)
-    policy.require_admin_or_owner(call.context, user["id"], "identity:check_grant")
     role = _role(call)
     if role["id"] not in call.service.store.direct_role_ids(user["id"], target["id"]):
         raise NotFound(_missing_grant(role, user, target))
@@ -84,10 +84,9 @@ def _missing_grant(role: Row, user: Row, target: Row) -> str:
 
 @router.route("GET", "/v3/role_assignments")
 def list_role_assignments(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:list_role_assignments")
     query = call.request.query
     user_id = query.get("user.id")
-    if user_id is None or user_id != call.context.user_id:
-        policy.require_admin(call.context, "identity:list_role_assignments")
     target_id = query.get("scope.project.id") or query.get("scope.domain.id")
     role_filter = query.get("role.id")
     effective = "effective" in query and query_bool(query["effective"] or "true")
@@ -109,17 +108,28 @@ class _Listing:
         self.include_names = include_names
 
     def entries(self, row: Row, effective: bool) -> list[dict[str, Any]]:
-        role_ids = [row["role_id"]]
-        if effective:
-            role_ids += sorted(self.store.expand_implied(role_ids) - {row["role_id"]})
-        return [self._entry(row, role_id) for role_id in role_ids]
+        """The assignment itself and, when effective, one entry per role it implies (transitively)."""
+        found = [self._entry(row, row["role_id"], None)]
+        if not effective:
+            return found
+        seen = {row["role_id"]}
+        frontier = [row["role_id"]]
+        while frontier:
+            prior = frontier.pop(0)
+            for implied in self.store.implied_role_ids(prior):
+                if implied not in seen:
+                    seen.add(implied)
+                    frontier.append(implied)
+                    found.append(self._entry(row, implied, prior))
+        return found
 
-    def _entry(self, row: Row, role_id: str) -> dict[str, Any]:
+    def _entry(self, row: Row, role_id: str, prior_id: str | None) -> dict[str, Any]:
+        """An entry for `role_id`; an implied one links the role that implies it, as Keystone does."""
         kind, target_id, user_id = row["target_type"], row["target_id"], row["user_id"]
-        url = f"/{kind}s/{target_id}/users/{user_id}/roles/{row['role_id']}"
-        links = {"assignment": f"{self.call.base_url}{url}"}
-        if role_id != row["role_id"]:
-            links["prior_role"] = f"{self.call.base_url}/roles/{row['role_id']}"
+        base = self.call.base_url
+        links = {"assignment": f"{base}/{kind}s/{target_id}/users/{user_id}/roles/{prior_id or role_id}"}
+        if prior_id is not None:
+            links["prior_role"] = f"{base}/prior_role/{role_id}/implies/{prior_id}"
         return {"role": self._ref("role", role_id), "user": self._ref("user", user_id),
                 "scope": {kind: self._ref(kind, target_id)}, "links": links}
 

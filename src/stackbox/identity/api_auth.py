@@ -45,12 +45,14 @@ def issue_token(call: Call) -> Response:
 def _subject(call: Call, action: str) -> tuple[str, ValidToken]:
     """The token named by X-Subject-Token, which the caller must own unless admin or service."""
     token = call.request.headers.get("x-subject-token", "")
-    payload = call.service.codec.decode(token)
+    payload = call.service.codec.decode(token) if token else None
+    context = call.context
+    privileged = context.is_admin or context.is_service
+    # Only admin and service callers learn that a token is unreadable; anyone else is simply refused.
+    if token and not privileged and (payload is None or payload.user_id != context.user_id):
+        raise Forbidden.action(action)
     if payload is None:
         raise NotFound("Could not recognize Fernet token")
-    context = call.context
-    if payload.user_id != context.user_id and not (context.is_admin or context.is_service):
-        raise Forbidden.action(action)
     valid = call.service.validate(token)
     if valid is None:
         raise NotFound("Failed to validate token")
@@ -77,7 +79,7 @@ def auth_catalog(call: Call) -> Response:
     if payload.project_id is None and payload.domain_id is None:
         raise Forbidden("The authenticated token is not scoped to a project or domain.")
     return json_response({"catalog": call.service.catalog(call.context.project_id),
-                          "links": call.collection_links()})
+                          "links": {"self": call.collection_links()["self"]}})
 
 
 @router.route("GET", "/v3/auth/projects")

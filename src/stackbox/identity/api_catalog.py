@@ -15,7 +15,7 @@ from stackbox.identity.store import Row, new_id
 
 router = Router()
 
-INTERFACES = ("public", "internal", "admin")
+INTERFACES = ("admin", "internal", "public")
 
 
 def _require(call: Call, table: str, ident: str) -> Row:
@@ -53,8 +53,26 @@ def create_region(call: Call) -> Response:
         call.service.store.insert("region", {"id": ident, "description": string(region, "description") or "",
                                              "parent_region_id": parent})
     except sqlite3.IntegrityError:
-        raise Conflict.duplicate("region", f"Duplicate ID, {ident}") from None
+        # Keystone's message ends in two periods.
+        raise Conflict.duplicate("region", f"Duplicate ID, {ident}.") from None
     return json_response({"region": region_json(call, _require(call, "region", ident))}, 201)
+
+
+@router.route("PATCH", "/v3/regions/{region_id}")
+def update_region(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:update_region")
+    ident = _require(call, "region", call.args["region_id"])["id"]
+    changes = entity(call.body, "region")
+    values: Body = {}
+    if "description" in changes:
+        values["description"] = string(changes, "description") or ""
+    if "parent_region_id" in changes:
+        parent = string(changes, "parent_region_id")
+        if parent is not None:
+            _require(call, "region", parent)
+        values["parent_region_id"] = parent
+    call.service.store.update("region", ident, values)
+    return json_response({"region": region_json(call, _require(call, "region", ident))})
 
 
 @router.route("GET", "/v3/regions/{region_id}")
@@ -89,6 +107,7 @@ def _service_values(service: Body) -> Body:
 
 @router.route("GET", "/v3/services")
 def list_services(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:list_services")
     query = call.request.query
     return _listing(call, "services", "service", {"type": query.get("type"), "name": query.get("name")},
                     service_json)
@@ -106,6 +125,7 @@ def create_service(call: Call) -> Response:
 
 @router.route("GET", "/v3/services/{service_id}")
 def show_service(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:get_service")
     return json_response({"service": service_json(call, _require(call, "service", call.args["service_id"]))})
 
 
@@ -131,7 +151,9 @@ def _endpoint_values(call: Call, endpoint: Body) -> Body:
     values: Body = {}
     if "service_id" in endpoint:
         service_id = nonempty_string(endpoint, "service_id", "endpoint")
-        values["service_id"] = _require(call, "service", service_id)["id"]
+        if call.service.store.get("service", service_id) is None:
+            raise BadRequest.expecting("endpoint service_id", "service table")
+        values["service_id"] = service_id
     if "interface" in endpoint:
         interface = string(endpoint, "interface")
         if interface not in INTERFACES:
@@ -151,6 +173,7 @@ def _endpoint_values(call: Call, endpoint: Body) -> Body:
 
 @router.route("GET", "/v3/endpoints")
 def list_endpoints(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:list_endpoints")
     query = call.request.query
     filters = {"service_id": query.get("service_id"), "interface": query.get("interface"),
                "region_id": query.get("region_id")}
@@ -170,6 +193,7 @@ def create_endpoint(call: Call) -> Response:
 
 @router.route("GET", "/v3/endpoints/{endpoint_id}")
 def show_endpoint(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:get_endpoint")
     row = _require(call, "endpoint", call.args["endpoint_id"])
     return json_response({"endpoint": endpoint_json(call, row)})
 

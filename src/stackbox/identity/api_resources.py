@@ -10,7 +10,7 @@ from stackbox.http import Response, json_response
 from stackbox.identity import policy
 from stackbox.identity.errors import Conflict, Forbidden, NotFound, Unauthorized
 from stackbox.identity.passwords import hash_password, verify_password
-from stackbox.identity.render import domain_json, project_json, role_json, user_json
+from stackbox.identity.render import domain_json, is_immutable_role, project_json, role_json, user_json
 from stackbox.identity.router import Call, Router
 from stackbox.identity.schema import Body, boolean, entity, nonempty_string, query_bool, string
 from stackbox.identity.store import Row, new_id
@@ -18,6 +18,8 @@ from stackbox.identity.store import Row, new_id
 router = Router()
 
 DEFAULT_DOMAIN_ID = "default"
+#: Keystone stores a domain as a project acting as a domain, and its conflict messages say so.
+_STORED_AS = {"domain": "project"}
 
 
 def _require(call: Call, table: str, ident: str) -> Row:
@@ -39,7 +41,7 @@ def _insert(call: Call, table: str, values: Body, conflict: str) -> Row:
     try:
         call.service.store.insert(table, values)
     except sqlite3.IntegrityError:
-        raise Conflict.duplicate(table, conflict) from None
+        raise Conflict.duplicate(_STORED_AS.get(table, table), conflict) from None
     return _require(call, table, values["id"])
 
 
@@ -47,7 +49,7 @@ def _update(call: Call, table: str, ident: str, values: Body, conflict: str) -> 
     try:
         call.service.store.update(table, ident, values)
     except sqlite3.IntegrityError:
-        raise Conflict.duplicate(table, conflict) from None
+        raise Conflict.duplicate(_STORED_AS.get(table, table), conflict) from None
     return _require(call, table, ident)
 
 
@@ -78,7 +80,7 @@ def create_domain(call: Call) -> Response:
     domain = entity(call.body, "domain")
     name = nonempty_string(domain, "name", "domain")
     values = {"id": new_id(), **_common_changes(domain), "name": name}
-    conflict = f"it is not permitted to have two domains with the same name: name is {name}"
+    conflict = f"it is not permitted to have two projects acting as domains with the same name: {name}"
     return json_response({"domain": domain_json(call, _insert(call, "domain", values, conflict))}, 201)
 
 
@@ -95,7 +97,9 @@ def update_domain(call: Call) -> Response:
     policy.require_admin(call.context, "identity:update_domain")
     ident = _require(call, "domain", call.args["domain_id"])["id"]
     values = _common_changes(entity(call.body, "domain"))
-    row = _update(call, "domain", ident, values, "it is not permitted to have two domains with the same name")
+    conflict = ("it is not permitted to have two projects acting as domains with the same name: "
+                f"{values.get('name')}")
+    row = _update(call, "domain", ident, values, conflict)
     return json_response({"domain": domain_json(call, row)})
 
 
@@ -279,11 +283,35 @@ def show_role(call: Call) -> Response:
     return json_response({"role": role_json(call, _require(call, "role", call.args["role_id"]))})
 
 
+@router.route("PATCH", "/v3/roles/{role_id}")
+def update_role(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:update_role")
+    current = _require(call, "role", call.args["role_id"])
+    changes = entity(call.body, "role")
+    values: Body = {}
+    _refuse_if_immutable(current, "update")
+    if "name" in changes:
+        values["name"] = nonempty_string(changes, "name", "role")
+    if "description" in changes:
+        values["description"] = string(changes, "description")
+    conflict = f"Duplicate entry found with name {values.get('name')}"
+    return json_response({"role": role_json(call, _update(call, "role", current["id"], values, conflict))})
+
+
 @router.route("DELETE", "/v3/roles/{role_id}")
 def delete_role(call: Call) -> Response:
     policy.require_admin(call.context, "identity:delete_role")
-    call.service.store.delete("role", _require(call, "role", call.args["role_id"])["id"])
+    row = _require(call, "role", call.args["role_id"])
+    _refuse_if_immutable(row, "delete")
+    call.service.store.delete("role", row["id"])
     return Response(b"", 204)
+
+
+def _refuse_if_immutable(role: Row, verb: str) -> None:
+    if is_immutable_role(role):
+        # Keystone's message, stray backtick included.
+        raise Forbidden(f"Unable to {verb} immutable role resource: `{role['id']}. "
+                        'Set resource option "immutable" to false first.')
 
 
 @router.route("PUT", "/v3/roles/{prior_id}/implies/{implied_id}")

@@ -48,8 +48,8 @@ def _requested_roles(call: Call, request: Body) -> list[str]:
         ident = ref.get("id") if isinstance(ref, dict) else None
         ident = ident or held.get(ref.get("name", "") if isinstance(ref, dict) else "")
         if not isinstance(ident, str) or ident not in held.values():
-            raise Forbidden("You are not authorized to perform the requested action: "
-                            f"role {ref!r} is not held on the project.")
+            raise BadRequest("Invalid application credential: "
+                             "Cannot create an application credential with unassigned role")
         chosen.append(ident)
     return chosen
 
@@ -58,9 +58,11 @@ def _requested_roles(call: Call, request: Body) -> list[str]:
 def create_app_cred(call: Call) -> Response:
     user_id = call.args["user_id"]
     context = call.context
-    if context.user_id != user_id:
-        raise Forbidden.action("identity:create_application_credential")
-    if context.project_id is None or context.app_cred_restricted:
+    if context.app_cred_restricted:
+        # Keystone's message, doubled period included.
+        raise Forbidden.action("Using method 'application_credential' is not allowed for managing "
+                               "additional application credentials.")
+    if context.user_id != user_id or context.project_id is None:
         raise Forbidden.action("identity:create_application_credential")
     request = entity(call.body, "application_credential")
     name = nonempty_string(request, "name", "application_credential")
@@ -73,7 +75,8 @@ def create_app_cred(call: Call) -> Response:
     try:
         call.service.store.insert("application_credential", row)
     except sqlite3.IntegrityError:
-        raise Conflict.duplicate("application_credential", "Duplicate entry") from None
+        detail = f"Duplicate entry found with name {name}"
+        raise Conflict.duplicate("application_credential", detail) from None
     stored = _require(call, str(row["id"]), user_id)
     body = {**app_cred_json(call, stored, _roles_of(call, stored)), "secret": secret}
     return json_response({"application_credential": body}, 201)
@@ -82,7 +85,7 @@ def create_app_cred(call: Call) -> Response:
 def _require(call: Call, ident: str, user_id: str) -> Row:
     row = call.service.store.get("application_credential", ident)
     if row is None or row["user_id"] != user_id:
-        raise NotFound.of("application credential", ident)
+        raise NotFound.of("Application Credential", ident)
     return row
 
 

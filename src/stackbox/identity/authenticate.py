@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from stackbox.identity.errors import BadRequest, Forbidden, Unauthorized
+from stackbox.identity.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from stackbox.identity.passwords import verify_password
 from stackbox.identity.schema import Body
 from stackbox.identity.service import IdentityService, ValidToken
@@ -17,23 +17,36 @@ METHODS = ("password", "token", "application_credential")
 
 def authenticate(service: IdentityService, body: Any) -> tuple[str, ValidToken]:
     """Check the credentials in an auth request and issue the token it asks for."""
-    auth = _object(body, "auth") if isinstance(body, dict) else None
-    if auth is None:
-        raise BadRequest("'auth' is a required property")
-    identity = _object(auth, "identity")
-    if identity is None:
-        raise BadRequest("'identity' is a required property")
-    methods = identity.get("methods")
-    if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
-        raise BadRequest("'methods' is a required property")
-    method = next((m for m in METHODS if m in methods), None)
-    if method is None:
-        raise Unauthorized("Attempted to authenticate with an unsupported method.")
-    payload = _payload_for(service, method, _object(identity, method) or {}, auth.get("scope"))
+    method, credentials, scope = _parse_request(body)
+    payload = _payload_for(service, method, credentials, scope)
     issued = service.issue(payload)
     if issued is None:
         raise Unauthorized()
     return issued
+
+
+def _parse_request(body: Any) -> tuple[str, Body, Any]:
+    """(method, its credentials, requested scope), refusing what Keystone's validation refuses."""
+    auth = _object(body, "auth") if isinstance(body, dict) else None
+    if auth is None:
+        raise BadRequest.expecting("auth", "request body")
+    identity = _object(auth, "identity")
+    if identity is None:
+        raise BadRequest("'identity' is a required property")
+    methods = identity.get("methods")
+    if methods is None:
+        raise BadRequest("Invalid input for field 'identity': 'methods' is a required property")
+    if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
+        raise BadRequest(f"Invalid input for field 'identity': {methods!r} is not of type 'array'")
+    for name in methods:
+        if name not in identity:
+            raise BadRequest.expecting(name, "identity")
+    method = next((m for m in METHODS if m in methods), None)
+    if method is None:
+        if methods:
+            raise Unauthorized("Attempted to authenticate with an unsupported method.")
+        raise Unauthorized()
+    return method, _object(identity, method) or {}, auth.get("scope")
 
 
 def _payload_for(service: IdentityService, method: str, credentials: Body, scope: Any) -> TokenPayload:
@@ -43,20 +56,27 @@ def _payload_for(service: IdentityService, method: str, credentials: Body, scope
         return TokenPayload.issue(app_cred["user_id"], (method,), ttl, project_id=app_cred["project_id"],
                                   app_cred_id=app_cred["id"])
     parent = None
+    methods: tuple[str, ...] = (method,)
     if method == "token":
         parent = _check_token(service, credentials)
         user = service.active_user(parent.payload.user_id)
+        # A re-scoped token lists how its chain started: ["password", "token"].
+        methods = tuple(dict.fromkeys((*parent.payload.methods, method)))
     else:
         user = _check_password(service, credentials)
     if user is None:
         raise Unauthorized()
     project_id, domain_id = _requested_scope(service, user, scope)
-    return TokenPayload.issue(user["id"], (method,), ttl, project_id=project_id, domain_id=domain_id,
+    return TokenPayload.issue(user["id"], methods, ttl, project_id=project_id, domain_id=domain_id,
                               parent=parent.payload if parent else None)
 
 
 def _check_password(service: IdentityService, credentials: Body) -> Row | None:
-    reference = _object(credentials, "user") or {}
+    reference = _object(credentials, "user")
+    if reference is None:
+        # Keystone names no target here: "Expecting to find user in None."
+        raise BadRequest.expecting("user", None)
+    _check_reference(reference, "identity/password/user")
     password = reference.get("password")
     user = _find_user(service, reference)
     # Verify even when the user is unknown: the 401 and its timing must not tell the two apart.
@@ -69,9 +89,11 @@ def _check_password(service: IdentityService, credentials: Body) -> Row | None:
 
 def _check_token(service: IdentityService, credentials: Body) -> ValidToken:
     token = credentials.get("id")
-    valid = service.validate(token) if isinstance(token, str) else None
+    if not isinstance(token, str) or service.codec.decode(token) is None:
+        raise NotFound("Could not recognize Fernet token")
+    valid = service.validate(token)
     if valid is None:
-        raise Unauthorized()
+        raise NotFound("Failed to validate token")
     if valid.payload.app_cred_id:
         raise Forbidden("You are not authorized to perform the requested action: "
                         "Application credentials cannot request a token by the token method.")
@@ -99,6 +121,19 @@ def _find_app_cred(service: IdentityService, credentials: Body) -> Row | None:
         return None
     rows = service.store.select("application_credential", {"user_id": user["id"], "name": name})
     return rows[0] if rows else None
+
+
+def _check_reference(reference: Body, where: str) -> None:
+    """A user or project named by id, or by name within a domain named by id or name."""
+    if reference.get("id") is not None:
+        return
+    if reference.get("name") is None:
+        raise BadRequest(f"Invalid input for field {where}: id or name must be present.")
+    domain = _object(reference, "domain")
+    if domain is None:
+        raise BadRequest.expecting("domain", where.rsplit("/", 1)[-1])
+    if domain.get("id") is None and domain.get("name") is None:
+        raise BadRequest(f"Invalid input for field {where}/domain: id or name must be present.")
 
 
 def _find_user(service: IdentityService, reference: Body) -> Row | None:
@@ -131,7 +166,9 @@ def _requested_scope(service: IdentityService, user: Row, scope: Any) -> tuple[s
     if not isinstance(scope, dict):
         raise BadRequest(f"{scope!r} is not of type 'object', 'string'")
     if "project" in scope:
-        project = _find_project(service, _object(scope, "project") or {})
+        reference = _object(scope, "project") or {}
+        _check_reference(reference, "scope/project")
+        project = _find_project(service, reference)
         if project is None:
             raise Unauthorized()
         return project["id"], None

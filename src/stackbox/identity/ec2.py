@@ -15,7 +15,7 @@ from typing import Any
 from stackbox.auth import AuthContext
 from stackbox.http import Response, json_response
 from stackbox.identity import policy
-from stackbox.identity.errors import BadRequest, Conflict, Forbidden, NotFound
+from stackbox.identity.errors import MALFORMED_JSON, BadRequest, Conflict, Forbidden, NotFound
 from stackbox.identity.render import credential_json, ec2_json
 from stackbox.identity.router import Call, Router
 from stackbox.identity.schema import entity, string
@@ -59,7 +59,9 @@ def create_ec2(call: Call) -> Response:
     user_id = call.args["user_id"]
     policy.require_credential_access(call.context, user_id, "identity:ec2_create_credential", write=True)
     _require_user(call, user_id)
-    project_id = call.body.get("tenant_id") if isinstance(call.body, dict) else None
+    if call.body is not None and not isinstance(call.body, dict):
+        raise BadRequest(MALFORMED_JSON)
+    project_id = call.body.get("tenant_id") if call.body else None
     _require_project_access(call, user_id, project_id, "identity:ec2_create_credential")
     blob: dict[str, Any] = {"access": uuid.uuid4().hex, "secret": uuid.uuid4().hex, "trust_id": None}
     app_cred_id = call.context.app_cred_id
@@ -78,13 +80,17 @@ def _stored(call: Call, credential_id: str) -> Row:
 
 
 def _user_ec2(call: Call, action: str, *, write: bool) -> Row:
-    """The caller-visible EC2 credential named by the path's user id and access key."""
-    user_id, access = call.args["user_id"], call.args["access"]
-    policy.require_credential_access(call.context, user_id, action, write=write)
-    credential_id = ec2_credential_id(access)
+    """The EC2 credential named by the path's access key, if the caller may see (or change) it.
+
+    Like Keystone, access is decided by who owns the credential; the user id in the path is not
+    compared with it (so it can never reveal another user's pair).
+    """
+    credential_id = ec2_credential_id(call.args["access"])
     row = call.service.store.get("credential", credential_id)
-    if row is None or row["type"] != "ec2" or row["user_id"] != user_id:
+    if row is None or row["type"] != "ec2":
+        policy.require_credential_access(call.context, call.args["user_id"], action, write=write)
         raise NotFound.of("credential", credential_id)
+    policy.require_credential_access(call.context, row["user_id"], action, write=write)
     return row
 
 
@@ -92,6 +98,7 @@ def _user_ec2(call: Call, action: str, *, write: bool) -> Row:
 def list_ec2(call: Call) -> Response:
     user_id = call.args["user_id"]
     policy.require_credential_access(call.context, user_id, "identity:ec2_list_credentials", write=False)
+    _require_user(call, user_id)
     rows = call.service.store.select("credential", {"user_id": user_id, "type": "ec2"})
     credentials = [ec2_json(call, row, call.service.decrypt_blob(row)) for row in rows]
     return json_response({"credentials": credentials, "links": call.collection_links()})
@@ -138,8 +145,10 @@ def list_credentials(call: Call) -> Response:
     if context.app_cred_restricted:
         raise Forbidden.action(policy.DELEGATED)
     query = call.request.query
-    user_id = query.get("user_id") if context.is_admin else context.user_id
-    rows = call.service.store.select("credential", {"user_id": user_id, "type": query.get("type")})
+    filters = {"user_id": query.get("user_id"), "type": query.get("type")}
+    rows = call.service.store.select("credential", filters)
+    if not context.is_admin:
+        rows = [row for row in rows if row["user_id"] == context.user_id]
     credentials = [credential_json(call, row, call.service.blob_text(row)) for row in rows]
     return json_response({"credentials": credentials, "links": call.collection_links()})
 
@@ -158,9 +167,9 @@ def _ec2_access(blob_text: str) -> str:
 @router.route("POST", "/v3/credentials")
 def create_credential(call: Call) -> Response:
     credential = entity(call.body, "credential")
+    blob_text = string(credential, "blob", required="credential", max_length=65535)
     kind = string(credential, "type", required="credential")
     user_id = string(credential, "user_id", required="credential")
-    blob_text = string(credential, "blob", required="credential", max_length=65535)
     project_id = string(credential, "project_id", required="credential" if kind == "ec2" else None)
     assert kind is not None and user_id is not None and blob_text is not None
     _check_generic(call.context, user_id, "identity:create_credential", write=True)
@@ -187,13 +196,18 @@ def show_credential(call: Call) -> Response:
 def update_credential(call: Call) -> Response:
     row = _generic(call, "identity:update_credential", write=True)
     changes = entity(call.body, "credential")
-    blob_text = string(changes, "blob", max_length=65535)
-    changes_access = blob_text is not None and row["type"] == "ec2"
-    if changes_access and ec2_credential_id(_ec2_access(blob_text or "")) != row["id"]:
-        raise BadRequest("Invalid blob in credential: the access key of an EC2 credential cannot change.")
-    if blob_text is not None:
-        call.service.store.update("credential", row["id"],
-                                  {"encrypted_blob": call.service.secrets.seal(blob_text)})
+    unexpected = sorted(set(changes) - {"blob"})
+    if unexpected:
+        listed = ", ".join(repr(name) for name in unexpected)
+        verb = "was" if len(unexpected) == 1 else "were"
+        raise BadRequest.invalid("credential", changes,
+                                 f"Additional properties are not allowed ({listed} {verb} unexpected)")
+    blob_text = string(changes, "blob", required="credential", max_length=65535) or ""
+    if row["type"] == "ec2":
+        # Keystone keeps the id (sha256 of the original access key) even if the blob names another key.
+        _ec2_access(blob_text)
+    sealed = call.service.secrets.seal(blob_text)
+    call.service.store.update("credential", row["id"], {"encrypted_blob": sealed})
     updated = _stored(call, row["id"])
     return json_response({"credential": credential_json(call, updated, call.service.blob_text(updated))})
 

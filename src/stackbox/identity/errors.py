@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 from stackbox.http import Response, json_response
 
 AUTH_REQUIRED = "The request you have made requires authentication."
-MALFORMED_JSON = (
-    "Expecting to find valid JSON in request body. The server could not comply with the request since it "
-    "is either malformed or otherwise incorrect. The client is assumed to be in error."
+CLIENT_IN_ERROR = (
+    "The server could not comply with the request since it is either malformed or otherwise incorrect. "
+    "The client is assumed to be in error."
 )
+MALFORMED_JSON = f"Expecting to find valid JSON in request body. {CLIENT_IN_ERROR}"
 
 
 class IdentityError(Exception):
@@ -35,7 +36,13 @@ class BadRequest(IdentityError):
 
     @classmethod
     def invalid(cls, attribute: str, value: Any, reason: str) -> BadRequest:
-        return cls(f"Invalid input for field/attribute {attribute}. Value: {value!r}. {reason}")
+        # Keystone formats the offending value with str(), not repr(): `Value: bad.`, `Value: 12.`
+        return cls(f"Invalid input for field/attribute {attribute}. Value: {value}. {reason}")
+
+    @classmethod
+    def expecting(cls, attribute: str, target: object) -> BadRequest:
+        """Keystone's ValidationError: `Expecting to find user in password. ...`"""
+        return cls(f"Expecting to find {attribute} in {target}. {CLIENT_IN_ERROR}")
 
 
 class Unauthorized(IdentityError):

@@ -35,9 +35,23 @@ def user_json(call: Call, row: Row) -> Json:
     return user
 
 
-def role_json(call: Call, row: Row) -> Json:
+#: The roles bootstrap creates; Keystone marks them immutable so they cannot be deleted by accident.
+IMMUTABLE_ROLES = frozenset({"admin", "member", "reader", "service"})
+
+
+def is_immutable_role(row: Row) -> bool:
+    return row["name"] in IMMUTABLE_ROLES
+
+
+def role_ref(row: Row) -> Json:
+    """A role as embedded in other entities (application credentials): no links."""
+    options = {"immutable": True} if is_immutable_role(row) else {}
     return {"id": row["id"], "name": row["name"], "domain_id": None, "description": row["description"],
-            "options": {}, "links": call.link(f"/roles/{row['id']}")}
+            "options": options}
+
+
+def role_json(call: Call, row: Row) -> Json:
+    return {**role_ref(row), "links": call.link(f"/roles/{row['id']}")}
 
 
 def region_json(call: Call, row: Row) -> Json:
@@ -46,8 +60,12 @@ def region_json(call: Call, row: Row) -> Json:
 
 
 def service_json(call: Call, row: Row) -> Json:
-    return {"id": row["id"], "type": row["type"], "name": row["name"], "description": row["description"],
-            "enabled": bool(row["enabled"]), "links": call.link(f"/services/{row['id']}")}
+    service: Json = {"id": row["id"], "type": row["type"], "name": row["name"],
+                     "enabled": bool(row["enabled"]), "links": call.link(f"/services/{row['id']}")}
+    # Keystone keeps a service's description only when one was given.
+    if row["description"]:
+        service["description"] = row["description"]
+    return service
 
 
 def endpoint_json(call: Call, row: Row) -> Json:
@@ -59,9 +77,10 @@ def endpoint_json(call: Call, row: Row) -> Json:
 def app_cred_json(call: Call, row: Row, roles: list[Row]) -> Json:
     return {"id": row["id"], "name": row["name"], "description": row["description"],
             "user_id": row["user_id"], "project_id": row["project_id"], "system": None,
-            "expires_at": _iso_or_none(row["expires_at"]), "unrestricted": bool(row["unrestricted"]),
-            "roles": [{"id": role["id"], "name": role["name"], "domain_id": None} for role in roles],
-            "access_rules": [],
+            "expires_at": _iso_or_none(row["expires_at"]),
+            # Keystone renders a flag the request left unset as null; an explicit false reads the same here.
+            "unrestricted": True if row["unrestricted"] else None,
+            "roles": [role_ref(role) for role in roles],
             "links": call.link(f"/application_credentials/{row['id']}")}
 
 

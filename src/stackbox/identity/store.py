@@ -168,6 +168,12 @@ class Store:
             found.update(frontier)
         return found
 
+    def implied_role_ids(self, prior_role_id: str) -> list[str]:
+        """The roles `prior_role_id` implies directly (one step, not transitively)."""
+        rows = self.all("SELECT implied_role_id FROM implied_role WHERE prior_role_id = ? ORDER BY rowid",
+                        (prior_role_id,))
+        return [row[0] for row in rows]
+
     def roles(self, role_ids: Iterable[str]) -> list[Row]:
         ids = list(role_ids)
         marks = ", ".join("?" for _ in ids)

@@ -48,8 +48,10 @@ def _subject(call: Call, action: str) -> tuple[str, ValidToken]:
     payload = call.service.codec.decode(token) if token else None
     context = call.context
     privileged = context.is_admin or context.is_service
-    # Only admin and service callers learn that a token is unreadable; anyone else is simply refused.
-    if token and not privileged and (payload is None or payload.user_id != context.user_id):
+    if token and payload is None:
+        raise NotFound("Could not recognize Fernet token")
+    # Without a subject token only admin and service callers get past the policy check (to a 404).
+    if not privileged and (payload is None or payload.user_id != context.user_id):
         raise Forbidden.action(action)
     if payload is None:
         raise NotFound("Could not recognize Fernet token")

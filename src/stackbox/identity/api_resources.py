@@ -8,11 +8,11 @@ from typing import Any
 
 from stackbox.http import Response, json_response
 from stackbox.identity import policy
-from stackbox.identity.errors import Conflict, Forbidden, NotFound, Unauthorized
+from stackbox.identity.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from stackbox.identity.passwords import hash_password, verify_password
 from stackbox.identity.render import domain_json, is_immutable_role, project_json, role_json, user_json
 from stackbox.identity.router import Call, Router
-from stackbox.identity.schema import Body, boolean, entity, nonempty_string, query_bool, string
+from stackbox.identity.schema import Body, entity, flexible_boolean, nonempty_string, query_bool, string
 from stackbox.identity.store import Row, new_id
 
 router = Router()
@@ -58,7 +58,7 @@ def _common_changes(changes: Body) -> Body:
     for name in ("name", "description"):
         if name in changes:
             values[name] = string(changes, name) or ""
-    enabled = boolean(changes, "enabled")
+    enabled = flexible_boolean(changes, "enabled")
     if enabled is not None:
         values["enabled"] = int(enabled)
     return values
@@ -138,7 +138,9 @@ def create_project(call: Call) -> Response:
     project = entity(call.body, "project")
     name = nonempty_string(project, "name", "project")
     domain_id = string(project, "domain_id") or DEFAULT_DOMAIN_ID
-    _require(call, "domain", domain_id)
+    if call.service.store.get("domain", domain_id) is None:
+        # Unlike for users, Keystone answers an unknown domain of a new project with a 400.
+        raise BadRequest(f"Could not find domain: {domain_id}.")
     existing = call.service.store.project_by_name(name, domain_id)
     ident = existing["id"] if existing else new_id()
     values = {"id": ident, **_common_changes(project), "name": name, "domain_id": domain_id}
@@ -228,7 +230,7 @@ def update_user(call: Call) -> Response:
     policy.require_admin(call.context, "identity:update_user")
     current = _require(call, "user", call.args["user_id"])
     values = _user_values(entity(call.body, "user"))
-    conflict = f"Duplicate entry found with name {values.get('name')} at domain ID {current['domain_id']}"
+    conflict = f"Duplicate entry found with name {values.get('name')}"
     return json_response({"user": user_json(call, _update(call, "user", current["id"], values, conflict))})
 
 

@@ -112,15 +112,17 @@ def _ensure_role(store: Store, name: str) -> str:
 def _ensure_catalog(store: Store, settings: Settings) -> None:
     if store.get("region", settings.region) is None:
         store.insert("region", {"id": settings.region})
+    swift_url = f"{settings.object_url}/v1/AUTH_%(project_id)s"
     wanted = {
-        ("identity", "keystone"): settings.identity_url,
-        ("object-store", "swift"): f"{settings.object_url}/v1/AUTH_%(project_id)s",
+        ("identity", "keystone", ""): settings.identity_url,
+        ("object-store", "swift", "OpenStack Object Storage"): swift_url,
     }
-    for (service_type, name), url in wanted.items():
+    for (service_type, name, description), url in wanted.items():
         services = store.select("service", {"type": service_type, "name": name})
         service_id = services[0]["id"] if services else new_id()
         if not services:
-            store.insert("service", {"id": service_id, "type": service_type, "name": name})
+            store.insert("service", {"id": service_id, "type": service_type, "name": name,
+                                     "description": description})
         for interface in INTERFACES:
             _ensure_endpoint(store, service_id, interface, settings.region, url)
 

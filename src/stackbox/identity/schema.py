@@ -66,6 +66,25 @@ def boolean(obj: Body, name: str) -> bool | None:
     raise BadRequest.invalid(name, value, f"{value!r} is not of type 'boolean'")
 
 
+_TRUE_WORDS = ("True", "TRUE", "true", "1", "y", "Y", "on", "ON", "yes")
+_FALSE_WORDS = ("False", "FALSE", "false", "", "0", "n", "N", "off", "OFF", "no")
+#: The order Keystone lists the accepted values in when it refuses one.
+_ACCEPTED = [True, "True", "TRUE", "true", False, "False", "FALSE", "false", "", "1", "0", "y", "Y", "n", "N",
+             "on", "ON", "off", "OFF", "yes", "no"]
+
+
+def flexible_boolean(obj: Body, name: str) -> bool | None:
+    """An `enabled` flag of a domain, project or user: Keystone also takes words like "yes" or "0"."""
+    value = obj.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in _TRUE_WORDS:
+        return True
+    if isinstance(value, str) and value in _FALSE_WORDS:
+        return False
+    raise BadRequest.invalid(name, value, f"{value!r} is not one of {_ACCEPTED}")
+
+
 def query_bool(value: str) -> bool:
     """Keystone reads `?enabled=` as false only for 0/false/no/off (any case)."""
     return value.strip().lower() not in {"0", "false", "no", "off"}

@@ -58,8 +58,8 @@ def make_pair(cloud: RunningCloud, admin: ks_session.Session) -> MakePair:
             project_id, project_name = project["project"]["id"], project["project"]["name"]
         else:
             project_name = admin.get(f"{base}/projects/{project_id}").json()["project"]["name"]
-        user = admin.post(f"{base}/users", json={"user": {"name": unique("s3user"), "password": "pw-" + unique("x"),
-                                                          "domain_id": "default"}}).json()["user"]
+        new_user = {"name": unique("s3user"), "password": unique("pw"), "domain_id": "default"}
+        user = admin.post(f"{base}/users", json={"user": new_user}).json()["user"]
         admin.put(f"{base}/projects/{project_id}/users/{user['id']}/roles/{_role_id(admin, cloud, role)}")
         credential = admin.post(f"{base}/users/{user['id']}/credentials/OS-EC2",
                                 json={"tenant_id": project_id}).json()["credential"]

@@ -48,6 +48,8 @@ def create_s3_app(cloud: Cloud) -> ASGIApp:
             response = error.response(call.resource, head=request.method == "HEAD")
         except BaseException as error:  # every failure must become an S3 error
             response = _unexpected(error, call).response(call.resource, head=request.method == "HEAD")
+        if call.body_withheld:
+            response.headers.append(("connection", "close"))
         await response(send)
 
     return app

@@ -42,7 +42,7 @@ class S3Call:
     account: str = ""
     #: An anonymous read the bucket ACL did not allow: only a public-read object ACL can allow it.
     needs_object_acl: bool = False
-    _body_used: bool = field(default=False, repr=False)
+    body_started: bool = field(default=False, repr=False)
 
     @property
     def storage(self) -> Engine:
@@ -66,11 +66,21 @@ class S3Call:
 
     def payload(self) -> AsyncIterator[bytes]:
         """The request body, decoded and verified as it streams (aws-chunked, signatures, checksums)."""
-        if self._body_used:
-            raise RuntimeError("the request body was already consumed")
-        self._body_used = True
-        stream = self.request.stream()
+        stream = self._raw_body()
         return stream if self.auth is None else self.auth.body(stream)
+
+    async def _raw_body(self) -> AsyncIterator[bytes]:
+        if self.body_started:
+            raise RuntimeError("the request body was already consumed")
+        self.body_started = True
+        async for chunk in self.request.stream():
+            yield chunk
+
+    @property
+    def body_withheld(self) -> bool:
+        """The client waits for `100 Continue` before sending a body we never asked for: the
+        connection must close after the response, or the body would be read as the next request."""
+        return not self.body_started and "100-continue" in self.headers.get("expect", "").lower()
 
     @property
     def content_length(self) -> int | None:

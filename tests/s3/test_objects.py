@@ -277,7 +277,7 @@ def test_canned_acls(s3: BaseClient, bucket: str) -> None:
     assert len(s3.get_bucket_acl(Bucket=bucket)["Grants"]) == 3
     s3.put_bucket_acl(Bucket=bucket, ACL="private")
     with pytest.raises(ClientError) as excinfo:
-        s3.put_bucket_acl(Bucket=bucket, ACL="bogus")  # type: ignore[arg-type]
+        s3.put_bucket_acl(Bucket=bucket, ACL="bogus")
     assert error_code(excinfo) == "InvalidArgument"
 
 

@@ -10,7 +10,7 @@ from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.get import check_conditions
-from stackbox.s3.headers import canned_acl, check_key, object_attrs, tags_from_header
+from stackbox.s3.headers import canned_acl, check_key, checksum_element, object_attrs, tags_from_header
 from stackbox.s3.multipart import part_number
 from stackbox.s3.put import write_preconditions
 from stackbox.storage.types import NoSuchContainer, ObjectAttrs, ObjectInfo
@@ -29,7 +29,7 @@ async def copy_object(call: S3Call) -> Response:
     children = [xml.element("LastModified", xml.iso8601(info.last_modified)),
                 xml.element("ETag", xml.etag_header(info.etag))]
     if info.checksum is not None:
-        children.append(xml.element(f"Checksum{info.checksum.algorithm.upper()}", info.checksum.value))
+        children.append(checksum_element(info.checksum))
     return xml.xml_response("CopyObjectResult", children)
 
 

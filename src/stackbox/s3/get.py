@@ -11,7 +11,7 @@ from stackbox.http import Response, StreamingResponse
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
-from stackbox.s3.headers import object_headers
+from stackbox.s3.headers import checksum_element, object_headers
 from stackbox.s3.signature.canonical import parse_http_date
 from stackbox.storage.types import ObjectInfo
 
@@ -206,7 +206,7 @@ async def get_object_attributes(call: S3Call) -> Response:
         children.append(xml.element("ETag", obj.etag))
     if "Checksum" in wanted and obj.checksum is not None:
         checksum = obj.checksum
-        children.append("<Checksum>" + xml.element(f"Checksum{checksum.algorithm.upper()}", checksum.value)
+        children.append("<Checksum>" + checksum_element(checksum)
                         + xml.element("ChecksumType", checksum.type) + "</Checksum>")
     if "ObjectParts" in wanted and obj.parts:
         children.append(_object_parts(obj, call.query))
@@ -228,7 +228,7 @@ def _object_parts(obj: ObjectInfo, query: Mapping[str, str]) -> str:
         "<Part>" + xml.element("PartNumber", part.number) + xml.element("Size", part.size)
         + (xml.element(f"Checksum{algorithm}", part.checksum) if algorithm and part.checksum else "")
         + "</Part>" for part in shown)
-    return ("<ObjectParts>" + xml.element("TotalPartsCount", len(obj.parts))
+    return ("<ObjectParts>" + xml.element("PartsCount", len(obj.parts))
             + xml.element("PartNumberMarker", marker)
             + xml.element("NextPartNumberMarker", shown[-1].number if shown else marker)
             + xml.element("MaxParts", limit) + xml.element("IsTruncated", len(after) > limit)

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 from stackbox.s3 import xml
 from stackbox.s3.errors import S3Error
-from stackbox.storage.types import ObjectAttrs, ObjectInfo
+from stackbox.storage.types import Checksum, ObjectAttrs, ObjectInfo
 
 META_PREFIX = "x-amz-meta-"
 #: S3 limits the user metadata (names without the prefix, plus values) to 2 KiB.
@@ -109,6 +109,17 @@ def check_key(key: str) -> None:
                       MaxSizeAllowed=str(MAX_KEY_BYTES))
 
 
+def checksum_value(checksum: Checksum) -> str:
+    """The value as S3 shows it: a COMPOSITE multipart checksum carries its part count (`...-3`)."""
+    if checksum.type == "COMPOSITE" and checksum.part_values and "-" not in checksum.value:
+        return f"{checksum.value}-{len(checksum.part_values)}"
+    return checksum.value
+
+
+def checksum_element(checksum: Checksum) -> str:
+    return xml.element(f"Checksum{checksum.algorithm.upper()}", checksum_value(checksum))
+
+
 def object_headers(obj: ObjectInfo, *, checksum: bool = False) -> list[tuple[str, str]]:
     """The headers GET and HEAD answer with for `obj` (without Content-Length / Content-Range)."""
     headers = [
@@ -122,6 +133,6 @@ def object_headers(obj: ObjectInfo, *, checksum: bool = False) -> list[tuple[str
     if obj.tags:
         headers.append(("x-amz-tagging-count", str(len(obj.tags))))
     if checksum and obj.checksum is not None:
-        headers.append((f"x-amz-checksum-{obj.checksum.algorithm}", obj.checksum.value))
+        headers.append((f"x-amz-checksum-{obj.checksum.algorithm}", checksum_value(obj.checksum)))
         headers.append(("x-amz-checksum-type", obj.checksum.type))
     return headers

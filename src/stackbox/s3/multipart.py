@@ -10,7 +10,7 @@ from stackbox.http import Response
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
-from stackbox.s3.headers import check_key, object_attrs
+from stackbox.s3.headers import check_key, checksum_element, object_attrs
 from stackbox.s3.list import max_keys, owner
 from stackbox.s3.put import write_checks, write_preconditions, written_headers
 from stackbox.s3.signature.checksums import ALGORITHMS, combine_full_object, composite
@@ -90,7 +90,7 @@ async def complete_upload(call: S3Call) -> Response:
     children = [xml.element("Location", location), xml.element("Bucket", call.bucket),
                 xml.element("Key", call.key), xml.element("ETag", xml.etag_header(info.etag))]
     if info.checksum is not None:
-        children += [xml.element(f"Checksum{info.checksum.algorithm.upper()}", info.checksum.value),
+        children += [checksum_element(info.checksum),
                      xml.element("ChecksumType", info.checksum.type)]
     return xml.xml_response("CompleteMultipartUploadResult", children)
 

@@ -10,7 +10,7 @@ from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_OBJECT_SIZE, check_key, content_md5_hex, object_attrs
 from stackbox.s3.signature.checksums import ALGORITHMS, algorithm_of_header, checksum_from_headers
-from stackbox.storage.types import Checksum, ObjectInfo, Preconditions, WriteChecks
+from stackbox.storage.types import Checksum, Preconditions, WriteChecks
 
 
 async def put_object(call: S3Call) -> Response:
@@ -72,8 +72,3 @@ def write_preconditions(call: S3Call) -> Preconditions:
     return Preconditions(if_none_match_star=none_match is not None,
                          if_match_etag=if_match.strip().strip('"') if if_match is not None else None)
 
-
-def object_checksum_headers(info: ObjectInfo) -> list[tuple[str, str]]:
-    if info.checksum is None:
-        return []
-    return [(f"x-amz-checksum-{info.checksum.algorithm}", info.checksum.value)]

@@ -64,7 +64,8 @@ def test_malformed_xml_documents(cloud: RunningCloud, member: Ec2Pair, stored: s
     for url, body in [(f"{base}?delete", b"<Delete><Object><Key>obj</Key>"),
                       (f"{base}?delete", b"not xml at all"),
                       (f"{base}?delete", b"<Other/>"),
-                      (f"{base}/obj?tagging", b"<Tagging><TagSet><Tag><Key>k</Key></Tag></TagSet></Tagging>")]:
+                      (f"{base}/obj?tagging", b"<Tagging><TagSet><Tag><Key>k</Key></Tag></TagSet></Tagging>"),
+                      ]:
         method = "POST" if "delete" in url else "PUT"
         expect(send(sign(member, method, url, body)), 400, "MalformedXML")
 
@@ -132,7 +133,8 @@ def raw_exchange(cloud: RunningCloud, pair: Ec2Pair, path: str, *, declared_leng
     url = f"{cloud.object_url}{path}"
     request = _signed_unsigned_payload(pair, url)
     lines = [f"PUT {path} HTTP/1.1", f"Host: {urlsplit(url).netloc}"]
-    lines += [f"{name}: {value}" for name, value in request.headers.items() if name.lower() != "content-length"]
+    lines += [f"{name}: {value}" for name, value in request.headers.items()
+              if name.lower() != "content-length"]
     if declared_length is not None:
         lines.append(f"Content-Length: {declared_length}")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode()

@@ -28,8 +28,8 @@ def test_multipart_round_trip(s3: BaseClient, bucket: str) -> None:
     parts = [b"a" * (5 * MIB), b"b" * (5 * MIB), b"tail"]
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mpu", ContentType="text/x", Metadata={"m": "1"})
     upload_id = upload["UploadId"]
-    etags = [s3.upload_part(Bucket=bucket, Key="mpu", UploadId=upload_id, PartNumber=number, Body=body)["ETag"]
-             for number, body in enumerate(parts, 1)]
+    etags = [s3.upload_part(Bucket=bucket, Key="mpu", UploadId=upload_id, PartNumber=number,
+                            Body=body)["ETag"] for number, body in enumerate(parts, 1)]
     listed = s3.list_parts(Bucket=bucket, Key="mpu", UploadId=upload_id)
     assert [part["Size"] for part in listed["Parts"]] == [len(part) for part in parts]
     uploads = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
@@ -69,7 +69,8 @@ def test_composite_checksum(s3: BaseClient, bucket: str) -> None:
     for number, body in enumerate(parts, 1):
         result = s3.upload_part(Bucket=bucket, Key="sha", UploadId=upload_id, PartNumber=number, Body=body,
                                 ChecksumAlgorithm="SHA256")
-        sums.append({"PartNumber": number, "ETag": result["ETag"], "ChecksumSHA256": result["ChecksumSHA256"]})
+        sums.append({"PartNumber": number, "ETag": result["ETag"],
+                     "ChecksumSHA256": result["ChecksumSHA256"]})
     done = s3.complete_multipart_upload(Bucket=bucket, Key="sha", UploadId=upload_id,
                                         MultipartUpload={"Parts": sums})
     raw = b"".join(hashlib.sha256(part).digest() for part in parts)
@@ -124,7 +125,8 @@ def test_upload_part_copy_with_range(s3: BaseClient, bucket: str) -> None:
                                 CopySource={"Bucket": bucket, "Key": "src"},
                                 CopySourceRange=f"bytes=0-{5 * MIB - 1}")["CopyPartResult"]["ETag"]
     second = s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=2,
-                                 CopySource=f"{bucket}/src", CopySourceRange="bytes=0-9")["CopyPartResult"]["ETag"]
+                                 CopySource=f"{bucket}/src",
+                                 CopySourceRange="bytes=0-9")["CopyPartResult"]["ETag"]
     with pytest.raises(ClientError) as excinfo:
         s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=3,
                             CopySource=f"{bucket}/src", CopySourceRange=f"bytes=0-{len(source)}")

@@ -77,6 +77,50 @@ async def _handle(call: S3Call, virtual: bool) -> Response:
         raise _missing_bucket(call) from None
 
 
+async def _put_object_data(call: S3Call) -> Response:
+    """PUT on a key: an upload or a copy, of a whole object or of one multipart part."""
+    copying = "x-amz-copy-source" in call.headers
+    if "uploadId" in call.query and "partNumber" in call.query:
+        return await (copy.upload_part_copy if copying else multipart.upload_part)(call)
+    return await (copy.copy_object if copying else put.put_object)(call)
+
+
+#: method -> [(sub-resource that selects the route, or None for the default, route)], first match wins.
+RouteTable = dict[str, list[tuple[str | None, Route]]]
+
+_BUCKET_ROUTES: RouteTable = {
+    "GET": [("location", (bucket.get_location, Access.READ)), ("acl", (acl.get_bucket_acl, Access.READ)),
+            ("tagging", (tagging.get_bucket_tagging, Access.READ)),
+            ("versioning", (bucket.get_versioning, Access.READ)),
+            ("uploads", (listing.list_uploads, Access.READ)),
+            (None, (listing.list_objects, Access.READ))],
+    "HEAD": [(None, (bucket.head_bucket, Access.READ))],
+    "PUT": [("acl", (acl.put_bucket_acl, Access.WRITE)),
+            ("tagging", (tagging.put_bucket_tagging, Access.WRITE)),
+            ("versioning", (bucket.unsupported, Access.WRITE)),
+            (None, (bucket.create_bucket, Access.WRITE))],
+    "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.WRITE)),
+               (None, (bucket.delete_bucket, Access.WRITE))],
+    "POST": [("delete", (delete.delete_objects, Access.WRITE))],
+}
+
+_OBJECT_ROUTES: RouteTable = {
+    "GET": [("uploadId", (multipart.list_parts, Access.READ)), ("acl", (acl.get_object_acl, Access.READ)),
+            ("tagging", (tagging.get_object_tagging, Access.READ)),
+            ("attributes", (get.get_object_attributes, Access.READ)),
+            (None, (get.get_object, Access.READ))],
+    "HEAD": [(None, (get.head_object, Access.READ))],
+    "PUT": [("acl", (acl.put_object_acl, Access.WRITE)),
+            ("tagging", (tagging.put_object_tagging, Access.WRITE)),
+            (None, (_put_object_data, Access.WRITE))],
+    "DELETE": [("uploadId", (multipart.abort_upload, Access.WRITE)),
+               ("tagging", (tagging.delete_object_tagging, Access.WRITE)),
+               (None, (delete.delete_object, Access.WRITE))],
+    "POST": [("uploads", (multipart.create_upload, Access.WRITE)),
+             ("uploadId", (multipart.complete_upload, Access.WRITE))],
+}
+
+
 def _route(call: S3Call) -> Route:
     method = call.request.method
     if not call.bucket:
@@ -84,61 +128,18 @@ def _route(call: S3Call) -> Route:
             return listing.list_buckets, Access.NONE
         raise S3Error("MethodNotAllowed", Method=method, ResourceType="SERVICE")
     bucket.check_name(call.bucket)
-    if not call.key:
-        return _bucket_route(call, method)
-    return _object_route(call, method)
+    if call.key:
+        return _pick(_OBJECT_ROUTES, _UNSUPPORTED_OBJECT, call, "OBJECT")
+    return _pick(_BUCKET_ROUTES, _UNSUPPORTED_BUCKET, call, "BUCKET")
 
 
-def _bucket_route(call: S3Call, method: str) -> Route:
+def _pick(routes: RouteTable, unsupported: tuple[str, ...], call: S3Call, resource_type: str) -> Route:
+    method = call.request.method
     query = call.query
-    if any(name in query for name in _UNSUPPORTED_BUCKET):
+    if query and any(name in query for name in unsupported):
         return bucket.unsupported, Access.READ if method in ("GET", "HEAD") else Access.WRITE
-    routes: dict[str, list[tuple[str | None, Route]]] = {
-        "GET": [("location", (bucket.get_location, Access.READ)), ("acl", (acl.get_bucket_acl, Access.READ)),
-                ("tagging", (tagging.get_bucket_tagging, Access.READ)),
-                ("versioning", (bucket.get_versioning, Access.READ)),
-                ("uploads", (listing.list_uploads, Access.READ)),
-                (None, (listing.list_objects, Access.READ))],
-        "HEAD": [(None, (bucket.head_bucket, Access.READ))],
-        "PUT": [("acl", (acl.put_bucket_acl, Access.WRITE)),
-                ("tagging", (tagging.put_bucket_tagging, Access.WRITE)),
-                ("versioning", (bucket.unsupported, Access.WRITE)),
-                (None, (bucket.create_bucket, Access.WRITE))],
-        "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.WRITE)),
-                   (None, (bucket.delete_bucket, Access.WRITE))],
-        "POST": [("delete", (delete.delete_objects, Access.WRITE))],
-    }
-    return _pick(routes, method, call, "BUCKET")
-
-
-def _object_route(call: S3Call, method: str) -> Route:
-    query = call.query
-    if any(name in query for name in _UNSUPPORTED_OBJECT):
-        return bucket.unsupported, Access.READ if method in ("GET", "HEAD") else Access.WRITE
-    part_upload = "uploadId" in query and "partNumber" in query
-    put_data = (copy.upload_part_copy if "x-amz-copy-source" in call.headers else multipart.upload_part) \
-        if part_upload else (copy.copy_object if "x-amz-copy-source" in call.headers else put.put_object)
-    routes: dict[str, list[tuple[str | None, Route]]] = {
-        "GET": [("uploadId", (multipart.list_parts, Access.READ)), ("acl", (acl.get_object_acl, Access.READ)),
-                ("tagging", (tagging.get_object_tagging, Access.READ)),
-                ("attributes", (get.get_object_attributes, Access.READ)),
-                (None, (get.get_object, Access.READ))],
-        "HEAD": [(None, (get.head_object, Access.READ))],
-        "PUT": [("acl", (acl.put_object_acl, Access.WRITE)),
-                ("tagging", (tagging.put_object_tagging, Access.WRITE)), (None, (put_data, Access.WRITE))],
-        "DELETE": [("uploadId", (multipart.abort_upload, Access.WRITE)),
-                   ("tagging", (tagging.delete_object_tagging, Access.WRITE)),
-                   (None, (delete.delete_object, Access.WRITE))],
-        "POST": [("uploads", (multipart.create_upload, Access.WRITE)),
-                 ("uploadId", (multipart.complete_upload, Access.WRITE))],
-    }
-    return _pick(routes, method, call, "OBJECT")
-
-
-def _pick(routes: dict[str, list[tuple[str | None, Route]]], method: str, call: S3Call,
-          resource_type: str) -> Route:
-    for sub_resource, route in routes.get(method, []):
-        if sub_resource is None or sub_resource in call.query:
+    for sub_resource, route in routes.get(method, ()):
+        if sub_resource is None or sub_resource in query:
             return route
     raise S3Error("MethodNotAllowed", Method=method, ResourceType=resource_type)
 
@@ -149,8 +150,9 @@ def _authorize(call: S3Call, access: Access) -> None:
         if context.account is None:
             raise S3Error("AccessDenied")
         call.account = context.account
-        allowed = {Access.NONE: True, Access.READ: context.can_read, Access.WRITE: context.can_write}[access]
-        if not allowed:
+        denied = (access is Access.READ and not context.can_read) or (
+            access is Access.WRITE and not context.can_write)
+        if denied:
             raise S3Error("AccessDenied")
         return
     if access is Access.NONE or not call.bucket:

@@ -152,7 +152,17 @@ def _whole(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], head: 
     headers.append(("content-length", str(obj.size)))
     if head:
         return Response(b"", 200, headers)
+    inline = _inline_data(obj)
+    if inline is not None:
+        return Response(inline, 200, headers)
     return StreamingResponse(call.storage.read(obj), 200, headers)
+
+
+def _inline_data(obj: ObjectInfo) -> bytes | None:
+    """The bytes of a small object kept in its metadata row: sent in one piece, without streaming."""
+    if len(obj.extents) == 1 and obj.extents[0].data is not None:
+        return obj.extents[0].data
+    return None
 
 
 def _single_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], byte_range: ByteRange,

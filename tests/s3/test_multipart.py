@@ -44,6 +44,10 @@ def test_multipart_round_trip(s3: BaseClient, bucket: str) -> None:
     second = s3.get_object(Bucket=bucket, Key="mpu", PartNumber=2)
     assert second["PartsCount"] == 3 and second["ContentLength"] == 5 * MIB
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    other = s3.create_multipart_upload(Bucket=bucket, Key="one")["UploadId"]
+    with pytest.raises(ClientError) as excinfo:
+        s3.list_parts(Bucket=bucket, Key="another", UploadId=other)
+    assert error_code(excinfo) == "NoSuchUpload"
     with pytest.raises(ClientError) as excinfo:
         s3.list_parts(Bucket=bucket, Key="mpu", UploadId=upload_id)
     assert error_code(excinfo) == "NoSuchUpload"

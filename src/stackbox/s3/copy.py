@@ -11,7 +11,7 @@ from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.get import check_conditions
 from stackbox.s3.headers import canned_acl, check_key, checksum_element, object_attrs, tags_from_header
-from stackbox.s3.multipart import part_number
+from stackbox.s3.multipart import current_upload, part_number
 from stackbox.s3.put import write_preconditions
 from stackbox.storage.types import NoSuchContainer, ObjectAttrs, ObjectInfo
 
@@ -35,10 +35,9 @@ async def copy_object(call: S3Call) -> Response:
 
 async def upload_part_copy(call: S3Call) -> Response:
     number = part_number(call.query)
-    upload_id = call.query["uploadId"]
+    upload_id = current_upload(call).upload_id
     source = _source(call)
     start, stop = _source_range(call.headers.get("x-amz-copy-source-range"), source.size)
-    call.storage.get_upload(call.account, call.bucket, upload_id)
     part = await call.storage.upload_part_copy(call.account, call.bucket, upload_id, number, source,
                                                start, stop)
     children = [xml.element("LastModified", xml.iso8601(part.last_modified)),

@@ -31,6 +31,15 @@ def part_number(query: Mapping[str, str]) -> int:
     return int(raw)
 
 
+def current_upload(call: S3Call) -> UploadInfo:
+    """The upload named by `?uploadId=`; NoSuchUpload unless it is an upload of this very key."""
+    upload_id = call.query["uploadId"]
+    upload = call.storage.get_upload(call.account, call.bucket, upload_id)
+    if upload.key != call.key:
+        raise S3Error("NoSuchUpload", UploadId=upload_id)
+    return upload
+
+
 async def create_upload(call: S3Call) -> Response:
     check_key(call.key)
     algorithm, checksum_type = _upload_checksum(call.headers)
@@ -63,23 +72,23 @@ def _upload_checksum(headers: Mapping[str, str]) -> tuple[str | None, ChecksumTy
 
 async def upload_part(call: S3Call) -> Response:
     number = part_number(call.query)
-    upload_id = call.query["uploadId"]
+    upload = current_upload(call)
     checks = write_checks(call, max_length=MAX_PART_SIZE)
-    part = await call.storage.put_part(call.account, call.bucket, upload_id, number, call.payload(), checks)
-    upload = call.storage.get_upload(call.account, call.bucket, upload_id)
+    part = await call.storage.put_part(call.account, call.bucket, upload.upload_id, number, call.payload(),
+                                       checks)
     checksum = Checksum(upload.checksum_algorithm, part.checksum) \
         if upload.checksum_algorithm and part.checksum else None
     return Response(b"", 200, written_headers(part.etag, checksum))
 
 
 async def abort_upload(call: S3Call) -> Response:
-    call.storage.abort_upload(call.account, call.bucket, call.query["uploadId"])
+    call.storage.abort_upload(call.account, call.bucket, current_upload(call).upload_id)
     return Response(b"", 204)
 
 
 async def complete_upload(call: S3Call) -> Response:
-    upload_id = call.query["uploadId"]
-    upload = call.storage.get_upload(call.account, call.bucket, upload_id)
+    upload = current_upload(call)
+    upload_id = upload.upload_id
     root = await call.read_document("CompleteMultipartUpload")
     requested = _requested_parts(root)
     _check_declared_checksums(call, upload, requested)
@@ -152,8 +161,8 @@ def _all_parts(call: S3Call, upload_id: str) -> list[PartInfo]:
 
 async def list_parts(call: S3Call) -> Response:
     query = call.query
-    upload_id = query["uploadId"]
-    upload = call.storage.get_upload(call.account, call.bucket, upload_id)
+    upload = current_upload(call)
+    upload_id = upload.upload_id
     marker_raw = query.get("part-number-marker", "0")
     if not marker_raw.isdigit():
         raise S3Error("InvalidArgument", "Provided part-number-marker not an integer or within integer range",

@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 from botocore.credentials import Credentials
 
 from cloud import RunningCloud
-from conftest import Ec2Pair
+from conftest import Ec2Pair, MakeClient
 
 ORIGINAL = b"original data"
 
@@ -157,3 +157,27 @@ def _signed_unsigned_payload(pair: Ec2Pair, url: str) -> AWSRequest:
     with mock.patch.object(S3SigV4Auth, "payload", return_value="UNSIGNED-PAYLOAD"):
         signer.add_auth(request)
     return request
+
+
+def test_short_aws_chunked_body(cloud: RunningCloud, member: Ec2Pair, stored: str) -> None:
+    url = f"{cloud.object_url}/{stored}/obj"
+    headers = {"x-amz-decoded-content-length": "100", "Content-Encoding": "aws-chunked"}
+    request = AWSRequest(method="PUT", url=url, data=b"", headers=headers)
+    signer = S3SigV4Auth(Credentials(member.access, member.secret), "s3", "us-east-1")
+    with mock.patch.object(S3SigV4Auth, "payload", return_value="STREAMING-UNSIGNED-PAYLOAD-TRAILER"):
+        signer.add_auth(request)
+    expect(send(request, b"5\r\nhello\r\n0\r\n\r\n"), 400, "IncompleteBody")
+
+
+def test_unsupported_features(cloud: RunningCloud, member: Ec2Pair, stored: str) -> None:
+    base = f"{cloud.object_url}/{stored}"
+    expect(send(sign(member, "GET", f"{base}?policy")), 404, "NoSuchBucketPolicy")
+    lifecycle = b"<LifecycleConfiguration/>"
+    expect(send(sign(member, "PUT", f"{base}?lifecycle", lifecycle)), 501, "NotImplemented")
+
+
+def test_presigned_expiry_beyond_seven_days(make_client: MakeClient, member: Ec2Pair, stored: str) -> None:
+    client = make_client(member, signature_version="s3v4")
+    url = client.generate_presigned_url("get_object", Params={"Bucket": stored, "Key": "obj"},
+                                        ExpiresIn=8 * 24 * 3600)
+    expect(requests.get(url, timeout=10), 400, "AuthorizationQueryParametersError")

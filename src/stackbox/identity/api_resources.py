@@ -316,6 +316,25 @@ def _refuse_if_immutable(role: Row, verb: str) -> None:
                         'Set resource option "immutable" to false first.')
 
 
+@router.route("GET", "/v3/role_inferences")
+def list_role_inferences(call: Call) -> Response:
+    policy.require_admin(call.context, "identity:list_role_inference_rules")
+    store = call.service.store
+    implied_by: dict[str, list[str]] = {}
+    for prior_id, implied_id in store.role_inferences():
+        implied_by.setdefault(prior_id, []).append(implied_id)
+    rules = []
+    for prior_id, implied_ids in implied_by.items():
+        prior, implies = store.roles([prior_id]), store.roles(implied_ids)
+        rules.append({"prior_role": _inference_ref(call, prior[0]),
+                      "implies": [_inference_ref(call, role) for role in implies]})
+    return json_response({"role_inferences": rules})
+
+
+def _inference_ref(call: Call, role: Row) -> Body:
+    return {"id": role["id"], "name": role["name"], "links": call.link(f"/roles/{role['id']}")}
+
+
 @router.route("PUT", "/v3/roles/{prior_id}/implies/{implied_id}")
 def create_implied_role(call: Call) -> Response:
     policy.require_admin(call.context, "identity:create_implied_role")

@@ -15,7 +15,7 @@ from stackbox.identity.passwords import hash_password
 from stackbox.identity.render import app_cred_json
 from stackbox.identity.router import Call, Router
 from stackbox.identity.schema import Body, boolean, entity, nonempty_string, string
-from stackbox.identity.store import Row, new_id
+from stackbox.identity.store import UNRESTRICTED_CODES, Row, new_id
 
 router = Router()
 
@@ -70,7 +70,7 @@ def create_app_cred(call: Call) -> Response:
     row = {"id": new_id(), "name": name, "user_id": user_id, "project_id": context.project_id,
            "description": string(request, "description"), "secret_hash": hash_password(secret),
            "expires_at": _expiry(string(request, "expires_at")),
-           "unrestricted": int(bool(boolean(request, "unrestricted"))),
+           "unrestricted": UNRESTRICTED_CODES[boolean(request, "unrestricted")],
            "role_ids": orjson.dumps(_requested_roles(call, request)).decode()}
     try:
         call.service.store.insert("application_credential", row)

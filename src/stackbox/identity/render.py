@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from stackbox.identity.router import Call
-from stackbox.identity.store import Row
+from stackbox.identity.store import Row, unrestricted_flag
 from stackbox.identity.tokens import iso_time
 
 Json = dict[str, Any]
@@ -78,8 +78,7 @@ def app_cred_json(call: Call, row: Row, roles: list[Row]) -> Json:
     return {"id": row["id"], "name": row["name"], "description": row["description"],
             "user_id": row["user_id"], "project_id": row["project_id"], "system": None,
             "expires_at": _iso_or_none(row["expires_at"]),
-            # Keystone renders a flag the request left unset as null; an explicit false reads the same here.
-            "unrestricted": True if row["unrestricted"] else None,
+            "unrestricted": unrestricted_flag(row),
             "roles": [role_ref(role) for role in roles],
             "links": call.link(f"/application_credentials/{row['id']}")}
 

@@ -18,7 +18,7 @@ from stackbox.config import Settings
 from stackbox.epoch import EpochCache, SharedCounter
 from stackbox.identity.keys import CREDENTIAL_KEY, TOKEN_KEY, load_key
 from stackbox.identity.secrets import SecretBox
-from stackbox.identity.store import Row, Store
+from stackbox.identity.store import Row, Store, is_restricted
 from stackbox.identity.tokens import TokenCodec, TokenPayload, iso_time
 
 
@@ -146,7 +146,7 @@ class IdentityService:
             project_domain_id=project["domain_id"] if project else None,
             roles=frozenset(role["name"] for role in roles),
             app_cred_id=app_cred["id"] if app_cred else None,
-            app_cred_restricted=app_cred is not None and not app_cred["unrestricted"])
+            app_cred_restricted=app_cred is not None and is_restricted(app_cred))
         return Scope(context, roles, project, domain)
 
     def effective_roles(self, user_id: str, target_id: str, app_cred: Row | None = None) -> list[Row]:
@@ -212,7 +212,7 @@ class IdentityService:
             body["roles"] = [{"id": role["id"], "name": role["name"]} for role in scope.roles]
         if app_cred is not None:
             body["application_credential"] = {"id": app_cred["id"], "name": app_cred["name"],
-                                              "restricted": not app_cred["unrestricted"]}
+                                              "restricted": is_restricted(app_cred)}
         return body
 
     def _domain_ref(self, domain_id: str) -> dict[str, str]:

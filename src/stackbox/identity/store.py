@@ -69,6 +69,19 @@ CREATE TABLE IF NOT EXISTS revoked_audit_id (audit_id TEXT PRIMARY KEY, expires_
 """
 
 
+#: application_credential.unrestricted holds Keystone's three states: unset (shown as null), true, false.
+UNRESTRICTED_CODES: dict[bool | None, int] = {None: 0, True: 1, False: -1}
+
+
+def unrestricted_flag(app_cred: Row) -> bool | None:
+    """The `unrestricted` flag as the request gave it (None when it was left out)."""
+    return {1: True, -1: False}.get(app_cred["unrestricted"])
+
+
+def is_restricted(app_cred: Row) -> bool:
+    return unrestricted_flag(app_cred) is not True
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -173,6 +186,11 @@ class Store:
         rows = self.all("SELECT implied_role_id FROM implied_role WHERE prior_role_id = ? ORDER BY rowid",
                         (prior_role_id,))
         return [row[0] for row in rows]
+
+    def role_inferences(self) -> list[tuple[str, str]]:
+        """Every (prior role id, implied role id) rule."""
+        rows = self.all("SELECT prior_role_id, implied_role_id FROM implied_role ORDER BY rowid")
+        return [(row[0], row[1]) for row in rows]
 
     def roles(self, role_ids: Iterable[str]) -> list[Row]:
         ids = list(role_ids)

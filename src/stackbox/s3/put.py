@@ -9,8 +9,14 @@ from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_OBJECT_SIZE, check_key, content_md5_hex, object_attrs
-from stackbox.s3.signature.checksums import ALGORITHMS, algorithm_of_header, checksum_from_headers
-from stackbox.storage.types import Checksum, Preconditions, WriteChecks
+from stackbox.s3.signature.checksums import (
+    ALGORITHMS,
+    Checksum,
+    algorithm_of_header,
+    checksum_from_headers,
+)
+from stackbox.storage import types as storage
+from stackbox.storage.types import Preconditions, WriteChecks
 
 
 async def put_object(call: S3Call) -> Response:
@@ -21,7 +27,7 @@ async def put_object(call: S3Call) -> Response:
     return Response(b"", 200, written_headers(info.etag, info.checksum))
 
 
-def written_headers(etag: str, checksum: Checksum | None) -> list[tuple[str, str]]:
+def written_headers(etag: str, checksum: storage.Checksum | None) -> list[tuple[str, str]]:
     headers = [("etag", xml.etag_header(etag))]
     if checksum is not None:
         headers.append((f"x-amz-checksum-{checksum.algorithm}", checksum.value))
@@ -38,7 +44,7 @@ def write_checks(call: S3Call, *, max_length: int = MAX_OBJECT_SIZE,
     if length is not None and length > max_length:
         raise S3Error("EntityTooLarge", ProposedSize=str(length), MaxSizeAllowed=str(max_length))
     declared = checksum_from_headers(call.headers)
-    algorithm = requested_algorithm(call.headers, call.auth.trailer if call.auth else None)
+    algorithm = requested_algorithm(call.headers, declared, call.auth.trailer if call.auth else None)
     algorithms = tuple(dict.fromkeys(filter(None, (algorithm, extra_algorithm))))
     # Anonymous uploads carry no signature, so nothing upstream verified their checksum header.
     expected = {declared.algorithm: declared.value} if declared is not None and call.auth is None else {}
@@ -46,9 +52,9 @@ def write_checks(call: S3Call, *, max_length: int = MAX_OBJECT_SIZE,
                        algorithms=algorithms, expected_checksums=expected)
 
 
-def requested_algorithm(headers: Mapping[str, str], trailer: str | None) -> str | None:
+def requested_algorithm(headers: Mapping[str, str], declared: Checksum | None,
+                        trailer: str | None) -> str | None:
     """The checksum algorithm of a body: its checksum header or trailer, else the SDK's announcement."""
-    declared = checksum_from_headers(headers)
     if declared is not None:
         return declared.algorithm
     if trailer is not None:

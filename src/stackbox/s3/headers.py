@@ -12,14 +12,15 @@ from stackbox.s3.errors import S3Error
 from stackbox.storage.types import Checksum, ObjectAttrs, ObjectInfo
 
 META_PREFIX = "x-amz-meta-"
+#: The engine's namespace for user metadata, shared with Swift (`X-Object-Meta-*` lands there too).
+USER_META = "meta:"
 #: S3 limits the user metadata (names without the prefix, plus values) to 2 KiB.
 MAX_META_BYTES = 2048
 MAX_KEY_BYTES = 1024
 MAX_OBJECT_SIZE = 5 << 30
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
-#: Content headers stored with an object and returned on GET/HEAD, in their canonical spelling.
-STORED_HEADERS = {name.lower(): name for name in (
-    "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")}
+#: Content headers stored with an object (lower case, as the Swift API stores them) and returned on GET/HEAD.
+STORED_HEADERS = ("content-encoding", "content-disposition", "content-language", "cache-control", "expires")
 CANNED_ACLS = frozenset({"private", "public-read", "public-read-write", "authenticated-read",
                          "bucket-owner-read", "bucket-owner-full-control"})
 MAX_OBJECT_TAGS = 10
@@ -28,23 +29,24 @@ MAX_TAG_VALUE = 256
 
 
 def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    """`x-amz-meta-*` as the engine stores user metadata (`meta:<name>`); MetadataTooLarge past 2 KiB."""
     meta = {name[len(META_PREFIX):]: value for name, value in headers.items() if name.startswith(META_PREFIX)}
     size = sum(len(name.encode()) + len(value.encode("latin-1", "replace")) for name, value in meta.items())
     if size > MAX_META_BYTES:
         raise S3Error("MetadataTooLarge", Size=str(size), MaxSizeAllowed=str(MAX_META_BYTES))
-    return meta
+    return {USER_META + name: value for name, value in meta.items()}
 
 
 def content_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    stored = {canonical: headers[name] for name, canonical in STORED_HEADERS.items() if name in headers}
-    encoding = stored.get("Content-Encoding")
+    stored = {name: headers[name] for name in STORED_HEADERS if name in headers}
+    encoding = stored.get("content-encoding")
     if encoding is not None:
         # aws-chunked only frames this request's body; it is not how the object is encoded.
         kept = [part.strip() for part in encoding.split(",") if part.strip().lower() != "aws-chunked"]
         if kept:
-            stored["Content-Encoding"] = ",".join(kept)
+            stored["content-encoding"] = ",".join(kept)
         else:
-            del stored["Content-Encoding"]
+            del stored["content-encoding"]
     return stored
 
 
@@ -128,7 +130,8 @@ def object_headers(obj: ObjectInfo, *, checksum: bool = False) -> list[tuple[str
         ("last-modified", xml.http_date(obj.last_modified)),
         ("accept-ranges", "bytes"),
     ]
-    headers += [(f"{META_PREFIX}{name}", value) for name, value in obj.meta.items()]
+    headers += [(META_PREFIX + name[len(USER_META):], value) for name, value in obj.meta.items()
+                if name.startswith(USER_META)]
     headers += [(name.lower(), value) for name, value in obj.headers.items()]
     if obj.tags:
         headers.append(("x-amz-tagging-count", str(len(obj.tags))))

@@ -1,20 +1,134 @@
-"""The Swift front end (placeholder until the Swift API lands)."""
+"""The Swift v1 front end: routing, authentication, and Swift's error responses.
+
+Every response carries `X-Trans-Id` / `X-Openstack-Request-Id`. Engine exceptions map to Swift's
+statuses here, in one place; anything unexpected is logged and answered with a bare 500.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from stackbox.http import ASGIApp, Receive, Scope, Send, text_response
+from stackbox.http import ASGIApp, BodyTooLarge, ClientDisconnected, Receive, Request, Response, Scope, Send
+from stackbox.storage import types as st
+from stackbox.swift import account, bulk, container, copying, obj, tempurl
+from stackbox.swift.acl import authorize, unauthorized
+from stackbox.swift.context import Call, split_path
+from stackbox.swift.errors import SwiftError
+from stackbox.swift.info import INFO_BODY
 
 if TYPE_CHECKING:
     from stackbox.app import Cloud
+    from stackbox.identity.service import IdentityService
+    from stackbox.storage.engine import Engine
+
+log = logging.getLogger("stackbox.swift")
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+ACCOUNT_ROUTES: dict[str, Handler] = {
+    "GET": account.get_account, "HEAD": account.head_account, "POST": account.post_account,
+}
+CONTAINER_ROUTES: dict[str, Handler] = {
+    "GET": container.get_container, "HEAD": container.head_container, "PUT": container.put_container,
+    "POST": container.post_container, "DELETE": container.delete_container,
+}
+OBJECT_ROUTES: dict[str, Handler] = {
+    "GET": obj.get_object, "HEAD": obj.get_object, "PUT": obj.put_object, "POST": obj.post_object,
+    "DELETE": obj.delete_object, "COPY": copying.copy_method,
+}
+
+#: Engine exceptions -> (status, detail or None for Swift's standard body).
+STORAGE_ERRORS: tuple[tuple[type[st.StorageError], int], ...] = (
+    (st.NoSuchContainer, 404), (st.NoSuchObject, 404), (st.ContainerNotEmpty, 409),
+    (st.PreconditionFailed, 412), (st.BadDigest, 422), (st.ChecksumMismatch, 422),
+    (st.EntityTooLarge, 413), (st.InvalidRange, 416), (st.IncompleteBody, 499), (st.KeyTooLong, 400),
+)
+
+
+def new_trans_id() -> str:
+    return f"tx{os.urandom(11).hex()[:21]}-{int(time.time()):010x}"
 
 
 def create_swift_app(cloud: Cloud) -> ASGIApp:
+    storage = cloud.storage
+    identity = cloud.identity
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"] == "/healthcheck":
-            await text_response("OK")(send)
-        else:
-            await text_response("Not Implemented", 501)(send)
+        trans_id = new_trans_id()
+        request = Request(scope, receive)
+        try:
+            response = await _route(request, storage, identity)
+        except SwiftError as error:
+            response = error.response()
+        except st.InvalidSegment as error:
+            response = SwiftError(400, f"Errors:\n{error}").response()
+        except st.StorageError as error:
+            response = _storage_error(error).response()
+        except (ClientDisconnected, BodyTooLarge) as error:
+            response = SwiftError(499 if isinstance(error, ClientDisconnected) else 413).response()
+        except Exception:
+            log.exception("unexpected error in %s %s (%s)", request.method, request.path, trans_id)
+            response = SwiftError(500).response()
+        response.headers += (("X-Trans-Id", trans_id), ("X-Openstack-Request-Id", trans_id))
+        await response(send)
 
     return app
+
+
+def _storage_error(error: st.StorageError) -> SwiftError:
+    for kind, status in STORAGE_ERRORS:
+        if isinstance(error, kind):
+            if isinstance(error, st.KeyTooLong):
+                return SwiftError(400, "Object name too long")
+            return SwiftError(status)
+    return SwiftError(400, str(error))
+
+
+async def _route(request: Request, storage: Engine, identity: IdentityService) -> Response:
+    path = request.path
+    if path == "/healthcheck":
+        return Response(b"OK", 200, content_type="text/plain")
+    if path == "/info":
+        if request.method not in ("GET", "HEAD"):
+            raise SwiftError(405, headers=[("Allow", "GET, HEAD")])
+        return Response(INFO_BODY, 200, content_type="application/json; charset=UTF-8")
+    parts = split_path(path)
+    if parts is None:
+        raise SwiftError(412, "Bad URL")
+    call = Call(request, storage, identity, *parts)
+    _authenticate(call)
+    response = await _handler(call)(call)
+    if call.temp_url:
+        response.headers = tempurl.response_headers(call, response.headers)
+    return response
+
+
+def _authenticate(call: Call) -> None:
+    if tempurl.is_temp_url(call):
+        tempurl.authorize_temp_url(call)
+        return
+    token = call.headers.get("x-auth-token") or call.headers.get("x-storage-token")
+    if token:
+        call.auth = call.identity.validate_token(token)
+        if call.auth is None:
+            raise unauthorized(call.account)
+    authorize(call)
+
+
+def _handler(call: Call) -> Handler:
+    method = call.method
+    if call.obj:
+        routes, fallback = OBJECT_ROUTES, obj.not_allowed
+    elif call.container:
+        routes, fallback = CONTAINER_ROUTES, container.not_allowed
+    else:
+        routes, fallback = ACCOUNT_ROUTES, account.not_allowed
+    if method == "POST" and "bulk-delete" in call.query and not call.obj:
+        return bulk.bulk_delete
+    if method == "PUT" and "extract-archive" in call.query:
+        return bulk.extract_archive
+    return routes.get(method, fallback)

@@ -1,0 +1,58 @@
+"""Account GET (container listing), HEAD and POST (metadata)."""
+
+from __future__ import annotations
+
+import time
+
+from stackbox.http import Response
+from stackbox.storage.types import AccountInfo
+from stackbox.swift.context import Call
+from stackbox.swift.errors import SwiftError
+from stackbox.swift.headers import meta_headers, meta_update, x_timestamp
+from stackbox.swift.listing import CONTENT_TYPES, listing_format, listing_query, render_containers
+
+
+def account_headers(info: AccountInfo) -> list[tuple[str, str]]:
+    policy = "X-Account-Storage-Policy-Policy-0-"
+    return [
+        ("X-Account-Container-Count", str(info.container_count)),
+        ("X-Account-Object-Count", str(info.object_count)),
+        ("X-Account-Bytes-Used", str(info.bytes_used)),
+        ("X-Timestamp", x_timestamp(info.created or time.time())),
+        (policy + "Container-Count", str(info.container_count)),
+        (policy + "Object-Count", str(info.object_count)),
+        (policy + "Bytes-Used", str(info.bytes_used)),
+        *meta_headers(info.meta, "account"),
+        ("Accept-Ranges", "bytes"),
+    ]
+
+
+async def get_account(call: Call) -> Response:
+    info = call.storage.get_account(call.account)
+    fmt = listing_format(call.request)
+    query = listing_query(call.request)
+    listing = call.storage.list_containers(
+        call.account, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
+        end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
+    body = render_containers(listing, fmt, call.account)
+    headers = account_headers(info)
+    if "format" not in call.query:
+        headers.append(("Vary", "Accept"))
+    status = 204 if fmt == "plain" and not body else 200
+    return Response(body, status, headers, CONTENT_TYPES[fmt])
+
+
+async def head_account(call: Call) -> Response:
+    info = call.storage.get_account(call.account)
+    headers = [*account_headers(info), ("Vary", "Accept")]
+    return Response(b"", 204, headers, CONTENT_TYPES[listing_format(call.request)])
+
+
+async def post_account(call: Call) -> Response:
+    update = meta_update(call.headers, "account")
+    call.storage.update_account_meta(call.account, update.set, update.remove)
+    return Response(b"", 204, content_type="text/html; charset=UTF-8")
+
+
+async def not_allowed(call: Call) -> Response:
+    raise SwiftError(405, headers=[("Allow", "GET, HEAD, POST")])

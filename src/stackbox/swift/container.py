@@ -1,0 +1,93 @@
+"""Container PUT (201 created, 202 existed), GET (object listing), HEAD, POST and DELETE."""
+
+from __future__ import annotations
+
+from stackbox.http import Response
+from stackbox.storage.types import ContainerInfo
+from stackbox.swift.acl import acl_updates
+from stackbox.swift.context import Call
+from stackbox.swift.errors import HTML, SwiftError, bad_request, html_body
+from stackbox.swift.headers import (
+    MAX_CONTAINER_NAME_LENGTH,
+    READ_ACL,
+    WRITE_ACL,
+    http_date,
+    meta_headers,
+    meta_update,
+    x_timestamp,
+)
+from stackbox.swift.listing import CONTENT_TYPES, listing_format, listing_query, render_objects
+
+
+def container_headers(info: ContainerInfo, owner: bool) -> list[tuple[str, str]]:
+    headers = [
+        ("X-Container-Object-Count", str(info.object_count)),
+        ("X-Container-Bytes-Used", str(info.bytes_used)),
+        ("X-Timestamp", x_timestamp(info.created)),
+        ("Last-Modified", http_date(info.created)),
+        *meta_headers(info.meta, "container"),
+        ("Accept-Ranges", "bytes"),
+        ("X-Storage-Policy", "Policy-0"),
+    ]
+    if owner:
+        for key, header in ((READ_ACL, "X-Container-Read"), (WRITE_ACL, "X-Container-Write")):
+            if key in info.meta:
+                headers.append((header, info.meta[key]))
+    return headers
+
+
+def _check_name(name: str) -> None:
+    if len(name) > MAX_CONTAINER_NAME_LENGTH:
+        raise bad_request(f"Container name length of {len(name)} longer than {MAX_CONTAINER_NAME_LENGTH}")
+
+
+def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
+    update = meta_update(call.headers, "container")
+    acl_set, acl_remove = acl_updates(call.headers)
+    return {**update.set, **acl_set}, [*update.remove, *acl_remove]
+
+
+async def put_container(call: Call) -> Response:
+    _check_name(call.container)
+    updates, removes = _changes(call)
+    if call.storage.create_container(call.account, call.container, updates):
+        return Response(b"", 201, content_type=HTML)
+    if updates or removes:
+        call.storage.update_container_meta(call.account, call.container, updates, removes)
+    return Response(html_body(202), 202, content_type=HTML)
+
+
+async def get_container(call: Call) -> Response:
+    info = call.storage.get_container(call.account, call.container)
+    fmt = listing_format(call.request)
+    query = listing_query(call.request)
+    listing = call.storage.list_objects(
+        call.account, call.container, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
+        end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
+    body = render_objects(listing, fmt, call.container)
+    headers = container_headers(info, call.owner)
+    if "format" not in call.query:
+        headers.append(("Vary", "Accept"))
+    status = 204 if fmt == "plain" and not body else 200
+    return Response(body, status, headers, CONTENT_TYPES[fmt])
+
+
+async def head_container(call: Call) -> Response:
+    info = call.storage.get_container(call.account, call.container)
+    headers = [*container_headers(info, call.owner), ("Vary", "Accept")]
+    return Response(b"", 204, headers, CONTENT_TYPES[listing_format(call.request)])
+
+
+async def post_container(call: Call) -> Response:
+    updates, removes = _changes(call)
+    call.storage.update_container_meta(call.account, call.container, updates, removes)
+    return Response(b"", 204, content_type=HTML)
+
+
+async def delete_container(call: Call) -> Response:
+    call.storage.delete_container(call.account, call.container)
+    return Response(b"", 204, content_type=HTML)
+
+
+async def not_allowed(call: Call) -> Response:
+    raise SwiftError(405, headers=[("Allow", "DELETE, GET, HEAD, POST, PUT")])

@@ -1,0 +1,56 @@
+"""One Swift request as the handlers see it: the parsed path, the caller and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from stackbox.http import Request
+
+if TYPE_CHECKING:
+    from stackbox.auth import AuthContext
+    from stackbox.identity.service import IdentityService
+    from stackbox.storage.engine import Engine
+
+
+@dataclass(slots=True)
+class Call:
+    request: Request
+    storage: Engine
+    identity: IdentityService
+    #: `AUTH_<project_id>`; `container` and `obj` are "" when the path stops above them.
+    account: str
+    container: str
+    obj: str
+    auth: AuthContext | None = None
+    #: The caller may manage the account (its project's member/admin, or a cloud admin).
+    owner: bool = False
+    #: Authorised by a temporary URL signature rather than a token.
+    temp_url: bool = False
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.request.headers
+
+    @property
+    def query(self) -> dict[str, str]:
+        return self.request.query
+
+    @property
+    def object_path(self) -> str:
+        return f"/v1/{self.account}/{self.container}/{self.obj}"
+
+
+def split_path(path: str) -> tuple[str, str, str] | None:
+    """`/v1/<account>[/<container>[/<object>]]` -> (account, container, object), None if malformed."""
+    parts = path[len("/v1/"):].split("/", 2)
+    account = parts[0]
+    container = parts[1] if len(parts) > 1 else ""
+    obj = parts[2] if len(parts) > 2 else ""
+    if not account or (obj and not container):
+        return None
+    return account, container, obj

@@ -1,0 +1,86 @@
+"""Server-side copies: the COPY method (`Destination`) and PUT with `X-Copy-From`.
+
+A copy shares the source's data (no bytes are copied) unless the source is a large object, which
+Swift copies as one plain object holding the concatenated data (so its etag is recomputed).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+from stackbox.http import Response
+from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
+from stackbox.swift.context import Call
+from stackbox.swift.errors import SwiftError, bad_request
+from stackbox.swift.headers import USER, http_date, is_true
+from stackbox.swift.large_objects import resolve_dlo
+from stackbox.swift.object_meta import check_object_name, created, request_attrs
+
+Location = tuple[str, str, str]  # account, container, object
+
+
+def _parse_location(value: str, account: str, header: str) -> Location:
+    container, slash, obj = unquote(value).lstrip("/").partition("/")
+    if not container or not slash or not obj:
+        raise SwiftError(412, f"{header} header must be of the form <container name>/<object name>")
+    return account, container, obj
+
+
+def _check_account(call: Call, account: str) -> None:
+    """A copy from or to another account needs the caller to manage that account too."""
+    auth = call.auth
+    if account != call.account and not (auth is not None and (auth.is_admin or auth.account == account)):
+        raise SwiftError(403)
+
+
+async def copy_method(call: Call) -> Response:
+    destination = call.headers.get("destination")
+    if destination is None:
+        raise SwiftError(412, "You must provide a Destination header for COPY")
+    dst_account = call.headers.get("destination-account", call.account)
+    target = _parse_location(destination, dst_account, "Destination")
+    _check_account(call, dst_account)
+    return await _copy(call, (call.account, call.container, call.obj), target)
+
+
+async def copy_from(call: Call) -> Response:
+    if call.headers.get("content-length", "0") != "0":
+        raise bad_request("Copy requests require a zero byte body")
+    src_account = call.headers.get("x-copy-from-account", call.account)
+    source = _parse_location(call.headers["x-copy-from"], src_account, "X-Copy-From")
+    _check_account(call, src_account)
+    return await _copy(call, source, (call.account, call.container, call.obj))
+
+
+async def _copy(call: Call, source: Location, target: Location) -> Response:
+    check_object_name(target[2])
+    src = call.storage.head_object(*source)
+    attrs = _copy_attrs(call, src)
+    keep_manifest = call.query.get("multipart-manifest") == "get"
+    if src.manifest_type == "dlo" and not keep_manifest:
+        src = resolve_dlo(call.storage, src)
+    if (src.manifest_type or src.parts) and not keep_manifest:
+        info = await _copy_data(call, src, target, attrs)
+    else:
+        info = call.storage.copy_object(*source, *target, attrs=attrs, source_etag=src.etag)
+    copied_from = quote(f"{source[1]}/{source[2]}")
+    return created(info, [("X-Copied-From", copied_from), ("X-Copied-From-Account", quote(source[0])),
+                          ("X-Copied-From-Last-Modified", http_date(src.last_modified))])
+
+
+def _copy_attrs(call: Call, src: ObjectInfo) -> ObjectAttrs:
+    """The source's attributes with the request's metadata layered on (or instead, when fresh)."""
+    fresh = is_true(call.headers.get("x-fresh-metadata"))
+    base = {} if fresh else {USER + name: value for name, value in src.meta.items()}
+    requested = request_attrs(call, base)
+    content_type = call.headers.get("content-type") or src.content_type
+    return ObjectAttrs(content_type=content_type, meta=requested.meta,
+                       headers={**({} if fresh else src.headers), **requested.headers},
+                       delete_at=requested.delete_at,
+                       manifest_type=src.manifest_type, manifest=src.manifest)
+
+
+async def _copy_data(call: Call, src: ObjectInfo, target: Location, attrs: ObjectAttrs) -> ObjectInfo:
+    flat = ObjectAttrs(attrs.content_type, attrs.meta, attrs.headers, delete_at=attrs.delete_at)
+    return await call.storage.put_object(*target, call.storage.read(src), attrs=flat,
+                                         checks=WriteChecks(length=src.size))

@@ -1,0 +1,66 @@
+"""`GET /info`: the capabilities and limits this front end enforces (the same constants it uses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from stackbox.swift import bulk, headers, large_objects, tempurl
+
+SWIFT_VERSION = "2.38.3"
+
+
+def capabilities() -> dict[str, Any]:
+    return {
+        "swift": {
+            "version": SWIFT_VERSION,
+            "strict_cors_mode": True,
+            "policies": [{"name": "Policy-0", "aliases": "Policy-0", "default": True}],
+            "allow_account_management": True,
+            "account_autocreate": True,
+            "allow_open_expired": False,
+            "max_file_size": headers.MAX_FILE_SIZE,
+            "max_meta_name_length": headers.MAX_META_NAME_LENGTH,
+            "max_meta_value_length": headers.MAX_META_VALUE_LENGTH,
+            "max_meta_count": headers.MAX_META_COUNT,
+            "max_meta_overall_size": headers.MAX_META_OVERALL_SIZE,
+            "max_header_size": headers.MAX_HEADER_SIZE,
+            "max_request_line": 8192,
+            "max_object_name_length": headers.MAX_OBJECT_NAME_LENGTH,
+            "container_listing_limit": headers.LISTING_LIMIT,
+            "account_listing_limit": headers.LISTING_LIMIT,
+            "max_account_name_length": headers.MAX_ACCOUNT_NAME_LENGTH,
+            "max_container_name_length": headers.MAX_CONTAINER_NAME_LENGTH,
+            "extra_header_count": 0,
+        },
+        "slo": {
+            "max_manifest_segments": large_objects.MAX_MANIFEST_SEGMENTS,
+            "max_manifest_size": large_objects.MAX_MANIFEST_SIZE,
+            "yield_frequency": 10,
+            "min_segment_size": 1,
+            "allow_async_delete": False,
+        },
+        "tempurl": {
+            "methods": list(tempurl.METHODS),
+            "incoming_remove_headers": ["x-timestamp", "x-open-expired"],
+            "incoming_allow_headers": [],
+            "outgoing_remove_headers": ["x-object-meta-*"],
+            "outgoing_allow_headers": ["x-object-meta-public-*"],
+            "allowed_digests": list(tempurl.DIGESTS),
+            "deprecated_digests": [],
+        },
+        "formpost": {},
+        "bulk_upload": {
+            "max_containers_per_extraction": bulk.MAX_CONTAINERS_PER_EXTRACTION,
+            "max_failed_extractions": bulk.MAX_FAILED_EXTRACTIONS,
+        },
+        "bulk_delete": {
+            "max_deletes_per_request": bulk.MAX_DELETES_PER_REQUEST,
+            "max_failed_deletes": bulk.MAX_FAILED_DELETES,
+        },
+    }
+
+
+#: Rendered once: the document never changes while the server runs.
+INFO_BODY = orjson.dumps(capabilities())

@@ -1,0 +1,143 @@
+"""Account and container listings: query parameters and the json / xml / plain renderings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+from xml.sax.saxutils import escape, quoteattr
+
+import orjson
+
+from stackbox.http import Request
+from stackbox.storage.types import ContainerInfo, ContainerListing, ObjectEntry, ObjectListing
+from stackbox.swift.errors import SwiftError
+from stackbox.swift.headers import LISTING_LIMIT, is_true, iso_date
+
+CONTENT_TYPES = {
+    "json": "application/json; charset=utf-8",
+    "xml": "application/xml; charset=utf-8",
+    "plain": "text/plain; charset=utf-8",
+}
+_ACCEPTED = (("application/json", "json"), ("application/xml", "xml"), ("text/xml", "xml"))
+T = TypeVar("T")
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+@dataclass(frozen=True, slots=True)
+class ListingQuery:
+    prefix: str = ""
+    delimiter: str = ""
+    marker: str = ""
+    end_marker: str = ""
+    limit: int = LISTING_LIMIT
+    reverse: bool = False
+
+
+def listing_query(request: Request) -> ListingQuery:
+    query = request.query
+    delimiter = query.get("delimiter", "")
+    if len(delimiter) > 1 or (delimiter and ord(delimiter) > 254):
+        raise SwiftError(412, "Bad delimiter")
+    return ListingQuery(query.get("prefix", ""), delimiter, query.get("marker", ""),
+                        query.get("end_marker", ""),
+                        _limit(query.get("limit")), is_true(query.get("reverse")))
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return LISTING_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise SwiftError(412, "Value of limit must be a positive integer") from None
+    if limit < 0:
+        raise SwiftError(412, "Value of limit must be a positive integer")
+    if limit > LISTING_LIMIT:
+        raise SwiftError(412, f"Maximum limit is {LISTING_LIMIT}")
+    return limit
+
+
+def listing_format(request: Request) -> str:
+    """`format=` wins; else the Accept header; else plain text."""
+    requested = request.query.get("format", "").lower()
+    if requested in CONTENT_TYPES:
+        return requested
+    accept = request.headers.get("accept", "")
+    for media_type, fmt in _ACCEPTED:
+        if media_type in accept:
+            return fmt
+    return "plain"
+
+
+def render_objects(listing: ObjectListing, fmt: str, container: str) -> bytes:
+    entries = _merged(listing.objects, listing.prefixes, _object_key)
+    if fmt == "json":
+        return orjson.dumps([_object_json(entry) for entry in entries])
+    if fmt == "xml":
+        items = "".join(_object_xml(entry) for entry in entries)
+        return f"{XML_HEAD}<container name={quoteattr(container)}>{items}</container>".encode()
+    return _plain(entry if isinstance(entry, str) else entry.key for entry in entries)
+
+
+def render_containers(listing: ContainerListing, fmt: str, account: str) -> bytes:
+    entries = _merged(listing.containers, listing.prefixes, _container_key)
+    if fmt == "json":
+        return orjson.dumps([_container_json(entry) for entry in entries])
+    if fmt == "xml":
+        items = "".join(_container_xml(entry) for entry in entries)
+        return f"{XML_HEAD}<account name={quoteattr(account)}>{items}</account>".encode()
+    return _plain(entry if isinstance(entry, str) else entry.name for entry in entries)
+
+
+def _merged(items: Sequence[T], prefixes: list[str], name: Callable[[T], str]) -> list[T | str]:
+    """Entries and common prefixes interleaved in key order (the engine returns them apart)."""
+    if not prefixes:
+        return list(items)
+
+    def sort_key(entry: T | str) -> str:
+        return entry if isinstance(entry, str) else name(entry)
+
+    return sorted([*items, *prefixes], key=sort_key)
+
+
+def _object_key(entry: ObjectEntry) -> str:
+    return entry.key
+
+
+def _container_key(entry: ContainerInfo) -> str:
+    return entry.name
+
+
+def _plain(names: Iterable[str]) -> bytes:
+    return "".join(f"{name}\n" for name in names).encode()
+
+
+def _object_json(entry: ObjectEntry | str) -> dict[str, object]:
+    if isinstance(entry, str):
+        return {"subdir": entry}
+    return {"bytes": entry.size, "hash": entry.etag, "name": entry.key, "content_type": entry.content_type,
+            "last_modified": iso_date(entry.last_modified)}
+
+
+def _container_json(entry: ContainerInfo | str) -> dict[str, object]:
+    if isinstance(entry, str):
+        return {"subdir": entry}
+    return {"name": entry.name, "count": entry.object_count, "bytes": entry.bytes_used,
+            "last_modified": iso_date(entry.created), "storage_policy": "Policy-0"}
+
+
+def _object_xml(entry: ObjectEntry | str) -> str:
+    if isinstance(entry, str):
+        return f"<subdir name={quoteattr(entry)}><name>{escape(entry)}</name></subdir>"
+    return (f"<object><name>{escape(entry.key)}</name><hash>{entry.etag}</hash><bytes>{entry.size}</bytes>"
+            f"<content_type>{escape(entry.content_type)}</content_type>"
+            f"<last_modified>{iso_date(entry.last_modified)}</last_modified></object>")
+
+
+def _container_xml(entry: ContainerInfo | str) -> str:
+    if isinstance(entry, str):
+        return f"<subdir name={quoteattr(entry)}><name>{escape(entry)}</name></subdir>"
+    return (f"<container><name>{escape(entry.name)}</name><count>{entry.object_count}</count>"
+            f"<bytes>{entry.bytes_used}</bytes><last_modified>{iso_date(entry.created)}</last_modified>"
+            "</container>")

@@ -1,0 +1,98 @@
+"""Object PUT, GET, HEAD, POST and DELETE (copies are in `copying`, large objects in `large_objects`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from stackbox.http import Response
+from stackbox.storage.types import Preconditions, WriteChecks
+from stackbox.swift import copying, large_objects
+from stackbox.swift.context import Call
+from stackbox.swift.errors import HTML, SwiftError, bad_request, html_body
+from stackbox.swift.headers import MAX_FILE_SIZE
+from stackbox.swift.object_meta import check_object_name, created, object_headers, request_attrs
+from stackbox.swift.ranges import body_response, check_conditions
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """Content-Length (None for chunked transfer encoding); 411 without either, 413 past the limit."""
+    raw = headers.get("content-length")
+    if raw is None:
+        if "chunked" not in headers.get("transfer-encoding", "").lower():
+            raise SwiftError(411)
+        return None
+    if not raw.isdigit():
+        raise bad_request("Invalid Content-Length header value")
+    length = int(raw)
+    if length > MAX_FILE_SIZE:
+        raise SwiftError(413, "Your request is too large.")
+    return length
+
+
+def _preconditions(headers: Mapping[str, str]) -> Preconditions:
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise bad_request("If-None-Match only supports *")
+    return Preconditions(if_none_match_star=if_none_match is not None)
+
+
+def _expected_md5(headers: Mapping[str, str]) -> str | None:
+    etag = headers.get("etag")
+    return etag.strip().strip('"').lower() if etag else None
+
+
+async def put_object(call: Call) -> Response:
+    check_object_name(call.obj)
+    if "x-copy-from" in call.headers:
+        return await copying.copy_from(call)
+    if call.query.get("multipart-manifest") == "put":
+        return await large_objects.put_slo(call)
+    length = declared_length(call.headers)
+    attrs = request_attrs(call)
+    checks = WriteChecks(length=length, max_length=MAX_FILE_SIZE, md5_hex=_expected_md5(call.headers))
+    info = await call.storage.put_object(call.account, call.container, call.obj, call.request.stream(),
+                                         attrs=attrs, checks=checks,
+                                         preconditions=_preconditions(call.headers))
+    return created(info)
+
+
+async def get_object(call: Call) -> Response:
+    head = call.method == "HEAD"
+    obj = call.storage.get_object(call.account, call.container, call.obj)
+    manifest_get = call.query.get("multipart-manifest") == "get"
+    if obj.manifest_type == "slo" and manifest_get and not head:
+        return large_objects.slo_manifest_response(call, obj)
+    if obj.manifest_type == "dlo" and not manifest_get:
+        obj = large_objects.resolve_dlo(call.storage, obj)
+    headers = object_headers(obj)
+    status = check_conditions(call.headers, obj.etag, obj.last_modified, call.method)
+    if status == 304:
+        return Response(b"", 304, [h for h in headers if h[0] != "Content-Type"])
+    if status is not None:
+        raise SwiftError(status)
+    return body_response(call.storage, obj, headers, call.headers.get("range"), head)
+
+
+async def post_object(call: Call) -> Response:
+    """Swift replaces all user metadata (and the expiry) on POST."""
+    current = call.storage.head_object(call.account, call.container, call.obj)
+    attrs = request_attrs(call)
+    changes: dict[str, object] = {"meta": attrs.meta, "headers": attrs.headers, "delete_at": attrs.delete_at}
+    if "content-type" in call.headers:
+        changes["content_type"] = attrs.content_type
+    if attrs.manifest is not None and current.manifest_type == "dlo":
+        changes["manifest"] = attrs.manifest
+    call.storage.update_object(call.account, call.container, call.obj, **changes)
+    return Response(html_body(202), 202, content_type=HTML)
+
+
+async def delete_object(call: Call) -> Response:
+    if call.query.get("multipart-manifest") == "delete":
+        return await large_objects.delete_slo(call)
+    if not call.storage.delete_object(call.account, call.container, call.obj):
+        raise SwiftError(404)
+    return Response(b"", 204, content_type=HTML)
+
+
+async def not_allowed(call: Call) -> Response:
+    raise SwiftError(405, headers=[("Allow", "COPY, DELETE, GET, HEAD, POST, PUT")])

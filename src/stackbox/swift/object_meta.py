@@ -1,0 +1,96 @@
+"""What objects share between plain PUTs, copies and large objects: attributes from request
+headers, the headers of a stored object, name checks."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping
+
+from stackbox.http import Response
+from stackbox.storage.types import ObjectAttrs, ObjectInfo
+from stackbox.swift.context import Call
+from stackbox.swift.errors import HTML, bad_request
+from stackbox.swift.headers import (
+    MAX_OBJECT_NAME_LENGTH,
+    OBJECT_PASSTHROUGH,
+    USER,
+    delete_at,
+    http_date,
+    meta_headers,
+    meta_update,
+    title,
+    x_timestamp,
+)
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def object_headers(obj: ObjectInfo, etag: str | None = None) -> list[tuple[str, str]]:
+    """The headers of a GET/HEAD of `obj` (without Content-Length, which depends on the range)."""
+    headers = [
+        ("Content-Type", obj.content_type),
+        ("Etag", etag or display_etag(obj)),
+        ("Last-Modified", http_date(obj.last_modified)),
+        ("X-Timestamp", x_timestamp(obj.last_modified)),
+        ("Accept-Ranges", "bytes"),
+        *meta_headers(obj.meta, "object", namespace=""),
+        *((title(name), value) for name, value in obj.headers.items()),
+    ]
+    if obj.delete_at is not None:
+        headers.append(("X-Delete-At", str(obj.delete_at)))
+    if obj.manifest_type == "slo" or obj.parts:
+        headers.append(("X-Static-Large-Object", "True"))
+    elif obj.manifest_type == "dlo" and obj.manifest is not None:
+        headers.append(("X-Object-Manifest", obj.manifest.decode()))
+    return headers
+
+
+def display_etag(obj: ObjectInfo) -> str:
+    """Swift quotes the etags of large objects (they are not the MD5 of the data)."""
+    return f'"{obj.etag}"' if obj.manifest_type or obj.parts else obj.etag
+
+
+def check_object_name(name: str) -> None:
+    size = len(name.encode("utf-8", "surrogateescape"))
+    if size > MAX_OBJECT_NAME_LENGTH:
+        raise bad_request(f"Object name length of {size} longer than {MAX_OBJECT_NAME_LENGTH}")
+
+
+def content_type(headers: Mapping[str, str], name: str) -> str:
+    given = headers.get("content-type")
+    if given and headers.get("x-detect-content-type", "").lower() != "true":
+        return given
+    return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_CONTENT_TYPE
+
+
+def request_attrs(call: Call, base_meta: Mapping[str, str] | None = None) -> ObjectAttrs:
+    """The attributes a PUT/POST sets: content type, metadata, passthrough headers, expiry, DLO."""
+    update = meta_update(call.headers, "object")
+    meta = {**(base_meta or {}), **update.set}
+    for name in update.remove:
+        meta.pop(name, None)
+    passthrough = {name: call.headers[name] for name in OBJECT_PASSTHROUGH if name in call.headers}
+    manifest = call.headers.get("x-object-manifest")
+    if manifest is not None:
+        _check_dlo_manifest(manifest)
+    return ObjectAttrs(
+        content_type=content_type(call.headers, call.obj),
+        meta={name[len(USER):]: value for name, value in meta.items()},
+        headers=passthrough,
+        delete_at=delete_at(call.headers),
+        manifest_type="dlo" if manifest is not None else None,
+        manifest=manifest.encode() if manifest is not None else None,
+    )
+
+
+def _check_dlo_manifest(value: str) -> None:
+    container, slash, _ = value.lstrip("/").partition("/")
+    if not container or not slash or value.startswith("/"):
+        raise bad_request("X-Object-Manifest must be in the format container/prefix")
+
+
+def created(info: ObjectInfo, extra: list[tuple[str, str]] | None = None) -> Response:
+    headers = [("Etag", display_etag(info)), ("Last-Modified", http_date(info.last_modified)), *(extra or [])]
+    return Response(b"", 201, headers, HTML)
+
+

@@ -1,0 +1,136 @@
+"""Reading an object: conditional headers and single/multi-range responses (`multipart/byteranges`)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterator, Mapping
+
+from stackbox.http import Response, StreamingResponse
+from stackbox.storage.engine import Engine
+from stackbox.storage.types import ObjectInfo
+from stackbox.swift.errors import SwiftError
+from stackbox.swift.headers import parse_http_date
+
+Span = tuple[int, int]  # [start, end) in bytes
+
+
+def parse_range(value: str | None, size: int) -> list[Span] | None:
+    """The satisfiable spans of a `Range` header; None when the header is absent or malformed (the
+    whole object is then returned, as Swift does); 416 when no span is satisfiable."""
+    if not value or not value.strip().lower().startswith("bytes="):
+        return None
+    spans: list[Span] = []
+    for item in value.strip()[6:].split(","):
+        parsed = _parse_spec(item.strip())
+        if parsed is None:
+            return None
+        span = _clamp(parsed, size)
+        if span is not None:
+            spans.append(span)
+    if not spans:
+        raise SwiftError(416, headers=[("Content-Range", f"bytes */{size}")])
+    return spans
+
+
+def _parse_spec(spec: str) -> tuple[int | None, int | None] | None:
+    first, dash, last = spec.partition("-")
+    if not dash or (not first and not last):
+        return None
+    if not (first.isdigit() or not first) or not (last.isdigit() or not last):
+        return None
+    start = int(first) if first else None
+    end = int(last) if last else None
+    if start is not None and end is not None and end < start:
+        return None
+    return start, end
+
+
+def _clamp(spec: tuple[int | None, int | None], size: int) -> Span | None:
+    start, end = spec
+    if start is None:  # suffix: the last `end` bytes
+        assert end is not None
+        return (max(size - end, 0), size) if end > 0 and size > 0 else None
+    if start >= size:
+        return None
+    return start, size if end is None else min(end + 1, size)
+
+
+def check_conditions(headers: Mapping[str, str], etag: str, last_modified: float, method: str) -> int | None:
+    """304 or 412 when a conditional header says so, else None. `etag` is unquoted."""
+    if_match = headers.get("if-match")
+    if if_match is not None and not _etag_matches(if_match, etag):
+        return 412
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and _etag_matches(if_none_match, etag):
+        return 304 if method in ("GET", "HEAD") else 412
+    modified = math.ceil(last_modified)
+    since = _header_time(headers, "if-unmodified-since")
+    if since is not None and modified > since:
+        return 412
+    since = _header_time(headers, "if-modified-since")
+    if if_none_match is None and since is not None and modified <= since:
+        return 304
+    return None
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    candidates = {item.strip().strip('"') for item in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def _header_time(headers: Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    return None if value is None else parse_http_date(value)
+
+
+def body_response(storage: Engine, obj: ObjectInfo, headers: list[tuple[str, str]],
+                  range_header: str | None, head: bool) -> Response:
+    """200 with the whole object, 206 with one span, or 206 `multipart/byteranges` with several."""
+    spans = parse_range(range_header, obj.size) if range_header else None
+    if spans is None:
+        headers.append(("content-length", str(obj.size)))
+        return _stream(storage, obj, [(0, obj.size)], 200, headers, head)
+    if len(spans) == 1:
+        start, end = spans[0]
+        headers += [("Content-Range", f"bytes {start}-{end - 1}/{obj.size}"),
+                    ("content-length", str(end - start))]
+        return _stream(storage, obj, spans, 206, headers, head)
+    return _multipart(storage, obj, spans, headers, head)
+
+
+def _stream(storage: Engine, obj: ObjectInfo, spans: list[Span], status: int,
+            headers: list[tuple[str, str]], head: bool) -> Response:
+    if head:
+        return Response(b"", status, headers)
+    start, end = spans[0]
+    if end - start <= 65536 and len(obj.extents) == 1 and obj.extents[0].data is not None:
+        data = obj.extents[0].data
+        return Response(data[start:end], status, headers)
+    return StreamingResponse(storage.read(obj, start, end), status, headers)
+
+
+def _multipart(storage: Engine, obj: ObjectInfo, spans: list[Span], headers: list[tuple[str, str]],
+               head: bool) -> Response:
+    boundary = os.urandom(16).hex()
+    content_type = next((value for name, value in headers if name == "Content-Type"), "")
+    parts = [(f"--{boundary}\r\nContent-Type: {content_type}\r\n"
+              f"Content-Range: bytes {start}-{end - 1}/{obj.size}\r\n\r\n").encode() for start, end in spans]
+    closing = f"--{boundary}--".encode()
+    length = sum(len(part) + (end - start) + 2 for part, (start, end) in zip(parts, spans, strict=True))
+    headers = [(name, value) for name, value in headers if name != "Content-Type"]
+    headers += [("Content-Type", f"multipart/byteranges;boundary={boundary}"),
+                ("content-length", str(length + len(closing)))]
+    if head:
+        return Response(b"", 206, headers)
+    return StreamingResponse(_multipart_chunks(storage, obj, spans, parts, closing), 206, headers)
+
+
+async def _multipart_chunks(storage: Engine, obj: ObjectInfo, spans: list[Span], parts: list[bytes],
+                            closing: bytes) -> AsyncIterator[bytes]:
+    for part, (start, end) in zip(parts, spans, strict=True):
+        yield part
+        async for chunk in storage.read(obj, start, end):
+            yield chunk
+        yield b"\r\n"
+    yield closing

@@ -1,0 +1,129 @@
+"""Temporary URLs: `?temp_url_sig=...&temp_url_expires=...` grants one method on one object (or on
+every object under `temp_url_prefix`) without a token, signed with an account or container key
+(`X-Account-Meta-Temp-URL-Key[-2]`, `X-Container-Meta-Temp-URL-Key[-2]`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import time
+from calendar import timegm
+from collections.abc import Iterable
+from ipaddress import ip_address, ip_network
+
+from stackbox.storage.types import NoSuchContainer
+from stackbox.swift.context import Call
+from stackbox.swift.errors import SwiftError
+from stackbox.swift.headers import user_meta
+
+METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
+DIGESTS = ("sha256", "sha512")
+_HEX_LENGTHS = {64: "sha256", 128: "sha512"}
+_KEY_NAMES = ("temp-url-key", "temp-url-key-2")
+#: A HEAD may use a signature made for any of these methods.
+_HEAD_SIGNED_AS = ("HEAD", "GET", "PUT", "POST")
+
+
+def invalid() -> SwiftError:
+    return SwiftError(401, "401 Unauthorized: Temp URL invalid\n")
+
+
+def is_temp_url(call: Call) -> bool:
+    return "temp_url_sig" in call.query
+
+
+def authorize_temp_url(call: Call) -> None:
+    """Mark the call as authorised by its signature, or raise 401."""
+    query = call.query
+    if not call.obj or call.method not in METHODS:
+        raise invalid()
+    _check_expiry(query.get("temp_url_expires", ""))
+    digest, signature = _signature(query.get("temp_url_sig", ""))
+    path = _signed_path(call)
+    ip_range = query.get("temp_url_ip_range")
+    if ip_range is not None and not _ip_allowed(ip_range, call.request.client_host):
+        raise invalid()
+    methods = _HEAD_SIGNED_AS if call.method == "HEAD" else (call.method,)
+    for key in _keys(call):
+        for method in methods:
+            message = f"{method}\n{query['temp_url_expires']}\n{path}"
+            if ip_range is not None:
+                message = f"ip={ip_range}\n{message}"
+            expected = hmac.new(key.encode(), message.encode(), digest).digest()
+            if hmac.compare_digest(expected, signature):
+                call.temp_url = True
+                return
+    raise invalid()
+
+
+def _check_expiry(raw: str) -> None:
+    try:
+        value = int(raw) if raw.isdigit() else timegm(time.strptime(raw, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        raise invalid() from None
+    if value < time.time():
+        raise invalid()
+
+
+def _signature(raw: str) -> tuple[str, bytes]:
+    """(digest name, raw signature) from hex or `<digest>:<base64>` forms."""
+    digest, colon, encoded = raw.partition(":")
+    try:
+        if colon:
+            if digest not in DIGESTS:
+                raise invalid()
+            return digest, base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        name = _HEX_LENGTHS.get(len(raw))
+        if name is None:
+            raise invalid()
+        return name, bytes.fromhex(raw)
+    except (ValueError, binascii.Error):
+        raise invalid() from None
+
+
+def _signed_path(call: Call) -> str:
+    prefix = call.query.get("temp_url_prefix")
+    if prefix is None:
+        return call.object_path
+    if not call.obj.startswith(prefix):
+        raise invalid()
+    return f"prefix:/v1/{call.account}/{call.container}/{prefix}"
+
+
+def _ip_allowed(ip_range: str, client: str) -> bool:
+    try:
+        return ip_address(client) in ip_network(ip_range, strict=False)
+    except ValueError:
+        return False
+
+
+def _keys(call: Call) -> Iterable[str]:
+    account_meta = call.storage.get_account(call.account).meta
+    try:
+        container_meta = call.storage.get_container(call.account, call.container).meta
+    except NoSuchContainer:
+        container_meta = {}
+    for meta in (account_meta, container_meta):
+        for name in _KEY_NAMES:
+            key = user_meta(meta, name)
+            if key:
+                yield key
+
+
+def _shown(header: str) -> bool:
+    return not header.startswith("x-object-meta-") or header.startswith("x-object-meta-public-")
+
+
+def response_headers(call: Call, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Hide private metadata from the URL's holder; make GETs downloads (or `inline`)."""
+    kept = [(name, value) for name, value in headers if _shown(name.lower())]
+    if call.method == "GET":
+        filename = call.query.get("filename")
+        if "inline" in call.query:
+            disposition = "inline" if filename is None else f'inline; filename="{filename}"'
+        else:
+            disposition = f'attachment; filename="{filename or call.obj.rsplit("/", 1)[-1]}"'
+        kept = [(n, v) for n, v in kept if n.lower() != "content-disposition"]
+        kept.append(("Content-Disposition", disposition))
+    return kept

@@ -12,7 +12,7 @@ from stackbox.http import Response
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
 from stackbox.swift.context import Call
 from stackbox.swift.errors import SwiftError, bad_request
-from stackbox.swift.headers import USER, http_date, is_true
+from stackbox.swift.headers import http_date, is_true
 from stackbox.swift.large_objects import resolve_dlo
 from stackbox.swift.object_meta import check_object_name, created, request_attrs
 
@@ -71,7 +71,7 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
 def _copy_attrs(call: Call, src: ObjectInfo) -> ObjectAttrs:
     """The source's attributes with the request's metadata layered on (or instead, when fresh)."""
     fresh = is_true(call.headers.get("x-fresh-metadata"))
-    base = {} if fresh else {USER + name: value for name, value in src.meta.items()}
+    base = {} if fresh else dict(src.meta)
     requested = request_attrs(call, base)
     content_type = call.headers.get("content-type") or src.content_type
     return ObjectAttrs(content_type=content_type, meta=requested.meta,

@@ -92,7 +92,7 @@ def _check_meta(prefix: str, key: str, value: str) -> None:
 
 def meta_headers(meta: Mapping[str, str], kind: str, namespace: str = USER) -> list[tuple[str, str]]:
     """`X-<Kind>-Meta-<Name>` response headers for the names under `namespace` in an engine meta dict
-    (object metadata is stored without a namespace, as S3 shares it)."""
+    (user metadata is `meta:<name>` for accounts, containers and objects; S3 shares the objects')."""
     prefix = f"X-{kind.title()}-Meta-"
     skip = len(namespace)
     return [(prefix + title(name[skip:]), value)

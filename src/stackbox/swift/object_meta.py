@@ -13,7 +13,6 @@ from stackbox.swift.errors import HTML, bad_request
 from stackbox.swift.headers import (
     MAX_OBJECT_NAME_LENGTH,
     OBJECT_PASSTHROUGH,
-    USER,
     delete_at,
     http_date,
     meta_headers,
@@ -33,7 +32,7 @@ def object_headers(obj: ObjectInfo, etag: str | None = None) -> list[tuple[str, 
         ("Last-Modified", http_date(obj.last_modified)),
         ("X-Timestamp", x_timestamp(obj.last_modified)),
         ("Accept-Ranges", "bytes"),
-        *meta_headers(obj.meta, "object", namespace=""),
+        *meta_headers(obj.meta, "object"),
         *((title(name), value) for name, value in obj.headers.items()),
     ]
     if obj.delete_at is not None:
@@ -75,7 +74,7 @@ def request_attrs(call: Call, base_meta: Mapping[str, str] | None = None) -> Obj
         _check_dlo_manifest(manifest)
     return ObjectAttrs(
         content_type=content_type(call.headers, call.obj),
-        meta={name[len(USER):]: value for name, value in meta.items()},
+        meta=meta,
         headers=passthrough,
         delete_at=delete_at(call.headers),
         manifest_type="dlo" if manifest is not None else None,

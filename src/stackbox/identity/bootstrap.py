@@ -94,8 +94,7 @@ def _ensure_admin(store: Store) -> str | None:
     password = secrets.token_urlsafe(18)
     user_id = new_id()
     store.insert("user", {"id": user_id, "name": ADMIN, "domain_id": DEFAULT_DOMAIN_ID,
-                          "password_hash": hash_password(password), "password_changed_at": time.time(),
-                          "default_project_id": project_id})
+                          "password_hash": hash_password(password), "password_changed_at": time.time()})
     store.assign(user_id, "project", project_id, role_ids[ADMIN])
     return password
 

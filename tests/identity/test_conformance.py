@@ -53,6 +53,16 @@ def test_malformed_auth_requests(cloud: RunningCloud, body: dict[str, Any], mess
     assert _error(api(cloud, "POST", TOKENS, json=body), 400) == message
 
 
+def test_unsupported_method_lists_the_supported_ones(cloud: RunningCloud) -> None:
+    body = {"auth": {"identity": {"methods": ["bogus"], "bogus": {}}}}
+    error = api(cloud, "POST", TOKENS, json=body).json()["error"]
+    assert error == {"code": 401, "identity": {"methods": ["password", "token", "application_credential"]},
+                     "message": "Attempted to authenticate with an unsupported method.",
+                     "title": "Unauthorized"}
+    assert _error(api(cloud, "POST", TOKENS, json={"auth": {"identity": {"methods": []}}}), 401) == (
+        "The request you have made requires authentication.")
+
+
 def test_project_scope_by_name_needs_a_domain(cloud: RunningCloud, member: Account) -> None:
     body = _password(member.name, member.password, domain={"id": "default"})
     body["auth"]["scope"] = {"project": {"name": member.project_name}}

@@ -44,7 +44,8 @@ def _parse_request(body: Any) -> tuple[str, Body, Any]:
     method = next((m for m in METHODS if m in methods), None)
     if method is None:
         if methods:
-            raise Unauthorized("Attempted to authenticate with an unsupported method.")
+            raise Unauthorized("Attempted to authenticate with an unsupported method.",
+                               identity={"methods": list(METHODS)})
         raise Unauthorized()
     return method, _object(identity, method) or {}, auth.get("scope")
 

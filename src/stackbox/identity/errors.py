@@ -18,15 +18,17 @@ class IdentityError(Exception):
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal Server Error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
+        #: Extra members of the error object (Keystone lists the auth methods it supports on a 401).
+        self.details = details
 
     def headers(self, identity_url: str) -> list[tuple[str, str]]:
         return []
 
     def response(self, identity_url: str) -> Response:
-        body = {"error": {"code": self.status, "message": self.message, "title": self.title}}
+        body = {"error": {"code": self.status, **self.details, "message": self.message, "title": self.title}}
         return json_response(body, self.status, self.headers(identity_url))
 
 
@@ -49,8 +51,8 @@ class Unauthorized(IdentityError):
     status = 401
     title = "Unauthorized"
 
-    def __init__(self, message: str = AUTH_REQUIRED) -> None:
-        super().__init__(message)
+    def __init__(self, message: str = AUTH_REQUIRED, **details: Any) -> None:
+        super().__init__(message, **details)
 
     def headers(self, identity_url: str) -> list[tuple[str, str]]:
         return [("www-authenticate", f'Keystone uri="{identity_url}"')]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from stackbox.http import ASGIApp, BodyTooLarge, ClientDisconnected, Receive, Request, Response, Scope, Send
 from stackbox.storage import types as st
-from stackbox.swift import account, bulk, container, copying, obj, tempurl
+from stackbox.swift import account, bulk, container, copying, formpost, obj, tempurl
 from stackbox.swift.acl import authorize, unauthorized
 from stackbox.swift.context import Call, split_path
 from stackbox.swift.errors import SwiftError
@@ -100,6 +100,8 @@ async def _route(request: Request, storage: Engine, identity: IdentityService) -
     if parts is None:
         raise SwiftError(412, "Bad URL")
     call = Call(request, storage, identity, *parts)
+    if formpost.is_form_post(call):
+        return await formpost.form_post(call)
     _authenticate(call)
     response = await _handler(call)(call)
     if call.temp_url:

@@ -39,13 +39,13 @@ def authorize_temp_url(call: Call) -> None:
     if not call.obj or call.method not in METHODS:
         raise invalid()
     _check_expiry(query.get("temp_url_expires", ""))
-    digest, signature = _signature(query.get("temp_url_sig", ""))
+    digest, signature = parse_signature(query.get("temp_url_sig", ""))
     path = _signed_path(call)
     ip_range = query.get("temp_url_ip_range")
     if ip_range is not None and not _ip_allowed(ip_range, call.request.client_host):
         raise invalid()
     methods = _HEAD_SIGNED_AS if call.method == "HEAD" else (call.method,)
-    for key in _keys(call):
+    for key in signing_keys(call):
         for method in methods:
             message = f"{method}\n{query['temp_url_expires']}\n{path}"
             if ip_range is not None:
@@ -66,7 +66,7 @@ def _check_expiry(raw: str) -> None:
         raise invalid()
 
 
-def _signature(raw: str) -> tuple[str, bytes]:
+def parse_signature(raw: str) -> tuple[str, bytes]:
     """(digest name, raw signature) from hex or `<digest>:<base64>` forms."""
     digest, colon, encoded = raw.partition(":")
     try:
@@ -98,7 +98,8 @@ def _ip_allowed(ip_range: str, client: str) -> bool:
         return False
 
 
-def _keys(call: Call) -> Iterable[str]:
+def signing_keys(call: Call) -> Iterable[str]:
+    """The account's and then the container's temp URL keys (also FormPost's keys)."""
     account_meta = call.storage.get_account(call.account).meta
     try:
         container_meta = call.storage.get_container(call.account, call.container).meta

@@ -1,0 +1,85 @@
+"""One store, two APIs: what S3 writes reads the same through Swift, and back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import boto3
+import pytest
+import swiftclient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from keystoneauth1 import session as ks_session
+
+from cloud import RunningCloud
+from swift.helpers import unique
+
+
+@pytest.fixture(scope="module")
+def s3(cloud: RunningCloud, admin_session: ks_session.Session) -> Any:
+    """boto3 on an EC2 pair of admin on the admin project; skips while the S3 API is not there."""
+    user_id = admin_session.get_user_id()
+    created = admin_session.post(f"{cloud.auth_url}/users/{user_id}/credentials/OS-EC2",
+                                 json={"tenant_id": admin_session.get_project_id()}).json()["credential"]
+    client = boto3.client("s3", endpoint_url=cloud.object_url, region_name="us-east-1",
+                          aws_access_key_id=created["access"], aws_secret_access_key=created["secret"],
+                          config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 0}))
+    try:
+        client.list_buckets()
+    except ClientError as error:
+        pytest.skip(f"S3 API not available yet: {error.response['Error'].get('Code')}")
+    return client
+
+
+def test_s3_object_reads_through_swift(s3: Any, conn: swiftclient.Connection) -> None:
+    bucket = unique("x")
+    s3.create_bucket(Bucket=bucket)
+    put = s3.put_object(Bucket=bucket, Key="k.txt", Body=b"from s3", ContentType="text/plain",
+                        Metadata={"foo": "bar"})
+    headers, body = conn.get_object(bucket, "k.txt")
+    assert body == b"from s3"
+    assert headers["etag"] == put["ETag"].strip('"') == hashlib.md5(b"from s3").hexdigest()
+    assert headers["content-type"] == "text/plain"
+    assert headers["x-object-meta-foo"] == "bar"
+
+
+def test_swift_object_reads_through_s3(s3: Any, conn: swiftclient.Connection) -> None:
+    name = unique("x")
+    conn.put_container(name)
+    etag = conn.put_object(name, "k", b"from swift", content_type="text/x-swift",
+                           headers={"X-Object-Meta-Foo": "baz"})
+    got = s3.get_object(Bucket=name, Key="k")
+    assert got["Body"].read() == b"from swift"
+    assert got["ETag"] == f'"{etag}"'
+    assert got["ContentType"] == "text/x-swift"
+    assert got["Metadata"] == {"foo": "baz"}
+
+
+def test_multipart_upload_is_a_large_object_in_swift(s3: Any, conn: swiftclient.Connection) -> None:
+    bucket = unique("x")
+    s3.create_bucket(Bucket=bucket)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mpu")
+    parts = [b"a" * (5 << 20), b"b" * 10]
+    etags = [s3.upload_part(Bucket=bucket, Key="mpu", UploadId=upload["UploadId"], PartNumber=n + 1,
+                            Body=data)["ETag"] for n, data in enumerate(parts)]
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mpu", UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": e, "PartNumber": n + 1} for n, e in enumerate(etags)]})
+    headers = conn.head_object(bucket, "mpu")
+    assert headers["x-static-large-object"] == "True"
+    assert headers["etag"] == done["ETag"]
+    assert int(headers["content-length"]) == sum(map(len, parts))
+    assert conn.get_object(bucket, "mpu", headers={"Range": f"bytes={(5 << 20) - 2}-{(5 << 20) + 1}"}
+                           )[1] == b"aabb"
+
+
+def test_slo_reads_through_s3(s3: Any, conn: swiftclient.Connection) -> None:
+    name = unique("x")
+    conn.put_container(name)
+    conn.put_object(name, "s/1", b"one-")
+    conn.put_object(name, "s/2", b"two")
+    manifest = json.dumps([{"path": f"/{name}/s/1"}, {"path": f"/{name}/s/2"}])
+    conn.put_object(name, "slo", manifest, query_string="multipart-manifest=put")
+    assert s3.get_object(Bucket=name, Key="slo")["Body"].read() == b"one-two"

@@ -114,3 +114,18 @@ def test_formpost(cloud: RunningCloud, admin_swift: Swift, conn: swiftclient.Con
     fields.update(max_file_size="3", signature=_form_signature(path, "", 3, 2, expires, "form-key"))
     too_big = requests.post(f"{cloud.object_url}{path}", data=fields, files=files, timeout=10)
     assert too_big.status_code == 400 and "max_file_size exceeded" in too_big.text
+
+
+def test_write_grant_does_not_allow_copying_unreadable_objects(make_user: MakeUser,
+                                                                user_swift: UserSwift) -> None:
+    guest = make_user("member")
+    owner_user, owner, drop = _shared_container(
+        make_user, user_swift, **{"X-Container-Write": f"{guest.project_id}:{guest.user_id}"})
+    private = unique("private")
+    owner("PUT", f"/{private}")
+    owner("PUT", f"/{private}/secret", data=b"secret")
+    as_guest = user_swift(guest, owner_user.account)
+    stolen = as_guest("PUT", f"/{drop}/loot", headers={"X-Copy-From": f"/{private}/secret",
+                                                       "Content-Length": "0"})
+    assert stolen.status_code == 403
+    assert owner("GET", f"/{drop}/loot").status_code == 404

@@ -53,6 +53,19 @@ def _acl_allows(call: Call) -> bool:
     return False
 
 
+def container_allows(call: Call, account: str, container: str, *, write: bool) -> bool:
+    """Whether a caller who does not own the account may read (or write) objects of `container`
+    (copies check both ends this way)."""
+    try:
+        meta = call.storage.get_container(account, container).meta
+    except NoSuchContainer:
+        return False
+    entries = parse_acl(meta.get(WRITE_ACL if write else READ_ACL, ""))
+    if call.auth is not None and _granted(entries, call.auth):
+        return True
+    return not write and referrer_allowed(entries, call.headers)
+
+
 def parse_acl(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
 

@@ -41,7 +41,7 @@ OBJECT_ROUTES: dict[str, Handler] = {
     "DELETE": obj.delete_object, "COPY": copying.copy_method,
 }
 
-#: Engine exceptions -> (status, detail or None for Swift's standard body).
+#: Engine exceptions -> the status Swift answers them with (its standard body).
 STORAGE_ERRORS: tuple[tuple[type[st.StorageError], int], ...] = (
     (st.NoSuchContainer, 404), (st.NoSuchObject, 404), (st.ContainerNotEmpty, 409),
     (st.PreconditionFailed, 412), (st.BadDigest, 422), (st.ChecksumMismatch, 422),

@@ -10,6 +10,7 @@ from urllib.parse import quote, unquote
 
 from stackbox.http import Response
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
+from stackbox.swift.acl import container_allows
 from stackbox.swift.context import Call
 from stackbox.swift.errors import SwiftError, bad_request
 from stackbox.swift.headers import http_date, is_true
@@ -54,6 +55,9 @@ async def copy_from(call: Call) -> Response:
 
 async def _copy(call: Call, source: Location, target: Location) -> Response:
     check_object_name(target[2])
+    if not call.owner and not (container_allows(call, source[0], source[1], write=False)
+                               and container_allows(call, target[0], target[1], write=True)):
+        raise SwiftError(403 if call.auth is not None else 401)
     src = call.storage.head_object(*source)
     attrs = _copy_attrs(call, src)
     keep_manifest = call.query.get("multipart-manifest") == "get"

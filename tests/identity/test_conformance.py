@@ -296,3 +296,48 @@ def test_application_credential_answers(cloud: RunningCloud, member: Account) ->
     assert _error(refused, 403) == (
         "You are not authorized to perform the requested action: Using method 'application_credential' "
         "is not allowed for managing additional application credentials..")
+
+
+def test_password_change_answers(cloud: RunningCloud, member: Account,
+                                 make_account: Callable[[str], Account]) -> None:
+    token, path = member.token(cloud), f"/v3/users/{member.user_id}/password"
+    missing = api(cloud, "POST", path, token, json={"user": {"password": "x"}})
+    assert _error(missing, 400) == "'original_password' is a required property"
+    other = make_account("member")
+    change = {"user": {"original_password": member.password, "password": "x"}}
+    assert _error(api(cloud, "POST", f"/v3/users/{other.user_id}/password", token, json=change), 401) == (
+        "The request you have made requires authentication.")
+
+
+def test_scoping_views_of_a_disabled_project(cloud: RunningCloud, admin_token: str, member: Account) -> None:
+    token = member.token(cloud)
+    rescope = {"auth": {"identity": {"methods": ["token"], "token": {"id": token}}, "scope": "unscoped"}}
+    unscoped = api(cloud, "POST", TOKENS, json=rescope)
+    unscoped_token = unscoped.headers["X-Subject-Token"]
+    assert _error(api(cloud, "GET", "/v3/auth/catalog", unscoped_token), 403) == (
+        "You are not authorized to perform the requested action.")
+    disable = {"project": {"enabled": False}}
+    api(cloud, "PATCH", f"/v3/projects/{member.project_id}", admin_token, json=disable)
+    gone = api(cloud, "GET", TOKENS, admin_token, headers={"X-Subject-Token": token})
+    assert _error(gone, 404) == f"Unable to validate token because project {member.project_id} is disabled"
+    listed = api(cloud, "GET", "/v3/auth/projects", unscoped_token).json()["projects"]
+    assert [(project["id"], project["enabled"]) for project in listed] == [(member.project_id, False)]
+
+
+def test_domain_scoped_catalog_keeps_project_only_services(cloud: RunningCloud, keystone: Any,
+                                                           member: Account) -> None:
+    keystone.roles.grant(keystone.roles.find(name="reader"), user=member.user_id, domain="default")
+    body = _password(member.name, member.password, domain={"id": "default"})
+    body["auth"]["scope"] = {"domain": {"id": "default"}}
+    catalog = api(cloud, "POST", TOKENS, json=body).json()["token"]["catalog"]
+    assert {entry["type"]: len(entry["endpoints"]) for entry in catalog} == {"identity": 3, "object-store": 0}
+
+
+def test_s3tokens_body_errors(cloud: RunningCloud, admin_token: str) -> None:
+    not_an_object = api(cloud, "POST", "/v3/s3tokens", admin_token, json=[1])
+    assert _error(not_an_object, 400).startswith("Expecting to find valid JSON in request body.")
+    assert _error(api(cloud, "POST", "/v3/s3tokens", admin_token, json={}), 400) == (
+        "request must include a request body")
+    for credentials in ("x", {}):
+        refused = api(cloud, "POST", "/v3/s3tokens", admin_token, json={"credentials": credentials})
+        assert _error(refused, 401) == "The request you have made requires authentication."

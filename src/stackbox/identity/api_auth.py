@@ -8,7 +8,7 @@ from stackbox.auth import Ec2Secret
 from stackbox.http import Response, json_response
 from stackbox.identity import policy, signatures
 from stackbox.identity.authenticate import authenticate
-from stackbox.identity.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from stackbox.identity.errors import MALFORMED_JSON, BadRequest, Forbidden, NotFound, Unauthorized
 from stackbox.identity.render import domain_json, project_json
 from stackbox.identity.router import Call, Router
 from stackbox.identity.service import ValidToken, ec2_credential_id
@@ -57,8 +57,15 @@ def _subject(call: Call, action: str) -> tuple[str, ValidToken]:
         raise NotFound("Could not recognize Fernet token")
     valid = call.service.validate(token)
     if valid is None:
-        raise NotFound("Failed to validate token")
+        raise NotFound(_invalid_reason(call, payload))
     return token, valid
+
+
+def _invalid_reason(call: Call, payload: TokenPayload) -> str:
+    project = call.service.store.get("project", payload.project_id) if payload.project_id else None
+    if project is not None and not project["enabled"]:
+        return f"Unable to validate token because project {project['id']} is disabled"
+    return "Failed to validate token"
 
 
 @router.route("GET", "/v3/auth/tokens")
@@ -77,9 +84,8 @@ def revoke_token(call: Call) -> Response:
 
 @router.route("GET", "/v3/auth/catalog")
 def auth_catalog(call: Call) -> Response:
-    payload = call.context_token.payload
-    if payload.project_id is None and payload.domain_id is None:
-        raise Forbidden("The authenticated token is not scoped to a project or domain.")
+    if call.context_token.payload.project_id is None:
+        raise Forbidden("You are not authorized to perform the requested action.")
     return json_response({"catalog": call.service.catalog(call.context.project_id),
                           "links": {"self": call.collection_links()["self"]}})
 
@@ -89,7 +95,8 @@ def auth_projects(call: Call) -> Response:
     store = call.service.store
     owned = store.target_ids_of_user(call.context.user_id, "project")
     rows = [store.get("project", ident) for ident in owned]
-    projects = [project_json(call, row) for row in rows if row is not None and row["enabled"]]
+    # Keystone lists disabled projects here too (a token cannot be scoped to them).
+    projects = [project_json(call, row) for row in rows if row is not None]
     return json_response({"projects": projects, "links": call.collection_links()})
 
 
@@ -98,7 +105,7 @@ def auth_domains(call: Call) -> Response:
     store = call.service.store
     owned = store.target_ids_of_user(call.context.user_id, "domain")
     rows = [store.get("domain", ident) for ident in owned]
-    domains = [domain_json(call, row) for row in rows if row is not None and row["enabled"]]
+    domains = [domain_json(call, row) for row in rows if row is not None]
     return json_response({"domains": domains, "links": call.collection_links()})
 
 
@@ -109,9 +116,13 @@ def _ec2_request(call: Call, action: str) -> tuple[dict[str, Any], Ec2Secret]:
     """The `credentials` of an s3tokens/ec2tokens body and the pair its access key names."""
     policy.require_admin_or_service(call.context, action)
     body = call.body
-    credentials = body.get("credentials") if isinstance(body, dict) else None
-    if not isinstance(credentials, dict) or not credentials:
+    if body is not None and not isinstance(body, dict):
+        raise BadRequest(MALFORMED_JSON)
+    if not body or "credentials" not in body:
         raise BadRequest("request must include a request body")
+    credentials = body["credentials"]
+    if not isinstance(credentials, dict) or not credentials:
+        raise Unauthorized()
     access = credentials.get("access")
     if not isinstance(access, str) or not access:
         raise Unauthorized()

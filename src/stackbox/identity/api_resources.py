@@ -247,9 +247,12 @@ def change_password(call: Call) -> Response:
     """A user changing their own password, proving they know the current one."""
     user_id = call.args["user_id"]
     if call.context.user_id != user_id:
-        raise Forbidden.action("identity:change_password")
+        raise Unauthorized()
     changes = entity(call.body, "user")
-    original = string(changes, "original_password", required="user", max_length=4096)
+    for name in ("original_password", "password"):
+        if changes.get(name) is None:
+            raise BadRequest(f"'{name}' is a required property")
+    original = string(changes, "original_password", max_length=4096)
     password = nonempty_string(changes, "password", "user")
     user = _require(call, "user", user_id)
     if not verify_password(original or "", user["password_hash"]):

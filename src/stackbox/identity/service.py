@@ -233,16 +233,18 @@ class IdentityService:
         return cached
 
     def _build_catalog(self, project_id: str | None) -> list[dict[str, Any]]:
+        """Every enabled service, even one whose endpoints all need a project the token lacks."""
         entries = []
         for service in self.store.select("service", {"enabled": 1}):
-            endpoints = [
-                {"id": endpoint["id"], "interface": endpoint["interface"], "region_id": endpoint["region_id"],
-                 "url": substitute_project(endpoint["url"], project_id), "region": endpoint["region_id"]}
-                for endpoint in self.store.select("endpoint", {"service_id": service["id"], "enabled": 1})
-            ]
-            if any(endpoint["url"] is not None for endpoint in endpoints):
-                entries.append({"endpoints": [e for e in endpoints if e["url"] is not None],
-                                "id": service["id"], "type": service["type"], "name": service["name"]})
+            endpoints = []
+            for endpoint in self.store.select("endpoint", {"service_id": service["id"], "enabled": 1}):
+                url = substitute_project(endpoint["url"], project_id)
+                if url is not None:
+                    endpoints.append({"id": endpoint["id"], "interface": endpoint["interface"],
+                                      "region_id": endpoint["region_id"], "url": url,
+                                      "region": endpoint["region_id"]})
+            entries.append({"endpoints": endpoints, "id": service["id"], "type": service["type"],
+                            "name": service["name"]})
         return entries
 
 

@@ -61,7 +61,7 @@ class RunningCloud:
         return self.admin_env["OS_PASSWORD"]
 
     def cli_env(self, **overrides: str) -> dict[str, str]:
-        """An environment for the real `openstack`/`swift`/`aws` CLIs logged in as admin (or as overridden)."""
+        """An environment for the real `openstack`, `swift` and `aws` CLIs, as admin unless overridden."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "AWS_", "ST_"))}
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
         env.update(self.admin_env)

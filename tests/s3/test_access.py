@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from keystoneauth1 import session as ks_session
 
 from cloud import RunningCloud
-from conftest import Ec2Pair, MakeClient, MakePair, unique
+from s3.conftest import Ec2Pair, MakeClient, MakePair, unique
 
 
 def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:

@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 from botocore.credentials import Credentials
 
 from cloud import RunningCloud
-from conftest import Ec2Pair, MakeClient
+from s3.conftest import Ec2Pair, MakeClient
 
 ORIGINAL = b"original data"
 

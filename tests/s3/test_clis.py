@@ -12,7 +12,7 @@ import requests
 from botocore.client import BaseClient
 
 from cloud import BIN, RunningCloud
-from conftest import Ec2Pair, unique
+from s3.conftest import Ec2Pair, unique
 
 MIB = 1 << 20
 

@@ -16,7 +16,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from cloud import RunningCloud
-from conftest import Ec2Pair, MakeClient, unique
+from s3.conftest import Ec2Pair, MakeClient, unique
 
 
 def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import ACCOUNT
 from stackbox.storage.engine import Engine
 from stackbox.storage.listing import successor
 from stackbox.storage.metadata import ContainerRef, NewObject
 from stackbox.storage.types import NO_PRECONDITIONS, NoSuchContainer, ObjectAttrs
+from storage.conftest import ACCOUNT
 
 KEYS = sorted({
     "a", "a/", "a/b", "a/b/c", "a/c", "a//d", "ab", "b/x", "b/y/z", "c", "é/1", "é/2", "z\u00ff", "zz",

@@ -8,7 +8,6 @@ import zlib
 
 import pytest
 
-from conftest import ACCOUNT, chunks, read_all
 from stackbox.storage.checksums import checksum_of
 from stackbox.storage.engine import Engine
 from stackbox.storage.types import (
@@ -22,6 +21,7 @@ from stackbox.storage.types import (
     Preconditions,
     WriteChecks,
 )
+from storage.conftest import ACCOUNT, chunks, read_all
 
 PART_1 = os.urandom(300_000)
 PART_2 = os.urandom(200_000)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ACCOUNT, chunks, read_all
 from stackbox.storage.engine import Engine
 from stackbox.storage.ingest import INLINE_LIMIT
 from stackbox.storage.types import (
@@ -32,6 +31,7 @@ from stackbox.storage.types import (
     SegmentRef,
     WriteChecks,
 )
+from storage.conftest import ACCOUNT, chunks, read_all
 
 BIG = os.urandom(3 * 1024 * 1024 + 17)
 

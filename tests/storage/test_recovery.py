@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from writer_process import ACCOUNT as CRASH_ACCOUNT
-from writer_process import content
 
-from conftest import ACCOUNT, chunks, read_all
 from stackbox.storage.engine import Engine
+from storage.conftest import ACCOUNT, chunks, read_all
+from storage.writer_process import ACCOUNT as CRASH_ACCOUNT
+from storage.writer_process import content
 
 WRITER = Path(__file__).with_name("writer_process.py")
 

@@ -8,8 +8,8 @@ import pytest
 from botocore.auth import HmacV1Auth, HmacV1QueryAuth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from signature_helpers import CREDENTIALS, EC2, REGION, auth, from_botocore, lookup, make_request
 
+from s3.signature.signature_helpers import CREDENTIALS, EC2, REGION, auth, from_botocore, lookup, make_request
 from stackbox.s3.errors import S3Error
 from stackbox.s3.signature import PayloadMode, authenticate
 

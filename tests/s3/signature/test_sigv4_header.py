@@ -9,8 +9,17 @@ import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from signature_helpers import CREDENTIALS, EC2, REGION, auth, from_botocore, lookup, make_request, read_body
 
+from s3.signature.signature_helpers import (
+    CREDENTIALS,
+    EC2,
+    REGION,
+    auth,
+    from_botocore,
+    lookup,
+    make_request,
+    read_body,
+)
 from stackbox.s3.errors import S3Error
 from stackbox.s3.signature import PayloadMode, authenticate
 

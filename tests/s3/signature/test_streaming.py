@@ -15,7 +15,8 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.httpchecksum import AwsChunkedWrapper, CrtCrc32Checksum, CrtCrc64NvmeChecksum, Sha256Checksum
-from signature_helpers import (
+
+from s3.signature.signature_helpers import (
     ACCESS,
     CONTEXT,
     CREDENTIALS,
@@ -26,7 +27,6 @@ from signature_helpers import (
     make_request,
     read_body,
 )
-
 from stackbox.auth import Ec2Secret
 from stackbox.http import Request
 from stackbox.s3.errors import S3Error

@@ -256,7 +256,8 @@ def test_projects_and_domains(cloud: RunningCloud, admin_token: str) -> None:
                     json={"project": {"name": "x", "domain_id": "d"}})
     assert _error(no_domain, 400) == "Could not find domain: d."
     name = unique("dom")
-    api(cloud, "POST", "/v3/domains", admin_token, json={"domain": {"name": name}})
+    created = api(cloud, "POST", "/v3/domains", admin_token, json={"domain": {"name": name}})
+    assert created.json()["domain"]["description"] is None
     duplicate = api(cloud, "POST", "/v3/domains", admin_token, json={"domain": {"name": name}})
     assert _error(duplicate, 409) == (
         "Conflict occurred attempting to store project - it is not permitted to have two projects acting as "

@@ -14,7 +14,8 @@ Json = dict[str, Any]
 
 
 def domain_json(call: Call, row: Row) -> Json:
-    return {"id": row["id"], "name": row["name"], "description": row["description"],
+    # A domain created without a description shows null in Keystone (a project shows "").
+    return {"id": row["id"], "name": row["name"], "description": row["description"] or None,
             "enabled": bool(row["enabled"]), "tags": [], "options": {},
             "links": call.link(f"/domains/{row['id']}")}
 

@@ -208,7 +208,7 @@ def small_swift(target: Target, container: str, connections: int, duration: floa
 def populate_listing(target: Target, bucket: str, count: int) -> None:
     def put(index: int) -> None:
         path = f"/{bucket}/list/{index // 100:04d}/{index:06d}"
-        for attempt in range(3):  # the reference proxy answers a rare transient 400 under this load
+        for _attempt in range(3):  # the reference proxy answers a rare transient 400 under this load
             status, body = send(target, s3_raw(target, "PUT", path))
             if status == 200:
                 return

@@ -15,7 +15,7 @@ from stackbox.http import ASGIApp, BodyTooLarge, ClientDisconnected, Receive, Re
 from stackbox.s3 import acl, bucket, copy, delete, get, multipart, put, tagging
 from stackbox.s3 import list as listing
 from stackbox.s3.call import BUCKET_ACL_META, PUBLIC_READ_ACLS, Access, S3Call
-from stackbox.s3.errors import S3Error
+from stackbox.s3.errors import S3Error, request_id_source
 from stackbox.s3.signature import authenticate
 from stackbox.storage import types as storage
 
@@ -37,17 +37,22 @@ _UNSUPPORTED_OBJECT = ("retention", "legal-hold", "torrent", "restore", "select"
 
 def create_s3_app(cloud: Cloud) -> ASGIApp:
     domain_suffix = "." + cloud.settings.s3_domain.lower()
+    new_request_id = request_id_source()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         bucket_name, key, virtual = _address(request, domain_suffix)
         call = S3Call(cloud, request, None, bucket_name, key)
+        request_id = new_request_id()
         try:
             response = await _handle(call, virtual)
         except S3Error as error:
-            response = error.response(call.resource, head=request.method == "HEAD")
+            response = error.response(call.resource, request_id, head=request.method == "HEAD")
         except BaseException as error:  # every failure must become an S3 error
-            response = _unexpected(error, call).response(call.resource, head=request.method == "HEAD")
+            response = _unexpected(error, call).response(call.resource, request_id,
+                                                         head=request.method == "HEAD")
+        # SDKs report both ids in their errors and logs (boto3's ResponseMetadata, awscli --debug).
+        response.headers += (("x-amz-request-id", request_id), ("x-amz-id-2", request_id))
         if call.body_withheld:
             response.headers.append(("connection", "close"))
         await response(send)
@@ -209,7 +214,7 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     if code == "NoSuchKey":
         return S3Error(code, Key=call.key)
     if code == "PreconditionFailed":
-        return S3Error(code, Condition="If-Match")
+        return S3Error(code, Condition="If-None-Match" if "if-none-match" in call.headers else "If-Match")
     if code == "NoSuchUpload":
         return S3Error(code, UploadId=call.query.get("uploadId", ""))
     if code is not None:

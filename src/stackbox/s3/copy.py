@@ -13,7 +13,7 @@ from stackbox.s3.get import check_conditions
 from stackbox.s3.headers import canned_acl, check_key, checksum_element, object_attrs, tags_from_header
 from stackbox.s3.multipart import current_upload, part_number
 from stackbox.s3.put import write_preconditions
-from stackbox.storage.types import NoSuchContainer, ObjectAttrs, ObjectInfo
+from stackbox.storage.types import NoSuchContainer, NoSuchObject, ObjectAttrs, ObjectInfo
 
 _SOURCE_CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 _DIRECTIVES = ("COPY", "REPLACE")
@@ -54,6 +54,8 @@ def _source(call: S3Call) -> ObjectInfo:
         elsewhere = any(account != call.account for account in call.storage.container_accounts(bucket))
         error = S3Error("AccessDenied") if elsewhere else S3Error("NoSuchBucket", BucketName=bucket)
         raise error from None
+    except NoSuchObject:
+        raise S3Error("NoSuchKey", Key=key) from None
     call.check_object_acl(source.acl)
     conditions = {name: call.headers[f"x-amz-copy-source-{name}"] for name in _SOURCE_CONDITIONS
                   if f"x-amz-copy-source-{name}" in call.headers}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 from stackbox.http import Response
@@ -80,8 +82,7 @@ class S3Error(Exception):
         self.extra = extra
         super().__init__(f"{code}: {self.message}")
 
-    def to_xml(self, resource: str = "", request_id: str | None = None) -> bytes:
-        request_id = request_id or uuid.uuid4().hex[:16].upper()
+    def to_xml(self, resource: str, request_id: str) -> bytes:
         parts = [
             '<?xml version="1.0" encoding="UTF-8"?>\n<Error>',
             f"<Code>{escape(self.code)}</Code>",
@@ -90,11 +91,18 @@ class S3Error(Exception):
         parts.extend(f"<{name}>{escape(str(value))}</{name}>" for name, value in self.extra.items())
         if resource:
             parts.append(f"<Resource>{escape(resource)}</Resource>")
-        parts.append(f"<RequestId>{request_id}</RequestId></Error>")
+        parts.append(f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>")
         return "".join(parts).encode()
 
-    def response(self, resource: str = "", *, head: bool = False) -> Response:
-        request_id = uuid.uuid4().hex[:16].upper()
-        headers = [("x-amz-request-id", request_id), *self.headers]
+    def response(self, resource: str, request_id: str, *, head: bool = False) -> Response:
+        """The error answer; the caller adds the request id headers, as it does to every answer."""
         body = b"" if head else self.to_xml(resource, request_id)
-        return Response(body, self.status, headers, "application/xml")
+        return Response(body, self.status, self.headers, "application/xml")
+
+
+def request_id_source() -> Callable[[], str]:
+    """AWS-style request ids (16 upper-case hex digits) for one worker: a random prefix and a
+    counter keep them unique across workers without drawing randomness on every request."""
+    prefix = os.urandom(4).hex().upper()
+    counter = itertools.count()
+    return lambda: f"{prefix}{next(counter) & 0xFFFFFFFF:08X}"

@@ -15,6 +15,7 @@ from stackbox.storage.types import ObjectEntry, ObjectListing, UploadInfo
 
 MAX_KEYS = 1000
 _MAX_BUCKETS = 10_000
+_MAX_INT = 2**31 - 1
 
 
 def owner_fields(call: S3Call) -> str:
@@ -57,25 +58,27 @@ def _url_encode(value: str) -> str:
     return quote(value, safe="/")
 
 
-def max_keys(query: Mapping[str, str], name: str = "max-keys") -> int:
+def max_keys(query: Mapping[str, str], name: str = "max-keys") -> tuple[int, int]:
+    """(the value to echo in the answer, the page size): S3 echoes what was asked, pages at most 1000."""
     raw = query.get(name)
     if raw is None:
-        return MAX_KEYS
+        return MAX_KEYS, MAX_KEYS
     try:
         value = int(raw)
     except ValueError:
-        value = -1
-    if value < 0:
         raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer range",
+                      ArgumentName=name, ArgumentValue=raw) from None
+    if not 0 <= value <= _MAX_INT:
+        raise S3Error("InvalidArgument", f"Argument {name} must be an integer between 0 and {_MAX_INT}",
                       ArgumentName=name, ArgumentValue=raw)
-    return min(value, MAX_KEYS)
+    return value, min(value, MAX_KEYS)
 
 
 async def list_objects(call: S3Call) -> Response:
     query = call.query
     version2 = query.get("list-type") == "2"
     encode = _encoder(query)
-    limit = max_keys(query)
+    asked, limit = max_keys(query)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     if version2:
         token = query.get("continuation-token")
@@ -91,7 +94,7 @@ async def list_objects(call: S3Call) -> Response:
         children.append(xml.element("Marker", encode(marker)))
         if delimiter and listing.next_marker is not None:
             children.append(xml.element("NextMarker", encode(listing.next_marker)))
-    children.append(xml.element("MaxKeys", limit))
+    children.append(xml.element("MaxKeys", asked))
     if delimiter:
         children.append(xml.element("Delimiter", encode(delimiter)))
     if "encoding-type" in query:
@@ -113,13 +116,15 @@ def _page(call: S3Call, prefix: str, delimiter: str, marker: str, limit: int) ->
 
 
 def _v2_fields(query: Mapping[str, str], listing: ObjectListing, encode: Callable[[str], str]) -> list[str]:
-    fields = [xml.element("KeyCount", len(listing.objects) + len(listing.prefixes))]
+    """The ListObjectsV2-only elements, in the order S3 writes them."""
+    fields = []
     if "continuation-token" in query:
         fields.append(xml.element("ContinuationToken", query["continuation-token"]))
     if listing.next_marker is not None:
         fields.append(xml.element("NextContinuationToken", _encode_token(listing.next_marker)))
     if "start-after" in query:
         fields.append(xml.element("StartAfter", encode(query["start-after"])))
+    fields.append(xml.element("KeyCount", len(listing.objects) + len(listing.prefixes)))
     return fields
 
 
@@ -140,16 +145,16 @@ def _encode_token(marker: str) -> str:
 
 def _decode_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
-                      ArgumentName="continuation-token") from None
+                      ArgumentName="continuation-token", ArgumentValue=token) from None
 
 
 async def list_uploads(call: S3Call) -> Response:
     query = call.query
     encode = _encoder(query)
-    limit = max_keys(query, "max-uploads")
+    asked, limit = max_keys(query, "max-uploads")
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     key_marker, id_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
     listing = call.storage.list_uploads(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
@@ -158,7 +163,7 @@ async def list_uploads(call: S3Call) -> Response:
                 xml.element("UploadIdMarker", id_marker),
                 xml.element("NextKeyMarker", encode(listing.next_key_marker or "")),
                 xml.element("NextUploadIdMarker", listing.next_upload_id_marker or ""),
-                xml.element("Prefix", encode(prefix)), xml.element("MaxUploads", limit)]
+                xml.element("Prefix", encode(prefix)), xml.element("MaxUploads", asked)]
     if delimiter:
         children.append(xml.element("Delimiter", encode(delimiter)))
     if "encoding-type" in query:

@@ -14,7 +14,8 @@ from stackbox.s3.headers import check_key, checksum_element, object_attrs
 from stackbox.s3.list import max_keys, owner
 from stackbox.s3.put import write_checks, write_preconditions, written_headers
 from stackbox.s3.signature.checksums import ALGORITHMS, combine_full_object, composite
-from stackbox.storage.types import Checksum, ChecksumType, PartInfo, UploadInfo
+from stackbox.storage import types as storage
+from stackbox.storage.types import Checksum, ChecksumType, ObjectInfo, PartInfo, UploadInfo
 
 MAX_PARTS = 10_000
 MIN_PART_SIZE = 5 << 20
@@ -36,7 +37,7 @@ def current_upload(call: S3Call) -> UploadInfo:
     upload_id = call.query["uploadId"]
     upload = call.storage.get_upload(call.account, call.bucket, upload_id)
     if upload.key != call.key:
-        raise S3Error("NoSuchUpload", UploadId=upload_id)
+        raise storage.NoSuchUpload(upload_id)
     return upload
 
 
@@ -87,14 +88,28 @@ async def abort_upload(call: S3Call) -> Response:
 
 
 async def complete_upload(call: S3Call) -> Response:
-    upload = current_upload(call)
+    try:
+        upload = current_upload(call)
+    except storage.NoSuchUpload:
+        return await _repeated_completion(call)
     upload_id = upload.upload_id
     root = await call.read_document("CompleteMultipartUpload")
     requested = _requested_parts(root)
     _check_declared_checksums(call, upload, requested)
-    info = call.storage.complete_upload(
-        call.account, call.bucket, upload_id, [(number, etag) for number, etag, _ in requested],
-        preconditions=write_preconditions(call), min_part_size=MIN_PART_SIZE)
+    listed = [(number, etag) for number, etag, _ in requested]
+    try:
+        info = call.storage.complete_upload(call.account, call.bucket, upload_id, listed,
+                                            preconditions=write_preconditions(call),
+                                            min_part_size=MIN_PART_SIZE)
+    except storage.InvalidPart as error:
+        raise S3Error("InvalidPart", UploadId=upload_id, PartNumber=str(error.number),
+                      ETag=dict(listed).get(error.number, "").strip().strip('"')) from None
+    except storage.EntityTooSmall as error:
+        raise _too_small(call, upload_id, error.number) from None
+    return _completion_result(call, info)
+
+
+def _completion_result(call: S3Call, info: ObjectInfo) -> Response:
     location = f"{call.cloud.settings.object_url}/{call.bucket}/{call.key}"
     children = [xml.element("Location", location), xml.element("Bucket", call.bucket),
                 xml.element("Key", call.key), xml.element("ETag", xml.etag_header(info.etag))]
@@ -102,6 +117,27 @@ async def complete_upload(call: S3Call) -> Response:
         children += [checksum_element(info.checksum),
                      xml.element("ChecksumType", info.checksum.type)]
     return xml.xml_response("CompleteMultipartUploadResult", children)
+
+
+async def _repeated_completion(call: S3Call) -> Response:
+    """S3 answers a retried completion (the client lost the first answer) with the same result, as
+    long as the key still holds the object those very parts made; otherwise the upload is gone."""
+    upload_id = call.query["uploadId"]
+    try:
+        requested = _requested_parts(await call.read_document("CompleteMultipartUpload"))
+        obj = call.storage.head_object(call.account, call.bucket, call.key)
+    except (S3Error, storage.NoSuchObject):
+        raise S3Error("NoSuchUpload", UploadId=upload_id) from None
+    listed = [(number, etag.strip().strip('"')) for number, etag, _ in requested]
+    if not obj.parts or [(part.number, part.etag) for part in obj.parts] != listed:
+        raise S3Error("NoSuchUpload", UploadId=upload_id)
+    return _completion_result(call, obj)
+
+
+def _too_small(call: S3Call, upload_id: str, number: int) -> S3Error:
+    part = next(part for part in _all_parts(call, upload_id) if part.number == number)
+    return S3Error("EntityTooSmall", ProposedSize=str(part.size), MinSizeAllowed=str(MIN_PART_SIZE),
+                   PartNumber=str(number), ETag=part.etag)
 
 
 def _requested_parts(root: Element) -> list[tuple[int, str, dict[str, str]]]:
@@ -167,7 +203,7 @@ async def list_parts(call: S3Call) -> Response:
     if not marker_raw.isdigit():
         raise S3Error("InvalidArgument", "Provided part-number-marker not an integer or within integer range",
                       ArgumentName="part-number-marker", ArgumentValue=marker_raw)
-    limit = max_keys(query, "max-parts")
+    asked, limit = max_keys(query, "max-parts")
     parts, truncated = call.storage.list_parts(call.account, call.bucket, upload_id, marker=int(marker_raw),
                                                limit=limit)
     algorithm = upload.checksum_algorithm
@@ -175,7 +211,7 @@ async def list_parts(call: S3Call) -> Response:
                 xml.element("UploadId", upload_id), owner(call, "Initiator"), owner(call),
                 "<StorageClass>STANDARD</StorageClass>", xml.element("PartNumberMarker", marker_raw),
                 xml.element("NextPartNumberMarker", parts[-1].number if parts else marker_raw),
-                xml.element("MaxParts", limit), xml.element("IsTruncated", truncated)]
+                xml.element("MaxParts", asked), xml.element("IsTruncated", truncated)]
     if algorithm:
         children += [xml.element("ChecksumAlgorithm", algorithm.upper()),
                      xml.optional("ChecksumType", upload.checksum_type)]

@@ -4,9 +4,11 @@
     .venv/bin/python bench/run.py --phases small,list --targets stackbox
 
 Small-object phases replay pre-built, pre-signed requests with wrk (every S3 request carries its own
-SigV4 signature, computed before the clock starts; the server checks every one). Large-object phases use
-one Python stream each, with bodies and signatures prepared in advance. Servers are interleaved phase by
-phase over the repeats; the report gives medians and the stackbox/reference ratio.
+SigV4 signature, computed before the clock starts; the server checks every one); HEADs, and DELETEs sent
+exactly once per existing key, go through pyreplay.py (uvloop), since wrk cannot do either.
+Large-object phases use one Python stream each, with bodies and signatures prepared in advance.
+Servers are interleaved phase by phase over the repeats; the report gives medians and the
+stackbox/reference ratio.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -59,6 +60,8 @@ class Target:
     supervisor_pid: int | None = None
     #: requests answered with an error status during timed runs (not counted in ops/s)
     failures: int = 0
+    #: distinct objects created (untimed) and then deleted once each by the DELETE phases
+    delete_batch: int = 4000
     results: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -102,14 +105,14 @@ def swift_raw(target: Target, method: str, path: str, query: str = "", body: byt
 # ---------------------------------------------------------------- wrk
 
 def run_wrk(target: Target, records: list[bytes], connections: int, duration: float) -> dict[str, float]:
-    """Replay `records` for `duration` seconds on `connections` connections; HEADs go to head_replay.py."""
+    """Replay `records` for `duration` seconds on `connections` connections; HEADs go to pyreplay.py."""
     with tempfile.NamedTemporaryFile("wb", suffix=".reqs", delete=False) as handle:
         for record in records:
             handle.write(record + RECORD_MARK)
         path = handle.name
     if records[0].startswith(b"HEAD "):
         try:
-            return run_head_replay(target, path, connections, duration)
+            return run_pyreplay(target, path, connections, duration)
         finally:
             os.unlink(path)
     try:
@@ -130,15 +133,28 @@ def run_wrk(target: Target, records: list[bytes], connections: int, duration: fl
             "p50_ms": summary["p50_us"] / 1000, "p99_ms": summary["p99_us"] / 1000}
 
 
-def run_head_replay(target: Target, path: str, connections: int, duration: float) -> dict[str, float]:
-    command = [sys.executable, str(HERE / "head_replay.py"), target.host, str(target.port), str(connections),
-               str(duration), path]
-    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=True)
+def run_pyreplay(target: Target, path: str, connections: int, duration: float,
+                 once: bool = False) -> dict[str, float]:
+    command = [sys.executable, str(HERE / "pyreplay.py"), target.host, str(target.port), str(connections),
+               str(duration), path, *(["--once"] if once else [])]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 300, check=True)
     summary = json.loads(output.stdout.strip().splitlines()[-1])
     if summary["failed"] > summary["requests"]:
-        raise RuntimeError(f"{target.name}: {summary['failed']} failed HEAD requests")
+        raise RuntimeError(f"{target.name}: {summary['failed']} failed requests in pyreplay run")
     target.failures += summary["failed"]
     return {"ops": summary["ops"]}
+
+
+def run_once(target: Target, records: list[bytes], connections: int) -> dict[str, float]:
+    """Send every record exactly once (DELETEs of distinct existing keys)."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".reqs", delete=False) as handle:
+        for record in records:
+            handle.write(record + RECORD_MARK)
+        path = handle.name
+    try:
+        return run_pyreplay(target, path, connections, 0, once=True)
+    finally:
+        os.unlink(path)
 
 
 # ---------------------------------------------------------------- plain HTTP helpers
@@ -182,12 +198,14 @@ def small_s3(target: Target, bucket: str, connections: int, duration: float, cou
     create_all(target, lambda i: s3_raw(target, "PUT", f"/{bucket}/{keys[i]}", body=body), count)
     gets = [s3_raw(target, "GET", f"/{bucket}/{key}") for key in keys]
     heads = [s3_raw(target, "HEAD", f"/{bucket}/{key}") for key in keys]
-    deletes = [s3_raw(target, "DELETE", f"/{bucket}/{key}") for key in keys]
     tag = f"@{connections}"
     target.record(f"s3 PUT 4KiB {tag}", run_wrk(target, puts, connections, duration)["ops"])
     target.record(f"s3 GET 4KiB {tag}", run_wrk(target, gets, connections, duration)["ops"])
     target.record(f"s3 HEAD 4KiB {tag}", run_wrk(target, heads, connections, duration)["ops"])
-    target.record(f"s3 DELETE {tag}", run_wrk(target, deletes, connections, duration)["ops"])
+    doomed = [f"doomed/{connections}/{i:06d}" for i in range(target.delete_batch)]
+    create_all(target, lambda i: s3_raw(target, "PUT", f"/{bucket}/{doomed[i]}", body=body), len(doomed))
+    deletes = [s3_raw(target, "DELETE", f"/{bucket}/{key}") for key in doomed]
+    target.record(f"s3 DELETE {tag}", run_once(target, deletes, connections)["ops"])
 
 
 def small_swift(target: Target, container: str, connections: int, duration: float, count: int = 1000) -> None:
@@ -196,17 +214,14 @@ def small_swift(target: Target, container: str, connections: int, duration: floa
     tag = f"@{connections}"
     create_all(target, lambda i: swift_raw(target, "PUT", f"/{container}/{quote(keys[i])}", body=body), count)
     for method, phase, payload in (("PUT", "PUT 4KiB", body), ("GET", "GET 4KiB", b""),
-                                   ("HEAD", "HEAD 4KiB", b""), ("DELETE", "DELETE", b"")):
+                                   ("HEAD", "HEAD 4KiB", b"")):
         records = [swift_raw(target, method, f"/{container}/{quote(key)}", body=payload) for key in keys]
-        if method == "DELETE":
-            # Swift answers 404 to a second DELETE of the same object; recreate between passes is not
-            # possible inside wrk, so only the first pass is counted: one request per key.
-            connections_used = min(connections, count)
-            started = time.perf_counter()
-            parallel(partial(expect, target, statuses=(204, 404)), records, connections_used)
-            target.record(f"swift {phase} {tag}", len(records) / (time.perf_counter() - started))
-            continue
         target.record(f"swift {phase} {tag}", run_wrk(target, records, connections, duration)["ops"])
+    doomed = [f"doomed/{connections}/{i:06d}" for i in range(target.delete_batch)]
+    create_all(target, lambda i: swift_raw(target, "PUT", f"/{container}/{doomed[i]}", body=body),
+               len(doomed))
+    deletes = [swift_raw(target, "DELETE", f"/{container}/{key}") for key in doomed]
+    target.record(f"swift DELETE {tag}", run_once(target, deletes, connections)["ops"])
 
 
 def create_all(target: Target, make_request: Callable[[int], bytes], count: int) -> None:
@@ -386,7 +401,7 @@ def huge_s3(target: Target, bucket: str, size: int) -> None:
 
 
 def generator_ceilings(target: Target, duration: float) -> tuple[float, float]:
-    """What wrk and head_replay.py reach against the cheapest request the server answers."""
+    """What wrk and pyreplay.py reach against the cheapest request the server answers."""
     get = run_wrk(target, [raw_request(target, "GET", "/healthcheck", "", {})], 64, duration)["ops"]
     head = run_wrk(target, [raw_request(target, "HEAD", "/healthcheck", "", {})], 64, duration)["ops"]
     return get, head
@@ -436,7 +451,8 @@ def reference_target(refcloud: Path) -> Target | None:
         print(f"reference cloud not reachable ({error}); running stackbox alone", file=sys.stderr)
         return None
     return Target("reference", "127.0.0.1", 18080, pair["access"].strip(), pair["secret"].strip(),
-                  f"http://127.0.0.1:18080/v1/AUTH_{pair['project_id'].strip()}", token)
+                  f"http://127.0.0.1:18080/v1/AUTH_{pair['project_id'].strip()}", token,
+                  delete_batch=600)  # ~3 s of its DELETE rate, like stackbox's batch
 
 
 # ---------------------------------------------------------------- main
@@ -517,7 +533,7 @@ def main() -> int:
         get_ceiling, head_ceiling = generator_ceilings(targets[0], args.duration)
         print("\n".join(report(targets)))
         print(f"\nGenerator ceilings against {targets[0].name}'s /healthcheck, 64 connections: "
-              f"wrk >= {get_ceiling:,.0f} GET/s, head_replay.py >= {head_ceiling:,.0f} HEAD/s")
+              f"wrk >= {get_ceiling:,.0f} GET/s, pyreplay.py >= {head_ceiling:,.0f} HEAD/s")
         for target in targets:
             if target.failures:
                 print(f"{target.name}: {target.failures} requests answered with an error status during "

@@ -492,10 +492,12 @@ def report(targets: list[Target]) -> Iterator[str]:
     yield "|" + "---|" * len(header)
     for phase in phases:
         medians = [statistics.median(t.results[phase]) if phase in t.results else None for t in targets]
-        cells = [phase, *(f"{m:,.0f}" if m is not None else "-" for m in medians)]
+        cells = [phase, *(f"{m:,.1f}" if m is not None and m < 100 else f"{m:,.0f}" if m is not None else "-"
+                          for m in medians)]
         if len(targets) > 1:
             a, b = medians[0], medians[1]
-            cells.append(f"{a / b:.1f}x" if a and b else "-")
+            lower_is_better = phase.endswith((", ms", "MiB"))
+            cells.append(f"{(b / a if lower_is_better else a / b):.1f}x better" if a and b else "-")
         yield "| " + " | ".join(cells) + " |"
 
 

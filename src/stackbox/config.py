@@ -38,6 +38,8 @@ class Settings:
     log_level: str = "warning"
     #: fsync object data and the metadata journal before acknowledging a write.
     fsync: bool = True
+    #: seconds between housekeeping passes (expired objects, stale uploads, freed blobs)
+    maintenance_interval: int = 15
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

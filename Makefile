@@ -28,8 +28,8 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/stackbox serve
 
-## Install what the tests need and run them all.
-test: $(TEST_STAMP)
+## Install what the tests need, check style and types, and run every test.
+test: lint
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)

@@ -110,6 +110,7 @@ def _source_range(header: str | None, size: int) -> tuple[int, int | None]:
                       "bytes=first-last where first and last are the zero-based offsets of the first and "
                       "last bytes to copy", ArgumentName="x-amz-copy-source-range", ArgumentValue=header)
     if int(last) >= size:
-        raise S3Error("InvalidRange", headers=[("content-range", f"bytes */{size}")],
-                      RangeRequested=header, ActualObjectSize=str(size))
+        # S3 answers this with InvalidArgument (s3api silently clamps the range).
+        raise S3Error("InvalidArgument", f"Range specified is not valid for source object of size: {size}",
+                      ArgumentName="x-amz-copy-source-range", ArgumentValue=header)
     return int(first), int(last) + 1

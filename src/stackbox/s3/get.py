@@ -183,7 +183,7 @@ def _multiple_ranges(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str
     part_heads = [(f"--{boundary}\r\nContent-Type: {content_type}\r\n"
                    f"Content-Range: {byte_range.content_range(obj.size)}\r\n\r\n").encode()
                   for byte_range in ranges]
-    closing = f"\r\n--{boundary}--\r\n".encode()
+    closing = f"\r\n--{boundary}--".encode()
     length = sum(len(head_bytes) + r.stop - r.start for head_bytes, r in zip(part_heads, ranges, strict=True))
     length += 2 * (len(ranges) - 1) + len(closing)
     headers = [(name, value) for name, value in headers if name != "content-type"]

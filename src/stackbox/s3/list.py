@@ -162,10 +162,12 @@ async def list_uploads(call: S3Call) -> Response:
     children = [xml.element("Bucket", call.bucket), xml.element("KeyMarker", encode(key_marker)),
                 xml.element("UploadIdMarker", id_marker),
                 xml.element("NextKeyMarker", encode(listing.next_key_marker or "")),
-                xml.element("NextUploadIdMarker", listing.next_upload_id_marker or ""),
-                xml.element("Prefix", encode(prefix)), xml.element("MaxUploads", asked)]
+                xml.element("NextUploadIdMarker", listing.next_upload_id_marker or "")]
     if delimiter:
         children.append(xml.element("Delimiter", encode(delimiter)))
+    if "prefix" in query:
+        children.append(xml.element("Prefix", encode(prefix)))
+    children.append(xml.element("MaxUploads", asked))
     if "encoding-type" in query:
         children.append(xml.element("EncodingType", "url"))
     children.append(xml.element("IsTruncated", listing.truncated))

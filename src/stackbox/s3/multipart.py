@@ -106,6 +106,8 @@ async def complete_upload(call: S3Call) -> Response:
                       ETag=dict(listed).get(error.number, "").strip().strip('"')) from None
     except storage.EntityTooSmall as error:
         raise _too_small(call, upload_id, error.number) from None
+    except storage.InvalidPartOrder:
+        raise S3Error("InvalidPartOrder", UploadId=upload_id) from None
     return _completion_result(call, info)
 
 

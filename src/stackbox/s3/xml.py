@@ -48,10 +48,9 @@ def xml_response(root: str, children: Iterable[str], status: int = 200,
 
 
 def iso8601(epoch: float) -> str:
-    """S3's timestamp format in XML bodies: `2026-11-29T01:57:39.000Z`."""
-    whole = int(epoch)
-    millis = int((epoch - whole) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+    """S3's timestamp format in XML bodies: `2026-11-29T01:57:39.000Z`. Whole seconds, as S3 keeps
+    them: a listing must agree with the Last-Modified header (sync tools compare the two)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(int(epoch)))
 
 
 def http_date(epoch: float) -> str:

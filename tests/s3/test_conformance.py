@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
@@ -194,3 +196,22 @@ def test_multiple_ranges_end_at_the_closing_boundary(s3: BaseClient, s3v4: BaseC
     assert answer.status_code == 206
     assert answer.content.endswith(f"\r\n45\r\n--{boundary}--".encode())
     assert int(answer.headers["content-length"]) == len(answer.content)
+
+
+
+def signed_put(s3: BaseClient, path: str, body: bytes) -> requests.Response:
+    """A SigV4-signed PUT of any body (boto3 would only send well-formed documents)."""
+    url = f"{s3.meta.endpoint_url}{path}"
+    request = AWSRequest(method="PUT", url=url, data=body)
+    S3SigV4Auth(s3._request_signer._credentials, "s3", "us-east-1").add_auth(request)
+    return requests.put(url, data=body, headers=dict(request.headers.items()), timeout=10)
+
+
+def test_malformed_acl_documents(s3: BaseClient, bucket: str) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={"Grants": [{"Permission": "READ"}]})
+    assert error_of(excinfo)["Code"] == "MalformedACLError"
+    answer = signed_put(s3, f"/{bucket}?acl", b"<AccessControlPolicy>")
+    assert answer.status_code == 400
+    assert b"<Code>MalformedACLError</Code>" in answer.content
+    assert s3.get_bucket_acl(Bucket=bucket)["Grants"][0]["Permission"] == "FULL_CONTROL"

@@ -72,14 +72,16 @@ async def _requested_acl(call: S3Call) -> str:
 
 
 def _canned_from_document(body: bytes) -> str:
-    root = xml.parse(body, "AccessControlPolicy")
+    try:
+        root = xml.parse(body, "AccessControlPolicy")
+    except S3Error:
+        raise _malformed_acl() from None
     groups: set[tuple[str, str]] = set()
     for grant in root.iter("Grant"):
         grantee = grant.find("Grantee")
         permission = xml.child_text(grant, "Permission")
         if grantee is None or permission is None:
-            raise S3Error("MalformedACLError", "The XML you provided was not well-formed or did not validate "
-                          "against our published schema")
+            raise _malformed_acl()
         uri = xml.child_text(grantee, "URI")
         if uri is not None:
             groups.add((uri, permission))
@@ -87,3 +89,9 @@ def _canned_from_document(body: bytes) -> str:
         if set(grants) <= groups:
             return canned
     return "private"
+
+
+def _malformed_acl() -> S3Error:
+    """S3 answers a bad ACL document with this code rather than MalformedXML."""
+    return S3Error("MalformedACLError", "The XML you provided was not well-formed or did not validate "
+                   "against our published schema")

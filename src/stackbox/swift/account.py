@@ -6,15 +6,16 @@ import time
 
 from stackbox.http import Response
 from stackbox.storage.types import AccountInfo
+from stackbox.swift.container import ALLOWED_METHODS
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError
+from stackbox.swift.errors import HTML, SwiftError, html_body
 from stackbox.swift.headers import meta_headers, meta_update, x_timestamp
 from stackbox.swift.listing import CONTENT_TYPES, listing_format, listing_query, render_containers
 
 
-def account_headers(info: AccountInfo) -> list[tuple[str, str]]:
+def account_headers(call: Call, info: AccountInfo) -> list[tuple[str, str]]:
     policy = "X-Account-Storage-Policy-Policy-0-"
-    return [
+    headers = [
         ("X-Account-Container-Count", str(info.container_count)),
         ("X-Account-Object-Count", str(info.object_count)),
         ("X-Account-Bytes-Used", str(info.bytes_used)),
@@ -25,6 +26,11 @@ def account_headers(info: AccountInfo) -> list[tuple[str, str]]:
         *meta_headers(info.meta, "account"),
         ("Accept-Ranges", "bytes"),
     ]
+    auth = call.auth
+    # Swift's keystoneauth records the owning project's domain on the account.
+    if auth is not None and auth.account == call.account and auth.project_domain_id:
+        headers.append(("X-Account-Project-Domain-Id", auth.project_domain_id))
+    return headers
 
 
 async def get_account(call: Call) -> Response:
@@ -35,7 +41,7 @@ async def get_account(call: Call) -> Response:
         call.account, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
         end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
     body = render_containers(listing, fmt, call.account)
-    headers = account_headers(info)
+    headers = account_headers(call, info)
     if "format" not in call.query:
         headers.append(("Vary", "Accept"))
     status = 204 if fmt == "plain" and not body else 200
@@ -44,15 +50,27 @@ async def get_account(call: Call) -> Response:
 
 async def head_account(call: Call) -> Response:
     info = call.storage.get_account(call.account)
-    headers = [*account_headers(info), ("Vary", "Accept")]
+    headers = [*account_headers(call, info), ("Vary", "Accept")]
     return Response(b"", 204, headers, CONTENT_TYPES[listing_format(call.request)])
 
 
 async def post_account(call: Call) -> Response:
     update = meta_update(call.headers, "account")
     call.storage.update_account_meta(call.account, update.set, update.remove)
-    return Response(b"", 204, content_type="text/html; charset=UTF-8")
+    return Response(b"", 204, content_type=HTML)
+
+
+async def put_account(call: Call) -> Response:
+    """Accounts exist implicitly; a cloud admin's PUT is accepted as Swift's reseller would be."""
+    if call.auth is None or not call.auth.is_admin:
+        raise SwiftError(403)
+    return Response(html_body(202), 202, content_type=HTML)
+
+
+async def delete_account(call: Call) -> Response:
+    """Deleting an account needs Swift's reseller-admin role, which no stackbox user has."""
+    raise SwiftError(403)
 
 
 async def not_allowed(call: Call) -> Response:
-    raise SwiftError(405, headers=[("Allow", "GET, HEAD, POST")])
+    raise SwiftError(405, headers=[("Allow", ALLOWED_METHODS)])

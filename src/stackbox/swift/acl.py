@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from stackbox.auth import AuthContext
 from stackbox.storage.types import NoSuchContainer
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError, bad_request
+from stackbox.swift.errors import SwiftError, html_error
 from stackbox.swift.headers import READ_ACL, WRITE_ACL
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -106,12 +106,12 @@ def clean_acl(name: str, value: str) -> str:
         if not entry.startswith("."):
             continue
         if name == "x-container-write":
-            raise bad_request(f"Referrers not allowed in write ACL: {entry!r}")
+            raise html_error(400, f"Referrers not allowed in write ACL: {entry!r}")
         designator, _, pattern = entry.partition(":")
         if entry == ".rlistings":
             continue
         if designator not in (".r", ".referrer") or not pattern.lstrip("-"):
-            raise bad_request(f"Unknown designator {designator!r} in ACL {value!r}")
+            raise html_error(400, f"Unknown designator {designator!r} in ACL: {value!r}")
     return ",".join(entries)
 
 

@@ -31,6 +31,7 @@ Handler = Callable[[Call], Awaitable[Response]]
 
 ACCOUNT_ROUTES: dict[str, Handler] = {
     "GET": account.get_account, "HEAD": account.head_account, "POST": account.post_account,
+    "PUT": account.put_account, "DELETE": account.delete_account,
 }
 CONTAINER_ROUTES: dict[str, Handler] = {
     "GET": container.get_container, "HEAD": container.head_container, "PUT": container.put_container,
@@ -56,27 +57,46 @@ def new_trans_id() -> str:
 def create_swift_app(cloud: Cloud) -> ASGIApp:
     storage = cloud.storage
     identity = cloud.identity
+    keystone_uri = cloud.settings.identity_url.removesuffix("/v3")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         trans_id = new_trans_id()
         request = Request(scope, receive)
         try:
             response = await _route(request, storage, identity)
-        except SwiftError as error:
-            response = error.response()
-        except st.InvalidSegment as error:
-            response = SwiftError(400, f"Errors:\n{error}").response()
-        except st.StorageError as error:
-            response = _storage_error(error).response()
-        except (ClientDisconnected, BodyTooLarge) as error:
-            response = SwiftError(499 if isinstance(error, ClientDisconnected) else 413).response()
-        except Exception:
-            log.exception("unexpected error in %s %s (%s)", request.method, request.path, trans_id)
-            response = SwiftError(500).response()
+        except Exception as exc:  # every failure becomes one of Swift's answers, never a traceback
+            error = _as_swift_error(exc, request, trans_id)
+            response = _error_response(error, request.method, keystone_uri)
         response.headers += (("X-Trans-Id", trans_id), ("X-Openstack-Request-Id", trans_id))
         await response(send)
 
     return app
+
+
+def _as_swift_error(exc: Exception, request: Request, trans_id: str) -> SwiftError:
+    if isinstance(exc, SwiftError):
+        return exc
+    if isinstance(exc, st.InvalidSegment):
+        return SwiftError(400, f"Errors:\n{exc}")
+    if isinstance(exc, st.StorageError):
+        return _storage_error(exc)
+    if isinstance(exc, ClientDisconnected):
+        return SwiftError(499)
+    if isinstance(exc, BodyTooLarge):
+        return SwiftError(413)
+    log.exception("unexpected error in %s %s (%s)", request.method, request.path, trans_id)
+    return SwiftError(500)
+
+
+def _error_response(error: SwiftError, method: str, keystone_uri: str) -> Response:
+    """Swift's error: HEAD answers carry no body, a 401 names the Keystone to get a token from."""
+    response = error.response()
+    if method == "HEAD":
+        response.body = b""
+    if error.status == 401:
+        response.headers = [(name, f'{value}, Keystone uri="{keystone_uri}"' if name == "Www-Authenticate"
+                             else value) for name, value in response.headers]
+    return response
 
 
 def _storage_error(error: st.StorageError) -> SwiftError:
@@ -94,7 +114,7 @@ async def _route(request: Request, storage: Engine, identity: IdentityService) -
         return Response(b"OK", 200, content_type="text/plain")
     if path == "/info":
         if request.method not in ("GET", "HEAD"):
-            raise SwiftError(405, headers=[("Allow", "GET, HEAD")])
+            raise SwiftError(405, headers=[("Allow", "GET, OPTIONS, HEAD")])
         return Response(INFO_BODY, 200, content_type="application/json; charset=UTF-8")
     parts = split_path(path)
     if parts is None:

@@ -6,7 +6,7 @@ from stackbox.http import Response
 from stackbox.storage.types import ContainerInfo
 from stackbox.swift.acl import acl_updates
 from stackbox.swift.context import Call
-from stackbox.swift.errors import HTML, SwiftError, bad_request, html_body
+from stackbox.swift.errors import HTML, SwiftError, html_body, html_error
 from stackbox.swift.headers import (
     MAX_CONTAINER_NAME_LENGTH,
     READ_ACL,
@@ -17,6 +17,9 @@ from stackbox.swift.headers import (
     x_timestamp,
 )
 from stackbox.swift.listing import CONTENT_TYPES, listing_format, listing_query, render_objects
+
+#: Swift's `Allow` for a container or object (COPY is a middleware's, so not listed).
+ALLOWED_METHODS = "DELETE, HEAD, POST, PUT, GET, OPTIONS"
 
 
 def container_headers(info: ContainerInfo, owner: bool) -> list[tuple[str, str]]:
@@ -38,7 +41,7 @@ def container_headers(info: ContainerInfo, owner: bool) -> list[tuple[str, str]]
 
 def _check_name(name: str) -> None:
     if len(name) > MAX_CONTAINER_NAME_LENGTH:
-        raise bad_request(f"Container name length of {len(name)} longer than {MAX_CONTAINER_NAME_LENGTH}")
+        raise html_error(400, f"Container name length of {len(name)} longer than {MAX_CONTAINER_NAME_LENGTH}")
 
 
 def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
@@ -64,7 +67,7 @@ async def get_container(call: Call) -> Response:
     listing = call.storage.list_objects(
         call.account, call.container, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
         end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
-    body = render_objects(listing, fmt, call.container)
+    body = render_objects(listing, fmt, call.container, query.path_only)
     headers = container_headers(info, call.owner)
     if "format" not in call.query:
         headers.append(("Vary", "Accept"))
@@ -90,4 +93,4 @@ async def delete_container(call: Call) -> Response:
 
 
 async def not_allowed(call: Call) -> Response:
-    raise SwiftError(405, headers=[("Allow", "DELETE, GET, HEAD, POST, PUT")])
+    raise SwiftError(405, headers=[("Allow", ALLOWED_METHODS)])

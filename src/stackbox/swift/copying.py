@@ -12,8 +12,8 @@ from stackbox.http import Response
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
 from stackbox.swift.acl import container_allows
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError, bad_request
-from stackbox.swift.headers import http_date, is_true
+from stackbox.swift.errors import SwiftError, bad_request, html_error
+from stackbox.swift.headers import http_date, is_true, meta_headers
 from stackbox.swift.large_objects import resolve_dlo
 from stackbox.swift.object_meta import check_object_name, created, request_attrs
 
@@ -23,7 +23,7 @@ Location = tuple[str, str, str]  # account, container, object
 def _parse_location(value: str, account: str, header: str) -> Location:
     container, slash, obj = unquote(value).lstrip("/").partition("/")
     if not container or not slash or not obj:
-        raise SwiftError(412, f"{header} header must be of the form <container name>/<object name>")
+        raise html_error(412, f"{header} header must be of the form <container name>/<object name>")
     return account, container, obj
 
 
@@ -37,7 +37,7 @@ def _check_account(call: Call, account: str) -> None:
 async def copy_method(call: Call) -> Response:
     destination = call.headers.get("destination")
     if destination is None:
-        raise SwiftError(412, "You must provide a Destination header for COPY")
+        raise html_error(412, "Destination header required")
     dst_account = call.headers.get("destination-account", call.account)
     target = _parse_location(destination, dst_account, "Destination")
     _check_account(call, dst_account)
@@ -69,7 +69,8 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
         info = call.storage.copy_object(*source, *target, attrs=attrs, source_etag=src.etag)
     copied_from = quote(f"{source[1]}/{source[2]}")
     return created(info, [("X-Copied-From", copied_from), ("X-Copied-From-Account", quote(source[0])),
-                          ("X-Copied-From-Last-Modified", http_date(src.last_modified))])
+                          ("X-Copied-From-Last-Modified", http_date(src.last_modified)),
+                          *meta_headers(info.meta, "object")])
 
 
 def _copy_attrs(call: Call, src: ObjectInfo) -> ObjectAttrs:

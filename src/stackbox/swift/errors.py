@@ -39,20 +39,30 @@ def html_body(status: int) -> bytes:
 
 
 class SwiftError(Exception):
-    """Raised by handlers to answer with an error; `detail` replaces the standard HTML body."""
+    """Raised by handlers to answer with an error; `detail` replaces the standard HTML body.
+
+    Swift labels most detailed errors `text/plain` but some (container names, ACLs, copy headers,
+    listing limits) keep swob's default `text/html`; `content_type` says which.
+    """
 
     def __init__(self, status: int, detail: str | None = None,
-                 headers: Iterable[tuple[str, str]] = ()) -> None:
+                 headers: Iterable[tuple[str, str]] = (), content_type: str = TEXT) -> None:
         super().__init__(detail or REASONS.get(status, ("Error", ""))[0])
         self.status = status
         self.detail = detail
         self.headers = list(headers)
+        self.content_type = content_type
 
     def response(self) -> Response:
         if self.detail is None:
             return Response(html_body(self.status), self.status, self.headers, HTML)
-        return Response(self.detail.encode(), self.status, self.headers, TEXT)
+        return Response(self.detail.encode(), self.status, self.headers, self.content_type)
 
 
 def bad_request(detail: str) -> SwiftError:
     return SwiftError(400, detail)
+
+
+def html_error(status: int, detail: str) -> SwiftError:
+    """An error whose custom body Swift still labels `text/html`."""
+    return SwiftError(status, detail, content_type=HTML)

@@ -65,7 +65,7 @@ def meta_update(headers: Mapping[str, str], kind: str) -> MetaUpdate:
     for name, value in headers.items():
         if name.startswith(prefix):
             key = name[len(prefix):]
-            _check_meta(prefix, key, value)
+            _check_meta(prefix, key.title(), value)
             count += 1
             size += len(key) + len(value)
             if value:

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
-import orjson
-
 from stackbox.http import Request
 from stackbox.storage.types import ContainerInfo, ContainerListing, ObjectEntry, ObjectListing
-from stackbox.swift.errors import SwiftError
+from stackbox.swift.errors import html_error
 from stackbox.swift.headers import LISTING_LIMIT, is_true, iso_date
 
 CONTENT_TYPES = {
     "json": "application/json; charset=utf-8",
     "xml": "application/xml; charset=utf-8",
+    "text/xml": "text/xml; charset=utf-8",
     "plain": "text/plain; charset=utf-8",
 }
-_ACCEPTED = (("application/json", "json"), ("application/xml", "xml"), ("text/xml", "xml"))
+#: Accept media types -> listing format; `text/xml` is answered as such (also XML).
+_ACCEPTED = (("application/json", "json"), ("application/xml", "xml"), ("text/xml", "text/xml"))
 T = TypeVar("T")
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -32,29 +33,32 @@ class ListingQuery:
     end_marker: str = ""
     limit: int = LISTING_LIMIT
     reverse: bool = False
+    #: `path=`: only the objects directly "inside" a pseudo-directory (no subdirs listed).
+    path_only: bool = False
 
 
 def listing_query(request: Request) -> ListingQuery:
     query = request.query
-    delimiter = query.get("delimiter", "")
-    if len(delimiter) > 1 or (delimiter and ord(delimiter) > 254):
-        raise SwiftError(412, "Bad delimiter")
-    return ListingQuery(query.get("prefix", ""), delimiter, query.get("marker", ""),
+    path = query.get("path")
+    if path is not None:
+        prefix = path.rstrip("/") + "/" if path else ""
+        return ListingQuery(prefix, "/", query.get("marker", ""), query.get("end_marker", ""),
+                            _limit(query.get("limit")), is_true(query.get("reverse")), path_only=True)
+    return ListingQuery(query.get("prefix", ""), query.get("delimiter", ""), query.get("marker", ""),
                         query.get("end_marker", ""),
                         _limit(query.get("limit")), is_true(query.get("reverse")))
 
 
 def _limit(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return LISTING_LIMIT
+    """Swift ignores a limit that is not a non-negative integer, and rejects one over the maximum."""
     try:
-        limit = int(raw)
+        limit = int(raw) if raw else LISTING_LIMIT
     except ValueError:
-        raise SwiftError(412, "Value of limit must be a positive integer") from None
+        return LISTING_LIMIT
     if limit < 0:
-        raise SwiftError(412, "Value of limit must be a positive integer")
+        return LISTING_LIMIT
     if limit > LISTING_LIMIT:
-        raise SwiftError(412, f"Maximum limit is {LISTING_LIMIT}")
+        raise html_error(412, f"Maximum limit is {LISTING_LIMIT}")
     return limit
 
 
@@ -70,24 +74,32 @@ def listing_format(request: Request) -> str:
     return "plain"
 
 
-def render_objects(listing: ObjectListing, fmt: str, container: str) -> bytes:
-    entries = _merged(listing.objects, listing.prefixes, _object_key)
+def render_objects(listing: ObjectListing, fmt: str, container: str, path_only: bool = False) -> bytes:
+    entries = _merged(listing.objects, [] if path_only else listing.prefixes, _object_key)
     if fmt == "json":
-        return orjson.dumps([_object_json(entry) for entry in entries])
-    if fmt == "xml":
+        return _json([_object_json(entry) for entry in entries])
+    if fmt != "plain":
+        if not entries:
+            return f"{XML_HEAD}<container name={quoteattr(container)} />".encode()
         items = "".join(_object_xml(entry) for entry in entries)
         return f"{XML_HEAD}<container name={quoteattr(container)}>{items}</container>".encode()
     return _plain(entry if isinstance(entry, str) else entry.key for entry in entries)
 
 
 def render_containers(listing: ContainerListing, fmt: str, account: str) -> bytes:
+    """Account XML puts each entry on its own line, unlike container XML (as Swift does)."""
     entries = _merged(listing.containers, listing.prefixes, _container_key)
     if fmt == "json":
-        return orjson.dumps([_container_json(entry) for entry in entries])
-    if fmt == "xml":
-        items = "".join(_container_xml(entry) for entry in entries)
-        return f"{XML_HEAD}<account name={quoteattr(account)}>{items}</account>".encode()
+        return _json([_container_json(entry) for entry in entries])
+    if fmt != "plain":
+        lines = [f"<account name={quoteattr(account)}>", *map(_container_xml, entries), "</account>"]
+        return (XML_HEAD + "\n".join(lines)).encode()
     return _plain(entry if isinstance(entry, str) else entry.name for entry in entries)
+
+
+def _json(document: list[dict[str, object]]) -> bytes:
+    """Python's default JSON style (`", "` separators, non-ASCII escaped), byte for byte Swift's."""
+    return json.dumps(document).encode()
 
 
 def _merged(items: Sequence[T], prefixes: list[str], name: Callable[[T], str]) -> list[T | str]:
@@ -137,7 +149,7 @@ def _object_xml(entry: ObjectEntry | str) -> str:
 
 def _container_xml(entry: ContainerInfo | str) -> str:
     if isinstance(entry, str):
-        return f"<subdir name={quoteattr(entry)}><name>{escape(entry)}</name></subdir>"
+        return f"<subdir name={quoteattr(entry)} />"
     return (f"<container><name>{escape(entry.name)}</name><count>{entry.object_count}</count>"
             f"<bytes>{entry.bytes_used}</bytes><last_modified>{iso_date(entry.created)}</last_modified>"
-            "</container>")
+            "<storage_policy>Policy-0</storage_policy></container>")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from stackbox.http import Response
 from stackbox.storage.types import Preconditions, WriteChecks
 from stackbox.swift import copying, large_objects
+from stackbox.swift.container import ALLOWED_METHODS
 from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError, bad_request, html_body
 from stackbox.swift.headers import MAX_FILE_SIZE
@@ -66,11 +67,19 @@ async def get_object(call: Call) -> Response:
         obj = large_objects.resolve_dlo(call.storage, obj)
     headers = object_headers(obj)
     status = check_conditions(call.headers, obj.etag, obj.last_modified, call.method)
-    if status == 304:
-        return Response(b"", 304, [h for h in headers if h[0] != "Content-Type"])
     if status is not None:
-        raise SwiftError(status)
-    return body_response(call.storage, obj, headers, call.headers.get("range"), head)
+        return _condition_failed(status, headers)
+    # Swift ignores Range on HEAD: the answer describes the whole object.
+    range_header = None if head else call.headers.get("range")
+    return body_response(call.storage, obj, headers, range_header, head)
+
+
+def _condition_failed(status: int, headers: list[tuple[str, str]]) -> Response:
+    """304 keeps every object header; 412 keeps the identifying ones, both with empty bodies."""
+    if status == 304:
+        return Response(b"", 304, headers)
+    kept = [(name, value) for name, value in headers if name not in ("Content-Type", "Accept-Ranges")]
+    return Response(b"", status, kept, content_type=HTML)
 
 
 async def post_object(call: Call) -> Response:
@@ -95,4 +104,4 @@ async def delete_object(call: Call) -> Response:
 
 
 async def not_allowed(call: Call) -> Response:
-    raise SwiftError(405, headers=[("Allow", "COPY, DELETE, GET, HEAD, POST, PUT")])
+    raise SwiftError(405, headers=[("Allow", ALLOWED_METHODS)])

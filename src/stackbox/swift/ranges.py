@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from stackbox.http import Response, StreamingResponse
 from stackbox.storage.engine import Engine
 from stackbox.storage.types import ObjectInfo
-from stackbox.swift.errors import SwiftError
+from stackbox.swift.errors import html_body
 from stackbox.swift.headers import parse_http_date
 
 Span = tuple[int, int]  # [start, end) in bytes
@@ -17,7 +17,7 @@ Span = tuple[int, int]  # [start, end) in bytes
 
 def parse_range(value: str | None, size: int) -> list[Span] | None:
     """The satisfiable spans of a `Range` header; None when the header is absent or malformed (the
-    whole object is then returned, as Swift does); 416 when no span is satisfiable."""
+    whole object is then returned, as Swift does); [] when no span is satisfiable."""
     if not value or not value.strip().lower().startswith("bytes="):
         return None
     spans: list[Span] = []
@@ -28,8 +28,6 @@ def parse_range(value: str | None, size: int) -> list[Span] | None:
         span = _clamp(parsed, size)
         if span is not None:
             spans.append(span)
-    if not spans:
-        raise SwiftError(416, headers=[("Content-Range", f"bytes */{size}")])
     return spans
 
 
@@ -86,8 +84,11 @@ def _header_time(headers: Mapping[str, str], name: str) -> float | None:
 
 def body_response(storage: Engine, obj: ObjectInfo, headers: list[tuple[str, str]],
                   range_header: str | None, head: bool) -> Response:
-    """200 with the whole object, 206 with one span, or 206 `multipart/byteranges` with several."""
+    """200 with the whole object, 206 with one span, or 206 `multipart/byteranges` with several;
+    416 (with the object's headers, as Swift sends them) when no span is satisfiable."""
     spans = parse_range(range_header, obj.size) if range_header else None
+    if spans == []:
+        return Response(html_body(416), 416, [*headers, ("Content-Range", f"bytes */{obj.size}")])
     if spans is None:
         headers.append(("content-length", str(obj.size)))
         return _stream(storage, obj, [(0, obj.size)], 200, headers, head)

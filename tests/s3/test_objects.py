@@ -330,6 +330,21 @@ def test_presigned_get_and_put(make_client: MakeClient, member: Ec2Pair, bucket:
     assert response.status_code == 403 and b"SignatureDoesNotMatch" in response.content
 
 
+@pytest.mark.parametrize("signature_version", ["s3", "s3v4"])
+def test_presigned_bucket_listing(make_client: MakeClient, member: Ec2Pair, s3: BaseClient, bucket: str,
+                                  signature_version: str) -> None:
+    """Bucket-level presigned URLs: botocore signs SigV2 ones as `/bucket/` but sends `/bucket`."""
+    s3.put_object(Bucket=bucket, Key="listed", Body=b"x")
+    client = make_client(member, signature_version=signature_version)
+    url = client.generate_presigned_url("list_objects", Params={"Bucket": bucket}, ExpiresIn=60)
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200 and b"<Key>listed</Key>" in response.content
+    other = client.generate_presigned_url("list_objects", Params={"Bucket": bucket + "-x"}, ExpiresIn=60)
+    forged = url.replace(f"/{bucket}", f"/{bucket}-x").split("?")[0] + "?" + url.split("?")[1]
+    assert other != forged
+    assert requests.get(forged, timeout=10).status_code == 403
+
+
 def test_expired_presigned_url(make_client: MakeClient, member: Ec2Pair, s3: BaseClient, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="ps", Body=b"x")
     client = make_client(member, signature_version="s3v4")

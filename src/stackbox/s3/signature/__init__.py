@@ -340,9 +340,17 @@ def _v2_result(secret: Ec2Secret, headers: Mapping[str, str]) -> AuthResult:
 
 def _verify_v2(request: Request, secret: Ec2Secret, given: str, date_line: str,
                virtual_bucket: str | None) -> None:
-    resource = canonical_resource_v2(request.raw_path, request.query_string, virtual_bucket)
-    to_sign = string_to_sign_v2(request.method, request.raw_headers, request.headers, date_line, resource)
-    digest = hmac.new(secret.secret.encode("utf-8"), to_sign.encode("latin-1"), hashlib.sha1).digest()
-    if not hmac.compare_digest(base64.b64encode(digest), given.encode("ascii", "replace")):
-        raise S3Error("SignatureDoesNotMatch", AWSAccessKeyId=secret.access, StringToSign=to_sign,
-                      SignatureProvided=given)
+    paths = [request.raw_path]
+    if not virtual_bucket and request.raw_path.count("/") == 1 and len(request.raw_path) > 1:
+        # botocore signs a bucket-level SigV2 URL as `/bucket/` but sends `/bucket`; AWS accepts both
+        paths.append(request.raw_path + "/")
+    expected = given.encode("ascii", "replace")
+    to_sign = ""
+    for path in paths:
+        resource = canonical_resource_v2(path, request.query_string, virtual_bucket)
+        to_sign = string_to_sign_v2(request.method, request.raw_headers, request.headers, date_line, resource)
+        digest = hmac.new(secret.secret.encode("utf-8"), to_sign.encode("latin-1"), hashlib.sha1).digest()
+        if hmac.compare_digest(base64.b64encode(digest), expected):
+            return
+    raise S3Error("SignatureDoesNotMatch", AWSAccessKeyId=secret.access, StringToSign=to_sign,
+                  SignatureProvided=given)

@@ -224,6 +224,8 @@ def test_bad_input_statuses(cloud: RunningCloud, admin_swift: Swift, container: 
 def test_unauthorized_and_bad_token(admin_swift: Swift, container: str) -> None:
     anonymous = admin_swift("GET", f"/{container}", token=None)
     assert anonymous.status_code == 401
-    assert anonymous.headers["Www-Authenticate"] == f'Swift realm="{admin_swift.account}"'
+    keystone = admin_swift.cloud.identity_root
+    challenge = f'Swift realm="{admin_swift.account}", Keystone uri="{keystone}"'
+    assert anonymous.headers["Www-Authenticate"] == challenge
     assert "<h1>Unauthorized</h1>" in anonymous.text
     assert admin_swift("GET", f"/{container}", token="bogus").status_code == 401

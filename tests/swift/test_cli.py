@@ -92,7 +92,9 @@ def test_swift_tempurl(cloud: RunningCloud, conn: swiftclient.Connection) -> Non
         signed = _ok(cloud, "swift", "tempurl", "--digest", digest, "GET", "60", f"/{path}", "sesame").strip()
         response = requests.get(f"{cloud.object_url}{signed}", timeout=10)
         assert (response.status_code, response.content) == (200, b"temporary")
-        assert response.headers["Content-Disposition"] == 'attachment; filename="doc.txt"'
+        disposition = response.headers["Content-Disposition"]
+        assert disposition == "attachment; filename=\"doc.txt\"; filename*=UTF-8''doc.txt"
+        assert "Expires" in response.headers
         assert "X-Object-Meta-Secret" not in response.headers
         assert response.headers["X-Object-Meta-Public-Tag"] == "t"
     wrong = _ok(cloud, "swift", "tempurl", "GET", "60", f"/{path}", "other").strip()

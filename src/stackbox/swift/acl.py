@@ -19,8 +19,11 @@ from stackbox.swift.headers import READ_ACL, WRITE_ACL
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-def unauthorized(account: str) -> SwiftError:
-    return SwiftError(401, headers=[("Www-Authenticate", f'Swift realm="{account}"')])
+def unauthorized(call: Call) -> SwiftError:
+    """401 naming the account and the Keystone that issues its tokens, as keystoneauth answers."""
+    keystone_uri = call.identity.settings.identity_url.removesuffix("/v3")
+    challenge = f'Swift realm="{call.account}", Keystone uri="{keystone_uri}"'
+    return SwiftError(401, headers=[("Www-Authenticate", challenge)])
 
 
 def authorize(call: Call) -> None:
@@ -34,7 +37,7 @@ def authorize(call: Call) -> None:
         return
     if call.container and _acl_allows(call):
         return
-    raise unauthorized(call.account) if auth is None else SwiftError(403)
+    raise unauthorized(call) if auth is None else SwiftError(403)
 
 
 def _acl_allows(call: Call) -> bool:

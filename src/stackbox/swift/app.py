@@ -57,7 +57,6 @@ def new_trans_id() -> str:
 def create_swift_app(cloud: Cloud) -> ASGIApp:
     storage = cloud.storage
     identity = cloud.identity
-    keystone_uri = cloud.settings.identity_url.removesuffix("/v3")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         trans_id = new_trans_id()
@@ -66,7 +65,7 @@ def create_swift_app(cloud: Cloud) -> ASGIApp:
             response = await _route(request, storage, identity)
         except Exception as exc:  # every failure becomes one of Swift's answers, never a traceback
             error = _as_swift_error(exc, request, trans_id)
-            response = _error_response(error, request.method, keystone_uri)
+            response = _error_response(error, request.method)
         response.headers += (("X-Trans-Id", trans_id), ("X-Openstack-Request-Id", trans_id))
         await response(send)
 
@@ -88,14 +87,11 @@ def _as_swift_error(exc: Exception, request: Request, trans_id: str) -> SwiftErr
     return SwiftError(500)
 
 
-def _error_response(error: SwiftError, method: str, keystone_uri: str) -> Response:
-    """Swift's error: HEAD answers carry no body, a 401 names the Keystone to get a token from."""
+def _error_response(error: SwiftError, method: str) -> Response:
+    """Swift's error answer; a HEAD's carries no body."""
     response = error.response()
     if method == "HEAD":
         response.body = b""
-    if error.status == 401:
-        response.headers = [(name, f'{value}, Keystone uri="{keystone_uri}"' if name == "Www-Authenticate"
-                             else value) for name, value in response.headers]
     return response
 
 
@@ -125,7 +121,7 @@ async def _route(request: Request, storage: Engine, identity: IdentityService) -
     _authenticate(call)
     response = await _handler(call)(call)
     if call.temp_url:
-        response.headers = tempurl.response_headers(call, response.headers)
+        response.headers = tempurl.response_headers(call, response.status, response.headers)
     return response
 
 
@@ -137,7 +133,7 @@ def _authenticate(call: Call) -> None:
     if token:
         call.auth = call.identity.validate_token(token)
         if call.auth is None:
-            raise unauthorized(call.account)
+            raise unauthorized(call)
     authorize(call)
 
 

@@ -4,18 +4,18 @@ bulk middleware does, in JSON when the client accepts it and as text otherwise."
 
 from __future__ import annotations
 
+import json
 import tarfile
 import tempfile
 from collections.abc import AsyncIterator
 from typing import IO, Any, Literal
 from urllib.parse import unquote
-
-import orjson
+from xml.sax.saxutils import escape
 
 from stackbox.http import BodyTooLarge, Response
 from stackbox.storage.types import ContainerNotEmpty, NoSuchContainer, ObjectAttrs, StorageError
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError
+from stackbox.swift.errors import SwiftError, html_error
 from stackbox.swift.headers import MAX_CONTAINER_NAME_LENGTH, MAX_FILE_SIZE, MAX_OBJECT_NAME_LENGTH
 from stackbox.swift.object_meta import content_type
 
@@ -28,14 +28,35 @@ ARCHIVE_MODES: dict[str, Literal["r:", "r:gz", "r:bz2"]] = {"tar": "r:", "tar.gz
 _READ_CHUNK = 1 << 20
 
 
-def _report(call: Call, fields: dict[str, Any], errors: list[list[str]], ok_status: str) -> Response:
-    status = "400 Bad Request" if errors else ok_status
-    report = {**fields, "Response Status": status, "Response Body": "", "Errors": errors}
-    if "application/json" in call.headers.get("accept", ""):
-        return Response(orjson.dumps(report), 200, content_type="application/json")
-    lines = [f"{name}: {value}" for name, value in report.items() if name != "Errors"]
-    lines += ["Errors:", *(f"{path}, {problem}" for path, problem in errors)]
-    return Response(("\n".join(lines) + "\n").encode(), 200, content_type="text/plain")
+def bulk_report(call: Call, fields: dict[str, Any], errors: list[list[str]], ok_status: str,
+                failure: str = "") -> Response:
+    """Swift's bulk report in the format the client accepts (JSON, XML, else text); `failure` is
+    the Response Body of a request that failed as a whole (an unreadable archive)."""
+    status = "400 Bad Request" if errors or failure else ok_status
+    report = {"Response Status": status, "Response Body": failure, **fields}
+    accept = call.headers.get("accept", "")
+    if "application/json" in accept:
+        return Response(json.dumps({**report, "Errors": errors}).encode(), 200,
+                        content_type="application/json")
+    for media_type in ("application/xml", "text/xml"):
+        if media_type in accept:
+            root = "delete" if "Number Deleted" in fields else "extract"
+            return Response(_xml_report(root, report, errors), 200, content_type=media_type)
+    lines = [f"{name}: {report[name]}\n" for name in sorted(report)]
+    lines += ["Errors:\n", *(f"{path}, {problem}\n" for path, problem in errors)]
+    return Response("".join(lines).encode(), 200, content_type="text/plain")
+
+
+def _xml_report(root: str, report: dict[str, Any], errors: list[list[str]]) -> bytes:
+    lines = [f"<{root}>"]
+    for name in sorted(report):
+        tag = name.replace(" ", "_").lower()
+        lines.append(f"<{tag}>{escape(str(report[name]))}</{tag}>")
+    lines.append("<errors>")
+    lines += [f"<object><name>{escape(path)}</name><status>{escape(problem)}</status></object>"
+              for path, problem in errors]
+    lines += ["</errors>", f"</{root}>", ""]
+    return "\n".join(lines).encode()
 
 
 # ---------------------------------------------------------------------------------------------- delete
@@ -68,7 +89,7 @@ def deletion_report(call: Call, paths: list[str]) -> Response:
             errors.append([path, outcome])
             if len(errors) >= MAX_FAILED_DELETES:
                 break
-    return _report(call, {"Number Deleted": deleted, "Number Not Found": not_found}, errors, "200 OK")
+    return bulk_report(call, {"Number Deleted": deleted, "Number Not Found": not_found}, errors, "200 OK")
 
 
 def _delete_path(call: Call, path: str) -> bool | str:
@@ -93,15 +114,20 @@ def _delete_path(call: Call, path: str) -> bool | str:
 async def extract_archive(call: Call) -> Response:
     mode = ARCHIVE_MODES.get(call.query.get("extract-archive", ""))
     if mode is None:
-        raise SwiftError(400, "Unsupported archive format")
+        raise html_error(400, "Unsupported archive format")
     with tempfile.TemporaryFile() as spool:
         await _spool(call, spool)
         try:
             archive = tarfile.open(fileobj=spool, mode=mode)  # noqa: SIM115 (closed below)
         except (tarfile.TarError, EOFError, OSError) as error:
-            raise SwiftError(400, f"Invalid Tar File: {error}") from None
+            return _invalid_archive(call, 0, [], error)
         with archive:
             return await _extract(call, archive)
+
+
+def _invalid_archive(call: Call, created: int, errors: list[list[str]], error: Exception) -> Response:
+    return bulk_report(call, {"Number Files Created": created}, errors, "201 Created",
+                       failure=f"Invalid Tar File: {error}")
 
 
 async def _spool(call: Call, spool: IO[bytes]) -> None:
@@ -133,8 +159,8 @@ async def _extract(call: Call, archive: tarfile.TarFile) -> Response:
                 if len(errors) >= MAX_FAILED_EXTRACTIONS:
                     break
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise SwiftError(400, f"Invalid Tar File: {error}") from None
-    return _report(call, {"Number Files Created": created}, errors, "201 Created")
+        return _invalid_archive(call, created, errors, error)
+    return bulk_report(call, {"Number Files Created": created}, errors, "201 Created")
 
 
 def _target(call: Call, member_name: str) -> tuple[str, str] | None:

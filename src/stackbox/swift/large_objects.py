@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import math
 from typing import Any
 
 import orjson
@@ -23,16 +25,19 @@ from stackbox.storage.types import (
     Preconditions,
     SegmentRef,
 )
-from stackbox.swift.bulk import deletion_report
+from stackbox.swift.bulk import bulk_report, deletion_report
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError, bad_request
+from stackbox.swift.errors import SwiftError, bad_request, html_error
 from stackbox.swift.headers import iso_date
-from stackbox.swift.object_meta import created, request_attrs
+from stackbox.swift.object_meta import created, object_headers, request_attrs
 
 MAX_MANIFEST_SEGMENTS = 1000
 MAX_MANIFEST_SIZE = 8 * 1024 * 1024
 #: A DLO lists at most this many segments (Swift stops at its container listing limit too).
 MAX_DLO_SEGMENTS = 10_000
+#: Keys a manifest entry may have (PUT), and those of the stored document, in Swift's order.
+MANIFEST_KEYS = frozenset({"path", "etag", "size_bytes", "range"})
+DOCUMENT_KEYS = ("name", "bytes", "hash", "content_type", "last_modified", "range")
 
 
 # ---------------------------------------------------------------------------------------------- SLO
@@ -46,7 +51,7 @@ async def put_slo(call: Call) -> Response:
     entries = _parse_manifest(raw)
     segments, document = _resolve_segments(call, entries)
     expected = call.headers.get("etag")
-    attrs = dataclasses.replace(request_attrs(call), manifest=orjson.dumps(document))
+    attrs = dataclasses.replace(request_attrs(call), manifest=render_manifest(document))
     info = call.storage.put_manifest_object(call.account, call.container, call.obj, segments, attrs=attrs,
                                             preconditions=Preconditions())
     if expected is not None and expected.strip().strip('"') != info.etag:
@@ -59,14 +64,27 @@ def _parse_manifest(raw: bytes) -> list[dict[str, Any]]:
     try:
         entries = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise bad_request("Manifest must be valid JSON.\n") from None
+        raise html_error(400, "Manifest must be valid JSON.\n") from None
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-        raise bad_request("Manifest must be a list.\n")
-    if not entries:
-        raise bad_request("Manifest must have at least one segment.\n")
+        raise html_error(400, "Manifest must be a list.\n")
     if len(entries) > MAX_MANIFEST_SEGMENTS:
-        raise bad_request(f"Too many segments; max {MAX_MANIFEST_SEGMENTS}.\n")
+        raise html_error(400, f"Too many segments; max {MAX_MANIFEST_SEGMENTS}.\n")
+    for index, entry in enumerate(entries):
+        _check_entry_shape(index, entry)
     return entries
+
+
+def _check_entry_shape(index: int, entry: dict[str, Any]) -> None:
+    extra = sorted(set(entry) - MANIFEST_KEYS)
+    if extra:
+        names = ", ".join(f'"{name}"' for name in extra)
+        raise bad_request(f"Index {index}: extraneous keys {names}\n")
+    path = entry.get("path")
+    if not isinstance(path, str) or "/" not in path.lstrip("/") or path.lstrip("/").endswith("/"):
+        raise bad_request(f"Index {index}: path does not refer to an object. "
+                          "Path must be of the form /container/object.\n")
+    if "range" in entry and _parse_range_spec(entry["range"]) is None:
+        raise bad_request(f"Index {index}: invalid range\n")
 
 
 def _resolve_segments(call: Call,
@@ -83,15 +101,13 @@ def _resolve_segments(call: Call,
             segments.append(resolved[0])
             document.append(resolved[1])
     if problems:
-        raise bad_request("Errors:\n" + "\n".join(problems))
+        raise bad_request("Errors:\n" + "".join(f"{problem}\n" for problem in problems))
     return segments, document
 
 
 def _resolve_entry(call: Call, entry: dict[str, Any]) -> tuple[SegmentRef, dict[str, Any]] | str:
     """A segment and its manifest document entry, or the problem Swift reports for it."""
-    path = entry.get("path")
-    if not isinstance(path, str) or "/" not in path.lstrip("/"):
-        raise bad_request("Manifest entry 'path' must be of the form /container/object.\n")
+    path = entry["path"]
     container, _, key = path.lstrip("/").partition("/")
     try:
         source = call.storage.head_object(call.account, container, key)
@@ -100,9 +116,15 @@ def _resolve_entry(call: Call, entry: dict[str, Any]) -> tuple[SegmentRef, dict[
     problem = _mismatch(entry, source)
     if problem:
         return f"{path}, {problem}"
-    start, end = _segment_range(entry.get("range"), source.size)
+    span = _segment_span(entry.get("range"), source.size)
+    if span is None:
+        return f"{path}, Range Not Satisfiable"
+    if "range" not in entry:
+        segment = SegmentRef(container, key, etag=source.etag, size=source.size)
+        return segment, _document_entry(path, source, None)
+    start, end = span
     segment = SegmentRef(container, key, start, end, etag=source.etag, size=source.size)
-    return segment, _document_entry(path, source, entry.get("range"))
+    return segment, _document_entry(path, source, f"{start}-{end - 1}")
 
 
 def _mismatch(entry: dict[str, Any], source: ObjectInfo) -> str | None:
@@ -115,48 +137,89 @@ def _mismatch(entry: dict[str, Any], source: ObjectInfo) -> str | None:
     return None
 
 
-def _segment_range(spec: Any, size: int) -> tuple[int | None, int | None]:
-    if spec is None:
-        return None, None
+def _parse_range_spec(spec: Any) -> tuple[int | None, int | None] | None:
+    """`first-last`, `first-` or `-suffix` (as in a Range header); None if malformed."""
     first, dash, last = str(spec).partition("-")
-    if not dash or not first.isdigit() or not (last.isdigit() or not last):
-        raise bad_request(f"Invalid range: {spec}\n")
-    start = int(first)
-    end = int(last) + 1 if last else size
-    if not start < end <= size:
-        raise bad_request(f"Unsatisfiable range: {spec}\n")
+    if not dash or not (first.isdigit() or not first) or not (last.isdigit() or not last) or not first + last:
+        return None
+    start, end = (int(first) if first else None), (int(last) if last else None)
+    if start is not None and end is not None and end < start:
+        return None
     return start, end
 
 
-def _document_entry(path: str, source: ObjectInfo, segment_range: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": "/" + path.lstrip("/"), "hash": source.etag, "bytes": source.size,
+def _segment_span(spec: Any, size: int) -> tuple[int, int] | None:
+    """[start, end) of the segment a manifest entry selects; None when unsatisfiable."""
+    if spec is None:
+        return 0, size
+    parsed = _parse_range_spec(spec)
+    assert parsed is not None  # checked by _check_entry_shape
+    first, last = parsed
+    if first is None:
+        start, end = max(size - (last or 0), 0), size
+    else:
+        start, end = first, size if last is None else min(last + 1, size)
+    return (start, end) if start < end else None
+
+
+def _document_entry(path: str, source: ObjectInfo, segment_range: str | None) -> dict[str, Any]:
+    """Swift's stored manifest entry; the segment's time is its Last-Modified (whole seconds)."""
+    entry: dict[str, Any] = {"name": "/" + path.lstrip("/"), "bytes": source.size, "hash": source.etag,
                              "content_type": source.content_type,
-                             "last_modified": iso_date(source.last_modified)}
+                             "last_modified": iso_date(math.ceil(source.last_modified))}
     if segment_range is not None:
-        entry["range"] = str(segment_range)
+        entry["range"] = segment_range
     return entry
 
 
+def render_manifest(document: list[dict[str, Any]]) -> bytes:
+    """The manifest as Swift stores and returns it (Python's JSON style, Swift's key order)."""
+    ordered = [{key: entry[key] for key in DOCUMENT_KEYS if key in entry} for entry in document]
+    return json.dumps(ordered).encode()
+
+
 def manifest_entries(obj: ObjectInfo) -> list[dict[str, Any]]:
-    return orjson.loads(obj.manifest) if obj.manifest else []
+    """The manifest document of an SLO, or a synthetic one for an S3 multipart object (its parts as
+    they would sit in Swift's `<bucket>+segments` container)."""
+    if obj.manifest:
+        entries: list[dict[str, Any]] = orjson.loads(obj.manifest)
+        return entries
+    modified = iso_date(math.ceil(obj.last_modified))
+    return [{"name": f"/{obj.container}+segments/{obj.key}/{part.number}", "bytes": part.size,
+             "hash": part.etag, "content_type": obj.content_type, "last_modified": modified}
+            for part in obj.parts]
+
+
+def _raw_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    raw = {"etag": entry["hash"], "path": entry["name"], "size_bytes": entry["bytes"]}
+    if "range" in entry:
+        raw["range"] = entry["range"]
+    return dict(sorted(raw.items()))
 
 
 def slo_manifest_response(call: Call, obj: ObjectInfo) -> Response:
+    """`multipart-manifest=get`: the manifest document (or `format=raw`, as PUT takes it), with the
+    object's headers; the Etag is the document's own MD5."""
     entries = manifest_entries(obj)
     if call.query.get("format") == "raw":
-        entries = [{"path": e["name"], "etag": e["hash"], "size_bytes": e["bytes"],
-                    **({"range": e["range"]} if "range" in e else {})} for e in entries]
-    headers = [("Content-Type", "application/json; charset=utf-8"), ("X-Static-Large-Object", "True"),
-               ("Etag", obj.etag)]
-    return Response(orjson.dumps(entries), 200, headers)
+        body = json.dumps([_raw_entry(entry) for entry in entries]).encode()
+        content_type = "application/octet-stream"
+    else:
+        body = render_manifest(entries)
+        content_type = "application/json; charset=utf-8"
+    headers = [(name, value) for name, value in object_headers(obj)
+               if name not in ("Content-Type", "Etag", "X-Manifest-Etag")]
+    etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    headers += [("Content-Type", content_type), ("Etag", etag), ("content-length", str(len(body)))]
+    return Response(b"" if call.method == "HEAD" else body, 200, headers)
 
 
 async def delete_slo(call: Call) -> Response:
     """Delete the manifest and then its segments; reports like a bulk delete."""
     obj = call.storage.head_object(call.account, call.container, call.obj)
     if obj.manifest_type != "slo":
-        call.storage.delete_object(call.account, call.container, call.obj)
-        return Response(b"", 204)
+        return bulk_report(call, {"Number Deleted": 0, "Number Not Found": 0},
+                           [[f"/{call.container}/{call.obj}", "Not an SLO manifest"]], "200 OK")
     paths = [entry["name"] for entry in manifest_entries(obj)]
     paths.append(f"/{call.container}/{call.obj}")
     return deletion_report(call, paths)

@@ -128,8 +128,12 @@ def _plain(names: Iterable[str]) -> bytes:
 def _object_json(entry: ObjectEntry | str) -> dict[str, object]:
     if isinstance(entry, str):
         return {"subdir": entry}
-    return {"bytes": entry.size, "hash": entry.etag, "name": entry.key, "content_type": entry.content_type,
-            "last_modified": iso_date(entry.last_modified)}
+    document: dict[str, object] = {
+        "bytes": entry.size, "hash": entry.etag, "name": entry.key, "content_type": entry.content_type,
+        "last_modified": iso_date(entry.last_modified)}
+    if entry.manifest_type == "slo":
+        document["slo_etag"] = f'"{entry.etag}"'
+    return document
 
 
 def _container_json(entry: ContainerInfo | str) -> dict[str, object]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from stackbox.http import Response
-from stackbox.storage.types import Preconditions, WriteChecks
+from stackbox.storage.types import ObjectAttrs, ObjectInfo, Preconditions, WriteChecks
 from stackbox.swift import copying, large_objects
 from stackbox.swift.container import ALLOWED_METHODS
 from stackbox.swift.context import Call
@@ -20,7 +21,7 @@ def declared_length(headers: Mapping[str, str]) -> int | None:
     raw = headers.get("content-length")
     if raw is None:
         if "chunked" not in headers.get("transfer-encoding", "").lower():
-            raise SwiftError(411)
+            raise SwiftError(411, "Missing Content-Length header.")
         return None
     if not raw.isdigit():
         raise bad_request("Invalid Content-Length header value")
@@ -61,11 +62,12 @@ async def get_object(call: Call) -> Response:
     head = call.method == "HEAD"
     obj = call.storage.get_object(call.account, call.container, call.obj)
     manifest_get = call.query.get("multipart-manifest") == "get"
-    if obj.manifest_type == "slo" and manifest_get and not head:
+    if (obj.manifest_type == "slo" or obj.parts) and manifest_get:
         return large_objects.slo_manifest_response(call, obj)
-    if obj.manifest_type == "dlo" and not manifest_get:
+    resolve = obj.manifest_type == "dlo" and not manifest_get
+    if resolve:
         obj = large_objects.resolve_dlo(call.storage, obj)
-    headers = object_headers(obj)
+    headers = object_headers(obj, resolved_dlo=resolve)
     status = check_conditions(call.headers, obj.etag, obj.last_modified, call.method)
     if status is not None:
         return _condition_failed(status, headers)
@@ -90,9 +92,19 @@ async def post_object(call: Call) -> Response:
     if "content-type" in call.headers:
         changes["content_type"] = attrs.content_type
     if attrs.manifest is not None and current.manifest_type == "dlo":
-        changes["manifest"] = attrs.manifest
-    call.storage.update_object(call.account, call.container, call.obj, **changes)
+        _repoint_dlo(call, current, attrs)
+    else:
+        call.storage.update_object(call.account, call.container, call.obj, **changes)
     return Response(html_body(202), 202, content_type=HTML)
+
+
+def _repoint_dlo(call: Call, current: ObjectInfo, attrs: ObjectAttrs) -> None:
+    """A POST may move a DLO to another prefix; the engine rewrites a manifest only by copying it
+    onto itself (its zero-byte data is shared)."""
+    if "content-type" not in call.headers:
+        attrs = dataclasses.replace(attrs, content_type=current.content_type)
+    location = (call.account, call.container, call.obj)
+    call.storage.copy_object(*location, *location, attrs=attrs, source_etag=current.etag)
 
 
 async def delete_object(call: Call) -> Response:

@@ -3,13 +3,14 @@ headers, the headers of a stored object, name checks."""
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from collections.abc import Mapping
 
 from stackbox.http import Response
 from stackbox.storage.types import ObjectAttrs, ObjectInfo
 from stackbox.swift.context import Call
-from stackbox.swift.errors import HTML, bad_request
+from stackbox.swift.errors import HTML, bad_request, html_error
 from stackbox.swift.headers import (
     MAX_OBJECT_NAME_LENGTH,
     OBJECT_PASSTHROUGH,
@@ -24,11 +25,11 @@ from stackbox.swift.headers import (
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
-def object_headers(obj: ObjectInfo, etag: str | None = None) -> list[tuple[str, str]]:
+def object_headers(obj: ObjectInfo, resolved_dlo: bool = False) -> list[tuple[str, str]]:
     """The headers of a GET/HEAD of `obj` (without Content-Length, which depends on the range)."""
     headers = [
         ("Content-Type", obj.content_type),
-        ("Etag", etag or display_etag(obj)),
+        ("Etag", display_etag(obj, resolved_dlo)),
         ("Last-Modified", http_date(obj.last_modified)),
         ("X-Timestamp", x_timestamp(obj.last_modified)),
         ("Accept-Ranges", "bytes"),
@@ -39,14 +40,24 @@ def object_headers(obj: ObjectInfo, etag: str | None = None) -> list[tuple[str, 
         headers.append(("X-Delete-At", str(obj.delete_at)))
     if obj.manifest_type == "slo" or obj.parts:
         headers.append(("X-Static-Large-Object", "True"))
+        headers.append(("X-Manifest-Etag", manifest_etag(obj)))
     elif obj.manifest_type == "dlo" and obj.manifest is not None:
         headers.append(("X-Object-Manifest", obj.manifest.decode()))
     return headers
 
 
-def display_etag(obj: ObjectInfo) -> str:
-    """Swift quotes the etags of large objects (they are not the MD5 of the data)."""
-    return f'"{obj.etag}"' if obj.manifest_type or obj.parts else obj.etag
+def display_etag(obj: ObjectInfo, resolved_dlo: bool = False) -> str:
+    """Swift quotes the etags of large objects (they are not the MD5 of the data); a DLO manifest
+    itself (written, or read with `multipart-manifest=get`) keeps its own plain etag."""
+    large = obj.manifest_type == "slo" or bool(obj.parts) or (obj.manifest_type == "dlo" and resolved_dlo)
+    return f'"{obj.etag}"' if large else obj.etag
+
+
+def manifest_etag(obj: ObjectInfo) -> str:
+    """`X-Manifest-Etag`: the MD5 of the stored manifest document (S3 multipart objects have none
+    stored, so their part list stands in)."""
+    document = obj.manifest or ",".join(part.etag for part in obj.parts).encode()
+    return hashlib.md5(document, usedforsecurity=False).hexdigest()
 
 
 def check_object_name(name: str) -> None:
@@ -85,7 +96,7 @@ def request_attrs(call: Call, base_meta: Mapping[str, str] | None = None) -> Obj
 def _check_dlo_manifest(value: str) -> None:
     container, slash, _ = value.lstrip("/").partition("/")
     if not container or not slash or value.startswith("/"):
-        raise bad_request("X-Object-Manifest must be in the format container/prefix")
+        raise html_error(400, "X-Object-Manifest must be in the format container/prefix")
 
 
 def created(info: ObjectInfo, extra: list[tuple[str, str]] | None = None) -> Response:

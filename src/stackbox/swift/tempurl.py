@@ -11,11 +11,12 @@ import time
 from calendar import timegm
 from collections.abc import Iterable
 from ipaddress import ip_address, ip_network
+from urllib.parse import quote
 
 from stackbox.storage.types import NoSuchContainer
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError
-from stackbox.swift.headers import user_meta
+from stackbox.swift.errors import HTML, SwiftError
+from stackbox.swift.headers import http_date, user_meta
 
 METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
 DIGESTS = ("sha256", "sha512")
@@ -26,7 +27,8 @@ _HEAD_SIGNED_AS = ("HEAD", "GET", "PUT", "POST")
 
 
 def invalid() -> SwiftError:
-    return SwiftError(401, "401 Unauthorized: Temp URL invalid\n")
+    challenge = ("Www-Authenticate", 'Swift realm="unknown"')
+    return SwiftError(401, "401 Unauthorized: Temp URL invalid\n", [challenge], content_type=HTML)
 
 
 def is_temp_url(call: Call) -> bool:
@@ -59,11 +61,16 @@ def authorize_temp_url(call: Call) -> None:
 
 def _check_expiry(raw: str) -> None:
     try:
-        value = int(raw) if raw.isdigit() else timegm(time.strptime(raw, "%Y-%m-%dT%H:%M:%SZ"))
+        value = _expiry(raw)
     except ValueError:
         raise invalid() from None
     if value < time.time():
         raise invalid()
+
+
+def _expiry(raw: str) -> int:
+    """`temp_url_expires` as a Unix time: seconds, or ISO 8601 in UTC; ValueError otherwise."""
+    return int(raw) if raw.isdigit() else timegm(time.strptime(raw, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def parse_signature(raw: str) -> tuple[str, bytes]:
@@ -116,15 +123,25 @@ def _shown(header: str) -> bool:
     return not header.startswith("x-object-meta-") or header.startswith("x-object-meta-public-")
 
 
-def response_headers(call: Call, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Hide private metadata from the URL's holder; make GETs downloads (or `inline`)."""
+def response_headers(call: Call, status: int,
+                     headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Hide private metadata from the URL's holder; make successful reads downloads (or `inline`)
+    that expire with the URL."""
     kept = [(name, value) for name, value in headers if _shown(name.lower())]
-    if call.method == "GET":
-        filename = call.query.get("filename")
-        if "inline" in call.query:
-            disposition = "inline" if filename is None else f'inline; filename="{filename}"'
-        else:
-            disposition = f'attachment; filename="{filename or call.obj.rsplit("/", 1)[-1]}"'
+    if call.method in ("GET", "HEAD") and 200 <= status < 300:
         kept = [(n, v) for n, v in kept if n.lower() != "content-disposition"]
-        kept.append(("Content-Disposition", disposition))
+        kept.append(("Content-Disposition", _disposition(call)))
+        kept.append(("Expires", http_date(int(_expiry(call.query["temp_url_expires"])))))
     return kept
+
+
+def _disposition(call: Call) -> str:
+    filename = call.query.get("filename")
+    if "inline" in call.query:
+        kind = "inline"
+        if filename is None:
+            return kind
+    else:
+        kind = "attachment"
+        filename = filename or call.obj.rsplit("/", 1)[-1]
+    return f"{kind}; filename=\"{quote(filename, safe=' /')}\"; filename*=UTF-8''{quote(filename)}"

@@ -25,6 +25,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -277,8 +278,8 @@ class Engine(MultipartOperations):
         """Checks that can fail before a body is read (they are checked again at commit)."""
         _check_key(key)
         ref = self._catalog.container_ref(account, container)
-        exists = self._catalog.find_object(account, container, key, time.time()) is not None
-        if preconditions.if_none_match_star and exists:
+        if preconditions.if_none_match_star and self._catalog.find_object(account, container, key,
+                                                                          time.time()) is not None:
             raise PreconditionFailed("the object exists")
         return ref
 
@@ -286,17 +287,14 @@ class Engine(MultipartOperations):
                                checksum: Checksum | None, preconditions: Preconditions) -> ObjectInfo:
         new = NewObject(received.size, received.md5_hex, attrs, checksum, inline=received.inline)
         temp = received.temp
+        undo = None
         if temp is not None:
             await self._publish(temp)
             new = NewObject(received.size, received.md5_hex, attrs, checksum,
                             extents=(Extent(temp.blob_id, 0, received.size),),
                             new_blob=(temp.blob_id, received.size))
-        try:
-            info = self._catalog.commit_object(ref, key, new, preconditions, time.time())
-        except BaseException:
-            if temp is not None:
-                self._blobs.delete(temp.blob_id)
-            raise
+            undo = partial(self._blobs.delete, temp.blob_id)
+        info = await self._catalog.commit_object(ref, key, new, preconditions, time.time(), undo)
         self._maybe_purge()
         return info
 

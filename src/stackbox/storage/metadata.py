@@ -12,9 +12,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from stackbox.storage.codec import (
     encode_object_attrs,
     row_to_object,
 )
+from stackbox.storage.commits import GroupCommitter
 from stackbox.storage.listing import KeyRange
 from stackbox.storage.types import (
     AccountInfo,
@@ -104,7 +106,10 @@ class ContainerRef:
 
 class Catalog:
     def __init__(self, path: Path, *, durable: bool = True) -> None:
-        self.conn = connect(path, synchronous="FULL" if durable else "NORMAL")
+        synchronous = "FULL" if durable else "NORMAL"
+        self.conn = connect(path, synchronous=synchronous)
+        #: Object commits go through it (its own connection): one transaction per batch of writes.
+        self.batches = GroupCommitter(path, synchronous=synchronous)
 
     @classmethod
     def create_schema(cls, path: Path) -> None:
@@ -115,6 +120,7 @@ class Catalog:
             conn.close()
 
     def close(self) -> None:
+        self.batches.close()
         self.conn.close()
 
     @contextmanager
@@ -225,27 +231,36 @@ class Catalog:
             (container_id, *params, now, count))
         return (ObjectEntry(*row) for row in rows)
 
-    def commit_object(self, ref: ContainerRef, key: str, new: NewObject, preconditions: Preconditions,
-                      now: float) -> ObjectInfo:
-        """Atomically check preconditions, replace any previous version and take the blob references."""
-        with self.write() as conn:
-            return self.store_object(conn, ref, key, new, preconditions, now)
+    async def commit_object(self, ref: ContainerRef, key: str, new: NewObject, preconditions: Preconditions,
+                            now: float, undo: Callable[[], None] | None = None) -> ObjectInfo:
+        """Atomically check preconditions, replace any previous version and take the blob references,
+        in the next group commit; `undo` runs if it is not applied (see `GroupCommitter.run`)."""
+        return await self.batches.run(partial(self.store_object, ref=ref, key=key, new=new,
+                                              preconditions=preconditions, now=now), undo)
 
     def store_object(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, new: NewObject,
                      preconditions: Preconditions, now: float) -> ObjectInfo:
         """The body of `commit_object`, inside a transaction the caller holds."""
         _check_container_exists(conn, ref)
-        check_preconditions(self.live_etag(conn, ref.id, key, now), preconditions)
+        previous = conn.execute("SELECT id, size, extents, etag, delete_at FROM object "
+                                "WHERE container_id = ? AND key = ?", (ref.id, key)).fetchone()
+        live = previous is not None and (previous[4] is None or previous[4] > now)
+        check_preconditions(previous[3] if live else None, preconditions)
         if new.new_blob is not None:
             conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 0)", new.new_blob)
+        # References are taken before the previous version's are dropped: they may share blobs.
         self._add_refs(conn, new.extents)
-        self._remove_object(conn, ref.id, key, now)
+        if previous is not None:
+            conn.execute("DELETE FROM object WHERE id = ?", (previous[0],))
+            if previous[2] is not None:
+                self.drop_refs(conn, decode_extents(previous[2]), now)
         row = (key, new.size, new.etag, new.attrs.content_type, now, new.attrs.delete_at,
                new.attrs.manifest_type, encode_object_attrs(new.attrs, new.checksum, new.parts),
                encode_extents(new.extents) if new.inline is None else None, new.attrs.manifest, new.inline)
         conn.execute(f"INSERT INTO object (container_id, {OBJECT_COLUMNS}) VALUES (?{', ?' * len(row)})",
                      (ref.id, *row))
-        self._count(conn, ref.id, 1, new.size, now)
+        replaced = (1, previous[1]) if previous is not None else (0, 0)
+        self._count(conn, ref.id, 1 - replaced[0], new.size - replaced[1], now)
         return row_to_object(ref.account, ref.name, row)
 
     def live_etag(self, conn: sqlite3.Connection, container_id: int, key: str, now: float) -> str | None:
@@ -356,7 +371,10 @@ def check_preconditions(current_etag: str | None, preconditions: Preconditions) 
 
 
 def _check_container_exists(conn: sqlite3.Connection, ref: ContainerRef) -> None:
-    if conn.execute("SELECT 1 FROM container WHERE id = ?", (ref.id,)).fetchone() is None:
+    """By name too: the id of a deleted container can be reused by a new one."""
+    row = conn.execute("SELECT 1 FROM container WHERE id = ? AND account = ? AND name = ?",
+                       (ref.id, ref.account, ref.name)).fetchone()
+    if row is None:
         raise NoSuchContainer(f"{ref.account}/{ref.name}")
 
 

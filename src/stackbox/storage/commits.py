@@ -1,0 +1,119 @@
+"""Group commit: the concurrent metadata writes of one worker share one transaction and one fsync.
+
+A write is a function of a connection that runs inside a transaction the committer holds. Writes
+that arrive while a batch is committing wait and form the next batch, so under load a worker pays
+one journal fsync per batch instead of one per write, and its event loop keeps serving requests
+while the batch runs in the committer's thread (on a connection of its own).
+
+Each write runs under its own SAVEPOINT: one that raises (a failed precondition, a vanished
+container) is rolled back alone and gets its exception, the others commit. A caller's future is
+resolved only after the COMMIT has returned, i.e. after the journal was fsynced (with
+synchronous=FULL): nothing is acknowledged before it is durable. If BEGIN or COMMIT fails, every
+write of the batch gets that error and none of them is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from stackbox.sqlite import connect
+
+T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], Any]
+
+#: Upper bound on the writes of one transaction, so that one batch never holds the lock for long.
+MAX_BATCH = 256
+
+
+@dataclass(slots=True)
+class _Pending:
+    write: Write
+    future: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    value: Any = None
+    error: BaseException | None = None
+
+
+class GroupCommitter:
+    def __init__(self, path: Path, *, synchronous: str) -> None:
+        self._conn = connect(path, synchronous=synchronous)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stackbox-commit")
+        self._queue: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def run(self, write: Callable[[sqlite3.Connection], T],
+                  undo: Callable[[], None] | None = None) -> T:
+        """Run `write` in the next batch; returns its result once the batch is durable.
+
+        `undo` runs if the write is not applied, also when the caller was cancelled meanwhile (a
+        cancelled caller cannot know the outcome, so it must not clean up by itself).
+        """
+        loop = asyncio.get_running_loop()
+        pending = _Pending(write, loop.create_future())
+        pending.future.add_done_callback(lambda future: _settle(future, undo))
+        self._queue.append(pending)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush_all())
+        result: T = await asyncio.shield(pending.future)
+        return result
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._conn.close()
+
+    async def _flush_all(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                outcomes = await loop.run_in_executor(self._executor, self._apply, [p.write for p in batch])
+            except BaseException as error:  # BEGIN or COMMIT failed: nothing of the batch was applied
+                outcomes = [_Outcome(error=error)] * len(batch)
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                _resolve(pending.future, outcome)
+
+    def _apply(self, writes: list[Write]) -> list[_Outcome]:
+        """In the committer thread: one transaction, one savepoint per write."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            outcomes = [_savepoint(conn, write) for write in writes]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+
+def _savepoint(conn: sqlite3.Connection, write: Write) -> _Outcome:
+    conn.execute("SAVEPOINT write")
+    try:
+        outcome = _Outcome(value=write(conn))
+    except Exception as error:
+        conn.execute("ROLLBACK TO write")
+        outcome = _Outcome(error=error)
+    conn.execute("RELEASE write")
+    return outcome
+
+
+def _settle(future: asyncio.Future[Any], undo: Callable[[], None] | None) -> None:
+    """Also retrieves the exception, which a cancelled caller never will."""
+    if not future.cancelled() and future.exception() is not None and undo is not None:
+        undo()
+
+
+def _resolve(future: asyncio.Future[Any], outcome: _Outcome) -> None:
+    if outcome.error is not None:
+        future.set_exception(outcome.error)
+    else:
+        future.set_result(outcome.value)

@@ -1,0 +1,140 @@
+"""Group commit: concurrent writes of one engine share a transaction, yet each keeps its own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackbox.storage.commits import GroupCommitter, Write
+from stackbox.storage.engine import Engine
+from stackbox.storage.metadata import NewObject
+from stackbox.storage.types import (
+    DEFAULT_ATTRS,
+    NO_PRECONDITIONS,
+    NoSuchContainer,
+    NoSuchObject,
+    PreconditionFailed,
+    Preconditions,
+)
+from storage.conftest import ACCOUNT, chunks, read_all
+
+BIG = os.urandom(200_000)
+
+
+@pytest.fixture
+def committer(tmp_path: Path) -> Iterator[GroupCommitter]:
+    path = tmp_path / "t.db"
+    setup = sqlite3.connect(path)
+    setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
+    setup.close()
+    committer = GroupCommitter(path, synchronous="FULL")
+    yield committer
+    committer.close()
+
+
+def insert(key: str, value: int = 0) -> Callable[[sqlite3.Connection], str]:
+    def write(conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO t VALUES (?, ?)", (key, value))
+        return key
+    return write
+
+
+def stored(path: Path) -> dict[str, int]:
+    conn = sqlite3.connect(path)
+    try:
+        return dict(conn.execute("SELECT k, v FROM t").fetchall())
+    finally:
+        conn.close()
+
+
+async def test_concurrent_writes_share_transactions(committer: GroupCommitter, tmp_path: Path) -> None:
+    batches = 0
+    apply = committer._apply
+
+    def counting(writes: list[Write]) -> list[Any]:
+        nonlocal batches
+        batches += 1
+        return apply(writes)
+
+    committer._apply = counting  # type: ignore[method-assign]
+    keys = await asyncio.gather(*(committer.run(insert(f"k{i}")) for i in range(50)))
+    assert keys == [f"k{i}" for i in range(50)]
+    assert set(stored(tmp_path / "t.db")) == set(keys)
+    assert batches < 50 / 4
+
+
+async def test_a_failing_write_fails_alone(committer: GroupCommitter, tmp_path: Path) -> None:
+    def half_then_fail(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES ('partial', 1)")
+        raise PreconditionFailed("no")
+
+    results = await asyncio.gather(committer.run(insert("a")), committer.run(half_then_fail),
+                                   committer.run(insert("a")), committer.run(insert("b")),
+                                   return_exceptions=True)
+    assert results[0] == "a" and results[3] == "b"
+    assert isinstance(results[1], PreconditionFailed)
+    assert isinstance(results[2], sqlite3.IntegrityError)  # the duplicate key, rolled back alone
+    assert stored(tmp_path / "t.db") == {"a": 0, "b": 0}
+
+
+async def test_a_failed_commit_fails_the_whole_batch_and_undoes(committer: GroupCommitter,
+                                                               tmp_path: Path) -> None:
+    def fail_at_commit(writes: list[Write]) -> list[Any]:
+        committer._conn.execute("BEGIN IMMEDIATE")
+        for write in writes:
+            write(committer._conn)
+        committer._conn.execute("ROLLBACK")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    committer._apply = fail_at_commit  # type: ignore[method-assign]
+    undone: list[str] = []
+    results = await asyncio.gather(*(committer.run(insert(key), partial(undone.append, key))
+                                     for key in ("x", "y")), return_exceptions=True)
+    assert all(isinstance(result, sqlite3.OperationalError) for result in results)
+    assert sorted(undone) == ["x", "y"] and stored(tmp_path / "t.db") == {}
+
+
+async def test_a_cancelled_caller_still_gets_its_write_applied_or_undone(committer: GroupCommitter,
+                                                                        tmp_path: Path) -> None:
+    undone: list[str] = []
+    applied = asyncio.ensure_future(committer.run(insert("kept"), lambda: undone.append("kept")))
+    failed = asyncio.ensure_future(committer.run(insert("kept"), lambda: undone.append("duplicate")))
+    await asyncio.sleep(0)
+    applied.cancel()
+    failed.cancel()
+    await asyncio.sleep(0.2)
+    assert stored(tmp_path / "t.db") == {"kept": 0}
+    assert undone == ["duplicate"]
+
+
+async def test_concurrent_puts_with_one_losing_precondition(engine: Engine) -> None:
+    await engine.put_object(ACCOUNT, "box", "taken", chunks(b"old"))
+    puts = [engine.put_object(ACCOUNT, "box", f"k{i}", chunks(b"v%d" % i)) for i in range(20)]
+    conditional = engine.put_object(ACCOUNT, "box", "taken", chunks(BIG),
+                                    preconditions=Preconditions(if_match_etag="not-it"))
+    results = await asyncio.gather(conditional, *puts, return_exceptions=True)
+    assert isinstance(results[0], PreconditionFailed)
+    for i in range(20):
+        assert await read_all(engine, engine.head_object(ACCOUNT, "box", f"k{i}")) == b"v%d" % i
+    assert await read_all(engine, engine.head_object(ACCOUNT, "box", "taken")) == b"old"
+    assert engine.get_container(ACCOUNT, "box").object_count == 21
+    assert len(list(engine._blobs.stored_ids())) == 0  # the rejected body's blob is gone
+
+
+async def test_a_write_into_a_deleted_and_recreated_container_fails(engine: Engine) -> None:
+    engine.create_container(ACCOUNT, "gone")
+    ref = engine._catalog.container_ref(ACCOUNT, "gone")
+    engine.delete_container(ACCOUNT, "gone")
+    engine.create_container("AUTH_other", "new")  # may reuse the id
+    new = NewObject(1, "etag", DEFAULT_ATTRS, inline=b"x")
+    with pytest.raises(NoSuchContainer):
+        await engine._catalog.commit_object(ref, "k", new, NO_PRECONDITIONS, 0.0)
+    with pytest.raises(NoSuchObject):
+        engine.head_object("AUTH_other", "new", "k")

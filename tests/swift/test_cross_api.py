@@ -73,6 +73,12 @@ def test_multipart_upload_is_a_large_object_in_swift(s3: Any, conn: swiftclient.
     assert int(headers["content-length"]) == sum(map(len, parts))
     assert conn.get_object(bucket, "mpu", headers={"Range": f"bytes={(5 << 20) - 2}-{(5 << 20) + 1}"}
                            )[1] == b"aabb"
+    assert conn.get_object(bucket, "mpu", headers={"Range": "bytes=-12"})[1] == b"aa" + b"b" * 10
+    _, manifest = conn.get_object(bucket, "mpu", query_string="multipart-manifest=get")
+    segments = json.loads(manifest)
+    assert [(s["bytes"], s["hash"]) for s in segments] == [
+        (len(data), etag.strip('"')) for data, etag in zip(parts, etags, strict=True)]
+    assert all(s["name"].startswith(f"/{bucket}+segments/mpu/") for s in segments)
 
 
 def test_slo_reads_through_s3(s3: Any, conn: swiftclient.Connection) -> None:

@@ -13,9 +13,11 @@ from stackbox.swift.headers import meta_headers, meta_update, x_timestamp
 from stackbox.swift.listing import CONTENT_TYPES, listing_format, listing_query, render_containers
 
 
-def account_headers(call: Call, info: AccountInfo) -> list[tuple[str, str]]:
+def account_headers(call: Call, info: AccountInfo, content_type: str) -> list[tuple[str, str]]:
+    """In Swift's order (`swift stat` prints the headers it does not know in the order received)."""
     policy = "X-Account-Storage-Policy-Policy-0-"
     headers = [
+        ("Content-Type", content_type),
         ("X-Account-Container-Count", str(info.container_count)),
         ("X-Account-Object-Count", str(info.object_count)),
         ("X-Account-Bytes-Used", str(info.bytes_used)),
@@ -41,17 +43,17 @@ async def get_account(call: Call) -> Response:
         call.account, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
         end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
     body = render_containers(listing, fmt, call.account)
-    headers = account_headers(call, info)
+    headers = account_headers(call, info, CONTENT_TYPES[fmt])
     if "format" not in call.query:
         headers.append(("Vary", "Accept"))
     status = 204 if fmt == "plain" and not body else 200
-    return Response(body, status, headers, CONTENT_TYPES[fmt])
+    return Response(body, status, headers)
 
 
 async def head_account(call: Call) -> Response:
     info = call.storage.get_account(call.account)
-    headers = [*account_headers(call, info), ("Vary", "Accept")]
-    return Response(b"", 204, headers, CONTENT_TYPES[listing_format(call.request)])
+    content_type = CONTENT_TYPES[listing_format(call.request)]
+    return Response(b"", 204, [*account_headers(call, info, content_type), ("Vary", "Accept")])
 
 
 async def post_account(call: Call) -> Response:

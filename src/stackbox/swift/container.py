@@ -22,20 +22,21 @@ from stackbox.swift.listing import CONTENT_TYPES, listing_format, listing_query,
 ALLOWED_METHODS = "DELETE, HEAD, POST, PUT, GET, OPTIONS"
 
 
-def container_headers(info: ContainerInfo, owner: bool) -> list[tuple[str, str]]:
+def container_headers(info: ContainerInfo, owner: bool, content_type: str) -> list[tuple[str, str]]:
+    """In Swift's order (`swift stat` prints the headers it does not know in the order received)."""
     headers = [
+        ("Content-Type", content_type),
         ("X-Container-Object-Count", str(info.object_count)),
         ("X-Container-Bytes-Used", str(info.bytes_used)),
         ("X-Timestamp", x_timestamp(info.created)),
-        ("Last-Modified", http_date(info.created)),
         *meta_headers(info.meta, "container"),
-        ("Accept-Ranges", "bytes"),
-        ("X-Storage-Policy", "Policy-0"),
     ]
     if owner:
         for key, header in ((READ_ACL, "X-Container-Read"), (WRITE_ACL, "X-Container-Write")):
             if key in info.meta:
                 headers.append((header, info.meta[key]))
+    headers += [("Last-Modified", http_date(info.created)), ("Accept-Ranges", "bytes"),
+                ("X-Storage-Policy", "Policy-0")]
     return headers
 
 
@@ -68,17 +69,17 @@ async def get_container(call: Call) -> Response:
         call.account, call.container, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
         end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
     body = render_objects(listing, fmt, call.container, query.path_only)
-    headers = container_headers(info, call.owner)
+    headers = container_headers(info, call.owner, CONTENT_TYPES[fmt])
     if "format" not in call.query:
         headers.append(("Vary", "Accept"))
     status = 204 if fmt == "plain" and not body else 200
-    return Response(body, status, headers, CONTENT_TYPES[fmt])
+    return Response(body, status, headers)
 
 
 async def head_container(call: Call) -> Response:
     info = call.storage.get_container(call.account, call.container)
-    headers = [*container_headers(info, call.owner), ("Vary", "Accept")]
-    return Response(b"", 204, headers, CONTENT_TYPES[listing_format(call.request)])
+    content_type = CONTENT_TYPES[listing_format(call.request)]
+    return Response(b"", 204, [*container_headers(info, call.owner, content_type), ("Vary", "Accept")])
 
 
 async def post_container(call: Call) -> Response:

@@ -26,23 +26,24 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
 def object_headers(obj: ObjectInfo, resolved_dlo: bool = False) -> list[tuple[str, str]]:
-    """The headers of a GET/HEAD of `obj` (without Content-Length, which depends on the range)."""
+    """The headers of a GET/HEAD of `obj` in Swift's order (without Content-Length, which depends on
+    the range)."""
     headers = [
         ("Content-Type", obj.content_type),
-        ("Etag", display_etag(obj, resolved_dlo)),
-        ("Last-Modified", http_date(obj.last_modified)),
-        ("X-Timestamp", x_timestamp(obj.last_modified)),
-        ("Accept-Ranges", "bytes"),
         *meta_headers(obj.meta, "object"),
         *((title(name), value) for name, value in obj.headers.items()),
     ]
     if obj.delete_at is not None:
         headers.append(("X-Delete-At", str(obj.delete_at)))
-    if obj.manifest_type == "slo" or obj.parts:
+    large = obj.manifest_type == "slo" or bool(obj.parts)
+    if large:
         headers.append(("X-Static-Large-Object", "True"))
-        headers.append(("X-Manifest-Etag", manifest_etag(obj)))
     elif obj.manifest_type == "dlo" and obj.manifest is not None:
         headers.append(("X-Object-Manifest", obj.manifest.decode()))
+    headers += [("Etag", display_etag(obj, resolved_dlo)), ("Last-Modified", http_date(obj.last_modified)),
+                ("X-Timestamp", x_timestamp(obj.last_modified)), ("Accept-Ranges", "bytes")]
+    if large:
+        headers.append(("X-Manifest-Etag", manifest_etag(obj)))
     return headers
 
 

@@ -103,7 +103,8 @@ def test_formpost(cloud: RunningCloud, admin_swift: Swift, conn: swiftclient.Con
     expires = int(time.time()) + 60
     fields = {"redirect": "", "max_file_size": "100", "max_file_count": "2", "expires": str(expires),
               "signature": _form_signature(path, "", 100, 2, expires, "form-key")}
-    files = [("file1", ("a.txt", b"first file", "text/plain")), ("file2", ("b.bin", b"second", None))]
+    files: list[tuple[str, tuple[str, bytes, str]]] = [
+        ("file1", ("a.txt", b"first file", "text/plain")), ("file2", ("b.bin", b"second", ""))]
     response = requests.post(f"{cloud.object_url}{path}", data=fields, files=files, timeout=10)
     assert response.status_code == 201, response.text
     headers, body = conn.get_object(name, "up/a.txt")

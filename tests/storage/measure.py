@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from stackbox.storage import engine as engine_module
-from stackbox.storage import ingest
+from stackbox.storage import ingest, pipeline
 from stackbox.storage.engine import Engine
 from stackbox.storage.metadata import NewObject
 from stackbox.storage.types import NO_PRECONDITIONS, ObjectAttrs
@@ -61,7 +61,7 @@ async def small_objects(engine: Engine, size: int, inline_limit: int, count: int
 
 
 async def large_object(engine: Engine, threaded: bool, repeats: int = 3) -> tuple[float, float]:
-    ingest.THREAD_MIN_CHUNK = MIB if threaded else 1 << 62
+    pipeline.BACKGROUND_BATCH = MIB if threaded else 1 << 62
     engine_module.THREAD_READ_MIN = 0 if threaded else 1 << 62
     data = os.urandom(64 * MIB)
     puts, gets = [], []

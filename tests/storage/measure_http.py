@@ -26,10 +26,10 @@ ACCOUNT = "AUTH_measure"
 def serve(data_dir: str, port: int, thread_min_chunk: int) -> None:
     import uvicorn
 
-    from stackbox.storage import ingest
+    from stackbox.storage import pipeline
     from stackbox.storage.engine import Engine
 
-    ingest.THREAD_MIN_CHUNK = thread_min_chunk
+    pipeline.BACKGROUND_BATCH = thread_min_chunk
     engine = Engine(Path(data_dir), fsync=os.environ.get("MEASURE_FSYNC", "1") == "1")
     engine.create_container(ACCOUNT, "box")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from stackbox.storage.blobs import BlobStore, TempBlob
 from stackbox.storage.checksums import BodyDigests
+from stackbox.storage.pipeline import BackgroundBatches, background_hashing
 from stackbox.storage.types import (
     BadDigest,
     ChecksumMismatch,
@@ -24,11 +25,6 @@ from stackbox.storage.types import (
 
 #: Bodies up to this size are stored in the metadata row (see tests/storage/measure.py).
 INLINE_LIMIT = 64 * 1024
-#: Chunks at least this large are hashed in a worker thread (hashlib releases the GIL) while the event
-#: loop writes them and receives the next one; smaller ones are hashed inline. Measured with
-#: tests/storage/measure.py: writing inline while hashing in a thread beat doing both inline or both
-#: in a thread.
-THREAD_MIN_CHUNK = 256 * 1024
 #: With fsync on, data is flushed in the background every this many bytes, so that the final fsync
 #: before the rename has little left to write (measured: +20% PUT throughput on 64 MiB objects).
 BACKGROUND_SYNC_BYTES = 8 << 20
@@ -67,31 +63,33 @@ async def receive(blobs: BlobStore, body: AsyncIterator[bytes], checks: WriteChe
 
 
 class _Sink:
+    """Where received bytes go: hashed, and kept in memory until the body outgrows the inline limit;
+    from then on written to a temp blob. Large bodies are hashed and written in worker threads."""
+
     def __init__(self, blobs: BlobStore, digests: BodyDigests, inline_limit: int) -> None:
         self.blobs = blobs
-        self.digests = digests
+        self.hashing = background_hashing(digests.update)
+        self.writing: BackgroundBatches | None = None
         self.inline_limit = inline_limit
+        self.received = 0
         self.buffer: list[bytes] = []
         self.temp: TempBlob | None = None
-        self.hashing: asyncio.Future[None] | None = None
         self.syncing: asyncio.Future[None] | None = None
         self.unsynced = 0
 
     async def add(self, chunk: bytes) -> None:
-        if self.temp is None and self.digests.length + len(chunk) <= self.inline_limit:
-            self.digests.update(chunk)
-            self.buffer.append(chunk)
+        await self.hashing.add(chunk)
+        self.received += len(chunk)
+        self.buffer.append(chunk)
+        if self.temp is None and self.received <= self.inline_limit:
             return
         if self.temp is None:
             self.temp = self.blobs.create()
-            self.temp.write(b"".join(self.buffer))
-            self.buffer = []
-        await self._hashed()
-        if len(chunk) >= THREAD_MIN_CHUNK:
-            self.hashing = asyncio.get_running_loop().run_in_executor(None, self.digests.update, chunk)
-        else:
-            self.digests.update(chunk)
-        self.temp.write(chunk)
+            self.writing = BackgroundBatches(self.temp.write_all)
+        assert self.writing is not None
+        for piece in self.buffer:
+            await self.writing.add(piece)
+        self.buffer = []
         self.unsynced += len(chunk)
         if self.blobs.fsync and self.unsynced >= BACKGROUND_SYNC_BYTES:
             await self._background_sync(self.temp)
@@ -102,15 +100,11 @@ class _Sink:
         self.unsynced = 0
         self.syncing = asyncio.get_running_loop().run_in_executor(None, os.fdatasync, temp.fd)
 
-    async def _hashed(self) -> None:
-        """Wait for the chunk being hashed (hashes must be fed in order)."""
-        if self.hashing is not None:
-            hashing, self.hashing = self.hashing, None
-            await hashing
-
     async def flush(self) -> None:
         """Wait for everything running in the background."""
-        await self._hashed()
+        await self.hashing.finish()
+        if self.writing is not None:
+            await self.writing.finish()
         if self.syncing is not None:
             syncing, self.syncing = self.syncing, None
             await syncing
@@ -119,9 +113,11 @@ class _Sink:
         return None if self.temp is not None else b"".join(self.buffer)
 
     def discard(self) -> None:
-        for pending in (self.hashing, self.syncing):
-            if pending is not None:
-                pending.cancel()
+        self.hashing.cancel()
+        if self.writing is not None:
+            self.writing.cancel()
+        if self.syncing is not None:
+            self.syncing.cancel()
         if self.temp is not None:
             self.blobs.discard(self.temp)
 

@@ -66,6 +66,7 @@ from stackbox.s3.signature.query import (
     parse_v4_presigned,
 )
 from stackbox.s3.signature.streaming import AwsChunkedDecoder, ChunkSigner, verify_sha256
+from stackbox.storage.pipeline import background_hashing
 
 __all__ = ["AuthResult", "Checksum", "PayloadMode", "SecretLookup", "authenticate"]
 
@@ -151,9 +152,14 @@ class AuthResult:
                 yield piece
             return
         hasher = ChecksumHasher(algorithm)
-        async for piece in payload:
-            hasher.update(piece)
-            yield piece
+        hashing = background_hashing(hasher.update)
+        try:
+            async for piece in payload:
+                await hashing.add(piece)
+                yield piece
+            await hashing.finish()
+        finally:
+            hashing.cancel()
         if declared is None and decoder is not None and self.trailer is not None:
             declared = Checksum(algorithm, decoder.trailers[self.trailer])
         computed = hasher.result()

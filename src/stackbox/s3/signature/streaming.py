@@ -4,7 +4,8 @@ signatures and trailers) and plain bodies with a hex `x-amz-content-sha256`.
 Every decoder is an async generator over the raw body that yields payload bytes as they arrive and
 raises S3Error as soon as something is wrong; the last check happens when the stream ends, so a
 caller must drain the generator completely before it commits anything. At most one network read
-is held in memory: chunk data is hashed and passed through piece by piece.
+is held in memory: chunk data is hashed and passed through piece by piece (a plain body's SHA-256 is
+computed in the background, a few network reads behind).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from stackbox.s3.errors import S3Error
 from stackbox.s3.signature.canonical import EMPTY_SHA256
 from stackbox.s3.signature.keys import sign
+from stackbox.storage.pipeline import background_hashing
 
 MAX_LINE = 4096
 MAX_TRAILER_LINES = 16
@@ -219,11 +221,17 @@ class AwsChunkedDecoder:
 
 
 async def verify_sha256(source: AsyncIterator[bytes], expected_hex: str) -> AsyncIterator[bytes]:
-    """Pass a plain body through; XAmzContentSHA256Mismatch at the end if its SHA-256 differs."""
+    """Pass a plain body through; XAmzContentSHA256Mismatch at the end if its SHA-256 differs.
+    Large bodies are hashed in a worker thread while the next pieces arrive."""
     digest = hashlib.sha256()
-    async for piece in source:
-        digest.update(piece)
-        yield piece
+    hashing = background_hashing(digest.update)
+    try:
+        async for piece in source:
+            await hashing.add(piece)
+            yield piece
+        await hashing.finish()
+    finally:
+        hashing.cancel()
     computed = digest.hexdigest()
     if not hmac.compare_digest(computed, expected_hex.lower()):
         raise S3Error("XAmzContentSHA256Mismatch", ClientComputedContentSHA256=expected_hex,

@@ -138,3 +138,18 @@ async def test_a_write_into_a_deleted_and_recreated_container_fails(engine: Engi
         await engine._catalog.commit_object(ref, "k", new, NO_PRECONDITIONS, 0.0)
     with pytest.raises(NoSuchObject):
         engine.head_object("AUTH_other", "new", "k")
+
+
+async def test_grouped_deletes_report_and_check_like_plain_ones(engine: Engine) -> None:
+    for key in ("a", "b", "c"):
+        await engine.put_object(ACCOUNT, "box", key, chunks(b"data"))
+    etag = engine.head_object(ACCOUNT, "box", "c").etag
+    results = await asyncio.gather(
+        engine.remove_object(ACCOUNT, "box", "a"), engine.remove_object(ACCOUNT, "box", "missing"),
+        engine.remove_object(ACCOUNT, "box", "b", Preconditions(if_match_etag="other")),
+        engine.remove_object(ACCOUNT, "box", "c", Preconditions(if_match_etag=etag)),
+        engine.remove_object(ACCOUNT, "nobox", "a"), return_exceptions=True)
+    assert results[:2] == [True, False] and results[3] is True
+    assert isinstance(results[2], PreconditionFailed) and isinstance(results[4], NoSuchContainer)
+    assert [entry.key for entry in engine.list_objects(ACCOUNT, "box").objects] == ["b"]
+    assert engine.get_container(ACCOUNT, "box").object_count == 1

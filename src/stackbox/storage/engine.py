@@ -218,6 +218,15 @@ class Engine(MultipartOperations):
         self._maybe_purge()
         return deleted
 
+    async def remove_object(self, account: str, container: str, key: str,
+                            preconditions: Preconditions = NO_PRECONDITIONS) -> bool:
+        """`delete_object` committed together with the concurrent writes of this worker (one fsync
+        for all of them): the one to use on request paths."""
+        deleted = await self._catalog.delete_object_grouped(account, container, key, preconditions,
+                                                            time.time())
+        self._maybe_purge()
+        return deleted
+
     def copy_object(self, src_account: str, src_container: str, src_key: str, dst_account: str,
                     dst_container: str, dst_key: str, *, attrs: ObjectAttrs | None = None,
                     source_etag: str | None = None,

@@ -298,11 +298,25 @@ class Catalog:
                       now: float) -> bool:
         """True if a live object was deleted."""
         with self.write() as conn:
-            ref = self.container_ref(account, container)
-            etag = self.live_etag(conn, ref.id, key, now)
-            check_preconditions(etag, preconditions)
-            self._remove_object(conn, ref.id, key, now)
-            return etag is not None
+            return self.delete_in(conn, account, container, key, preconditions, now)
+
+    async def delete_object_grouped(self, account: str, container: str, key: str,
+                                    preconditions: Preconditions, now: float) -> bool:
+        """`delete_object` in the next group commit."""
+        return await self.batches.run(partial(self.delete_in, account=account, container=container, key=key,
+                                              preconditions=preconditions, now=now))
+
+    def delete_in(self, conn: sqlite3.Connection, account: str, container: str, key: str,
+                  preconditions: Preconditions, now: float) -> bool:
+        """The body of `delete_object`, inside a transaction the caller holds."""
+        row = conn.execute("SELECT id FROM container WHERE account = ? AND name = ?",
+                           (account, container)).fetchone()
+        if row is None:
+            raise NoSuchContainer(f"{account}/{container}")
+        etag = self.live_etag(conn, row[0], key, now)
+        check_preconditions(etag, preconditions)
+        self._remove_object(conn, row[0], key, now)
+        return etag is not None
 
     def expired(self, now: float, limit: int) -> list[tuple[int, str]]:
         return self.conn.execute(

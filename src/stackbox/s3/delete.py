@@ -16,7 +16,7 @@ async def delete_object(call: S3Call) -> Response:
     if_match = call.headers.get("if-match")
     preconditions = Preconditions(if_match_etag=if_match.strip().strip('"') if if_match else None)
     # Deleting a key that does not exist succeeds, as in S3.
-    call.storage.delete_object(call.account, call.bucket, call.key, preconditions)
+    await call.storage.remove_object(call.account, call.bucket, call.key, preconditions)
     return Response(b"", 204)
 
 

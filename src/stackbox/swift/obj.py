@@ -110,7 +110,7 @@ def _repoint_dlo(call: Call, current: ObjectInfo, attrs: ObjectAttrs) -> None:
 async def delete_object(call: Call) -> Response:
     if call.query.get("multipart-manifest") == "delete":
         return await large_objects.delete_slo(call)
-    if not call.storage.delete_object(call.account, call.container, call.obj):
+    if not await call.storage.remove_object(call.account, call.container, call.obj):
         raise SwiftError(404)
     return Response(b"", 204, content_type=HTML)
 

@@ -33,12 +33,13 @@ def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
     import uvicorn
 
     from stackbox.app import create_app
+    from stackbox.wire import CasePreservingHttpToolsProtocol
 
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=CasePreservingHttpToolsProtocol,
         lifespan="on",
         access_log=False,
         log_level=settings.log_level,

@@ -153,3 +153,23 @@ async def test_grouped_deletes_report_and_check_like_plain_ones(engine: Engine) 
     assert isinstance(results[2], PreconditionFailed) and isinstance(results[4], NoSuchContainer)
     assert [entry.key for entry in engine.list_objects(ACCOUNT, "box").objects] == ["b"]
     assert engine.get_container(ACCOUNT, "box").object_count == 1
+
+
+async def test_puts_follow_containers_deleted_and_recreated_by_another_worker(engine: Engine,
+                                                                              tmp_path: Path) -> None:
+    await engine.put_object(ACCOUNT, "box", "first", chunks(b"1"))  # the container is now cached
+    other_worker = Engine(tmp_path / "data")
+    try:
+        other_worker.delete_object(ACCOUNT, "box", "first")
+        other_worker.delete_container(ACCOUNT, "box")
+        with pytest.raises(NoSuchContainer):
+            await engine.put_object(ACCOUNT, "box", "k", chunks(BIG))
+        assert list(engine._blobs.stored_ids()) == []
+        other_worker.create_container("AUTH_elsewhere", "taken")  # may take the old id
+        other_worker.create_container(ACCOUNT, "box")
+        await engine.put_object(ACCOUNT, "box", "k", chunks(b"new"))
+        assert [entry.key for entry in other_worker.list_objects(ACCOUNT, "box").objects] == ["k"]
+        assert other_worker.list_objects("AUTH_elsewhere", "taken").objects == []
+        assert other_worker.get_container(ACCOUNT, "box").object_count == 1
+    finally:
+        other_worker.close()

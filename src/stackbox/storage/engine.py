@@ -69,6 +69,8 @@ PURGE_INTERVAL = 5.0
 #: 1 MiB preads inline run at ~7 GB/s from the page cache versus ~4 GB/s through a thread hop each,
 #: and one pread blocks the loop for ~0.2 ms, so reads stay inline by default.
 THREAD_READ_MIN = 1 << 62
+#: Bound on the per-worker cache of container refs (it is simply emptied when full).
+KNOWN_CONTAINERS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,10 @@ class Engine(MultipartOperations):
         self._catalog = Catalog(data_dir / "meta.db", durable=fsync)
         self._blobs = BlobStore(data_dir, fsync=fsync)
         self._next_purge = 0.0
+        #: (account, name) -> ref of containers seen to exist, saving a query per PUT. An entry can be
+        #: stale (deleted by another worker): commits look the container up again, so a stale entry
+        #: only delays NoSuchContainer until the body is read.
+        self._known_containers: dict[tuple[str, str], ContainerRef] = {}
 
     @classmethod
     def recover(cls, data_dir: Path) -> RecoveryReport:
@@ -150,6 +156,7 @@ class Engine(MultipartOperations):
 
     def delete_container(self, account: str, name: str) -> None:
         """Raises `ContainerNotEmpty` while it holds a live object; pending uploads are aborted."""
+        self._known_containers.pop((account, name), None)
         self._catalog.delete_container(account, name, time.time())
         self._maybe_purge()
 
@@ -190,7 +197,7 @@ class Engine(MultipartOperations):
         Raises NoSuchContainer, KeyTooLong, PreconditionFailed (also before reading the body when it
         already fails), EntityTooLarge, IncompleteBody, BadDigest, ChecksumMismatch.
         """
-        ref = self._writable(account, container, key, preconditions)
+        ref = self._writable(account, container, key, preconditions, cached=True)
         received = await receive(self._blobs, body, checks)
         checksum = _stored_checksum(checks, received)
         return await self._commit_received(ref, key, received, attrs, checksum, preconditions)
@@ -283,13 +290,26 @@ class Engine(MultipartOperations):
 
     # ------------------------------------------------------------------------------ internals
 
-    def _writable(self, account: str, container: str, key: str, preconditions: Preconditions) -> ContainerRef:
-        """Checks that can fail before a body is read (they are checked again at commit)."""
+    def _writable(self, account: str, container: str, key: str, preconditions: Preconditions, *,
+                  cached: bool = False) -> ContainerRef:
+        """Checks that can fail before a body is read (they are checked again at commit). With
+        `cached`, the container may come from this worker's cache: only for a ref that the commit
+        resolves again by name (`Catalog.store_object` does)."""
         _check_key(key)
-        ref = self._catalog.container_ref(account, container)
+        lookup = self._container_ref if cached else self._catalog.container_ref
+        ref = lookup(account, container)
         if preconditions.if_none_match_star and self._catalog.find_object(account, container, key,
                                                                           time.time()) is not None:
             raise PreconditionFailed("the object exists")
+        return ref
+
+    def _container_ref(self, account: str, container: str) -> ContainerRef:
+        ref = self._known_containers.get((account, container))
+        if ref is None:
+            ref = self._catalog.container_ref(account, container)
+            if len(self._known_containers) >= KNOWN_CONTAINERS:
+                self._known_containers.clear()
+            self._known_containers[account, container] = ref
         return ref
 
     async def _commit_received(self, ref: ContainerRef, key: str, received: Received, attrs: ObjectAttrs,

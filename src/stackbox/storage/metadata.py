@@ -241,7 +241,7 @@ class Catalog:
     def store_object(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, new: NewObject,
                      preconditions: Preconditions, now: float) -> ObjectInfo:
         """The body of `commit_object`, inside a transaction the caller holds."""
-        _check_container_exists(conn, ref)
+        ref = _current_ref(conn, ref)
         previous = conn.execute("SELECT id, size, extents, etag, delete_at FROM object "
                                 "WHERE container_id = ? AND key = ?", (ref.id, key)).fetchone()
         live = previous is not None and (previous[4] is None or previous[4] > now)
@@ -384,12 +384,14 @@ def check_preconditions(current_etag: str | None, preconditions: Preconditions) 
         raise PreconditionFailed("the object's etag differs")
 
 
-def _check_container_exists(conn: sqlite3.Connection, ref: ContainerRef) -> None:
-    """By name too: the id of a deleted container can be reused by a new one."""
-    row = conn.execute("SELECT 1 FROM container WHERE id = ? AND account = ? AND name = ?",
-                       (ref.id, ref.account, ref.name)).fetchone()
+def _current_ref(conn: sqlite3.Connection, ref: ContainerRef) -> ContainerRef:
+    """The container named by `ref` as it is now, looked up by name: `ref` may come from a cache,
+    and the container may have been deleted or recreated (with another id) since."""
+    row = conn.execute("SELECT id FROM container WHERE account = ? AND name = ?",
+                       (ref.account, ref.name)).fetchone()
     if row is None:
         raise NoSuchContainer(f"{ref.account}/{ref.name}")
+    return ref if row[0] == ref.id else ContainerRef(row[0], ref.account, ref.name)
 
 
 UPDATABLE = frozenset({"content_type", "meta", "headers", "tags", "acl", "delete_at"})

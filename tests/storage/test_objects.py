@@ -123,6 +123,24 @@ async def test_checksums_verified_and_stored(engine: Engine) -> None:
     assert engine.head_object(ACCOUNT, "box", "k").checksum == obj.checksum
 
 
+async def test_checksums_provided_by_the_caller_are_stored_not_recomputed(engine: Engine) -> None:
+    sha = base64.b64encode(hashlib.sha256(BIG).digest()).decode()
+    upstream = base64.b64encode(b"\x01\x02\x03\x04").decode()  # not BIG's CRC: proves it was not recomputed
+    checks = WriteChecks(algorithms=("crc32", "sha256"), provided_algorithms=("crc32",),
+                         provided_checksums=lambda: {"crc32": upstream})
+    obj = await engine.put_object(ACCOUNT, "box", "k", chunks(BIG), checks=checks)
+    assert obj.checksum is not None and obj.checksum.value == upstream
+    mismatch = WriteChecks(algorithms=("sha256",), provided_algorithms=("sha256",),
+                           provided_checksums=lambda: {"sha256": upstream},
+                           expected_checksums={"sha256": sha})
+    with pytest.raises(ChecksumMismatch):
+        await engine.put_object(ACCOUNT, "box", "k", chunks(b"other"), checks=mismatch)
+    broken = WriteChecks(algorithms=("crc32",), provided_algorithms=("crc32",), provided_checksums=dict)
+    with pytest.raises(ValueError, match="did not provide"):
+        await engine.put_object(ACCOUNT, "box", "k", chunks(b"other"), checks=broken)
+    assert engine.head_object(ACCOUNT, "box", "k").checksum == obj.checksum
+
+
 async def test_preconditions_are_atomic_with_the_write(engine: Engine) -> None:
     first = await engine.put_object(ACCOUNT, "box", "k", chunks(b"one"),
                                     preconditions=Preconditions(if_none_match_star=True))

@@ -45,7 +45,7 @@ async def receive(blobs: BlobStore, body: AsyncIterator[bytes], checks: WriteChe
 
     On any exception the temp file is already removed.
     """
-    digests = BodyDigests(_algorithms(checks))
+    digests = BodyDigests([name for name in _algorithms(checks) if name not in checks.provided_algorithms])
     sink = _Sink(blobs, digests, inline_limit)
     received = 0
     try:
@@ -55,8 +55,9 @@ async def receive(blobs: BlobStore, body: AsyncIterator[bytes], checks: WriteChe
                 raise EntityTooLarge(f"body exceeds {checks.max_length} bytes")
             await sink.add(chunk)
         await sink.flush()
-        _verify(digests, checks)
-        return Received(digests.length, digests.md5_hex(), digests.values(), sink.inline(), sink.temp)
+        checksums = _checksums(digests, checks)
+        _verify(digests, checksums, checks)
+        return Received(digests.length, digests.md5_hex(), checksums, sink.inline(), sink.temp)
     except BaseException:
         sink.discard()
         raise
@@ -130,7 +131,19 @@ def _algorithms(checks: WriteChecks) -> list[str]:
     return wanted
 
 
-def _verify(digests: BodyDigests, checks: WriteChecks) -> None:
+def _checksums(digests: BodyDigests, checks: WriteChecks) -> dict[str, str]:
+    """The extra checksums of the body: computed here, or provided by the caller."""
+    checksums = digests.values()
+    if checks.provided_algorithms:
+        provided = checks.provided_checksums() if checks.provided_checksums is not None else {}
+        missing = set(checks.provided_algorithms) - set(provided)
+        if missing:
+            raise ValueError(f"the caller did not provide the {sorted(missing)} checksums it announced")
+        checksums.update({name: provided[name] for name in checks.provided_algorithms})
+    return checksums
+
+
+def _verify(digests: BodyDigests, computed: dict[str, str], checks: WriteChecks) -> None:
     if checks.length is not None and digests.length != checks.length:
         raise IncompleteBody(checks.length, digests.length)
     if checks.md5_hex is not None and checks.md5_hex.lower() != digests.md5_hex():
@@ -138,7 +151,6 @@ def _verify(digests: BodyDigests, checks: WriteChecks) -> None:
     expected = checks.expected_checksums
     if callable(expected):
         expected = expected()
-    computed = digests.values()
     for algorithm, value in expected.items():
         if computed.get(algorithm) != value:
             raise ChecksumMismatch(algorithm)

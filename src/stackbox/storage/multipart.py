@@ -7,6 +7,7 @@ Swift static large objects), and parts not used are freed with the upload.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import itertools
 import sqlite3
@@ -96,8 +97,7 @@ class MultipartOperations:
         algorithm is always computed; `checks` verify length, MD5 and checksums as in `put_object`."""
         upload = self.get_upload(account, container, upload_id)
         algorithms = tuple(dict.fromkeys((*filter(None, [upload.checksum_algorithm]), *checks.algorithms)))
-        checks = WriteChecks(checks.length, checks.max_length, checks.md5_hex, algorithms,
-                             checks.expected_checksums)
+        checks = dataclasses.replace(checks, algorithms=algorithms)
         received = await receive(self._blobs, body, checks, inline_limit=-1)
         assert received.temp is not None
         temp = received.temp

@@ -93,6 +93,11 @@ class WriteChecks:
     algorithms: tuple[str, ...] = ()
     #: algorithm -> expected base64 value; a mismatch raises `ChecksumMismatch`.
     expected_checksums: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
+    #: Algorithms (among `algorithms`) whose values the caller computes over the same body itself
+    #: (the S3 signature layer does, to verify a checksum header or trailer): the engine does not
+    #: compute them again but takes them from `provided_checksums` once the body is exhausted.
+    provided_algorithms: tuple[str, ...] = ()
+    provided_checksums: Callable[[], Mapping[str, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

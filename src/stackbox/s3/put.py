@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from stackbox.http import Response
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_OBJECT_SIZE, check_key, content_md5_hex, object_attrs
+from stackbox.s3.signature import AuthResult
 from stackbox.s3.signature.checksums import (
     ALGORITHMS,
     Checksum,
@@ -48,8 +50,18 @@ def write_checks(call: S3Call, *, max_length: int = MAX_OBJECT_SIZE,
     algorithms = tuple(dict.fromkeys(filter(None, (algorithm, extra_algorithm))))
     # Anonymous uploads carry no signature, so nothing upstream verified their checksum header.
     expected = {declared.algorithm: declared.value} if declared is not None and call.auth is None else {}
+    # The signature package computes a declared checksum to verify it: the engine reuses the value.
+    verified_upstream = call.auth is not None and (declared is not None or call.auth.trailer is not None)
     return WriteChecks(length=length, max_length=max_length, md5_hex=content_md5_hex(call.headers),
-                       algorithms=algorithms, expected_checksums=expected)
+                       algorithms=algorithms, expected_checksums=expected,
+                       provided_algorithms=(algorithm,) if verified_upstream and algorithm else (),
+                       provided_checksums=partial(_verified_checksum, call.auth))
+
+
+def _verified_checksum(auth: AuthResult | None) -> dict[str, str]:
+    """The checksum the signature package verified as the body streamed (known once it is drained)."""
+    checksum = auth.checksum if auth is not None else None
+    return {checksum.algorithm: checksum.value} if checksum is not None else {}
 
 
 def requested_algorithm(headers: Mapping[str, str], declared: Checksum | None,

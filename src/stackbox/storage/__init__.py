@@ -6,6 +6,8 @@ exceptions of `stackbox.storage.types`; nothing else here is theirs to call.
 Inside: `metadata.Catalog` (SQLite: accounts, containers, objects, blob reference counts, uploads),
 `blobs.BlobStore` (immutable blob files), `ingest` (streaming a body in: hashing, verification,
 inline vs blob), `listing` (O(page) listings with delimiter seeks), `multipart` (S3 uploads),
-`codec` (column encodings, extent slicing), `checksums` (MD5 + S3's additional checksums).
+`codec` (column encodings, extent slicing), `checksums` (MD5 + S3's additional checksums),
+`commits` (group commit of a worker's concurrent writes), `pipeline` (hashing and writing large
+bodies in worker threads).
 A PostgreSQL catalog or another blob backend replaces `Catalog` or `BlobStore` with the same methods.
 """

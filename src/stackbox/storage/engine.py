@@ -13,7 +13,9 @@ Write path (`put_object`, `put_part`): the body streams into `DATA_DIR/tmp/` whi
 requested checksums are computed; it is verified, fsynced and renamed under `DATA_DIR/blobs/`,
 and only then is the metadata committed in one transaction that also checks the preconditions.
 Until that commit the previous version stays visible; a failure at any point leaves no visible
-trace, and `recover()` deletes files a killed process left behind.
+trace, and `recover()` deletes files a killed process left behind. Object writes and deletes of
+one worker that arrive together share that transaction and its fsync (`commits.GroupCommitter`);
+each is acknowledged only once the batch is durable.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -53,3 +54,24 @@ def test_write_all_writes_every_piece_in_order(tmp_path: Path) -> None:
     expected = b"".join(many + PIECES)
     assert temp.size == len(expected)
     assert b"".join(store.read(temp.blob_id, 0, len(expected))) == expected
+
+
+async def test_abandon_runs_its_follow_up_only_after_the_batch_in_flight() -> None:
+    release = threading.Event()
+    events: list[str] = []
+
+    def slow(pieces: list[bytes]) -> None:
+        release.wait(5)
+        events.append("handled")
+
+    batches = BackgroundBatches(slow, 1)
+    await batches.add(b"x")
+    batches.abandon(lambda: events.append("closed"))
+    await asyncio.sleep(0.05)
+    assert events == []
+    release.set()
+    for _ in range(100):
+        if len(events) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert events == ["handled", "closed"]

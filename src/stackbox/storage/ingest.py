@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 
 from stackbox.storage.blobs import BlobStore, TempBlob
 from stackbox.storage.checksums import BodyDigests
@@ -115,12 +116,15 @@ class _Sink:
 
     def discard(self) -> None:
         self.hashing.cancel()
-        if self.writing is not None:
-            self.writing.cancel()
         if self.syncing is not None:
             self.syncing.cancel()
-        if self.temp is not None:
-            self.blobs.discard(self.temp)
+        temp = self.temp
+        if temp is not None and self.writing is not None:
+            # Closing the file while a thread still writes to it could send the data to whatever
+            # file reuses the descriptor number: close it once that write has finished.
+            self.writing.abandon(partial(self.blobs.discard, temp))
+        elif temp is not None:
+            self.blobs.discard(temp)
 
 
 def _algorithms(checks: WriteChecks) -> list[str]:

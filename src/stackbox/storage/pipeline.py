@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 
 #: Pieces go to a worker thread once this many bytes have accumulated; bodies smaller than this
 #: (and the tail of every body) are handled inline, where a thread hop would cost more.
@@ -56,9 +57,17 @@ class BackgroundBatches:
 
     def cancel(self) -> None:
         """Stop waiting for the batch in flight (the body is being abandoned)."""
-        if self._running is not None:
-            self._running.cancel()
-            self._running = None
+        self.abandon(lambda: None)
+
+    def abandon(self, then: Callable[[], None]) -> None:
+        """Stop waiting for the batch in flight, and call `then` once it has finished (a thread
+        cannot be stopped: e.g. the file it writes to must stay open until then)."""
+        running, self._running = self._running, None
+        if running is None or running.done():
+            _consume(running)
+            then()
+        else:
+            running.add_done_callback(partial(_consume_then, then=then))
 
     def _take(self) -> list[bytes]:
         pieces, self._pending, self._pending_bytes = self._pending, [], 0
@@ -71,3 +80,14 @@ def background_hashing(update: Callable[[bytes], None], batch: int | None = None
         for piece in pieces:
             update(piece)
     return BackgroundBatches(update_all, batch)
+
+
+def _consume(future: asyncio.Future[None] | None) -> None:
+    """Retrieve the outcome nobody waits for any more (asyncio would log it as never retrieved)."""
+    if future is not None and not future.cancelled():
+        future.exception()
+
+
+def _consume_then(future: asyncio.Future[None], then: Callable[[], None]) -> None:
+    _consume(future)
+    then()

@@ -60,7 +60,7 @@ async def receive(blobs: BlobStore, body: AsyncIterator[bytes], checks: WriteChe
         _verify(digests, checksums, checks)
         return Received(digests.length, digests.md5_hex(), checksums, sink.inline(), sink.temp)
     except BaseException:
-        sink.discard()
+        await sink.discard()
         raise
 
 
@@ -114,17 +114,23 @@ class _Sink:
     def inline(self) -> bytes | None:
         return None if self.temp is not None else b"".join(self.buffer)
 
-    def discard(self) -> None:
+    async def discard(self) -> None:
+        """Remove the temp blob; returns once it is gone (unless cancelled while waiting)."""
         self.hashing.cancel()
         if self.syncing is not None:
             self.syncing.cancel()
-        temp = self.temp
-        if temp is not None and self.writing is not None:
-            # Closing the file while a thread still writes to it could send the data to whatever
-            # file reuses the descriptor number: close it once that write has finished.
-            self.writing.abandon(partial(self.blobs.discard, temp))
-        elif temp is not None:
+        temp, writing = self.temp, self.writing
+        if temp is None:
+            return
+        if writing is None:
             self.blobs.discard(temp)
+            return
+        # Closing the file while a thread still writes to it could send the data to whatever file
+        # reuses the descriptor number: it is closed once that write has finished.
+        try:
+            await writing.settle()
+        finally:
+            writing.abandon(partial(self.blobs.discard, temp))
 
 
 def _algorithms(checks: WriteChecks) -> list[str]:

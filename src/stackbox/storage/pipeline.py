@@ -55,6 +55,11 @@ class BackgroundBatches:
         if self._pending:
             self._handle(self._take())
 
+    async def settle(self) -> None:
+        """Returns once the batch in flight (if any) has finished, without raising its error."""
+        if self._running is not None:
+            await asyncio.wait([self._running])
+
     def cancel(self) -> None:
         """Stop waiting for the batch in flight (the body is being abandoned)."""
         self.abandon(lambda: None)

@@ -78,15 +78,20 @@ async def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(tmp_p
     for process, acks in writers:
         process.wait(10)
         acks.thread.join(10)
+        assert process.stdout is not None
+        process.stdout.close()
     acknowledged = {key: ack for _, acks in writers for key, ack in acks.latest.items()}
     assert len(acknowledged) > 20, "the writers should have written something before the kill"
 
     Engine.recover(tmp_path)
     engine = Engine(tmp_path)
-    await check_acknowledged_writes_survived(engine, acknowledged)
-    await check_nothing_partial_is_visible(engine)
-    assert os.listdir(tmp_path / "tmp") == []
-    assert set(engine._blobs.stored_ids()) == engine._catalog.known_blobs()
+    try:
+        await check_acknowledged_writes_survived(engine, acknowledged)
+        await check_nothing_partial_is_visible(engine)
+        assert os.listdir(tmp_path / "tmp") == []
+        assert set(engine._blobs.stored_ids()) == engine._catalog.known_blobs()
+    finally:
+        engine.close()
 
 
 async def check_acknowledged_writes_survived(engine: Engine,

@@ -74,11 +74,19 @@ class Target:
 
 # ---------------------------------------------------------------- request building
 
+class UnsignedPayloadAuth(S3SigV4Auth):
+    """SigV4 with `UNSIGNED-PAYLOAD` (botocore always hashes the payload over plain HTTP)."""
+
+    def payload(self, request: AWSRequest) -> str:
+        return "UNSIGNED-PAYLOAD"
+
+
 def sign_s3(target: Target, method: str, path: str, query: str = "", body: bytes = b"",
-            headers: dict[str, str] | None = None) -> dict[str, str]:
+            headers: dict[str, str] | None = None, unsigned_payload: bool = False) -> dict[str, str]:
     url = f"{target.endpoint}{path}" + (f"?{query}" if query else "")
     request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
-    S3SigV4Auth(Credentials(target.access, target.secret), "s3", target.region).add_auth(request)
+    signer = UnsignedPayloadAuth if unsigned_payload else S3SigV4Auth
+    signer(Credentials(target.access, target.secret), "s3", target.region).add_auth(request)
     return dict(request.headers.items())
 
 
@@ -381,7 +389,7 @@ def huge_s3(target: Target, bucket: str, size: int) -> None:
         return
     chunk = os.urandom(1 << 20)
     path = f"/{bucket}/huge"
-    headers = sign_s3(target, "PUT", path, headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    headers = sign_s3(target, "PUT", path, unsigned_payload=True)
     before = {pid: rss_mib(pid) for pid in worker_pids(target.supervisor_pid)}
     sampler = RssSampler(list(before))
     conn = http.client.HTTPConnection(target.host, target.port, timeout=600)

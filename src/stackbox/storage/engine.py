@@ -67,7 +67,7 @@ from stackbox.storage.types import (
 FREED_BLOB_GRACE = 60.0
 #: How often (at most) a worker deletes the files of freed blobs after its own writes.
 PURGE_INTERVAL = 5.0
-#: Blob ranges are read in a worker thread from this size on. Measured (tests/storage/measure.py):
+#: Blob ranges are read in a worker thread from this size on. Measured (bench/storage_engine.py):
 #: 1 MiB preads inline run at ~7 GB/s from the page cache versus ~4 GB/s through a thread hop each,
 #: and one pread blocks the loop for ~0.2 ms, so reads stay inline by default.
 THREAD_READ_MIN = 1 << 62

@@ -24,7 +24,7 @@ from stackbox.storage.types import (
     WriteChecks,
 )
 
-#: Bodies up to this size are stored in the metadata row (see tests/storage/measure.py).
+#: Bodies up to this size are stored in the metadata row (see bench/storage_engine.py).
 INLINE_LIMIT = 64 * 1024
 #: With fsync on, data is flushed in the background every this many bytes, so that the final fsync
 #: before the rename has little left to write (measured: +20% PUT throughput on 64 MiB objects).

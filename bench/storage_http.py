@@ -1,7 +1,7 @@
 """64 MiB PUT/GET through the engine over loopback HTTP (uvicorn + uvloop + httptools), to choose
 between hashing inline and in a thread by measurement (run on demand, not by pytest):
 
-    .venv/bin/python tests/storage/measure_http.py
+    .venv/bin/python bench/storage_http.py
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Measurements behind the engine's tuning constants (run on demand, not by pytest):
 
-    .venv/bin/python tests/storage/measure.py [--keys 200000]
+    .venv/bin/python bench/storage_engine.py [--keys 200000]
 
 - inline threshold: 4 KiB / 64 KiB / 256 KiB PUT+GET stored inline in the row vs as a blob file;
 - 64 MiB PUT/GET with 1 MiB chunks hashed/written/read inline on the event loop vs in a thread;

@@ -11,7 +11,7 @@ Figures measured once on the shared 2-core machine (fsync on), which set the con
     -> ingest.INLINE_LIMIT = 64 KiB. GET of small objects: ~72,000/s (4 KiB), same either way.
   64 MiB GET from the page cache: 1 MiB preads inline ~7.5 GB/s vs through a thread ~3.5-4.5 GB/s
     -> reads stay on the event loop (engine.THREAD_READ_MIN).
-  64 MiB PUT over loopback HTTP (measure_http.py, client on the same 2 cores): ~385 MiB/s whether
+  64 MiB PUT over loopback HTTP (storage_http.py, client on the same 2 cores): ~385 MiB/s whether
     MD5 runs inline or in a thread; with the background fdatasync every 8 MiB, ~430-450 MiB/s
     (ceiling without any fsync ~470 MiB/s); GET ~1.5-2 GiB/s.
   --keys 1000000: a 1000-key page 3.0 ms; prefix + delimiter 0.27 ms; a delimiter page rolling up

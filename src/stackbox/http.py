@@ -79,14 +79,19 @@ class Request:
 
     async def body(self, limit: int = 1 << 20) -> bytes:
         """The whole body, for small control documents (JSON, XML). Raises BodyTooLarge past `limit`."""
-        parts: list[bytes] = []
-        size = 0
-        async for chunk in self.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge()
-            parts.append(chunk)
-        return b"".join(parts)
+        return await read_limited(self.stream(), limit)
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Join a small body from its chunks; raise BodyTooLarge as soon as it passes `limit` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _header_dict(raw: RawHeaders) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
 from stackbox.auth import AuthContext
-from stackbox.http import BodyTooLarge, Request
+from stackbox.http import Request, read_limited
 from stackbox.s3 import xml
 from stackbox.s3.errors import S3Error
 from stackbox.s3.signature import AuthResult
@@ -91,14 +91,7 @@ class S3Call:
         return int(length) if length is not None and length.isdigit() else None
 
     async def read_body(self, limit: int = xml.MAX_DOCUMENT_BYTES) -> bytes:
-        parts: list[bytes] = []
-        size = 0
-        async for piece in self.payload():
-            size += len(piece)
-            if size > limit:
-                raise BodyTooLarge()
-            parts.append(piece)
-        return b"".join(parts)
+        return await read_limited(self.payload(), limit)
 
     async def read_document(self, root: str) -> Element:
         body = await self.read_body()

@@ -6,6 +6,5 @@ where a client library would refuse to), and fails on the code before its fix.
 
 from __future__ import annotations
 
-from s3.conftest import admin, make_client, make_pair, member, s3  # noqa: F401
-from s3.conftest import bucket as s3_bucket  # noqa: F401
+from s3.conftest import admin, bucket, make_client, make_pair, member, s3  # noqa: F401
 from swift.conftest import admin_session, admin_swift, conn, container, make_user, user_swift  # noqa: F401

@@ -188,17 +188,6 @@ def test_failed_write_condition_is_named(s3: BaseClient, bucket: str) -> None:
     assert error_of(excinfo)["Condition"] == "If-Match"
 
 
-def test_multiple_ranges_end_at_the_closing_boundary(s3: BaseClient, s3v4: BaseClient, bucket: str) -> None:
-    s3.put_object(Bucket=bucket, Key="k", Body=b"0123456789")
-    url = s3v4.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
-    answer = requests.get(url, headers={"Range": "bytes=0-1,4-5"}, timeout=10)
-    boundary = answer.headers["content-type"].split("boundary=")[1]
-    assert answer.status_code == 206
-    assert answer.content.endswith(f"\r\n45\r\n--{boundary}--".encode())
-    assert int(answer.headers["content-length"]) == len(answer.content)
-
-
-
 def signed_put(s3: BaseClient, path: str, body: bytes) -> requests.Response:
     """A SigV4-signed PUT of any body (boto3 would only send well-formed documents)."""
     url = f"{s3.meta.endpoint_url}{path}"

@@ -1,10 +1,9 @@
-"""GetObject and HeadObject (ranges, multiple ranges, conditionals, response-* overrides, partNumber)
+"""GetObject and HeadObject (one range, conditionals, response-* overrides, partNumber)
 and GetObjectAttributes."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stackbox.http import Response, StreamingResponse
@@ -49,12 +48,10 @@ def _read(call: S3Call, *, head: bool) -> Response:
         return Response(b"", 304, [h for h in headers if h[0] in ("etag", "last-modified")])
     headers = _with_overrides(headers, call.query)
     part = _part_range(call, obj, headers)
-    ranges = [part] if part is not None else parse_ranges(call.headers.get("range"), obj.size)
-    if ranges is None:
+    byte_range = part if part is not None else parse_range(call.headers.get("range"), obj.size)
+    if byte_range is None:
         return _whole(call, obj, headers, head)
-    if len(ranges) == 1:
-        return _single_range(call, obj, headers, ranges[0], head, partial=part is None or obj.parts != ())
-    return _multiple_ranges(call, obj, headers, ranges, head)
+    return _single_range(call, obj, headers, byte_range, head, partial=part is None or obj.parts != ())
 
 
 def check_conditions(headers: Mapping[str, str], obj: ObjectInfo) -> bool:
@@ -85,31 +82,27 @@ def _header_time(headers: Mapping[str, str], name: str) -> float | None:
     return parse_http_date(value) if value else None
 
 
-def parse_ranges(header: str | None, size: int) -> list[ByteRange] | None:
-    """The satisfiable ranges of a `Range` header; None to send the whole object (no header, or one
-    S3 ignores because it is not a valid bytes range). InvalidRange if none can be satisfied."""
-    if not header or not header.startswith("bytes="):
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The one range of a `Range` header; None to send the whole object (no header, one S3 ignores
+    because it is not a valid bytes range, or several ranges: S3 serves one range per GET and answers
+    a multi-range request with the whole object). InvalidRange if the range cannot be satisfied."""
+    if not header or not header.startswith("bytes=") or "," in header:
         return None
-    ranges: list[ByteRange] = []
-    for spec in header[len("bytes="):].split(","):
-        first, dash, last = spec.strip().partition("-")
-        if not _valid_range_spec(first, dash, last):
-            return None
-        if not first:
-            length = min(int(last), size)
-            if length > 0:
-                ranges.append(ByteRange(size - length, size))
-            continue
+    first, dash, last = header[len("bytes="):].strip().partition("-")
+    if not _valid_range_spec(first, dash, last):
+        return None
+    if not first:
+        length = min(int(last), size)
+        if length > 0:
+            return ByteRange(size - length, size)
+    else:
         start = int(first)
-        stop = min(int(last) + 1, size) if last else size
         if last and int(last) < start:
             return None
         if start < size:
-            ranges.append(ByteRange(start, stop))
-    if not ranges:
-        raise S3Error("InvalidRange", headers=[("content-range", f"bytes */{size}")],
-                      RangeRequested=header, ActualObjectSize=str(size))
-    return ranges
+            return ByteRange(start, min(int(last) + 1, size) if last else size)
+    raise S3Error("InvalidRange", headers=[("content-range", f"bytes */{size}")],
+                  RangeRequested=header, ActualObjectSize=str(size))
 
 
 def _valid_range_spec(first: str, dash: str, last: str) -> bool:
@@ -174,33 +167,6 @@ def _single_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]],
     if head:
         return Response(b"", status, headers)
     return StreamingResponse(call.storage.read(obj, byte_range.start, byte_range.stop), status, headers)
-
-
-def _multiple_ranges(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]],
-                     ranges: list[ByteRange], head: bool) -> Response:
-    boundary = uuid.uuid4().hex
-    content_type = next(value for name, value in headers if name == "content-type")
-    part_heads = [(f"--{boundary}\r\nContent-Type: {content_type}\r\n"
-                   f"Content-Range: {byte_range.content_range(obj.size)}\r\n\r\n").encode()
-                  for byte_range in ranges]
-    closing = f"\r\n--{boundary}--".encode()
-    length = sum(len(head_bytes) + r.stop - r.start for head_bytes, r in zip(part_heads, ranges, strict=True))
-    length += 2 * (len(ranges) - 1) + len(closing)
-    headers = [(name, value) for name, value in headers if name != "content-type"]
-    headers += [("content-type", f"multipart/byteranges; boundary={boundary}"),
-                ("content-length", str(length))]
-    if head:
-        return Response(b"", 206, headers)
-    return StreamingResponse(_multipart_body(call, obj, ranges, part_heads, closing), 206, headers)
-
-
-async def _multipart_body(call: S3Call, obj: ObjectInfo, ranges: list[ByteRange], part_heads: list[bytes],
-                          closing: bytes) -> AsyncIterator[bytes]:
-    for index, (byte_range, part_head) in enumerate(zip(ranges, part_heads, strict=True)):
-        yield (b"\r\n" + part_head) if index else part_head
-        async for chunk in call.storage.read(obj, byte_range.start, byte_range.stop):
-            yield chunk
-    yield closing
 
 
 async def get_object_attributes(call: S3Call) -> Response:

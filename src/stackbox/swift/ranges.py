@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -15,9 +16,17 @@ from stackbox.swift.headers import parse_http_date
 Span = tuple[int, int]  # [start, end) in bytes
 
 
+#: RFC 7233 section 6.1: many small, overlapping or unordered ranges cost the server far more than
+#: the client. Swift (swob) calls a set "egregious" past these and refuses it like an unsatisfiable one.
+MAX_RANGES = 50
+MAX_RANGE_OVERLAPS = 2
+MAX_NONASCENDING_RANGES = 8
+
+
 def parse_range(value: str | None, size: int) -> list[Span] | None:
     """The satisfiable spans of a `Range` header; None when the header is absent or malformed (the
-    whole object is then returned, as Swift does); [] when no span is satisfiable."""
+    whole object is then returned, as Swift does); [] when no span is satisfiable or the set is
+    egregious (416, as Swift answers)."""
     if not value or not value.strip().lower().startswith("bytes="):
         return None
     spans: list[Span] = []
@@ -28,7 +37,24 @@ def parse_range(value: str | None, size: int) -> list[Span] | None:
         span = _clamp(parsed, size)
         if span is not None:
             spans.append(span)
-    return spans
+    return [] if _egregious(spans) else spans
+
+
+def _egregious(spans: list[Span]) -> bool:
+    if len(spans) > MAX_RANGES:
+        return True
+    overlaps = sum(1 for first, second in itertools.combinations(spans, 2) if _overlap(first, second))
+    if overlaps > MAX_RANGE_OVERLAPS:
+        return True
+    ascending = all(first <= second for first, second in itertools.pairwise(spans))
+    return not ascending and len(spans) >= MAX_NONASCENDING_RANGES
+
+
+def _overlap(first: Span, second: Span) -> bool:
+    """Swift's test: one span's boundary falls strictly inside the other."""
+    (start1, end1), (start2, end2) = first, second
+    return (start1 < start2 < end1 or start1 < end2 < end1
+            or start2 < start1 < end2 or start2 < end1 < end2)
 
 
 def _parse_spec(spec: str) -> tuple[int | None, int | None] | None:

@@ -2,7 +2,9 @@
 key. The form's fields (`redirect`, `max_file_size`, `max_file_count`, `expires`, `signature`) come
 before the files; each file becomes the object `<path prefix><filename>`.
 
-The form is parsed in memory, so its total size is capped at `MAX_FORM_BYTES`.
+The form is read as it arrives, as Swift's formpost middleware reads it: field values are kept up to
+`MAX_VALUE_LENGTH` bytes, the signature is checked when the first file starts (before any of its
+bytes are read), and each file streams into the store with `max_file_size` enforced as it flows.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import quote
 
-from stackbox.http import BodyTooLarge, Response
-from stackbox.storage.types import ObjectAttrs, StorageError
+from stackbox.http import Response
+from stackbox.storage.types import EntityTooLarge, ObjectAttrs, StorageError, WriteChecks
 from stackbox.swift.context import Call
 from stackbox.swift.errors import SwiftError
+from stackbox.swift.headers import MAX_FILE_SIZE
 from stackbox.swift.tempurl import parse_signature, signing_keys
 
-MAX_FORM_BYTES = 64 << 20
 _FIELDS = ("redirect", "max_file_size", "max_file_count", "expires", "signature")
+#: Longer field values are cut here (the rest is read and dropped), as Swift does.
+MAX_VALUE_LENGTH = 4096
+#: A part's header block; browsers send two short lines.
+MAX_PART_HEADER_BYTES = 16384
 
 
 def is_form_post(call: Call) -> bool:
@@ -31,45 +37,42 @@ def is_form_post(call: Call) -> bool:
 
 
 async def form_post(call: Call) -> Response:
-    parts = await _parts(call)
-    fields = {name: _text(part) for part in parts if (name := _field_name(part)) in _FIELDS}
-    _check_signature(call, fields)
-    files = [part for part in parts if part.get_filename()]
-    max_count = _int_field(fields, "max_file_count")
-    max_size = _int_field(fields, "max_file_size")
-    if len(files) > max_count:
-        return _outcome(fields, 400, "max_file_count exceeded")
-    for part in files:
-        data = part.get_payload(decode=True)
-        payload = data if isinstance(data, bytes) else b""
-        if len(payload) > max_size:
-            return _outcome(fields, 400, "max_file_size exceeded")
-        problem = await _store(call, part, payload)
+    form = _FormReader(call.request.stream(), _boundary(call))
+    fields: dict[str, str] = {}
+    stored = 0
+    while (part := await form.next_part()) is not None:
+        filename = part.get_filename()
+        if not filename:  # a browser's empty file input is a field, as Swift reads it
+            name = _field_name(part)
+            value = await form.read_value(MAX_VALUE_LENGTH)
+            if name in _FIELDS:
+                fields[name] = value.decode("utf-8", "replace").strip()
+            continue
+        if not stored:
+            _check_signature(call, fields)
+        if stored >= _int_field(fields, "max_file_count"):
+            return _outcome(fields, 400, "max_file_count exceeded")
+        problem = await _store(call, part, filename, form.part_data(), _int_field(fields, "max_file_size"))
         if problem:
             return _outcome(fields, 400, problem)
+        stored += 1
+    if not stored:
+        _check_signature(call, fields)
     return _outcome(fields, 201, "")
 
 
-async def _parts(call: Call) -> list[Message]:
-    try:
-        body = await call.request.body(MAX_FORM_BYTES)
-    except BodyTooLarge:
-        raise SwiftError(413) from None
-    head = f"Content-Type: {call.headers['content-type']}\r\n\r\n".encode()
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not message.is_multipart():
+def _boundary(call: Call) -> bytes:
+    header = Message()
+    header["content-type"] = call.headers["content-type"]
+    boundary = header.get_param("boundary")
+    if not isinstance(boundary, str) or not boundary:
         raise SwiftError(400, "FormPost: invalid starting boundary")
-    payload = message.get_payload()
-    return [part for part in payload if isinstance(part, Message)] if isinstance(payload, list) else []
+    return boundary.encode("latin-1")
 
 
 def _field_name(part: Message) -> str | None:
-    return part.get_param("name", header="content-disposition")  # type: ignore[return-value]
-
-
-def _text(part: Message) -> str:
-    data = part.get_payload(decode=True)
-    return data.decode("utf-8", "replace").strip() if isinstance(data, bytes) else ""
+    name = part.get_param("name", header="content-disposition")
+    return name.lower() if isinstance(name, str) else None
 
 
 def _int_field(fields: dict[str, str], name: str) -> int:
@@ -98,20 +101,19 @@ def _check_signature(call: Call, fields: dict[str, str]) -> None:
     raise SwiftError(401, "FormPost: Invalid Signature")
 
 
-async def _store(call: Call, part: Message, payload: bytes) -> str | None:
-    prefix = call.obj
-    key = prefix + (part.get_filename() or "")
+async def _store(call: Call, part: Message, filename: str, data: AsyncIterator[bytes],
+                 max_file_size: int) -> str | None:
+    key = call.obj + filename
     attrs = ObjectAttrs(content_type=part.get_content_type() if part.get("content-type") else
                         "application/octet-stream")
+    checks = WriteChecks(max_length=min(max_file_size, MAX_FILE_SIZE))
     try:
-        await call.storage.put_object(call.account, call.container, key, _single(payload), attrs=attrs)
+        await call.storage.put_object(call.account, call.container, key, data, attrs=attrs, checks=checks)
+    except EntityTooLarge:
+        return "max_file_size exceeded"
     except StorageError as error:
         return str(error)
     return None
-
-
-async def _single(payload: bytes) -> AsyncIterator[bytes]:
-    yield payload
 
 
 def _outcome(fields: dict[str, str], status: int, message: str) -> Response:
@@ -124,3 +126,75 @@ def _outcome(fields: dict[str, str], status: int, message: str) -> Response:
                         .encode(), 303, [("Location", location)], "text/html; charset=UTF-8")
     body = f"<html><body><p>{status_line}: {message}</p></body></html>" if message else status_line
     return Response(body.encode(), status, content_type="text/html; charset=UTF-8")
+
+
+class _FormReader:
+    """A `multipart/form-data` body read part by part as it arrives, never held whole."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], boundary: bytes) -> None:
+        self._chunks = chunks
+        self._delimiter = b"\r\n--" + boundary
+        # The first boundary line has no CRLF before it; one is supplied so every delimiter looks alike.
+        self._buffer = b"\r\n"
+        self._in_part = False
+        self._started = False
+
+    async def next_part(self) -> Message | None:
+        """The headers of the next part (its data is read next), or None at the closing delimiter."""
+        if self._in_part:
+            async for _ in self.part_data():
+                pass
+        elif not self._started:
+            await self._skip_preamble()
+        self._started = True
+        while len(self._buffer) < 2 and await self._fill():
+            pass
+        if self._buffer.startswith(b"--"):
+            return None
+        head = await self._read_until(b"\r\n\r\n", MAX_PART_HEADER_BYTES)
+        self._in_part = True
+        return BytesParser(policy=HTTP).parsebytes(head.partition(b"\r\n")[2] + b"\r\n\r\n",
+                                                    headersonly=True)
+
+    async def read_value(self, limit: int) -> bytes:
+        """The current part's data, cut at `limit` bytes (the rest is read and dropped)."""
+        kept = b""
+        async for chunk in self.part_data():
+            kept += chunk[: max(limit - len(kept), 0)]
+        return kept
+
+    async def part_data(self) -> AsyncIterator[bytes]:
+        """The current part's data in chunks, up to the next delimiter."""
+        keep = len(self._delimiter) - 1
+        while self._in_part:
+            found = self._buffer.find(self._delimiter)
+            if found >= 0:
+                data, self._buffer = self._buffer[:found], self._buffer[found + len(self._delimiter):]
+                self._in_part = False
+            else:
+                cut = max(len(self._buffer) - keep, 0)
+                data, self._buffer = self._buffer[:cut], self._buffer[cut:]
+            if data:
+                yield data
+            if self._in_part and not await self._fill():
+                raise SwiftError(400, "FormPost: unexpected end of form")
+
+    async def _skip_preamble(self) -> None:
+        keep = len(self._delimiter) - 1
+        while (found := self._buffer.find(self._delimiter)) < 0:
+            self._buffer = self._buffer[-keep:]
+            if not await self._fill():
+                raise SwiftError(400, "FormPost: invalid starting boundary")
+        self._buffer = self._buffer[found + len(self._delimiter):]
+
+    async def _read_until(self, marker: bytes, limit: int) -> bytes:
+        while (found := self._buffer.find(marker)) < 0:
+            if len(self._buffer) > limit or not await self._fill():
+                raise SwiftError(400, "FormPost: invalid form part headers")
+        head, self._buffer = self._buffer[:found], self._buffer[found + len(marker):]
+        return head
+
+    async def _fill(self) -> bool:
+        chunk = await anext(self._chunks, b"")
+        self._buffer += chunk
+        return bool(chunk)

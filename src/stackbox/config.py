@@ -40,6 +40,14 @@ class Settings:
     fsync: bool = True
     #: seconds between housekeeping passes (expired objects, stale uploads, freed blobs)
     maintenance_interval: int = 15
+    #: seconds a client may take to send a request head (a new connection has as long to start one)
+    header_timeout: int = 30
+    #: seconds a request body, or the client reading a response, may stall (Swift's `client_timeout`)
+    body_timeout: int = 60
+    #: seconds an idle keep-alive connection stays open
+    keep_alive_timeout: int = 30
+    #: connections one worker process holds at most; further ones are answered 503 and closed
+    max_connections: int = 1000
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

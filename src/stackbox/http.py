@@ -20,8 +20,16 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 RawHeaders = list[tuple[bytes, bytes]]
 
 
+#: Set in the `http.disconnect` message the server sends when the body stalled too long (see wire.py).
+READ_TIMEOUT = "stackbox.read_timeout"
+
+
 class ClientDisconnected(Exception):
     """The client went away before the request body was complete."""
+
+
+class RequestTimeout(ClientDisconnected):
+    """The client stopped sending the body; the connection closes after the answer."""
 
 
 class BodyTooLarge(Exception):
@@ -70,7 +78,7 @@ class Request:
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
-                raise ClientDisconnected()
+                raise RequestTimeout() if message.get(READ_TIMEOUT) else ClientDisconnected()
             chunk = message.get("body", b"")
             if chunk:
                 yield chunk

@@ -33,19 +33,21 @@ def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
     import uvicorn
 
     from stackbox.app import create_app
-    from stackbox.wire import CasePreservingHttpToolsProtocol
+    from stackbox.wire import ConnectionLimits, bounded_protocol
 
     app = create_app(settings)
+    limits = ConnectionLimits(header_timeout=settings.header_timeout, body_timeout=settings.body_timeout,
+                              max_connections=settings.max_connections)
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http=CasePreservingHttpToolsProtocol,
+        http=bounded_protocol(limits),
         lifespan="on",
         access_log=False,
         log_level=settings.log_level,
         server_header=False,
         date_header=True,
-        timeout_keep_alive=30,
+        timeout_keep_alive=settings.keep_alive_timeout,
         h11_max_incomplete_event_size=64 * 1024,
     )
     server = uvicorn.Server(config)

@@ -1,4 +1,11 @@
-"""uvicorn's httptools protocol, keeping the case of response header names.
+"""uvicorn's httptools protocol, bounded against abusive clients, keeping the case of response header names.
+
+Bounds (`ConnectionLimits`, from the settings): a request line of at most 8 KiB (else 414), header
+lines of at most 8 KiB and header blocks of at most 64 KiB (else 400, as Swift's eventlet answers)
+and 256 headers (else 431); a request head must arrive within `header_timeout` seconds of its first
+byte (else 408), and a connection that sends nothing is closed after that long too; a body (or a
+response the client does not read) may stall for at most `body_timeout` seconds; a worker holds at
+most `max_connections` connections and refuses more with 503. Each refusal closes the connection.
 
 uvicorn writes every response header name in lower case. HTTP does not care, but Swift clients show
 metadata names as they arrive (`openstack container show` prints `Color='blue'` against Swift, whose
@@ -8,10 +15,41 @@ built by uvicorn; only its names are given back the case the application used.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+
+from stackbox.http import READ_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    header_timeout: float = 30.0
+    body_timeout: float = 60.0
+    max_connections: int = 1000
+    #: Swift's (eventlet's) limits: request line and header line 8 KiB, header block 64 KiB.
+    max_request_line: int = 8192
+    max_header_line: int = 8192
+    max_header_block: int = 65536
+    max_header_count: int = 256
+
+
+class _Refused(Exception):
+    """Raised in a parser callback: the request is answered with `status` and the connection closed."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _refusal(status: int, reason: str) -> bytes:
+    body = reason.encode()
+    return b"".join([STATUS_LINE[status], b"content-type: text/plain; charset=utf-8\r\n",
+                     b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body])
 
 
 class _HeaderCaseRestorer:
@@ -37,8 +75,23 @@ def _renames(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
             for name, _ in headers if not name.islower()]
 
 
-class _CasePreservingCycle(RequestResponseCycle):
+class _Cycle(RequestResponseCycle):
+    """One request: response header case restored, body reads and response writes bounded in idle time."""
+
+    body_timeout: float
+    timed_out: bool
+
+    @classmethod
+    def adopt(cls, cycle: RequestResponseCycle, body_timeout: float) -> None:
+        """Turn the cycle uvicorn built into one of ours (its ASGI task has not run yet)."""
+        cycle.__class__ = cls
+        assert isinstance(cycle, cls)
+        cycle.body_timeout = body_timeout
+        cycle.timed_out = False
+
     async def send(self, message: Any) -> None:
+        if self.flow.write_paused and not self.disconnected and not await self._drained():
+            return
         if message["type"] != "http.response.start" or self.response_started:
             await super().send(message)
             return
@@ -53,10 +106,150 @@ class _CasePreservingCycle(RequestResponseCycle):
         finally:
             self.transport = transport
 
+    async def receive(self) -> Any:
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        if not (self.disconnected or self.response_complete or self.message_event.is_set()):
+            self.flow.resume_reading()
+            try:
+                await asyncio.wait_for(self.message_event.wait(), self.body_timeout)
+            except TimeoutError:
+                self.timed_out = True
+                self.keep_alive = False
+                return {"type": "http.disconnect", READ_TIMEOUT: True}
+        return await super().receive()
 
-class CasePreservingHttpToolsProtocol(HttpToolsProtocol):
+    async def send_500_response(self) -> None:
+        """uvicorn's answer to an application that gave none: after a body timeout, that is 408."""
+        if not self.timed_out:
+            await super().send_500_response()
+            return
+        self.transport.write(_refusal(408, "Request Timeout"))
+        self.transport.close()
+
+    async def _drained(self) -> bool:
+        """Wait for the client to read what was written; False (connection dropped) if it stalls."""
+        try:
+            await asyncio.wait_for(self.flow.drain(), self.body_timeout)
+        except TimeoutError:
+            self.disconnected = True
+            self.transport.close()
+            return False
+        return True
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    limits: ClassVar[ConnectionLimits] = ConnectionLimits()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._reading_head = False
+        self._head_bytes = 0
+        self._header_block = 0
+        self._header_count = 0
+        self._refused: _Refused | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            self._refuse(_Refused(503, "Too many connections"))
+            return
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        head_in_progress = self._reading_head
+        super().data_received(data)
+        if self.transport.is_closing():
+            return
+        if head_in_progress and self._reading_head:
+            # The whole chunk belongs to the head; httptools buffers an unfinished header whole.
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_request_line + self.limits.max_header_block:
+                self._refuse(_Refused(400, "Headers Too Large"))
+        elif self._idle():
+            self._arm_head_timer()  # bytes that start no request (blank lines) must not hold the connection
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a parser error, which is ours when a callback refused the request."""
+        if self._refused is not None:
+            self._refuse(self._refused)
+        else:
+            super().send_400_response(msg)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._reading_head = True
+        self._head_bytes = self._header_block = self._header_count = 0
+        self._arm_head_timer()
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.limits.max_request_line:
+            self._refused = _Refused(414, "Request URI Too Long")
+            raise self._refused
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        line = len(name) + 2 + len(value)
+        self._header_block += line + 2
+        self._header_count += 1
+        if line > self.limits.max_header_line:
+            self._refused = _Refused(400, "Header Line Too Long")
+        elif self._header_block > self.limits.max_header_block:
+            self._refused = _Refused(400, "Headers Too Large")
+        elif self._header_count > self.limits.max_header_count:
+            self._refused = _Refused(431, "Too Many Headers")
+        if self._refused is not None:
+            raise self._refused
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
+        self._reading_head = False
+        self._cancel_head_timer()
         super().on_headers_complete()
-        # uvicorn builds the cycle itself; its ASGI task has not run yet, so the class can still change
         if self.cycle is not None and type(self.cycle) is RequestResponseCycle:
-            self.cycle.__class__ = _CasePreservingCycle
+            _Cycle.adopt(self.cycle, self.limits.body_timeout)
+
+    def _idle(self) -> bool:
+        return ((self.cycle is None or self.cycle.response_complete) and not self.pipeline
+                and self.timeout_keep_alive_task is None)
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm_head_timer()  # a request is in flight; a pipelined head waits for it
+        elif self._reading_head:
+            self._refuse(_Refused(408, "Request Timeout"))
+        else:
+            self.transport.close()
+
+    def _refuse(self, refused: _Refused) -> None:
+        self._cancel_head_timer()
+        self.transport.write(_refusal(refused.status, refused.reason))
+        self.transport.close()
+
+
+def bounded_protocol(limits: ConnectionLimits) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class uvicorn instantiates per connection, bound to `limits`."""
+
+    class ConfiguredHttpToolsProtocol(BoundedHttpToolsProtocol):
+        pass
+
+    ConfiguredHttpToolsProtocol.limits = limits
+    return ConfiguredHttpToolsProtocol

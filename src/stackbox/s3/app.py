@@ -11,7 +11,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from stackbox.http import ASGIApp, BodyTooLarge, ClientDisconnected, Receive, Request, Response, Scope, Send
+from stackbox.http import (
+    ASGIApp,
+    BodyTooLarge,
+    ClientDisconnected,
+    Receive,
+    Request,
+    RequestTimeout,
+    Response,
+    Scope,
+    Send,
+)
 from stackbox.s3 import acl, bucket, copy, delete, get, multipart, put, tagging
 from stackbox.s3 import list as listing
 from stackbox.s3.call import BUCKET_ACL_META, PUBLIC_READ_ACLS, Access, S3Call
@@ -219,6 +229,8 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
         return S3Error(code, UploadId=call.query.get("uploadId", ""))
     if code is not None:
         return S3Error(code)
+    if isinstance(error, RequestTimeout):
+        return S3Error("RequestTimeout")
     if isinstance(error, ClientDisconnected):
         return S3Error("IncompleteBody")
     if isinstance(error, BodyTooLarge):

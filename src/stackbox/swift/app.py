@@ -12,7 +12,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from stackbox.http import ASGIApp, BodyTooLarge, ClientDisconnected, Receive, Request, Response, Scope, Send
+from stackbox.http import (
+    ASGIApp,
+    BodyTooLarge,
+    ClientDisconnected,
+    Receive,
+    Request,
+    RequestTimeout,
+    Response,
+    Scope,
+    Send,
+)
 from stackbox.storage import types as st
 from stackbox.swift import account, bulk, container, copying, formpost, obj, tempurl
 from stackbox.swift.acl import authorize, unauthorized
@@ -79,6 +89,8 @@ def _as_swift_error(exc: Exception, request: Request, trans_id: str) -> SwiftErr
         return SwiftError(400, f"Errors:\n{exc}")
     if isinstance(exc, st.StorageError):
         return _storage_error(exc)
+    if isinstance(exc, RequestTimeout):
+        return SwiftError(408)
     if isinstance(exc, ClientDisconnected):
         return SwiftError(499)
     if isinstance(exc, BodyTooLarge):

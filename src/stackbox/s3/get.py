@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from stackbox.digits import decimal
 from stackbox.http import Response, StreamingResponse
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
@@ -107,9 +108,9 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
 def _valid_range_spec(first: str, dash: str, last: str) -> bool:
     """`first-`, `first-last` or `-suffix_length`, all decimal."""
-    if not dash or (last and not last.isdigit()):
+    if not dash or (last and decimal(last) is None):
         return False
-    return first.isdigit() or (not first and bool(last))
+    return decimal(first) is not None or (not first and bool(last))
 
 
 def _part_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]]) -> ByteRange | None:
@@ -117,12 +118,12 @@ def _part_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]]) -
     raw = call.query.get("partNumber")
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
+    number = decimal(raw)
+    if number is None or not 1 <= number <= MAX_PART_NUMBER:
         raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
                       ArgumentName="partNumber", ArgumentValue=raw)
     if "range" in call.headers:
         raise S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
-    number = int(raw)
     if not obj.parts:
         if number != 1:
             raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", status=416)
@@ -215,7 +216,8 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
     raw = query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    value = decimal(raw)
+    if value is None:
         raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer range",
                       ArgumentName=name, ArgumentValue=raw)
-    return int(raw)
+    return value

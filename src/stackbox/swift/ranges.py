@@ -7,6 +7,7 @@ import math
 import os
 from collections.abc import AsyncIterator, Mapping
 
+from stackbox.digits import decimal
 from stackbox.http import Response, StreamingResponse
 from stackbox.storage.engine import Engine
 from stackbox.storage.types import ObjectInfo
@@ -61,10 +62,10 @@ def _parse_spec(spec: str) -> tuple[int | None, int | None] | None:
     first, dash, last = spec.partition("-")
     if not dash or (not first and not last):
         return None
-    if not (first.isdigit() or not first) or not (last.isdigit() or not last):
+    start = decimal(first) if first else None
+    end = decimal(last) if last else None
+    if (first and start is None) or (last and end is None):
         return None
-    start = int(first) if first else None
-    end = int(last) if last else None
     if start is not None and end is not None and end < start:
         return None
     return start, end

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
 from stackbox.auth import AuthContext
+from stackbox.digits import decimal
 from stackbox.http import Request, read_limited
 from stackbox.s3 import xml
 from stackbox.s3.errors import S3Error
@@ -88,7 +89,7 @@ class S3Call:
         if self.auth is not None:
             return self.auth.content_length
         length = self.headers.get("content-length")
-        return int(length) if length is not None and length.isdigit() else None
+        return decimal(length) if length is not None else None
 
     async def read_body(self, limit: int = xml.MAX_DOCUMENT_BYTES) -> bytes:
         return await read_limited(self.payload(), limit)

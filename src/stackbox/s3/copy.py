@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import unquote
 
+from stackbox.digits import decimal
 from stackbox.http import Response
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
@@ -104,13 +105,13 @@ def _source_range(header: str | None, size: int) -> tuple[int, int | None]:
     if header is None:
         return 0, None
     first, dash, last = header.removeprefix("bytes=").partition("-")
-    if not header.startswith("bytes=") or not dash or not first.isdigit() or not last.isdigit() \
-            or int(first) > int(last):
+    start, end = decimal(first), decimal(last)
+    if not header.startswith("bytes=") or not dash or start is None or end is None or start > end:
         raise S3Error("InvalidArgument", "The x-amz-copy-source-range value must be of the form "
                       "bytes=first-last where first and last are the zero-based offsets of the first and "
                       "last bytes to copy", ArgumentName="x-amz-copy-source-range", ArgumentValue=header)
-    if int(last) >= size:
+    if end >= size:
         # S3 answers this with InvalidArgument (s3api silently clamps the range).
         raise S3Error("InvalidArgument", f"Range specified is not valid for source object of size: {size}",
                       ArgumentName="x-amz-copy-source-range", ArgumentValue=header)
-    return int(first), int(last) + 1
+    return start, end + 1

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 from xml.etree.ElementTree import Element
 
+from stackbox.digits import decimal
 from stackbox.http import Response
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
@@ -26,10 +27,11 @@ _CRCS = ("crc32", "crc32c", "crc64nvme")
 
 def part_number(query: Mapping[str, str]) -> int:
     raw = query.get("partNumber", "")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PARTS:
+    number = decimal(raw)
+    if number is None or not 1 <= number <= MAX_PARTS:
         raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
                       ArgumentName="partNumber", ArgumentValue=raw)
-    return int(raw)
+    return number
 
 
 def current_upload(call: S3Call) -> UploadInfo:
@@ -146,13 +148,14 @@ def _requested_parts(root: Element) -> list[tuple[int, str, dict[str, str]]]:
     """(number, etag, {algorithm: checksum}) of each listed part; MalformedXML if not well formed."""
     parts: list[tuple[int, str, dict[str, str]]] = []
     for node in root.findall("Part"):
-        number = xml.required_text(node, "PartNumber").strip()
-        if not number.isdigit() or not 1 <= int(number) <= MAX_PARTS:
+        number_text = xml.required_text(node, "PartNumber").strip()
+        number = decimal(number_text)
+        if number is None or not 1 <= number <= MAX_PARTS:
             raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
-                          ArgumentName="PartNumber", ArgumentValue=number)
+                          ArgumentName="PartNumber", ArgumentValue=number_text)
         checksums = {algorithm: xml.child_text(node, f"Checksum{algorithm.upper()}") or ""
                      for algorithm in ALGORITHMS if node.find(f"Checksum{algorithm.upper()}") is not None}
-        parts.append((int(number), xml.required_text(node, "ETag"), checksums))
+        parts.append((number, xml.required_text(node, "ETag"), checksums))
     if not parts:
         raise S3Error("MalformedXML")
     if len(parts) > MAX_PARTS:
@@ -202,11 +205,12 @@ async def list_parts(call: S3Call) -> Response:
     upload = current_upload(call)
     upload_id = upload.upload_id
     marker_raw = query.get("part-number-marker", "0")
-    if not marker_raw.isdigit():
+    marker = decimal(marker_raw)
+    if marker is None:
         raise S3Error("InvalidArgument", "Provided part-number-marker not an integer or within integer range",
                       ArgumentName="part-number-marker", ArgumentValue=marker_raw)
     asked, limit = max_keys(query, "max-parts")
-    parts, truncated = call.storage.list_parts(call.account, call.bucket, upload_id, marker=int(marker_raw),
+    parts, truncated = call.storage.list_parts(call.account, call.bucket, upload_id, marker=marker,
                                                limit=limit)
     algorithm = upload.checksum_algorithm
     children = [xml.element("Bucket", call.bucket), xml.element("Key", call.key),

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from stackbox.auth import AuthContext, Ec2Secret
+from stackbox.digits import decimal
 from stackbox.http import Request
 from stackbox.s3.errors import S3Error
 from stackbox.s3.signature.canonical import (
@@ -40,7 +41,7 @@ from stackbox.s3.signature.canonical import (
     s3_encoded_path,
     string_to_sign_v2,
     string_to_sign_v4,
-    unsigned_amz_headers,
+    unsigned_headers,
 )
 from stackbox.s3.signature.checksums import (
     ALGORITHMS,
@@ -126,7 +127,7 @@ class AuthResult:
         if self.decoded_length is not None:
             return self.decoded_length
         length = self.headers.get("content-length")
-        return int(length) if length is not None and length.isdigit() else None
+        return decimal(length) if length is not None else None
 
     def body(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """The payload of `stream` (the raw request body), decoded and verified: chunk and trailer
@@ -215,10 +216,7 @@ def _v4_header(request: Request, authorization: str, lookup: SecretLookup, regio
     if payload_hash is None:
         raise S3Error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
     mode = _payload_mode(payload_hash)
-    unsigned = unsigned_amz_headers(headers, parsed.signed_headers)
-    if unsigned:
-        raise S3Error("AccessDenied", "There were headers present in the request which were not signed",
-                      HeadersNotSigned=", ".join(unsigned))
+    _check_all_signed(headers, parsed, presigned=False)
     secret = _lookup(lookup, parsed.credential.access_key)
     key = _verify_v4(request, parsed, amz_date, payload_hash, secret, query_without=None)
     signer = ChunkSigner(key, amz_date, parsed.credential.scope, parsed.signature)
@@ -231,11 +229,21 @@ def _v4_presigned(request: Request, lookup: SecretLookup, region: str, now: floa
     parsed = presigned.authorization
     payload_hash = request.headers.get("x-amz-content-sha256", PayloadMode.UNSIGNED.value)
     mode = _payload_mode(payload_hash)
+    _check_all_signed(request.headers, parsed, presigned=True)
     secret = _lookup(lookup, parsed.credential.access_key)
     key = _verify_v4(request, parsed, presigned.amz_date, payload_hash, secret,
                      query_without="X-Amz-Signature")
     signer = ChunkSigner(key, presigned.amz_date, parsed.credential.scope, parsed.signature)
     return _result(secret, 4, mode, payload_hash, request.headers, signer)
+
+
+def _check_all_signed(headers: Mapping[str, str], parsed: V4Authorization, *, presigned: bool) -> None:
+    """A signature covers only its SignedHeaders: any other `x-amz-*` header (an ACL, a copy
+    source) would act unsigned, so S3 refuses the request; `host` binds it to this endpoint."""
+    unsigned = unsigned_headers(headers, parsed.signed_headers, presigned=presigned)
+    if unsigned:
+        raise S3Error("AccessDenied", "There were headers present in the request which were not signed",
+                      HeadersNotSigned=", ".join(unsigned))
 
 
 def _result(secret: Ec2Secret, version: int, mode: PayloadMode, payload_hash: str, headers: Mapping[str, str],
@@ -300,10 +308,11 @@ def _decoded_length(headers: Mapping[str, str]) -> int:
     value = headers.get("x-amz-decoded-content-length")
     if value is None:
         raise S3Error("MissingContentLength")
-    if not value.isdigit():
+    length = decimal(value)
+    if length is None:
         raise S3Error("InvalidArgument", "x-amz-decoded-content-length is not a valid length.",
                       ArgumentName="x-amz-decoded-content-length", ArgumentValue=value)
-    return int(value)
+    return length
 
 
 def _announced_trailer(headers: Mapping[str, str]) -> str | None:

@@ -25,6 +25,8 @@ class AuthContext:
     roles: frozenset[str]
     app_cred_id: str | None = None
     app_cred_restricted: bool = False
+    #: The application credential's access rules as (service type, method, path glob); None: unlimited.
+    access_rules: tuple[tuple[str, str, str], ...] | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -40,6 +40,10 @@ class Settings:
     fsync: bool = True
     #: seconds between housekeeping passes (expired objects, stale uploads, freed blobs)
     maintenance_interval: int = 15
+    #: failed password checks in a row that lock a user out (Keystone's `lockout_failure_attempts`; 0 = never)
+    lockout_failure_attempts: int = 0
+    #: seconds a locked-out user stays locked (Keystone's `lockout_duration`)
+    lockout_duration: int = 1800
     #: seconds a client may take to send a request head (a new connection has as long to start one)
     header_timeout: int = 30
     #: seconds a request body, or the client reading a response, may stall (Swift's `client_timeout`)

@@ -36,8 +36,8 @@ def version_v3(call: Call) -> Response:
 
 
 @router.route("POST", "/v3/auth/tokens", authenticated=False)
-def issue_token(call: Call) -> Response:
-    token, valid = authenticate(call.service, call.body)
+async def issue_token(call: Call) -> Response:
+    token, valid = await authenticate(call.service, call.body)
     body = call.service.token_body(valid, with_catalog="nocatalog" not in call.request.query)
     return json_response(body, 201, [("x-subject-token", token)])
 

@@ -9,7 +9,8 @@ from typing import Any
 from stackbox.http import Response, json_response
 from stackbox.identity import policy
 from stackbox.identity.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
-from stackbox.identity.passwords import hash_password, verify_password
+from stackbox.identity.lockout import check_password
+from stackbox.identity.passwords import hash_password_async
 from stackbox.identity.render import domain_json, is_immutable_role, project_json, role_json, user_json
 from stackbox.identity.router import Call, Router
 from stackbox.identity.schema import Body, entity, flexible_boolean, nonempty_string, query_bool, string
@@ -64,6 +65,12 @@ def _common_changes(changes: Body) -> Body:
     return values
 
 
+def _revoke_if_disabled(call: Call, target_id: str, values: Body) -> None:
+    """Tokens issued before a disable stay dead when the user, project or domain is enabled again."""
+    if values.get("enabled") == 0:
+        call.service.revoke_on_disable(target_id)
+
+
 # Domains ------------------------------------------------------------------------------------------
 
 
@@ -100,6 +107,7 @@ def update_domain(call: Call) -> Response:
     conflict = ("it is not permitted to have two projects acting as domains with the same name: "
                 f"{values.get('name')}")
     row = _update(call, "domain", ident, values, conflict)
+    _revoke_if_disabled(call, ident, values)
     return json_response({"domain": domain_json(call, row)})
 
 
@@ -162,8 +170,9 @@ def update_project(call: Call) -> Response:
     current = _require(call, "project", call.args["project_id"])
     values = _common_changes(entity(call.body, "project"))
     conflict = _project_conflict(values.get("name", current["name"]), current["id"])
-    return json_response({"project": project_json(call, _update(call, "project", current["id"], values,
-                                                                conflict))})
+    row = _update(call, "project", current["id"], values, conflict)
+    _revoke_if_disabled(call, current["id"], values)
+    return json_response({"project": project_json(call, row)})
 
 
 @router.route("DELETE", "/v3/projects/{project_id}")
@@ -187,14 +196,14 @@ def list_user_projects(call: Call) -> Response:
 # Users --------------------------------------------------------------------------------------------
 
 
-def _user_values(changes: Body) -> Body:
+async def _user_values(changes: Body) -> Body:
     values = _common_changes(changes)
     for name in ("email", "default_project_id"):
         if name in changes:
             values[name] = string(changes, name)
     if "password" in changes:
         password = string(changes, "password", max_length=4096)
-        values["password_hash"] = hash_password(password) if password else None
+        values["password_hash"] = await hash_password_async(password) if password else None
         values["password_changed_at"] = time.time()
     return values
 
@@ -207,13 +216,13 @@ def list_users(call: Call) -> Response:
 
 
 @router.route("POST", "/v3/users")
-def create_user(call: Call) -> Response:
+async def create_user(call: Call) -> Response:
     policy.require_admin(call.context, "identity:create_user")
     user = entity(call.body, "user")
     name = nonempty_string(user, "name", "user")
     domain_id = string(user, "domain_id") or DEFAULT_DOMAIN_ID
     _require(call, "domain", domain_id)
-    values = {"id": new_id(), "password_changed_at": time.time(), **_user_values(user), "name": name,
+    values = {"id": new_id(), "password_changed_at": time.time(), **await _user_values(user), "name": name,
               "domain_id": domain_id}
     conflict = f"Duplicate entry found with name {name} at domain ID {domain_id}"
     return json_response({"user": user_json(call, _insert(call, "user", values, conflict))}, 201)
@@ -226,12 +235,17 @@ def show_user(call: Call) -> Response:
 
 
 @router.route("PATCH", "/v3/users/{user_id}")
-def update_user(call: Call) -> Response:
+async def update_user(call: Call) -> Response:
     policy.require_admin(call.context, "identity:update_user")
     current = _require(call, "user", call.args["user_id"])
-    values = _user_values(entity(call.body, "user"))
+    values = await _user_values(entity(call.body, "user"))
     conflict = f"Duplicate entry found with name {values.get('name')}"
-    return json_response({"user": user_json(call, _update(call, "user", current["id"], values, conflict))})
+    row = _update(call, "user", current["id"], values, conflict)
+    if values.get("enabled") == 0:
+        # Keystone deletes a disabled user's application credentials (and so the EC2 pairs made with them).
+        call.service.store.delete_app_creds_of(current["id"])
+    _revoke_if_disabled(call, current["id"], values)
+    return json_response({"user": user_json(call, row)})
 
 
 @router.route("DELETE", "/v3/users/{user_id}")
@@ -243,7 +257,7 @@ def delete_user(call: Call) -> Response:
 
 
 @router.route("POST", "/v3/users/{user_id}/password")
-def change_password(call: Call) -> Response:
+async def change_password(call: Call) -> Response:
     """A user changing their own password, proving they know the current one."""
     user_id = call.args["user_id"]
     if call.context.user_id != user_id:
@@ -255,9 +269,9 @@ def change_password(call: Call) -> Response:
     original = string(changes, "original_password", max_length=4096)
     password = nonempty_string(changes, "password", "user")
     user = _require(call, "user", user_id)
-    if not verify_password(original or "", user["password_hash"]):
+    if not await check_password(call.service, user, original or ""):
         raise Unauthorized()
-    call.service.store.update("user", user_id, {"password_hash": hash_password(password),
+    call.service.store.update("user", user_id, {"password_hash": await hash_password_async(password),
                                                 "password_changed_at": time.time()})
     return Response(b"", 204)
 

@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from stackbox.identity.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from stackbox.identity.passwords import verify_password
+from stackbox.identity.lockout import check_password
+from stackbox.identity.passwords import verify_password_async
 from stackbox.identity.schema import Body
 from stackbox.identity.service import IdentityService, ValidToken
 from stackbox.identity.store import Row
@@ -15,10 +16,10 @@ from stackbox.identity.tokens import TokenPayload
 METHODS = ("password", "token", "application_credential")
 
 
-def authenticate(service: IdentityService, body: Any) -> tuple[str, ValidToken]:
+async def authenticate(service: IdentityService, body: Any) -> tuple[str, ValidToken]:
     """Check the credentials in an auth request and issue the token it asks for."""
     method, credentials, scope = _parse_request(body)
-    payload = _payload_for(service, method, credentials, scope)
+    payload = await _payload_for(service, method, credentials, scope)
     issued = service.issue(payload)
     if issued is None:
         raise Unauthorized()
@@ -50,10 +51,11 @@ def _parse_request(body: Any) -> tuple[str, Body, Any]:
     return method, _object(identity, method) or {}, auth.get("scope")
 
 
-def _payload_for(service: IdentityService, method: str, credentials: Body, scope: Any) -> TokenPayload:
+async def _payload_for(service: IdentityService, method: str, credentials: Body, scope: Any
+                       ) -> TokenPayload:
     ttl = service.settings.token_ttl
     if method == "application_credential":
-        app_cred = _check_app_cred(service, credentials)
+        app_cred = await _check_app_cred(service, credentials)
         return TokenPayload.issue(app_cred["user_id"], (method,), ttl, project_id=app_cred["project_id"],
                                   app_cred_id=app_cred["id"])
     parent = None
@@ -64,7 +66,7 @@ def _payload_for(service: IdentityService, method: str, credentials: Body, scope
         # A re-scoped token lists how its chain started: ["password", "token"].
         methods = tuple(dict.fromkeys((*parent.payload.methods, method)))
     else:
-        user = _check_password(service, credentials)
+        user = await _check_password(service, credentials)
     if user is None:
         raise Unauthorized()
     project_id, domain_id = _requested_scope(service, user, scope)
@@ -72,7 +74,7 @@ def _payload_for(service: IdentityService, method: str, credentials: Body, scope
                               parent=parent.payload if parent else None)
 
 
-def _check_password(service: IdentityService, credentials: Body) -> Row | None:
+async def _check_password(service: IdentityService, credentials: Body) -> Row | None:
     reference = _object(credentials, "user")
     if reference is None:
         # Keystone names no target here: "Expecting to find user in None."
@@ -81,8 +83,7 @@ def _check_password(service: IdentityService, credentials: Body) -> Row | None:
     password = reference.get("password")
     user = _find_user(service, reference)
     # Verify even when the user is unknown: the 401 and its timing must not tell the two apart.
-    matches = verify_password(password if isinstance(password, str) else "",
-                              user["password_hash"] if user else None)
+    matches = await check_password(service, user, password if isinstance(password, str) else "")
     if user is None or not matches:
         raise Unauthorized()
     return service.active_user(user["id"])
@@ -101,11 +102,11 @@ def _check_token(service: IdentityService, credentials: Body) -> ValidToken:
     return valid
 
 
-def _check_app_cred(service: IdentityService, credentials: Body) -> Row:
+async def _check_app_cred(service: IdentityService, credentials: Body) -> Row:
     app_cred = _find_app_cred(service, credentials)
     secret = credentials.get("secret")
-    matches = verify_password(secret if isinstance(secret, str) else "",
-                              app_cred["secret_hash"] if app_cred else None)
+    matches = await verify_password_async(secret if isinstance(secret, str) else "",
+                                          app_cred["secret_hash"] if app_cred else None)
     if app_cred is None or not matches:
         raise Unauthorized()
     if app_cred["expires_at"] is not None and app_cred["expires_at"] <= time.time():

@@ -43,6 +43,12 @@ def _require_project_access(call: Call, user_id: str, project_id: Any, action: s
         raise Forbidden.action(action)
 
 
+def _refuse_access_rules(context: AuthContext) -> None:
+    """S3 cannot hold a request to an application credential's access rules, so such a one makes no pair."""
+    if context.access_rules is not None:
+        raise Forbidden.action("Application credentials with access rules cannot create EC2 credentials")
+
+
 def _store_credential(call: Call, row: dict[str, Any], blob_text: str) -> None:
     values = {**row, "encrypted_blob": call.service.secrets.seal(blob_text), "created_at": time.time()}
     try:
@@ -58,6 +64,7 @@ def _store_credential(call: Call, row: dict[str, Any], blob_text: str) -> None:
 def create_ec2(call: Call) -> Response:
     user_id = call.args["user_id"]
     policy.require_credential_access(call.context, user_id, "identity:ec2_create_credential", write=True)
+    _refuse_access_rules(call.context)
     _require_user(call, user_id)
     if call.body is not None and not isinstance(call.body, dict):
         raise BadRequest(MALFORMED_JSON)
@@ -173,6 +180,8 @@ def create_credential(call: Call) -> Response:
     project_id = string(credential, "project_id", required="credential" if kind == "ec2" else None)
     assert kind is not None and user_id is not None and blob_text is not None
     _check_generic(call.context, user_id, "identity:create_credential", write=True)
+    if kind == "ec2":
+        _refuse_access_rules(call.context)
     _require_user(call, user_id)
     credential_id = new_id()
     if kind == "ec2":

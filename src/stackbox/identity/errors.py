@@ -85,6 +85,18 @@ class Conflict(IdentityError):
         return cls(f"Conflict occurred attempting to store {kind} - {detail}.")
 
 
+class ServiceUnavailable(IdentityError):
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self, identity_url: str) -> list[tuple[str, str]]:
+        return [("retry-after", str(self.retry_after))]
+
+
 def method_not_allowed(allowed: list[str]) -> Response:
     body = {"message": "The method is not allowed for the requested URL."}
     return json_response(body, 405, [("allow", ", ".join(allowed))])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,8 @@ class Call:
                 "previous": None}
 
 
-Handler = Callable[[Call], Response]
+#: A handler that does slow work (password hashing) off the event loop is a coroutine function.
+Handler = Callable[[Call], Response | Awaitable[Response]]
 
 
 @dataclass(frozen=True)

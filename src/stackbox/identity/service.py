@@ -7,6 +7,7 @@ worker and dropped whenever any identity write bumps the shared epoch counter.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import orjson
 from stackbox.auth import AuthContext, Ec2Secret
 from stackbox.config import Settings
 from stackbox.epoch import EpochCache, SharedCounter
+from stackbox.identity.access_rules import AccessRule, access_rule_json
 from stackbox.identity.keys import CREDENTIAL_KEY, TOKEN_KEY, load_key
 from stackbox.identity.secrets import SecretBox
 from stackbox.identity.store import Row, Store, is_restricted
@@ -58,7 +60,8 @@ class IdentityService:
         self.codec = TokenCodec(load_key(settings.data_dir, TOKEN_KEY))
         self.secrets = SecretBox(load_key(settings.data_dir, CREDENTIAL_KEY))
         self._tokens: EpochCache[str, ValidToken] = EpochCache(counter)
-        self._ec2: EpochCache[str, tuple[Ec2Secret | None]] = EpochCache(counter)
+        #: Each pair with the time its application credential expires (None: never).
+        self._ec2: EpochCache[str, tuple[Ec2Secret | None, float | None]] = EpochCache(counter)
         self._catalogs: EpochCache[str | None, list[dict[str, Any]]] = EpochCache(counter)
 
     # The in-process API --------------------------------------------------------------------------
@@ -70,9 +73,10 @@ class IdentityService:
     def ec2_secret(self, access: str) -> Ec2Secret | None:
         cached = self._ec2.get(access)
         if cached is None:
-            cached = (self._resolve_ec2(access),)
+            cached = self._resolve_ec2(access)
             self._ec2.put(access, cached)
-        return cached[0]
+        pair, expires_at = cached
+        return None if _expired(expires_at) else pair
 
     # Tokens --------------------------------------------------------------------------------------
 
@@ -88,6 +92,10 @@ class IdentityService:
         return None if valid.payload.expired else valid
 
     def issue(self, payload: TokenPayload) -> tuple[str, ValidToken] | None:
+        """Sign a new token; one from an application credential expires no later than the credential."""
+        if payload.app_cred_id:
+            app_cred = self.store.get("application_credential", payload.app_cred_id)
+            payload = payload.expiring_by(app_cred["expires_at"] if app_cred else None)
         valid = self._resolve_token(payload)
         return (self.codec.encode(payload), valid) if valid else None
 
@@ -103,13 +111,26 @@ class IdentityService:
         app_cred = None
         if payload.app_cred_id:
             app_cred = self.store.get("application_credential", payload.app_cred_id)
-            if app_cred is None:
+            if app_cred is None or _expired(app_cred["expires_at"]):
                 return None
         scope = self.scope_for(user, project_id=payload.project_id, domain_id=payload.domain_id,
                                app_cred=app_cred)
-        if scope is None:
+        if scope is None or self._revoked_on_disable(payload, user, scope):
             return None
         return ValidToken(payload, scope.context, self._token_body(payload, user, scope, app_cred))
+
+    def _revoked_on_disable(self, payload: TokenPayload, user: Row, scope: Scope) -> bool:
+        """Whether the user, project or a domain the token names was disabled after it was issued."""
+        targets = [user["id"], user["domain_id"]]
+        if scope.project is not None:
+            targets += [scope.project["id"], scope.project["domain_id"]]
+        if scope.domain is not None:
+            targets.append(scope.domain["id"])
+        return self.store.any_target_revoked(targets, payload.issued_at)
+
+    def revoke_on_disable(self, target_id: str) -> None:
+        """Keystone's revocation event: tokens naming the disabled entity never come back."""
+        self.store.revoke_targets([target_id], prune_before=time.time() - self.settings.token_ttl)
 
     # Users, scopes and roles ---------------------------------------------------------------------
 
@@ -146,8 +167,14 @@ class IdentityService:
             project_domain_id=project["domain_id"] if project else None,
             roles=frozenset(role["name"] for role in roles),
             app_cred_id=app_cred["id"] if app_cred else None,
-            app_cred_restricted=app_cred is not None and is_restricted(app_cred))
+            app_cred_restricted=app_cred is not None and is_restricted(app_cred),
+            access_rules=self.access_rules(app_cred) if app_cred else None)
         return Scope(context, roles, project, domain)
+
+    def access_rules(self, app_cred: Row) -> tuple[AccessRule, ...] | None:
+        """The credential's access rules; None when it has none (no limit, as in Keystone)."""
+        rows = self.store.access_rules_of(app_cred["id"])
+        return tuple(AccessRule(row["service"], row["method"], row["path"]) for row in rows) or None
 
     def effective_roles(self, user_id: str, target_id: str, app_cred: Row | None = None) -> list[Row]:
         role_ids = self.store.expand_implied(self.store.direct_role_ids(user_id, target_id))
@@ -161,21 +188,23 @@ class IdentityService:
 
     # EC2 -----------------------------------------------------------------------------------------
 
-    def _resolve_ec2(self, access: str) -> Ec2Secret | None:
+    def _resolve_ec2(self, access: str) -> tuple[Ec2Secret | None, float | None]:
+        """The pair, and when the application credential it was made with expires (it dies with it)."""
         row = self.store.get("credential", ec2_credential_id(access))
         if row is None or row["type"] != "ec2" or row["project_id"] is None:
-            return None
+            return None, None
         blob = self.decrypt_blob(row)
         user = self.active_user(row["user_id"])
         if user is None or not isinstance(blob.get("secret"), str):
-            return None
+            return None, None
         app_cred = None
         if row["app_cred_id"]:
             app_cred = self.store.get("application_credential", row["app_cred_id"])
             if app_cred is None:
-                return None
+                return None, None
         scope = self.scope_for(user, project_id=row["project_id"], app_cred=app_cred)
-        return Ec2Secret(access, blob["secret"], scope.context) if scope else None
+        pair = Ec2Secret(access, blob["secret"], scope.context) if scope else None
+        return pair, app_cred["expires_at"] if app_cred else None
 
     def decrypt_blob(self, row: Row) -> dict[str, Any]:
         """A credential's blob as a dict (an EC2 blob holds access, secret and trust_id)."""
@@ -213,6 +242,9 @@ class IdentityService:
         if app_cred is not None:
             body["application_credential"] = {"id": app_cred["id"], "name": app_cred["name"],
                                               "restricted": is_restricted(app_cred)}
+            rules = self.store.access_rules_of(app_cred["id"])
+            if rules:
+                body["application_credential"]["access_rules"] = [access_rule_json(row) for row in rules]
         return body
 
     def _domain_ref(self, domain_id: str) -> dict[str, str]:
@@ -246,6 +278,10 @@ class IdentityService:
             entries.append({"endpoints": endpoints, "id": service["id"], "type": service["type"],
                             "name": service["name"]})
         return entries
+
+
+def _expired(expires_at: float | None) -> bool:
+    return expires_at is not None and expires_at <= time.time()
 
 
 def substitute_project(url: str, project_id: str | None) -> str | None:

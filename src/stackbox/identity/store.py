@@ -66,6 +66,22 @@ CREATE TABLE IF NOT EXISTS credential (
     encrypted_blob BLOB NOT NULL, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS credential_user ON credential (user_id);
 CREATE TABLE IF NOT EXISTS revoked_audit_id (audit_id TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+-- Keystone's revocation events on disable: tokens naming the user, project or domain issued at or
+-- before revoked_at stay invalid after it is enabled again.
+CREATE TABLE IF NOT EXISTS revoked_target (target_id TEXT PRIMARY KEY, revoked_at REAL NOT NULL);
+-- A user's access rules, shared by the application credentials that name them.
+CREATE TABLE IF NOT EXISTS access_rule (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+    service TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, UNIQUE (user_id, service, method, path));
+CREATE TABLE IF NOT EXISTS app_cred_access_rule (
+    app_cred_id TEXT NOT NULL REFERENCES application_credential(id) ON DELETE CASCADE,
+    access_rule_id TEXT NOT NULL REFERENCES access_rule(id),
+    PRIMARY KEY (app_cred_id, access_rule_id));
+CREATE INDEX IF NOT EXISTS app_cred_access_rule_rule ON app_cred_access_rule (access_rule_id);
+-- Consecutive failed password checks, for the lockout policy.
+CREATE TABLE IF NOT EXISTS auth_failure (
+    user_id TEXT PRIMARY KEY REFERENCES user(id) ON DELETE CASCADE, count INTEGER NOT NULL,
+    last_at REAL NOT NULL);
 """
 
 
@@ -238,3 +254,78 @@ class Store:
     def any_revoked(self, audit_ids: Sequence[str]) -> bool:
         marks = ", ".join("?" for _ in audit_ids)
         return self.one(f"SELECT 1 FROM revoked_audit_id WHERE audit_id IN ({marks})", audit_ids) is not None
+
+    def revoke_targets(self, target_ids: Iterable[str], prune_before: float) -> None:
+        """Revoke every token naming one of the targets issued until now (older events are pruned)."""
+        now = time.time()
+        with self.write() as conn:
+            conn.execute("DELETE FROM revoked_target WHERE revoked_at < ?", (prune_before,))
+            conn.executemany("INSERT OR REPLACE INTO revoked_target VALUES (?, ?)",
+                             [(target_id, now) for target_id in target_ids])
+
+    def any_target_revoked(self, target_ids: Sequence[str], issued_at: float) -> bool:
+        marks = ", ".join("?" for _ in target_ids)
+        sql = f"SELECT 1 FROM revoked_target WHERE revoked_at >= ? AND target_id IN ({marks})"
+        return self.one(sql, [issued_at, *target_ids]) is not None
+
+    # Access rules --------------------------------------------------------------------------------
+
+    def insert_app_cred(self, values: dict[str, Any], rules: Sequence[dict[str, str]]) -> None:
+        """An application credential and its access rules, reusing the user's identical or named rules."""
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        with self.write() as conn:
+            conn.execute(f"INSERT INTO application_credential ({names}) VALUES ({marks})",
+                         list(values.values()))
+            for rule in rules:
+                rule_id = self._access_rule_id(conn, values["user_id"], rule)
+                conn.execute("INSERT OR IGNORE INTO app_cred_access_rule VALUES (?, ?)",
+                             (values["id"], rule_id))
+
+    @staticmethod
+    def _access_rule_id(conn: sqlite3.Connection, user_id: str, rule: dict[str, str]) -> str:
+        found = None
+        if "id" in rule:
+            found = conn.execute("SELECT id FROM access_rule WHERE id = ? AND user_id = ?",
+                                 (rule["id"], user_id)).fetchone()
+        if found is None and {"service", "method", "path"} <= rule.keys():
+            found = conn.execute(
+                "SELECT id FROM access_rule WHERE user_id = ? AND service = ? AND method = ? AND path = ?",
+                (user_id, rule["service"], rule["method"], rule["path"])).fetchone()
+        if found is not None:
+            return str(found[0])
+        if not {"service", "method", "path"} <= rule.keys():
+            raise LookupError(rule.get("id"))
+        rule_id = rule.get("id") or new_id()
+        conn.execute("INSERT INTO access_rule VALUES (?, ?, ?, ?, ?)",
+                     (rule_id, user_id, rule["service"], rule["method"], rule["path"]))
+        return rule_id
+
+    def access_rules_of(self, app_cred_id: str) -> list[Row]:
+        return self.all("SELECT access_rule.* FROM access_rule JOIN app_cred_access_rule "
+                        "ON access_rule.id = app_cred_access_rule.access_rule_id "
+                        "WHERE app_cred_access_rule.app_cred_id = ? ORDER BY access_rule.rowid",
+                        (app_cred_id,))
+
+    def access_rule_in_use(self, rule_id: str) -> bool:
+        return self.one("SELECT 1 FROM app_cred_access_rule WHERE access_rule_id = ?", (rule_id,)) is not None
+
+    def delete_app_creds_of(self, user_id: str) -> None:
+        with self.write() as conn:
+            conn.execute("DELETE FROM application_credential WHERE user_id = ?", (user_id,))
+
+    # Lockout -------------------------------------------------------------------------------------
+    # Failure counts are read only by password checks, never cached: their writes leave the shared
+    # cache epoch alone, so wrong passwords cannot flush every worker's token caches.
+
+    def auth_failures(self, user_id: str) -> Row | None:
+        return self.one("SELECT * FROM auth_failure WHERE user_id = ?", (user_id,))
+
+    def record_auth_failure(self, user_id: str) -> None:
+        with transaction(self.conn) as conn:
+            conn.execute("INSERT INTO auth_failure VALUES (?, 1, ?) ON CONFLICT (user_id) DO UPDATE "
+                         "SET count = count + 1, last_at = excluded.last_at", (user_id, time.time()))
+
+    def clear_auth_failures(self, user_id: str) -> None:
+        with transaction(self.conn) as conn:
+            conn.execute("DELETE FROM auth_failure WHERE user_id = ?", (user_id,))

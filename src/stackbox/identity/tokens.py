@@ -49,6 +49,12 @@ class TokenPayload:
     def with_methods(self, methods: tuple[str, ...]) -> TokenPayload:
         return replace(self, methods=methods)
 
+    def expiring_by(self, deadline: float | None) -> TokenPayload:
+        """This token, cut short if it would outlive `deadline`."""
+        if deadline is None or deadline >= self.expires_at:
+            return self
+        return replace(self, expires_at=deadline)
+
     @property
     def expired(self) -> bool:
         return self.expires_at <= time.time()

@@ -23,6 +23,7 @@ from stackbox.http import (
     Scope,
     Send,
 )
+from stackbox.identity import access_rules
 from stackbox.storage import types as st
 from stackbox.swift import account, bulk, container, copying, formpost, obj, tempurl
 from stackbox.swift.acl import authorize, unauthorized
@@ -144,7 +145,8 @@ def _authenticate(call: Call) -> None:
     token = call.headers.get("x-auth-token") or call.headers.get("x-storage-token")
     if token:
         call.auth = call.identity.validate_token(token)
-        if call.auth is None:
+        if call.auth is None or not access_rules.permits(call.auth, "object-store", call.method,
+                                                         call.request.path):
             raise unauthorized(call)
     authorize(call)
 

@@ -21,6 +21,7 @@ ALGORITHM_V4 = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 MAX_SKEW_SECONDS = 15 * 60
 _UNRESERVED = "-_.~"
+_PRESIGNED_UNSIGNED = frozenset({"x-amz-content-sha256"})
 
 #: Query parameters that are part of a SigV2 canonical resource (S3's sub-resources and the
 #: response header overrides); every other parameter is left out of the V2 signature.
@@ -73,10 +74,15 @@ def canonical_headers(raw_headers: Sequence[tuple[bytes, bytes]], signed: Sequen
     return "".join(f"{name}:{','.join(values[name])}\n" for name in signed)
 
 
-def unsigned_amz_headers(headers: Iterable[str], signed: Sequence[str]) -> list[str]:
-    """The `x-amz-*` headers present but not signed (S3 requires all of them signed)."""
+def unsigned_headers(headers: Iterable[str], signed: Sequence[str], *, presigned: bool) -> list[str]:
+    """The headers S3 requires signed but were not: `host`, and every `x-amz-*` header sent. A
+    presigned URL's holder may add `x-amz-content-sha256`: its value is in the canonical request anyway."""
     signed_set = set(signed)
-    return sorted(name for name in headers if name.startswith("x-amz-") and name not in signed_set)
+    exempt = _PRESIGNED_UNSIGNED if presigned else frozenset()
+    missing = {"host"} - signed_set
+    missing.update(name for name in headers
+                   if name.startswith("x-amz-") and name not in signed_set and name not in exempt)
+    return sorted(missing)
 
 
 def canonical_request_v4(method: str, path: str, query: str, headers: str, signed: Sequence[str],

@@ -2,7 +2,8 @@
 
 Every request is authenticated against `cloud.identity.ec2_secret` (an in-process cache that every
 worker invalidates at once when a credential is deleted). The caller's project account holds its
-buckets; anonymous requests reach a bucket only through a public canned ACL.
+buckets; anonymous requests reach a bucket (held by its name's first creator: `s3_owner` in call.py) only
+through a public canned ACL.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from stackbox.http import (
 )
 from stackbox.s3 import acl, bucket, copy, delete, get, multipart, put, tagging
 from stackbox.s3 import list as listing
-from stackbox.s3.call import BUCKET_ACL_META, PUBLIC_READ_ACLS, Access, S3Call
+from stackbox.s3.call import Access, S3Call
 from stackbox.s3.errors import S3Error, request_id_source
 from stackbox.s3.signature import authenticate
 from stackbox.storage import types as storage
@@ -160,39 +161,13 @@ def _pick(routes: RouteTable, unsupported: tuple[str, ...], call: S3Call, resour
 
 
 def _authorize(call: S3Call, access: Access) -> None:
-    context = call.context
-    if context is not None:
-        if context.account is None:
-            raise S3Error("AccessDenied")
-        call.account = context.account
-        denied = (access is Access.READ and not context.can_read) or (
-            access is Access.WRITE and not context.can_write)
-        if denied:
-            raise S3Error("AccessDenied")
-        return
-    if access is Access.NONE or not call.bucket:
-        raise S3Error("AccessDenied")
-    _authorize_anonymous(call, access)
-
-
-def _authorize_anonymous(call: S3Call, access: Access) -> None:
-    """Anonymous callers reach the one bucket of that name whose canned ACL is public."""
-    accounts = call.storage.container_accounts(call.bucket)
-    if len(accounts) != 1:
-        raise S3Error("AccessDenied")
-    call.account = accounts[0]
-    bucket_acl = call.storage.get_container(call.account, call.bucket).meta.get(BUCKET_ACL_META)
-    if access is Access.WRITE:
-        if bucket_acl != "public-read-write":
-            raise S3Error("AccessDenied")
-    elif bucket_acl not in PUBLIC_READ_ACLS:
-        if not call.key or call.request.method not in ("GET", "HEAD"):
-            raise S3Error("AccessDenied")
-        call.needs_object_acl = True
+    object_read = bool(call.key) and call.request.method in ("GET", "HEAD")
+    grant = call.grant(call.bucket, access, object_read=object_read)
+    call.account, call.needs_object_acl = grant.account, grant.needs_object_acl
 
 
 def _missing_bucket(call: S3Call) -> S3Error:
-    """Bucket names are scoped per project; one held by another project is not the caller's to see."""
+    """A bucket name held by another project is not the caller's to see (nor to learn it exists)."""
     if any(account != call.account for account in call.storage.container_accounts(call.bucket)):
         return S3Error("AccessDenied")
     return S3Error("NoSuchBucket", BucketName=call.bucket)
@@ -213,6 +188,7 @@ _STORAGE_ERRORS: dict[type[storage.StorageError], str] = {
     storage.InvalidPartOrder: "InvalidPartOrder",
     storage.EntityTooSmall: "EntityTooSmall",
     storage.UnsupportedChecksum: "InvalidRequest",
+    storage.InsufficientStorage: "InsufficientCapacity",
 }
 
 

@@ -14,6 +14,7 @@ from stackbox.http import Request, read_limited
 from stackbox.s3 import xml
 from stackbox.s3.errors import S3Error
 from stackbox.s3.signature import AuthResult
+from stackbox.storage.types import NoSuchContainer
 
 if TYPE_CHECKING:
     from stackbox.app import Cloud
@@ -30,6 +31,34 @@ class Access(Enum):
     NONE = "none"  # ListBuckets: any authenticated caller
     READ = "read"
     WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketGrant:
+    """Where a bucket is for one caller, and what still limits a read of it."""
+
+    account: str
+    #: An anonymous read the bucket ACL did not allow: only a public-read object ACL can allow it.
+    needs_object_acl: bool = False
+
+
+def s3_owner(storage: Engine, bucket: str) -> str | None:
+    """The account holding `bucket` in S3's one namespace: its only holder, or the first to create it
+    when Swift (whose names are per account) or an older data dir made more; None if no account
+    holds it or the first two creations tie."""
+    accounts = storage.container_accounts(bucket)
+    if len(accounts) < 2:
+        return accounts[0] if accounts else None
+    created = []
+    for account in accounts:
+        try:
+            created.append((storage.get_container(account, bucket).created, account))
+        except NoSuchContainer:  # deleted meanwhile
+            continue
+    created.sort()
+    if not created or (len(created) > 1 and created[0][0] == created[1][0]):
+        return None
+    return created[0][1]
 
 
 @dataclass(slots=True)
@@ -99,6 +128,27 @@ class S3Call:
         if not body.strip():
             raise S3Error("MalformedXML")
         return xml.parse(body, root)
+
+    def grant(self, bucket: str, access: Access, *, object_read: bool = False) -> BucketGrant:
+        """Where `bucket` is for this caller, if it may have `access` (AccessDenied otherwise): the
+        caller's own project, or for an anonymous caller the bucket's owner when its canned ACL is
+        public. `object_read` is a read of one object, which a public-read object ACL alone may allow."""
+        context = self.context
+        if context is not None:
+            account = context.account
+            if account is None or (access is Access.READ and not context.can_read) or (
+                    access is Access.WRITE and not context.can_write):
+                raise S3Error("AccessDenied")
+            return BucketGrant(account)
+        owner = s3_owner(self.storage, bucket) if bucket and access is not Access.NONE else None
+        if owner is None:
+            raise S3Error("AccessDenied")
+        bucket_acl = self.storage.get_container(owner, bucket).meta.get(BUCKET_ACL_META)
+        public_read = bucket_acl in PUBLIC_READ_ACLS
+        allowed = bucket_acl == "public-read-write" if access is Access.WRITE else public_read or object_read
+        if not allowed:
+            raise S3Error("AccessDenied")
+        return BucketGrant(owner, needs_object_acl=access is Access.READ and not public_read)
 
     def check_object_acl(self, acl: str | None) -> None:
         """For anonymous reads the bucket did not allow: the object's own canned ACL decides."""

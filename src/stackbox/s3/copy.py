@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from stackbox.digits import decimal
 from stackbox.http import Response
 from stackbox.s3 import xml
-from stackbox.s3.call import S3Call
+from stackbox.s3.call import PUBLIC_READ_ACLS, Access, S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.get import check_conditions
 from stackbox.s3.headers import canned_acl, check_key, checksum_element, object_attrs, tags_from_header
@@ -47,17 +47,20 @@ async def upload_part_copy(call: S3Call) -> Response:
 
 
 def _source(call: S3Call) -> ObjectInfo:
-    """The copy source object, read with the caller's rights, its conditions checked."""
+    """The copy source object, read with the caller's rights (those of a GetObject of it by the same
+    caller), its conditions checked."""
     bucket, key = _parse_source(call.headers["x-amz-copy-source"])
     try:
-        source = call.storage.head_object(call.account, bucket, key)
+        grant = call.grant(bucket, Access.READ, object_read=True)
+        source = call.storage.head_object(grant.account, bucket, key)
     except NoSuchContainer:
         elsewhere = any(account != call.account for account in call.storage.container_accounts(bucket))
         error = S3Error("AccessDenied") if elsewhere else S3Error("NoSuchBucket", BucketName=bucket)
         raise error from None
     except NoSuchObject:
         raise S3Error("NoSuchKey", Key=key) from None
-    call.check_object_acl(source.acl)
+    if grant.needs_object_acl and source.acl not in PUBLIC_READ_ACLS:
+        raise S3Error("AccessDenied")
     conditions = {name: call.headers[f"x-amz-copy-source-{name}"] for name in _SOURCE_CONDITIONS
                   if f"x-amz-copy-source-{name}" in call.headers}
     if check_conditions(conditions, source):

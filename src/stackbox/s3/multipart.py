@@ -202,6 +202,7 @@ def _all_parts(call: S3Call, upload_id: str) -> list[PartInfo]:
 
 async def list_parts(call: S3Call) -> Response:
     query = call.query
+    call.check_object_acl(None)  # an upload has no ACL of its own that could make it public
     upload = current_upload(call)
     upload_id = upload.upload_id
     marker_raw = query.get("part-number-marker", "0")

@@ -6,7 +6,7 @@ import re
 
 from stackbox.http import Response
 from stackbox.s3 import xml
-from stackbox.s3.call import BUCKET_ACL_META, S3Call
+from stackbox.s3.call import BUCKET_ACL_META, S3Call, s3_owner
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import canned_acl
 
@@ -27,9 +27,16 @@ def check_name(name: str) -> None:
 async def create_bucket(call: S3Call) -> Response:
     acl = canned_acl(call.headers) or "private"
     await _check_location(call)
+    holders = call.storage.container_accounts(call.bucket)
+    if holders and call.account not in holders:
+        raise S3Error("BucketAlreadyExists", BucketName=call.bucket)
     created = call.storage.create_container(call.account, call.bucket, {BUCKET_ACL_META: acl})
     if not created:
         raise S3Error("BucketAlreadyOwnedByYou", BucketName=call.bucket)
+    if s3_owner(call.storage, call.bucket) != call.account:
+        # Another project created it in the same instant: S3 names are global, the first keeps it.
+        call.storage.delete_container(call.account, call.bucket)
+        raise S3Error("BucketAlreadyExists", BucketName=call.bucket)
     return Response(b"", 200, [("location", f"/{call.bucket}")])
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from itertools import chain
 from urllib.parse import quote
 
 from stackbox.http import Response
@@ -40,14 +41,23 @@ async def list_buckets(call: S3Call) -> Response:
     return xml.xml_response("ListAllMyBucketsResult", [owner(call), f"<Buckets>{buckets}</Buckets>"])
 
 
-def _encoder(query: Mapping[str, str]) -> Callable[[str], str]:
+def _asked_url_encoding(query: Mapping[str, str]) -> bool:
+    """Whether the client asked for URL-encoded names (`encoding-type=url`, the one value S3 knows)."""
     encoding = query.get("encoding-type")
-    if encoding is None:
-        return _identity
-    if encoding != "url":
+    if encoding is not None and encoding != "url":
         raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request",
                       ArgumentName="encoding-type", ArgumentValue=encoding)
-    return _url_encode
+    return encoding is not None
+
+
+def _encoder(asked: bool, echoed: Iterable[str], keys: Iterable[str],
+             prefixes: Iterable[str]) -> Callable[[str], str]:
+    """How this page writes names. A page holding a name XML 1.0 cannot carry (a control character
+    stored through Swift) is URL-encoded whole even unasked, and says so in EncodingType: AWS writes
+    `&#x1;`, which no XML parser reads, and encoding only that name would make it ambiguous."""
+    if asked or not all(xml.carries(name) for name in chain(echoed, keys, prefixes)):
+        return _url_encode
+    return _identity
 
 
 def _identity(value: str) -> str:
@@ -55,7 +65,7 @@ def _identity(value: str) -> str:
 
 
 def _url_encode(value: str) -> str:
-    return quote(value, safe="/")
+    return quote(value, safe="/", errors="surrogatepass")
 
 
 def max_keys(query: Mapping[str, str], name: str = "max-keys") -> tuple[int, int]:
@@ -77,7 +87,7 @@ def max_keys(query: Mapping[str, str], name: str = "max-keys") -> tuple[int, int
 async def list_objects(call: S3Call) -> Response:
     query = call.query
     version2 = query.get("list-type") == "2"
-    encode = _encoder(query)
+    url_asked = _asked_url_encoding(query)
     asked, limit = max_keys(query)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     if version2:
@@ -87,6 +97,9 @@ async def list_objects(call: S3Call) -> Response:
     else:
         marker = query.get("marker", "")
     listing = _page(call, prefix, delimiter, marker, limit)
+    echoed = (prefix, delimiter, query.get("marker", ""), query.get("start-after", ""),
+              listing.next_marker or "")
+    encode = _encoder(url_asked, echoed, (entry.key for entry in listing.objects), listing.prefixes)
     children = [xml.element("Name", call.bucket), xml.element("Prefix", encode(prefix))]
     if version2:
         children += _v2_fields(query, listing, encode)
@@ -97,7 +110,7 @@ async def list_objects(call: S3Call) -> Response:
     children.append(xml.element("MaxKeys", asked))
     if delimiter:
         children.append(xml.element("Delimiter", encode(delimiter)))
-    if "encoding-type" in query:
+    if encode is _url_encode:
         children.append(xml.element("EncodingType", "url"))
     children.append(xml.element("IsTruncated", listing.truncated))
     fetch_owner = not version2 or query.get("fetch-owner") == "true"
@@ -153,12 +166,14 @@ def _decode_token(token: str) -> str:
 
 async def list_uploads(call: S3Call) -> Response:
     query = call.query
-    encode = _encoder(query)
+    url_asked = _asked_url_encoding(query)
     asked, limit = max_keys(query, "max-uploads")
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     key_marker, id_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
     listing = call.storage.list_uploads(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
                                         key_marker=key_marker, upload_id_marker=id_marker, limit=limit)
+    echoed = (prefix, delimiter, key_marker, listing.next_key_marker or "")
+    encode = _encoder(url_asked, echoed, (upload.key for upload in listing.uploads), listing.prefixes)
     children = [xml.element("Bucket", call.bucket), xml.element("KeyMarker", encode(key_marker)),
                 xml.element("UploadIdMarker", id_marker),
                 xml.element("NextKeyMarker", encode(listing.next_key_marker or "")),
@@ -168,7 +183,7 @@ async def list_uploads(call: S3Call) -> Response:
     if "prefix" in query:
         children.append(xml.element("Prefix", encode(prefix)))
     children.append(xml.element("MaxUploads", asked))
-    if "encoding-type" in query:
+    if encode is _url_encode:
         children.append(xml.element("EncodingType", "url"))
     children.append(xml.element("IsTruncated", listing.truncated))
     children += [_upload(call, upload, encode) for upload in listing.uploads]

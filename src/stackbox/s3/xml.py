@@ -7,6 +7,7 @@ with or without S3's xmlns parse alike.
 
 from __future__ import annotations
 
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -20,17 +21,32 @@ S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 #: Control documents (CompleteMultipartUpload with 10,000 parts is ~1 MiB) are capped here.
 MAX_DOCUMENT_BYTES = 2 << 20
+#: Characters outside XML 1.0's `Char` production: no parser accepts them, raw or as `&#x1;`.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def carries(value: str) -> bool:
+    """Whether XML 1.0 can carry `value` as text (keys stored through Swift may hold control characters)."""
+    return _NOT_XML.search(value) is None
 
 
 def element(name: str, value: object) -> str:
     """`<name>value</name>` with the value escaped (`str()` of non-strings, booleans as S3 spells them)."""
     if isinstance(value, bool):
         value = "true" if value else "false"
-    return f"<{name}>{escape(str(value))}</{name}>"
+    return f"<{name}>{text(str(value))}</{name}>"
 
 
 def text(value: str) -> str:
+    """`value` escaped; characters XML cannot carry are percent-encoded, so a document that echoes
+    such a key stays well-formed (listings URL-encode whole pages instead, see `list.py`)."""
+    if not carries(value):
+        value = _NOT_XML.sub(_percent_encoded, value)
     return escape(value)
+
+
+def _percent_encoded(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8", "surrogatepass"))
 
 
 def optional(name: str, value: object | None) -> str:

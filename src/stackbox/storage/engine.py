@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from stackbox.storage.blobs import CHUNK_SIZE, BlobStore, TempBlob
 from stackbox.storage.codec import slice_extents
 from stackbox.storage.ingest import Received, receive
 from stackbox.storage.listing import KeyRange, list_page
+from stackbox.storage.manifests import flatten
 from stackbox.storage.metadata import Catalog, ContainerRef, NewObject
 from stackbox.storage.multipart import MultipartOperations
 from stackbox.storage.types import (
@@ -259,22 +258,20 @@ class Engine(MultipartOperations):
         """A Swift static large object: its data is the concatenation of the segments (or their
         ranges), resolved now into extents that share the segments' blobs. `attrs.manifest` is the
         manifest document to return on `multipart-manifest=get`. `etag` defaults to Swift's SLO etag
-        (MD5 of the segments' etags, with `:start-end;` for ranged ones). Raises `InvalidSegment`."""
+        (MD5 of the segments' etags, with `:start-end;` for ranged ones). The segments are read and
+        flattened before the write lock, within `manifests`' bounds; the commit checks that they
+        are unchanged. Raises `InvalidSegment`, `ManifestTooLarge`."""
         _check_key(key)
         ref = self._catalog.container_ref(account, container)
         now = time.time()
+        flat = flatten(account, segments, lambda location: self._catalog.find_object(*location, now))
         with self._catalog.write() as conn:
-            extents: list[Extent] = []
-            etags = hashlib.md5(usedforsecurity=False)
-            for index, segment in enumerate(segments):
-                source = self._segment(conn, account, index, segment, now)
-                start, stop = _segment_range(index, segment, source.size)
-                extents += slice_extents(source.extents, start, stop)
-                ranged = f":{start}-{stop - 1};" if (segment.start, segment.end) != (None, None) else ""
-                etags.update(f"{source.etag}{ranged}".encode())
-            size = sum(extent.length for extent in extents)
+            for segment in flat.segments:
+                if self._catalog.object_version(conn, *segment.location, now) != (segment.etag,
+                                                                                   segment.last_modified):
+                    raise InvalidSegment(segment.index, "changed while the manifest was written")
             final_attrs = dataclasses.replace(attrs, manifest_type="slo")
-            new = NewObject(size, etag or etags.hexdigest(), final_attrs, extents=extents)
+            new = NewObject(flat.size, etag or flat.etag, final_attrs, extents=flat.extents)
             return self._catalog.store_object(conn, ref, key, new, preconditions, now)
 
     def reap_expired(self, now: float | None = None, limit: int = 1000) -> int:
@@ -349,19 +346,6 @@ class Engine(MultipartOperations):
                 for chunk in self._blobs.read(extent.blob_id or "", extent.offset, extent.length):
                     yield chunk
 
-    def _segment(self, conn: sqlite3.Connection, account: str, index: int, segment: SegmentRef,
-                 now: float) -> ObjectInfo:
-        try:
-            source = self._catalog.locked_object(conn, segment.account or account, segment.container,
-                                                 segment.key, now)
-        except (NoSuchObject, NoSuchContainer):
-            raise InvalidSegment(index, "not found") from None
-        if segment.etag is not None and segment.etag.strip('"') != source.etag:
-            raise InvalidSegment(index, "etag mismatch")
-        if segment.size is not None and segment.size != source.size:
-            raise InvalidSegment(index, "size mismatch")
-        return source
-
     def _maybe_purge(self) -> None:
         now = time.monotonic()
         if now >= self._next_purge:
@@ -397,14 +381,6 @@ def _stored_checksum(checks: WriteChecks, received: Received) -> Checksum | None
         return None
     algorithm = checks.algorithms[0]
     return Checksum(algorithm, received.checksums[algorithm])
-
-
-def _segment_range(index: int, segment: SegmentRef, size: int) -> tuple[int, int]:
-    start = 0 if segment.start is None else segment.start
-    stop = size if segment.end is None else segment.end
-    if not 0 <= start < stop <= size:
-        raise InvalidSegment(index, f"range {start}-{stop} outside {size} bytes")
-    return start, stop
 
 
 def _attrs_of(obj: ObjectInfo) -> ObjectAttrs:

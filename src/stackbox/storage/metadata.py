@@ -280,6 +280,16 @@ class Catalog:
             raise NoSuchObject(f"{account}/{container}/{key}")
         return row_to_object(account, container, row)
 
+    def object_version(self, conn: sqlite3.Connection, account: str, container: str, key: str,
+                       now: float) -> tuple[str, float] | None:
+        """(etag, last_modified) of a live object, read inside a write transaction without decoding
+        its extents (a manifest's segments are checked unchanged this way)."""
+        row = conn.execute(
+            f"SELECT etag, last_modified FROM object WHERE key = ? AND {LIVE} AND container_id = "
+            "(SELECT id FROM container WHERE account = ? AND name = ?)",
+            (key, now, account, container)).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]))
+
     def update_object(self, account: str, container: str, key: str, changes: Mapping[str, Any],
                       now: float) -> ObjectInfo:
         """Rewrites the attributes in `changes` (names of `ObjectAttrs` fields) without touching data."""

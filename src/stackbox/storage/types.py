@@ -340,5 +340,14 @@ class InvalidSegment(StorageError):
         self.reason = reason
 
 
+class ManifestTooLarge(StorageError):
+    """A static large object would span more extents than the engine allows once its segments
+    (and theirs) are flattened, or reading its segments would take more work than that bound."""
+
+
+class InsufficientStorage(StorageError):
+    """The data dir's file system has too little free space for the write (Swift's 507)."""
+
+
 class DataUnavailable(StorageError):
     """A blob vanished while being read (the object was overwritten long ago); the read must abort."""

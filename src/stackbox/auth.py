@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 READ_ROLES = frozenset({"reader", "member", "admin"})
 WRITE_ROLES = frozenset({"member", "admin"})
+#: Swift's keystoneauth as the reference cloud configures it: `operator_roles = admin, member` own
+#: their project's account, `reseller_admin_role = ResellerAdmin` owns every account (compared
+#: case-insensitively, as keystoneauth does).
+SWIFT_OPERATOR_ROLES = frozenset({"admin", "member"})
+RESELLER_ADMIN_ROLE = "ResellerAdmin"
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,15 @@ class AuthContext:
     @property
     def can_write(self) -> bool:
         return not WRITE_ROLES.isdisjoint(self.roles)
+
+    @property
+    def is_reseller_admin(self) -> bool:
+        return RESELLER_ADMIN_ROLE.lower() in (role.lower() for role in self.roles)
+
+    @property
+    def is_swift_operator(self) -> bool:
+        """Holds an operator role on its scoped project (owns that project's Swift account)."""
+        return not SWIFT_OPERATOR_ROLES.isdisjoint(role.lower() for role in self.roles)
 
     @property
     def account(self) -> str | None:

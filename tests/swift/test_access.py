@@ -17,31 +17,36 @@ from swift.helpers import Swift, unique
 UserSwift = Callable[..., Swift]
 
 
-def test_reader_reads_but_cannot_write(make_user: MakeUser, user_swift: UserSwift) -> None:
+def test_reader_reads_what_an_acl_grants_but_cannot_write(make_user: MakeUser, user_swift: UserSwift) -> None:
+    """`reader` is no operator role (keystoneauth): it reads where a role ACL lets it, never writes."""
     member = make_user("member")
     reader = make_user("reader", project_id=member.project_id)
     owner, readonly = user_swift(member), user_swift(reader)
-    name = unique("c")
-    assert owner("PUT", f"/{name}").status_code == 201
+    name, closed = unique("c"), unique("closed")
+    assert owner("PUT", f"/{name}", headers={"X-Container-Read": "reader"}).status_code == 201
     assert owner("PUT", f"/{name}/o", data=b"data").status_code == 201
+    assert owner("PUT", f"/{closed}").status_code == 201
     assert readonly("GET", f"/{name}/o").content == b"data"
     assert readonly("GET", f"/{name}").status_code == 200
+    assert readonly("GET", f"/{closed}").status_code == 403
     denied = readonly("PUT", f"/{name}/o2", data=b"x")
     assert (denied.status_code, "<h1>Forbidden</h1>" in denied.text) == (403, True)
     assert readonly("DELETE", f"/{name}/o").status_code == 403
     assert readonly("POST", "", headers={"X-Account-Meta-A": "b"}).status_code == 403
 
 
-def test_other_project_is_forbidden_admin_is_not(make_user: MakeUser, user_swift: UserSwift,
-                                                 admin_swift: Swift) -> None:
+def test_other_project_and_its_admin_are_forbidden(make_user: MakeUser, user_swift: UserSwift,
+                                                   admin_swift: Swift) -> None:
     alice, mallory = make_user("member"), make_user("member")
     name = unique("c")
     user_swift(alice)("PUT", f"/{name}")
     intruder = user_swift(mallory, alice.account)
     assert intruder("GET", f"/{name}").status_code == 403
     assert intruder("PUT", f"/{name}/x", data=b"x").status_code == 403
-    cloud_admin = Swift(admin_swift.cloud, alice.account, admin_swift.token)
-    assert cloud_admin("PUT", f"/{name}/x", data=b"x").status_code == 201
+    project_admin = Swift(admin_swift.cloud, alice.account, admin_swift.token)
+    assert project_admin("PUT", f"/{name}/x", data=b"x").status_code == 403
+    reseller = user_swift(make_user("ResellerAdmin"), alice.account)
+    assert reseller("PUT", f"/{name}/x", data=b"x").status_code == 201
 
 
 def _shared_container(make_user: MakeUser, user_swift: UserSwift, **acl: str) -> tuple[User, Swift, str]:

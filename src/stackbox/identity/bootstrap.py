@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackbox.auth import RESELLER_ADMIN_ROLE
 from stackbox.config import Settings
 from stackbox.identity.keys import ensure_keys
 from stackbox.identity.passwords import hash_password
@@ -24,7 +25,9 @@ DEFAULT_DOMAIN_ID = "default"
 ADMIN = "admin"
 #: Each role implies the next: admin ⊃ member ⊃ reader.
 ROLE_CHAIN = ("admin", "member", "reader")
-OTHER_ROLES = ("service",)
+#: `ResellerAdmin` owns every Swift account (keystoneauth's `reseller_admin_role`); no one holds it
+#: until an admin assigns it.
+OTHER_ROLES = ("service", RESELLER_ADMIN_ROLE)
 INTERFACES = ("public", "internal", "admin")
 
 

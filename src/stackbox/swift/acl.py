@@ -1,8 +1,13 @@
-"""Who may do what: account ownership by token, else the container's read/write ACLs.
+"""Who may do what, as Swift's keystoneauth decides it with the reference cloud's settings.
 
-ACL syntax (as Swift's keystoneauth): comma-separated entries; `.r:<referrer>` (`*`, a host, `.suffix`,
-or `-` to deny) and `.rlistings` in read ACLs only; `<project>:<user>` grants where either side is a
-name, an id or `*`; a bare entry grants a role name.
+The reseller admin (`ResellerAdmin`) owns every account; an operator role (`admin`, `member`) on a
+project owns that project's account and no other. Owners may do anything in their account and
+alone see or set owner-only metadata (ACLs, TempURL keys). Everyone else, including a project's
+`reader`, gets only what a container ACL grants.
+
+ACL syntax: comma-separated entries; `.r:<referrer>` (`*`, a host, `.suffix`, or `-` to deny) and
+`.rlistings` in read ACLs only; `<project>:<user>` grants where either side is a name, an id or `*`;
+a bare entry grants a role name, to users of the account's own project only.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from stackbox.swift.errors import SwiftError, html_error
 from stackbox.swift.headers import READ_ACL, WRITE_ACL
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+WRITE_METHODS = frozenset({"PUT", "POST", "DELETE"})
 
 
 def unauthorized(call: Call) -> SwiftError:
@@ -26,65 +32,101 @@ def unauthorized(call: Call) -> SwiftError:
     return SwiftError(401, headers=[("Www-Authenticate", challenge)])
 
 
+def denied(call: Call) -> SwiftError:
+    """keystoneauth's denial: 401 without a confirmed identity, else 403."""
+    return unauthorized(call) if call.auth is None else SwiftError(403)
+
+
+def owns(auth: AuthContext | None, account: str) -> bool:
+    """Whether `auth` is an owner (Swift's `swift_owner`) of `account`."""
+    if auth is None:
+        return False
+    return auth.is_reseller_admin or (auth.account == account and auth.is_swift_operator)
+
+
 def authorize(call: Call) -> None:
-    """Raise 401 (no valid caller) or 403 (caller without the right) unless the request is allowed."""
-    auth = call.auth
-    if auth is not None and (auth.is_admin or auth.account == call.account):
-        allowed = auth.can_read if call.method in READ_METHODS else auth.can_write
-        if not allowed:
-            raise SwiftError(403)
+    """Raise 401 (no valid caller) or 403 (caller without the right) unless the request is allowed.
+
+    A COPY is authorised here as a read of its source; `copying` checks the destination."""
+    if owns(call.auth, call.account):
         call.owner = True
         return
     if call.container and _acl_allows(call):
         return
-    raise unauthorized(call) if auth is None else SwiftError(403)
+    raise denied(call)
 
 
 def _acl_allows(call: Call) -> bool:
-    try:
-        meta = call.storage.get_container(call.account, call.container).meta
-    except NoSuchContainer:
-        return False
-    if call.method in READ_METHODS:
-        entries = parse_acl(meta.get(READ_ACL, ""))
-        if call.auth is not None and _granted(entries, call.auth):
-            return True
-        listing = not call.obj
-        return (".rlistings" in entries or not listing) and referrer_allowed(entries, call.headers)
-    if call.obj and call.method in {"PUT", "POST", "DELETE", "COPY"}:
-        return call.auth is not None and _granted(parse_acl(meta.get(WRITE_ACL, "")), call.auth)
+    if call.method in READ_METHODS or (call.obj and call.method == "COPY"):
+        return may_read(call, call.account, call.container, listing=not call.obj)
+    if call.obj and call.method in WRITE_METHODS:
+        return may_write(call, call.account, call.container)
     return False
 
 
-def container_allows(call: Call, account: str, container: str, *, write: bool) -> bool:
-    """Whether a caller who does not own the account may read (or write) objects of `container`
-    (copies check both ends this way)."""
+def may_read(call: Call, account: str, container: str, *, listing: bool = False) -> bool:
+    """Whether the caller may read objects of (or with `listing`, list) `container` of `account`:
+    what Swift's sub-requests for copy sources and large-object segments are authorised by."""
+    if call.temp_url:
+        return _temp_url_reaches(call, account, container)
+    if owns(call.auth, account):
+        return True
+    entries = _container_acl(call, account, container, READ_ACL)
+    if entries is None:
+        return False
+    auth = call.auth
+    if auth is not None and _project_user_granted(entries, auth):
+        return True
+    if referrer_allowed(entries, call.headers):
+        return not listing or ".rlistings" in entries
+    return auth is not None and auth.account == account and _role_granted(entries, auth)
+
+
+def may_write(call: Call, account: str, container: str) -> bool:
+    """Whether the caller may write objects of `container` of `account` (a copy's destination)."""
+    if call.temp_url:
+        return _temp_url_reaches(call, account, container)
+    auth = call.auth
+    if owns(auth, account):
+        return True
+    entries = _container_acl(call, account, container, WRITE_ACL)
+    if auth is None or entries is None:
+        return False
+    return _project_user_granted(entries, auth) or (auth.account == account and _role_granted(entries, auth))
+
+
+def _temp_url_reaches(call: Call, account: str, container: str) -> bool:
+    """A TempURL's sub-requests stay in its account, or in its container when signed with a
+    container key (Swift's tempurl `authorize_same_account` / `authorize_same_container`)."""
+    scope = call.temp_url_container
+    return account == call.account and (scope is None or container == scope)
+
+
+def _container_acl(call: Call, account: str, container: str, key: str) -> list[str] | None:
     try:
         meta = call.storage.get_container(account, container).meta
     except NoSuchContainer:
-        return False
-    entries = parse_acl(meta.get(WRITE_ACL if write else READ_ACL, ""))
-    if call.auth is not None and _granted(entries, call.auth):
-        return True
-    return not write and referrer_allowed(entries, call.headers)
+        return None
+    return parse_acl(meta.get(key, ""))
 
 
 def parse_acl(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
-def _granted(entries: list[str], auth: AuthContext) -> bool:
+def _project_user_granted(entries: list[str], auth: AuthContext) -> bool:
+    """keystoneauth's cross-tenant grant: `<project>:<user>`, each an id, a name or `*`."""
     for entry in entries:
-        if entry.startswith("."):
-            continue
-        if ":" in entry:
-            project, _, user = entry.partition(":")
-            if (project in ("*", auth.project_id, auth.project_name)
-                    and user in ("*", auth.user_id, auth.user_name)):
-                return True
-        elif entry in auth.roles:
+        project, colon, user = entry.partition(":")
+        if (colon and not entry.startswith(".") and project in ("*", auth.project_id, auth.project_name)
+                and user in ("*", auth.user_id, auth.user_name)):
             return True
     return False
+
+
+def _role_granted(entries: list[str], auth: AuthContext) -> bool:
+    roles = {role.lower() for role in auth.roles}
+    return any(entry.lower() in roles for entry in entries if not entry.startswith(".") and ":" not in entry)
 
 
 def referrer_allowed(entries: list[str], headers: Mapping[str, str]) -> bool:

@@ -29,7 +29,7 @@ def container_headers(info: ContainerInfo, owner: bool, content_type: str) -> li
         ("X-Container-Object-Count", str(info.object_count)),
         ("X-Container-Bytes-Used", str(info.bytes_used)),
         ("X-Timestamp", x_timestamp(info.created)),
-        *meta_headers(info.meta, "container"),
+        *meta_headers(info.meta, "container", owner=owner),
     ]
     if owner:
         for key, header in ((READ_ACL, "X-Container-Read"), (WRITE_ACL, "X-Container-Write")):

@@ -23,10 +23,13 @@ class Call:
     container: str
     obj: str
     auth: AuthContext | None = None
-    #: The caller may manage the account (its project's member/admin, or a cloud admin).
+    #: The caller owns the account (Swift's `swift_owner`: an operator role on its project, or the
+    #: reseller admin): it may manage it and see its owner-only metadata.
     owner: bool = False
     #: Authorised by a temporary URL signature rather than a token.
     temp_url: bool = False
+    #: The container a TempURL signed with a container key is confined to (None: an account key).
+    temp_url_container: str | None = None
 
     @property
     def method(self) -> str:

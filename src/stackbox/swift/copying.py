@@ -10,11 +10,11 @@ from urllib.parse import quote, unquote
 
 from stackbox.http import Response
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
-from stackbox.swift.acl import container_allows
+from stackbox.swift.acl import denied, may_read, may_write
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError, bad_request, html_error
+from stackbox.swift.errors import bad_request, html_error
 from stackbox.swift.headers import http_date, is_true, meta_headers
-from stackbox.swift.large_objects import resolve_dlo
+from stackbox.swift.large_objects import authorize_segments, resolve_dlo, slo_system_meta
 from stackbox.swift.object_meta import check_object_name, created, request_attrs
 
 Location = tuple[str, str, str]  # account, container, object
@@ -27,20 +27,12 @@ def _parse_location(value: str, account: str, header: str) -> Location:
     return account, container, obj
 
 
-def _check_account(call: Call, account: str) -> None:
-    """A copy from or to another account needs the caller to manage that account too."""
-    auth = call.auth
-    if account != call.account and not (auth is not None and (auth.is_admin or auth.account == account)):
-        raise SwiftError(403)
-
-
 async def copy_method(call: Call) -> Response:
     destination = call.headers.get("destination")
     if destination is None:
         raise html_error(412, "Destination header required")
     dst_account = call.headers.get("destination-account", call.account)
     target = _parse_location(destination, dst_account, "Destination")
-    _check_account(call, dst_account)
     return await _copy(call, (call.account, call.container, call.obj), target)
 
 
@@ -49,18 +41,21 @@ async def copy_from(call: Call) -> Response:
         raise bad_request("Copy requests require a zero byte body")
     src_account = call.headers.get("x-copy-from-account", call.account)
     source = _parse_location(call.headers["x-copy-from"], src_account, "X-Copy-From")
-    _check_account(call, src_account)
     return await _copy(call, source, (call.account, call.container, call.obj))
 
 
 async def _copy(call: Call, source: Location, target: Location) -> Response:
+    """Swift's copy is a GET of the source and a PUT of the target, each authorised as the caller
+    (so are a large source's segments: an SLO's even when only its manifest is copied, since the
+    copy shares the data it was flattened into)."""
     check_object_name(target[2])
-    if not call.owner and not (container_allows(call, source[0], source[1], write=False)
-                               and container_allows(call, target[0], target[1], write=True)):
-        raise SwiftError(403 if call.auth is not None else 401)
+    if not (may_read(call, *source[:2]) and may_write(call, *target[:2])):
+        raise denied(call)
     src = call.storage.head_object(*source)
-    attrs = _copy_attrs(call, src)
     keep_manifest = call.query.get("multipart-manifest") == "get"
+    if src.manifest_type == "slo" or not keep_manifest:
+        authorize_segments(call, src)
+    attrs = _copy_attrs(call, src, keep_manifest)
     if src.manifest_type == "dlo" and not keep_manifest:
         src = resolve_dlo(call.storage, src)
     if (src.manifest_type or src.parts) and not keep_manifest:
@@ -73,11 +68,13 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
                           *meta_headers(info.meta, "object")])
 
 
-def _copy_attrs(call: Call, src: ObjectInfo) -> ObjectAttrs:
-    """The source's attributes with the request's metadata layered on (or instead, when fresh)."""
+def _copy_attrs(call: Call, src: ObjectInfo, keep_manifest: bool) -> ObjectAttrs:
+    """The source's attributes with the request's metadata layered on (or instead, when fresh);
+    only a copied manifest keeps the source's SLO system metadata."""
     fresh = is_true(call.headers.get("x-fresh-metadata"))
-    base = {} if fresh else dict(src.meta)
-    requested = request_attrs(call, base)
+    system = slo_system_meta(src)
+    base = {} if fresh else {name: value for name, value in src.meta.items() if name not in system}
+    requested = request_attrs(call, {**base, **system} if keep_manifest else base)
     content_type = call.headers.get("content-type") or src.content_type
     return ObjectAttrs(content_type=content_type, meta=requested.meta,
                        headers={**({} if fresh else src.headers), **requested.headers},

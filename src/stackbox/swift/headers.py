@@ -32,6 +32,10 @@ WRITE_ACL = "sys:write"
 
 TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
 
+#: User metadata only the account's owners see (Swift's `swift_owner_headers`; the ACL headers,
+#: also in that list, are never returned to anyone else either).
+OWNER_ONLY_META = frozenset({USER + "temp-url-key", USER + "temp-url-key-2"})
+
 
 def is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() in TRUE_VALUES
@@ -90,13 +94,15 @@ def _check_meta(prefix: str, key: str, value: str) -> None:
         raise bad_request(f"Metadata value longer than {MAX_META_VALUE_LENGTH}: {prefix}{key}")
 
 
-def meta_headers(meta: Mapping[str, str], kind: str, namespace: str = USER) -> list[tuple[str, str]]:
+def meta_headers(meta: Mapping[str, str], kind: str, namespace: str = USER, *,
+                 owner: bool = True) -> list[tuple[str, str]]:
     """`X-<Kind>-Meta-<Name>` response headers for the names under `namespace` in an engine meta dict
-    (user metadata is `meta:<name>` for accounts, containers and objects; S3 shares the objects')."""
+    (user metadata is `meta:<name>` for accounts, containers and objects; S3 shares the objects').
+    Without `owner`, the owner-only names are left out."""
     prefix = f"X-{kind.title()}-Meta-"
     skip = len(namespace)
-    return [(prefix + title(name[skip:]), value)
-            for name, value in meta.items() if name.startswith(namespace)]
+    return [(prefix + title(name[skip:]), value) for name, value in meta.items()
+            if name.startswith(namespace) and (owner or name.lower() not in OWNER_ONLY_META)]
 
 
 def user_meta(meta: Mapping[str, str], name: str) -> str | None:

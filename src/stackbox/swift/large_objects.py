@@ -3,6 +3,11 @@
 An SLO is stored by the engine as extents over its segments' blobs, so reads (and ranges across
 segments) cost the same as for a plain object. A DLO is resolved on every read from the current
 listing of its prefix, as in Swift.
+
+Segments are read as the caller, as Swift's segment sub-requests are: creating an SLO needs read
+access to each segment (and, the data being copied in, to whatever a nested SLO holds), and every
+read of a large object's data needs read access where that data lives. An SLO records those
+containers (`sys:slo-sources`) and its nesting depth (`sys:slo-depth`) in its system metadata.
 """
 
 from __future__ import annotations
@@ -11,20 +16,26 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, partial
 from typing import Any
 
 import orjson
 
 from stackbox.http import BodyTooLarge, Response
 from stackbox.storage.engine import Engine
+from stackbox.storage.manifests import MAX_SEGMENT_EXTENTS_READ
 from stackbox.storage.types import (
     Extent,
+    ManifestTooLarge,
     NoSuchContainer,
     NoSuchObject,
     ObjectInfo,
     Preconditions,
     SegmentRef,
 )
+from stackbox.swift.acl import denied, may_read, may_write
 from stackbox.swift.bulk import bulk_report, deletion_report
 from stackbox.swift.context import Call
 from stackbox.swift.errors import SwiftError, bad_request, html_error
@@ -37,7 +48,15 @@ MAX_MANIFEST_SIZE = 8 * 1024 * 1024
 MAX_DLO_SEGMENTS = 10_000
 #: Keys a manifest entry may have (PUT), and those of the stored document, in Swift's order.
 MANIFEST_KEYS = frozenset({"path", "etag", "size_bytes", "range"})
-DOCUMENT_KEYS = ("name", "bytes", "hash", "content_type", "last_modified", "range")
+DOCUMENT_KEYS = ("name", "bytes", "hash", "content_type", "last_modified", "range", "sub_slo")
+#: Levels of SLOs within SLOs (Swift's `max_slo_recursion_depth`).
+MAX_SLO_DEPTH = 10
+#: System metadata of an SLO: the (account, container) pairs its data was read from, as JSON, and
+#: how many levels of manifests it nests.
+SOURCES_META = "sys:slo-sources"
+DEPTH_META = "sys:slo-depth"
+
+Location = tuple[str, str]  # account, container
 
 
 # ---------------------------------------------------------------------------------------------- SLO
@@ -49,11 +68,17 @@ async def put_slo(call: Call) -> Response:
     except BodyTooLarge:
         raise SwiftError(413, f"Manifest File > {MAX_MANIFEST_SIZE} bytes") from None
     entries = _parse_manifest(raw)
-    segments, document = _resolve_segments(call, entries)
+    resolved = _resolve_segments(call, entries)
     expected = call.headers.get("etag")
-    attrs = dataclasses.replace(request_attrs(call), manifest=render_manifest(document))
-    info = call.storage.put_manifest_object(call.account, call.container, call.obj, segments, attrs=attrs,
-                                            preconditions=Preconditions())
+    attrs = request_attrs(call)
+    system = {SOURCES_META: json.dumps(sorted(resolved.sources)), DEPTH_META: str(resolved.depth)}
+    attrs = dataclasses.replace(attrs, meta={**attrs.meta, **system},
+                                manifest=render_manifest(resolved.document))
+    try:
+        info = call.storage.put_manifest_object(call.account, call.container, call.obj, resolved.segments,
+                                                attrs=attrs, preconditions=Preconditions())
+    except ManifestTooLarge as exc:
+        raise bad_request(f"Manifest too large: {exc}.\n") from None
     if expected is not None and expected.strip().strip('"') != info.etag:
         call.storage.delete_object(call.account, call.container, call.obj)
         raise SwiftError(422)
@@ -87,32 +112,86 @@ def _check_entry_shape(index: int, entry: dict[str, Any]) -> None:
         raise bad_request(f"Index {index}: invalid range\n")
 
 
-def _resolve_segments(call: Call,
-                      entries: list[dict[str, Any]]) -> tuple[list[SegmentRef], list[dict[str, Any]]]:
-    """The engine's segment references plus the manifest document `multipart-manifest=get` returns."""
-    segments: list[SegmentRef] = []
-    document: list[dict[str, Any]] = []
+@dataclass(slots=True)
+class _Resolved:
+    """A manifest's segments read as the caller: the engine's references, the document
+    `multipart-manifest=get` returns, where the data comes from and how deep SLOs nest."""
+
+    segments: list[SegmentRef] = field(default_factory=list)
+    document: list[dict[str, Any]] = field(default_factory=list)
+    sources: set[Location] = field(default_factory=set)
+    depth: int = 1
+
+
+def _resolve_segments(call: Call, entries: list[dict[str, Any]]) -> _Resolved:
+    resolved = _Resolved()
     problems: list[str] = []
+    read = _SegmentReader(call)
     for entry in entries:
-        resolved = _resolve_entry(call, entry)
-        if isinstance(resolved, str):
-            problems.append(resolved)
+        outcome = _resolve_entry(entry, read)
+        if isinstance(outcome, str):
+            problems.append(outcome)
+            continue
+        segment, document_entry, source = outcome
+        resolved.segments.append(segment)
+        resolved.document.append(document_entry)
+        if source.manifest_type == "slo":
+            resolved.sources.update(segment_sources(source))
+            resolved.depth = max(resolved.depth, slo_depth(source) + 1)
         else:
-            segments.append(resolved[0])
-            document.append(resolved[1])
+            resolved.sources.add((call.account, segment.container))
     if problems:
         raise bad_request("Errors:\n" + "".join(f"{problem}\n" for problem in problems))
-    return segments, document
+    if len(resolved.sources) > MAX_MANIFEST_SEGMENTS:
+        raise bad_request(f"Manifest too large: segments in more than {MAX_MANIFEST_SEGMENTS} containers.\n")
+    return resolved
 
 
-def _resolve_entry(call: Call, entry: dict[str, Any]) -> tuple[SegmentRef, dict[str, Any]] | str:
-    """A segment and its manifest document entry, or the problem Swift reports for it."""
+class _SegmentReader:
+    """Reads each distinct segment once, as the caller, within the engine's bound on the extents
+    read: the segment, or the problem Swift reports for it (its HEAD's status line)."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.readable: Callable[[str, str], bool] = cache(partial(may_read, call))
+        self.seen: dict[tuple[str, str], ObjectInfo | str] = {}
+        self.budget = MAX_SEGMENT_EXTENTS_READ
+
+    def __call__(self, container: str, key: str) -> ObjectInfo | str:
+        source = self.seen.get((container, key))
+        if source is None:
+            source = self.seen[container, key] = self._read(container, key)
+            self.budget -= 0 if isinstance(source, str) else len(source.extents)
+            if self.budget < 0:
+                raise bad_request(f"Manifest too large: the segments hold more than "
+                                  f"{MAX_SEGMENT_EXTENTS_READ} extents.\n")
+        return source
+
+    def _read(self, container: str, key: str) -> ObjectInfo | str:
+        call = self.call
+        forbidden = "401 Unauthorized" if call.auth is None and not call.temp_url else "403 Forbidden"
+        if not self.readable(call.account, container):
+            return forbidden
+        try:
+            source = call.storage.head_object(call.account, container, key)
+        except (NoSuchObject, NoSuchContainer):
+            return "404 Not Found"
+        if source.manifest_type == "slo":
+            if not all(self.readable(*location) for location in segment_sources(source)):
+                return forbidden
+            if slo_depth(source) >= MAX_SLO_DEPTH:
+                return "Max recursion depth exceeded"
+        return source
+
+
+def _resolve_entry(entry: dict[str, Any],
+                   read: _SegmentReader) -> tuple[SegmentRef, dict[str, Any], ObjectInfo] | str:
+    """A segment, its manifest document entry and the object read, or the problem Swift reports."""
     path = entry["path"]
     container, _, key = path.lstrip("/").partition("/")
-    try:
-        source = call.storage.head_object(call.account, container, key)
-    except (NoSuchObject, NoSuchContainer):
-        return f"{path}, 404 Not Found"
+    source = read(container, key)
+    if isinstance(source, str):
+        return f"{path}, {source}"
     problem = _mismatch(entry, source)
     if problem:
         return f"{path}, {problem}"
@@ -121,10 +200,10 @@ def _resolve_entry(call: Call, entry: dict[str, Any]) -> tuple[SegmentRef, dict[
         return f"{path}, Range Not Satisfiable"
     if "range" not in entry:
         segment = SegmentRef(container, key, etag=source.etag, size=source.size)
-        return segment, _document_entry(path, source, None)
+        return segment, _document_entry(path, source, None), source
     start, end = span
     segment = SegmentRef(container, key, start, end, etag=source.etag, size=source.size)
-    return segment, _document_entry(path, source, f"{start}-{end - 1}")
+    return segment, _document_entry(path, source, f"{start}-{end - 1}"), source
 
 
 def _mismatch(entry: dict[str, Any], source: ObjectInfo) -> str | None:
@@ -169,6 +248,8 @@ def _document_entry(path: str, source: ObjectInfo, segment_range: str | None) ->
                              "last_modified": iso_date(math.ceil(source.last_modified))}
     if segment_range is not None:
         entry["range"] = segment_range
+    if source.manifest_type == "slo":
+        entry["sub_slo"] = True
     return entry
 
 
@@ -214,13 +295,47 @@ def slo_manifest_response(call: Call, obj: ObjectInfo) -> Response:
     return Response(b"" if call.method == "HEAD" else body, 200, headers)
 
 
+def segment_sources(obj: ObjectInfo) -> list[Location]:
+    """Where an SLO's data was read from: as recorded, else (an SLO stored before they were) the
+    containers its manifest names."""
+    recorded = obj.meta.get(SOURCES_META)
+    if recorded is not None:
+        return [(account, container) for account, container in orjson.loads(recorded)]
+    names = (entry["name"] for entry in manifest_entries(obj))
+    return sorted({(obj.account, name.lstrip("/").partition("/")[0]) for name in names})
+
+
+def slo_depth(obj: ObjectInfo) -> int:
+    return int(obj.meta.get(DEPTH_META, "1"))
+
+
+def slo_system_meta(obj: ObjectInfo) -> dict[str, str]:
+    """The system metadata an SLO keeps through metadata updates and manifest copies."""
+    return {name: obj.meta[name] for name in (SOURCES_META, DEPTH_META) if name in obj.meta}
+
+
+def authorize_segments(call: Call, obj: ObjectInfo) -> None:
+    """Raise unless the caller may read the data of large object `obj` where it lives, as Swift
+    authorises its segment sub-requests: a DLO's listing answers 401/403 itself, an SLO whose
+    segments cannot be read answers 409 Conflict."""
+    if obj.manifest_type == "dlo" and not may_read(call, obj.account, dlo_container(obj), listing=True):
+        raise denied(call)
+    if obj.manifest_type == "slo" and not all(may_read(call, *where) for where in segment_sources(obj)):
+        raise SwiftError(409)
+
+
 async def delete_slo(call: Call) -> Response:
-    """Delete the manifest and then its segments; reports like a bulk delete."""
+    """Delete the manifest and then its segments; reports like a bulk delete. Segments the caller
+    may not delete are reported and nothing is deleted."""
     obj = call.storage.head_object(call.account, call.container, call.obj)
     if obj.manifest_type != "slo":
         return bulk_report(call, {"Number Deleted": 0, "Number Not Found": 0},
                            [[f"/{call.container}/{call.obj}", "Not an SLO manifest"]], "200 OK")
     paths = [entry["name"] for entry in manifest_entries(obj)]
+    forbidden = [[path, "403 Forbidden"] for path in paths
+                 if not may_write(call, call.account, path.lstrip("/").partition("/")[0])]
+    if forbidden:
+        return bulk_report(call, {"Number Deleted": 0, "Number Not Found": 0}, forbidden, "200 OK")
     paths.append(f"/{call.container}/{call.obj}")
     return deletion_report(call, paths)
 
@@ -231,7 +346,8 @@ async def delete_slo(call: Call) -> Response:
 def resolve_dlo(storage: Engine, manifest: ObjectInfo) -> ObjectInfo:
     """The manifest with the data, size and etag of its current segments (Swift's DLO etag: the MD5
     of the segments' etags, quoted on output)."""
-    container, _, prefix = (manifest.manifest or b"").decode().partition("/")
+    prefix = (manifest.manifest or b"").decode().partition("/")[2]
+    container = dlo_container(manifest)
     extents: list[Extent] = []
     etags = hashlib.md5(usedforsecurity=False)
     marker = ""
@@ -259,3 +375,7 @@ def _live_segment(storage: Engine, account: str, container: str, key: str) -> Ob
         return storage.head_object(account, container, key)
     except (NoSuchObject, NoSuchContainer):
         return None
+
+
+def dlo_container(manifest: ObjectInfo) -> str:
+    return (manifest.manifest or b"").decode().partition("/")[0]

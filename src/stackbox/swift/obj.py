@@ -65,6 +65,9 @@ async def get_object(call: Call) -> Response:
     if (obj.manifest_type == "slo" or obj.parts) and manifest_get:
         return large_objects.slo_manifest_response(call, obj)
     resolve = obj.manifest_type == "dlo" and not manifest_get
+    # Swift reads an SLO's segments only for a GET, a DLO's listing for a HEAD too.
+    if resolve or not head:
+        large_objects.authorize_segments(call, obj)
     if resolve:
         obj = large_objects.resolve_dlo(call.storage, obj)
     headers = object_headers(obj, resolved_dlo=resolve)
@@ -87,7 +90,7 @@ def _condition_failed(status: int, headers: list[tuple[str, str]]) -> Response:
 async def post_object(call: Call) -> Response:
     """Swift replaces all user metadata (and the expiry) on POST."""
     current = call.storage.head_object(call.account, call.container, call.obj)
-    attrs = request_attrs(call)
+    attrs = request_attrs(call, large_objects.slo_system_meta(current))
     changes: dict[str, object] = {"meta": attrs.meta, "headers": attrs.headers, "delete_at": attrs.delete_at}
     if "content-type" in call.headers:
         changes["content_type"] = attrs.content_type

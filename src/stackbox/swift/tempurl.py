@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from stackbox.storage.types import NoSuchContainer
 from stackbox.swift.context import Call
-from stackbox.swift.errors import HTML, SwiftError
-from stackbox.swift.headers import http_date, user_meta
+from stackbox.swift.errors import HTML, SwiftError, html_error
+from stackbox.swift.headers import http_date, title, user_meta
 
 METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
 DIGESTS = ("sha256", "sha512")
@@ -24,6 +24,13 @@ _HEX_LENGTHS = {64: "sha256", 128: "sha512"}
 _KEY_NAMES = ("temp-url-key", "temp-url-key-2")
 #: A HEAD may use a signature made for any of these methods.
 _HEAD_SIGNED_AS = ("HEAD", "GET", "PUT", "POST")
+#: The only query parameters a TempURL request keeps: any other (`multipart-manifest`,
+#: `extract-archive`, `bulk-delete`, `symlink`, ...) would do more than the signature allows
+#: (CVE-2015-5223).
+_OWN_PARAMETERS = frozenset({"temp_url_sig", "temp_url_expires", "temp_url_prefix", "temp_url_ip_range",
+                             "filename", "inline"})
+#: Headers that would make a written object point at data the URL does not grant.
+_DISALLOWED_HEADERS = ("x-object-manifest", "x-symlink-target")
 
 
 def invalid() -> SwiftError:
@@ -47,16 +54,29 @@ def authorize_temp_url(call: Call) -> None:
     if ip_range is not None and not _ip_allowed(ip_range, call.request.client_host):
         raise invalid()
     methods = _HEAD_SIGNED_AS if call.method == "HEAD" else (call.method,)
-    for key in signing_keys(call):
+    for key, scope in scoped_keys(call):
         for method in methods:
             message = f"{method}\n{query['temp_url_expires']}\n{path}"
             if ip_range is not None:
                 message = f"ip={ip_range}\n{message}"
             expected = hmac.new(key.encode(), message.encode(), digest).digest()
             if hmac.compare_digest(expected, signature):
-                call.temp_url = True
+                _confine(call, scope)
                 return
     raise invalid()
+
+
+def _confine(call: Call, container_scope: str | None) -> None:
+    """Limit a validly signed request to what the URL grants, as Swift's tempurl does."""
+    if call.method not in ("GET", "HEAD"):
+        for header in _DISALLOWED_HEADERS:
+            if header in call.headers:
+                raise html_error(400, f"The header {title(header)!r} is not allowed in this tempurl")
+    query = call.query
+    for name in [name for name in query if name not in _OWN_PARAMETERS]:
+        del query[name]
+    call.temp_url = True
+    call.temp_url_container = container_scope
 
 
 def _check_expiry(raw: str) -> None:
@@ -107,16 +127,21 @@ def _ip_allowed(ip_range: str, client: str) -> bool:
 
 def signing_keys(call: Call) -> Iterable[str]:
     """The account's and then the container's temp URL keys (also FormPost's keys)."""
+    return (key for key, _ in scoped_keys(call))
+
+
+def scoped_keys(call: Call) -> Iterable[tuple[str, str | None]]:
+    """Each key with the container it confines a signature to (None for the account's keys)."""
     account_meta = call.storage.get_account(call.account).meta
     try:
         container_meta = call.storage.get_container(call.account, call.container).meta
     except NoSuchContainer:
         container_meta = {}
-    for meta in (account_meta, container_meta):
+    for meta, scope in ((account_meta, None), (container_meta, call.container)):
         for name in _KEY_NAMES:
             key = user_meta(meta, name)
             if key:
-                yield key
+                yield key, scope
 
 
 def _shown(header: str) -> bool:

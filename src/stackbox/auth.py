@@ -13,7 +13,6 @@ SWIFT_OPERATOR_ROLES = frozenset({"admin", "member"})
 RESELLER_ADMIN_ROLE = "ResellerAdmin"
 
 
-
 @dataclass(frozen=True, slots=True)
 class AuthContext:
     """An authenticated caller, scoped to a project (or not).

@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test lint bench clean install
+.PHONY: serve test lint bench fuzz soak clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ bench: $(TEST_STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null 2>&1 || \
 	  (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## The request-parser fuzzers (tests/fuzz) with many examples; `make test` runs them briefly.
+fuzz: $(TEST_STAMP)
+	PATH=$(abspath $(BIN)):$$PATH HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
+
+## A bounded resilience soak: mixed S3/Swift traffic while attackers hit the same server.
+soak: $(TEST_STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) stackbox-data .pytest_cache

@@ -4,6 +4,7 @@ loop with Keystone's lockout, and tokens that stay revoked when a disabled user 
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import statistics
 import threading
@@ -27,7 +28,8 @@ TOKENS = "/v3/auth/tokens"
 
 def _post(cloud: RunningCloud, path: str, body: Any, token: str | None = None) -> requests.Response:
     headers = {"X-Auth-Token": token} if token else {}
-    return requests.post(f"{cloud.auth_url}{path.removeprefix('/v3')}", json=body, headers=headers, timeout=30)
+    url = f"{cloud.auth_url}{path.removeprefix('/v3')}"
+    return requests.post(url, json=body, headers=headers, timeout=30)
 
 
 def _password_auth(name: str, password: str, project_id: str | None = None) -> dict[str, Any]:
@@ -52,7 +54,8 @@ def _user_token(cloud: RunningCloud, user: User) -> str:
 
 def _app_cred(cloud: RunningCloud, user: User, **fields: Any) -> dict[str, Any]:
     body = {"application_credential": {"name": f"ac-{uuid.uuid4().hex[:8]}", **fields}}
-    created = _post(cloud, f"/v3/users/{user.user_id}/application_credentials", body, _user_token(cloud, user))
+    path = f"/v3/users/{user.user_id}/application_credentials"
+    created = _post(cloud, path, body, _user_token(cloud, user))
     assert created.status_code == 201, created.text
     return dict(created.json()["application_credential"])
 
@@ -142,7 +145,8 @@ def test_app_cred_tokens_and_pairs_die_with_the_credential(cloud: RunningCloud, 
 # Finding 8: password checks off the event loop, and lockout ------------------------------------------
 
 
-def test_password_guessing_leaves_the_object_store_responsive(cloud: RunningCloud, make_user: MakeUser) -> None:
+def test_password_guessing_leaves_the_object_store_responsive(cloud: RunningCloud,
+                                                             make_user: MakeUser) -> None:
     user = make_user("member")
     token = _user_token(cloud, user)
     obj = f"/v1/{user.account}/c/o"
@@ -174,6 +178,21 @@ def test_password_guessing_leaves_the_object_store_responsive(cloud: RunningClou
             thread.join()
     # Quiet, a GET takes ~1 ms; with the hashing on the event loop its median was 100-200 ms.
     assert statistics.median(latencies) < 0.05, latencies
+
+
+def test_password_checks_waiting_for_the_pool_are_bounded() -> None:
+    from stackbox.identity.errors import ServiceUnavailable
+    from stackbox.identity.passwords import _HashPool
+
+    pool = _HashPool(threads=1, max_pending=2)
+
+    async def flood() -> list[object]:
+        checks = [pool.run(time.sleep, 0.2) for _ in range(3)]
+        return await asyncio.gather(*checks, return_exceptions=True)
+
+    outcomes = asyncio.run(flood())
+    assert outcomes[:2] == [None, None]
+    assert isinstance(outcomes[2], ServiceUnavailable) and outcomes[2].status == 503
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,7 @@ class _HashPool:
         self._max_pending = max_pending
         self._pending = 0
 
-    async def run(self, work: Callable[..., _T], *args: str | None) -> _T:
+    async def run(self, work: Callable[..., _T], *args: object) -> _T:
         if self._pending >= self._max_pending:
             raise ServiceUnavailable("Too many authentication requests are in progress; try again shortly.",
                                      retry_after=1)

@@ -27,7 +27,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 def carries(value: str) -> bool:
     """Whether XML 1.0 can carry `value` as text (keys stored through Swift may hold control characters)."""
-    return _NOT_XML.search(value) is None
+    # isprintable() (fast) is False for every character XML forbids: all are Cc, Cs or Cn.
+    return value.isprintable() or _NOT_XML.search(value) is None
 
 
 def element(name: str, value: object) -> str:

@@ -133,6 +133,16 @@ def test_presigned_put_still_works_with_its_signed_headers(cloud: RunningCloud, 
     assert requests.get(f"{cloud.object_url}/{victim['private']}/shared.txt", timeout=10).content == b"hello"
 
 
+def test_presigned_get_may_carry_an_unsigned_content_sha256(presigner: BaseClient,
+                                                             victim: dict[str, str]) -> None:
+    """Compatibility guard: its value is in the canonical request, so leaving it unsigned changes nothing."""
+    url = presigner.generate_presigned_url("get_object", ExpiresIn=300,
+                                           Params={"Bucket": victim["private"], "Key": "secret.txt"})
+    sent = requests.get(url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"}, timeout=10)
+    assert sent.status_code == 200, sent.text
+    assert sent.content == SECRET
+
+
 class _HostlessQueryAuth(S3SigV4QueryAuth):
     """A presigner that leaves `host` out of X-Amz-SignedHeaders (the URL then works on any host)."""
 

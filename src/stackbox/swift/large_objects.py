@@ -169,7 +169,7 @@ class _SegmentReader:
 
     def _read(self, container: str, key: str) -> ObjectInfo | str:
         call = self.call
-        forbidden = "401 Unauthorized" if call.auth is None and not call.temp_url else "403 Forbidden"
+        forbidden = "401 Unauthorized" if call.auth is None else "403 Forbidden"
         if not self.readable(call.account, container):
             return forbidden
         try:

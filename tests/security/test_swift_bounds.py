@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import socket
+import tarfile
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+import requests
 import swiftclient
 
 from cloud import RunningCloud
@@ -21,6 +26,10 @@ from swift.helpers import Swift, unique
 FORM_KEY = "form-key"
 #: What a form claims to send; the tests send only its beginning, as a slow or lying client would.
 DECLARED_FORM_LENGTH = 64 << 20
+MAX_BULK_DELETES = 10_000
+BULK_ATTACKERS = 6
+#: One byte past Swift's object size limit (5 GiB + 2).
+OVER_THE_LIMIT = 5 * 1024**3 + 3
 
 
 def _form_fields(path: str, *, max_file_size: int = 1 << 20, max_file_count: int = 5,
@@ -107,3 +116,65 @@ def test_formpost_max_file_size_is_enforced_while_the_file_streams(cloud: Runnin
     status, body = _post_partial_form(cloud, path, _form_fields(path, max_file_size=1000))
     assert (status, b"max_file_size exceeded" in body) == (400, True)
     assert conn.get_container(name)[1] == []
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _timed(call: Callable[[], requests.Response]) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    return call(), time.monotonic() - started
+
+
+def test_healthcheck_answers_while_big_bulk_deletes_run(cloud: RunningCloud, admin_swift: Swift,
+                                                        container: str) -> None:
+    # The attacker needs no objects: paths that do not exist are walked all the same.
+    paths = "".join(f"/{container}/gone-{index}\n" for index in range(MAX_BULK_DELETES))
+
+    def bulk_delete() -> requests.Response:
+        return admin_swift("POST", "?bulk-delete", data=paths, headers={"Accept": "application/json"})
+
+    with ThreadPoolExecutor(max_workers=BULK_ATTACKERS) as pool:
+        deletes = [pool.submit(_timed, bulk_delete) for _ in range(BULK_ATTACKERS)]
+        slowest = 0.0
+        while not all(delete.done() for delete in deletes):
+            answer, took = _timed(lambda: requests.get(f"{cloud.object_url}/healthcheck", timeout=30))
+            assert answer.text == "OK"
+            slowest = max(slowest, took)
+            time.sleep(0.02)
+        results = [delete.result() for delete in deletes]
+    assert all(answer.json()["Number Not Found"] == MAX_BULK_DELETES for answer, _ in results)
+    # A worker that runs a bulk request without yielding answers nothing else until it is done.
+    shortest_bulk = min(took for _, took in results)
+    assert slowest < 0.5 * shortest_bulk, (slowest, shortest_bulk)
+
+
+def _sparse_bomb(name: str, size: int) -> bytes:
+    """One tar member: a GNU sparse file of `size` bytes, all hole, that carries no data at all."""
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.GNUTYPE_SPARSE
+    header = bytearray(info.tobuf(format=tarfile.GNU_FORMAT))
+    header[483:495] = tarfile.itn(size, 12, tarfile.GNU_FORMAT)  # the expanded ("real") size
+    checksum = 256 + sum(header[:148]) + sum(header[156:512])  # its 8 bytes counted as spaces
+    header[148:155] = b"%06o\0" % checksum
+    return bytes(header)
+
+
+def test_extract_archive_refuses_members_over_the_object_size_limit(admin_swift: Swift,
+                                                                     container: str) -> None:
+    archive = _sparse_bomb("bomb.bin", OVER_THE_LIMIT) + _tar({"fine.txt": b"fine"})
+    assert len(archive) < 16384  # ~10 KiB claiming over 5 GiB
+    answer = admin_swift("PUT", f"/{container}?extract-archive=tar", data=archive,
+                         headers={"Accept": "application/json"})
+    report = answer.json()
+    assert report["Errors"] == [[f"/{container}/bomb.bin", "413 Request Entity Too Large"]]
+    assert (report["Number Files Created"], report["Response Status"]) == (1, "400 Bad Request")
+    assert admin_swift("HEAD", f"/{container}/bomb.bin").status_code == 404
+    assert admin_swift("GET", f"/{container}/fine.txt").content == b"fine"

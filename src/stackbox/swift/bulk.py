@@ -1,50 +1,106 @@
 """Bulk operations: `?bulk-delete` (POST a newline-separated list of paths) and `?extract-archive=`
 (PUT a tar, tar.gz or tar.bz2 whose files become objects). Both answer 200 with a report, as Swift's
-bulk middleware does, in JSON when the client accepts it and as text otherwise."""
+bulk middleware does, in JSON when the client accepts it and as text otherwise.
+
+As in Swift, the 200 is sent at once and the work runs while the answer is open: a space goes out
+every `YIELD_FREQUENCY` seconds so that clients and proxies do not time out, then the report. The
+work yields to the event loop after every bounded step (a batch of deletes, one archive member), and
+the archive is read as it arrives, in a worker thread, never spooled whole.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import tarfile
-import tempfile
-from collections.abc import AsyncIterator
-from typing import IO, Any, Literal
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal, cast
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
-from stackbox.http import BodyTooLarge, Response
-from stackbox.storage.types import ContainerNotEmpty, NoSuchContainer, ObjectAttrs, StorageError
+from stackbox.http import ClientDisconnected, Response, StreamingResponse
+from stackbox.storage.types import (
+    ContainerNotEmpty,
+    EntityTooLarge,
+    NoSuchContainer,
+    ObjectAttrs,
+    StorageError,
+    WriteChecks,
+)
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError, html_error
+from stackbox.swift.errors import REASONS, SwiftError, html_error
 from stackbox.swift.headers import MAX_CONTAINER_NAME_LENGTH, MAX_FILE_SIZE, MAX_OBJECT_NAME_LENGTH
 from stackbox.swift.object_meta import content_type
+
+log = logging.getLogger("stackbox.swift")
 
 MAX_DELETES_PER_REQUEST = 10_000
 MAX_FAILED_DELETES = 1000
 MAX_CONTAINERS_PER_EXTRACTION = 10_000
 MAX_FAILED_EXTRACTIONS = 1000
-MAX_PATH_LIST = MAX_DELETES_PER_REQUEST * (MAX_CONTAINER_NAME_LENGTH + MAX_OBJECT_NAME_LENGTH + 2) * 3
-ARCHIVE_MODES: dict[str, Literal["r:", "r:gz", "r:bz2"]] = {"tar": "r:", "tar.gz": "r:gz", "tar.bz2": "r:bz2"}
+MAX_PATH_LENGTH = MAX_CONTAINER_NAME_LENGTH + MAX_OBJECT_NAME_LENGTH + 2
+#: Seconds between the spaces that keep a long bulk answer alive (Swift's `yield_frequency`).
+YIELD_FREQUENCY = 10.0
+#: Deletes committed together (one group commit) between two returns to the event loop.
+DELETE_BATCH = 16
+#: Stream modes: the archive is read once, front to back, as it arrives.
+ARCHIVE_MODES: dict[str, Literal["r|", "r|gz", "r|bz2"]] = {"tar": "r|", "tar.gz": "r|gz", "tar.bz2": "r|bz2"}
 _READ_CHUNK = 1 << 20
+_TOO_LARGE = "413 Request Entity Too Large"
+
+
+@dataclass
+class Outcome:
+    """What a bulk request did so far; `status`/`body` are set when it failed as a whole."""
+
+    counts: dict[str, int]
+    ok_status: str
+    errors: list[list[str]] = field(default_factory=list)
+    status: str = ""
+    body: str = ""
+
+    def fail(self, status: int, body: str = "") -> None:
+        self.status, self.body = status_line(status), body
+
+    def report(self) -> dict[str, Any]:
+        status = self.status or ("400 Bad Request" if self.errors else self.ok_status)
+        return {"Response Status": status, "Response Body": self.body, **self.counts}
+
+
+def status_line(status: int) -> str:
+    return f"{status} {REASONS.get(status, ('Error', ''))[0]}"
 
 
 def bulk_report(call: Call, fields: dict[str, Any], errors: list[list[str]], ok_status: str,
                 failure: str = "") -> Response:
     """Swift's bulk report in the format the client accepts (JSON, XML, else text); `failure` is
-    the Response Body of a request that failed as a whole (an unreadable archive)."""
-    status = "400 Bad Request" if errors or failure else ok_status
-    report = {"Response Status": status, "Response Body": failure, **fields}
+    the Response Body of a request that failed as a whole."""
+    outcome = Outcome(fields, ok_status, errors)
+    if failure:
+        outcome.fail(400, failure)
+    return Response(_report_body(call, outcome), 200, content_type=_report_type(call))
+
+
+def _report_type(call: Call) -> str:
     accept = call.headers.get("accept", "")
     if "application/json" in accept:
-        return Response(json.dumps({**report, "Errors": errors}).encode(), 200,
-                        content_type="application/json")
-    for media_type in ("application/xml", "text/xml"):
-        if media_type in accept:
-            root = "delete" if "Number Deleted" in fields else "extract"
-            return Response(_xml_report(root, report, errors), 200, content_type=media_type)
+        return "application/json"
+    return next((media for media in ("application/xml", "text/xml") if media in accept), "text/plain")
+
+
+def _report_body(call: Call, outcome: Outcome) -> bytes:
+    report, errors = outcome.report(), outcome.errors
+    media_type = _report_type(call)
+    if media_type == "application/json":
+        return json.dumps({**report, "Errors": errors}).encode()
+    if media_type.endswith("/xml"):
+        return _xml_report("delete" if "Number Deleted" in report else "extract", report, errors)
     lines = [f"{name}: {report[name]}\n" for name in sorted(report)]
     lines += ["Errors:\n", *(f"{path}, {problem}\n" for path, problem in errors)]
-    return Response("".join(lines).encode(), 200, content_type="text/plain")
+    return "".join(lines).encode()
 
 
 def _xml_report(root: str, report: dict[str, Any], errors: list[list[str]]) -> bytes:
@@ -59,53 +115,119 @@ def _xml_report(root: str, report: dict[str, Any], errors: list[list[str]]) -> b
     return "\n".join(lines).encode()
 
 
+Work = Callable[[], Awaitable[None]]
+
+
+def streamed_report(call: Call, outcome: Outcome, work: Work) -> StreamingResponse:
+    """200 at once; `work()` fills `outcome` while spaces keep the answer alive; then the report."""
+    return StreamingResponse(_keep_alive_then_report(call, outcome, work), 200,
+                             content_type=_report_type(call))
+
+
+async def _keep_alive_then_report(call: Call, outcome: Outcome, work: Work) -> AsyncIterator[bytes]:
+    task = asyncio.ensure_future(_run(outcome, work))
+    separator = b""
+    try:
+        while not (await asyncio.wait({task}, timeout=YIELD_FREQUENCY))[0]:
+            separator = b"\r\n\r\n"
+            yield b" "
+        await task
+        yield separator + _report_body(call, outcome)
+    finally:
+        task.cancel()  # the client went away: stop working for it
+
+
+async def _run(outcome: Outcome, work: Work) -> None:
+    try:
+        await work()
+    except SwiftError as error:
+        outcome.fail(error.status, error.detail or "")
+    except ClientDisconnected:
+        outcome.fail(499)
+    except Exception:  # the answer has started: every failure goes into the report
+        log.exception("bulk request failed")
+        outcome.fail(500)
+
+
 # ---------------------------------------------------------------------------------------------- delete
 
 
 async def bulk_delete(call: Call) -> Response:
-    try:
-        raw = await call.request.body(MAX_PATH_LIST)
-    except BodyTooLarge:
-        raise SwiftError(413) from None
-    paths = [unquote(line.strip()) for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
-    if len(paths) > MAX_DELETES_PER_REQUEST:
-        raise SwiftError(413, f"Maximum Bulk Deletes: {MAX_DELETES_PER_REQUEST} per request")
-    if call.container:
-        paths = [path if path.startswith("/") else f"/{call.container}/{path}" for path in paths]
-    return deletion_report(call, paths)
+    outcome = _deletion_outcome()
+    return streamed_report(call, outcome, lambda: _delete_listed(call, outcome))
 
 
 def deletion_report(call: Call, paths: list[str]) -> Response:
     """Delete `/container/object` and `/container` paths of the caller's account, objects first."""
-    deleted = not_found = 0
-    errors: list[list[str]] = []
-    for path in sorted(paths, key=lambda p: p.count("/") < 2):
-        outcome = _delete_path(call, path)
-        if outcome is True:
-            deleted += 1
-        elif outcome is False:
-            not_found += 1
-        else:
-            errors.append([path, outcome])
-            if len(errors) >= MAX_FAILED_DELETES:
-                break
-    return bulk_report(call, {"Number Deleted": deleted, "Number Not Found": not_found}, errors, "200 OK")
+    outcome = _deletion_outcome()
+    return streamed_report(call, outcome, lambda: _delete_paths(call, paths, outcome))
 
 
-def _delete_path(call: Call, path: str) -> bool | str:
+def _deletion_outcome() -> Outcome:
+    return Outcome({"Number Deleted": 0, "Number Not Found": 0}, "200 OK")
+
+
+async def _delete_listed(call: Call, outcome: Outcome) -> None:
+    paths = await _paths_to_delete(call.request.stream())
+    if call.container:
+        paths = [path if path.startswith("/") else f"/{call.container}/{path}" for path in paths]
+    await _delete_paths(call, paths, outcome)
+
+
+async def _paths_to_delete(body: AsyncIterator[bytes]) -> list[str]:
+    """The body's URL-encoded paths, one a line; refused as soon as there are too many of them."""
+    paths: list[str] = []
+    pending = b""
+    async for chunk in body:
+        *lines, pending = (pending + chunk).split(b"\n")
+        paths += [unquote(line.decode("utf-8", "replace").strip()) for line in lines if line.strip()]
+        if len(paths) > MAX_DELETES_PER_REQUEST:
+            raise SwiftError(413, f"Maximum Bulk Deletes: {MAX_DELETES_PER_REQUEST} per request")
+        if len(pending) > MAX_PATH_LENGTH * 2:
+            raise SwiftError(400, "Invalid File Name")
+    if pending.strip():
+        paths.append(unquote(pending.decode("utf-8", "replace").strip()))
+    if len(paths) > MAX_DELETES_PER_REQUEST:
+        raise SwiftError(413, f"Maximum Bulk Deletes: {MAX_DELETES_PER_REQUEST} per request")
+    return paths
+
+
+async def _delete_paths(call: Call, paths: list[str], outcome: Outcome) -> None:
+    ordered = sorted(paths, key=_is_container_path)
+    for start in range(0, len(ordered), DELETE_BATCH):
+        batch = ordered[start:start + DELETE_BATCH]
+        results = await asyncio.gather(*(_delete_path(call, path) for path in batch))
+        for path, result in zip(batch, results, strict=True):
+            if len(outcome.errors) >= MAX_FAILED_DELETES:
+                raise SwiftError(400, "Max delete failures exceeded")
+            if result is True:
+                outcome.counts["Number Deleted"] += 1
+            elif result is False:
+                outcome.counts["Number Not Found"] += 1
+            else:
+                outcome.errors.append([path, result])
+
+
+def _is_container_path(path: str) -> bool:
+    return not path.lstrip("/").partition("/")[2]
+
+
+async def _delete_path(call: Call, path: str) -> bool | str:
     """True if deleted, False if absent, else the failure's status line."""
     container, _, key = path.lstrip("/").partition("/")
     if not container:
         return "400 Bad Request"
     try:
         if key:
-            return call.storage.delete_object(call.account, container, key)
+            return await call.storage.remove_object(call.account, container, key)
         call.storage.delete_container(call.account, container)
         return True
     except NoSuchContainer:
         return False
     except ContainerNotEmpty:
         return "409 Conflict"
+    except StorageError:
+        return "400 Bad Request"
 
 
 # ---------------------------------------------------------------------------------------------- extract
@@ -115,52 +237,50 @@ async def extract_archive(call: Call) -> Response:
     mode = ARCHIVE_MODES.get(call.query.get("extract-archive", ""))
     if mode is None:
         raise html_error(400, "Unsupported archive format")
-    with tempfile.TemporaryFile() as spool:
-        await _spool(call, spool)
-        try:
-            archive = tarfile.open(fileobj=spool, mode=mode)  # noqa: SIM115 (closed below)
-        except (tarfile.TarError, EOFError, OSError) as error:
-            return _invalid_archive(call, 0, [], error)
-        with archive:
-            return await _extract(call, archive)
+    outcome = Outcome({"Number Files Created": 0}, "201 Created")
+    return streamed_report(call, outcome, lambda: _extract(call, mode, outcome))
 
 
-def _invalid_archive(call: Call, created: int, errors: list[list[str]], error: Exception) -> Response:
-    return bulk_report(call, {"Number Files Created": created}, errors, "201 Created",
-                       failure=f"Invalid Tar File: {error}")
-
-
-async def _spool(call: Call, spool: IO[bytes]) -> None:
-    size = 0
-    async for chunk in call.request.stream():
-        size += len(chunk)
-        if size > MAX_FILE_SIZE:
-            raise SwiftError(413)
-        spool.write(chunk)
-    spool.seek(0)
-
-
-async def _extract(call: Call, archive: tarfile.TarFile) -> Response:
-    created = 0
-    containers: set[str] = set()
-    errors: list[list[str]] = []
+async def _extract(call: Call, mode: Literal["r|", "r|gz", "r|bz2"], outcome: Outcome) -> None:
+    body = _BodyFile(call.request.stream(), asyncio.get_running_loop())
     try:
-        for member in archive:
-            if not member.isfile():
-                continue
-            target = _target(call, member.name)
-            if target is None:
-                continue
-            problem = await _store_member(call, archive, member, target, containers)
-            if problem is None:
-                created += 1
-            else:
-                errors.append(["/".join(target), problem])
-                if len(errors) >= MAX_FAILED_EXTRACTIONS:
-                    break
-    except (tarfile.TarError, EOFError, OSError) as error:
-        return _invalid_archive(call, created, errors, error)
-    return bulk_report(call, {"Number Files Created": created}, errors, "201 Created")
+        archive = await asyncio.to_thread(_open_stream, body, mode)
+        try:
+            await _extract_members(call, archive, outcome)
+        finally:
+            archive.close()
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        outcome.fail(400, f"Invalid Tar File: {error}")
+        return
+    if not outcome.counts["Number Files Created"] and not outcome.errors:
+        outcome.fail(400, "Invalid Tar File: No Valid Files")
+
+
+def _open_stream(body: _BodyFile, mode: Literal["r|", "r|gz", "r|bz2"]) -> tarfile.TarFile:
+    return tarfile.open(fileobj=cast(IO[bytes], body), mode=mode)
+
+
+async def _extract_members(call: Call, archive: tarfile.TarFile, outcome: Outcome) -> None:
+    created_containers = 0
+    known: set[str] = set()
+    while (member := await asyncio.to_thread(archive.next)) is not None:
+        if len(outcome.errors) >= MAX_FAILED_EXTRACTIONS:
+            return
+        target = _target(call, member.name) if member.isfile() else None
+        if target is None:
+            continue
+        container, key = target
+        if container not in known:
+            created_containers += call.storage.create_container(call.account, container)
+            if created_containers > MAX_CONTAINERS_PER_EXTRACTION:
+                raise SwiftError(400, f"More than {MAX_CONTAINERS_PER_EXTRACTION} containers to create "
+                                      "from tar.")
+            known.add(container)
+        problem = await _store_member(call, archive, member, container, key)
+        if problem is None:
+            outcome.counts["Number Files Created"] += 1
+        else:
+            outcome.errors.append([f"/{container}/{key}", problem])
 
 
 def _target(call: Call, member_name: str) -> tuple[str, str] | None:
@@ -174,26 +294,55 @@ def _target(call: Call, member_name: str) -> tuple[str, str] | None:
 
 
 async def _store_member(call: Call, archive: tarfile.TarFile, member: tarfile.TarInfo,
-                        target: tuple[str, str], containers: set[str]) -> str | None:
-    container, key = target
+                        container: str, key: str) -> str | None:
+    """Store one file of the archive; the failure's status line, if any. Its declared size is
+    checked before any of it is read, and the store stops it at that size and at the limit."""
     if len(key.encode()) > MAX_OBJECT_NAME_LENGTH or len(container) > MAX_CONTAINER_NAME_LENGTH:
         return "400 Bad Request"
-    if container not in containers:
-        if len(containers) >= MAX_CONTAINERS_PER_EXTRACTION:
-            return "400 Bad Request"
-        call.storage.create_container(call.account, container)
-        containers.add(container)
+    if member.size > MAX_FILE_SIZE:
+        return _TOO_LARGE
     data = archive.extractfile(member)
     if data is None:
         return None
+    attrs = ObjectAttrs(content_type=content_type({}, key))
+    checks = WriteChecks(length=member.size, max_length=MAX_FILE_SIZE)
     try:
-        attrs = ObjectAttrs(content_type=content_type({}, key))
-        await call.storage.put_object(call.account, container, key, _chunks(data), attrs=attrs)
+        await call.storage.put_object(call.account, container, key, _chunks(data, member.size),
+                                      attrs=attrs, checks=checks)
+    except EntityTooLarge:
+        return _TOO_LARGE
     except StorageError:
         return "400 Bad Request"
     return None
 
 
-async def _chunks(data: IO[bytes]) -> AsyncIterator[bytes]:
-    while chunk := data.read(_READ_CHUNK):
+async def _chunks(data: IO[bytes], size: int) -> AsyncIterator[bytes]:
+    """The member's `size` bytes, each read in a worker thread (it decompresses and waits for the body)."""
+    while size > 0 and (chunk := await asyncio.to_thread(data.read, min(size, _READ_CHUNK))):
+        size -= len(chunk)
         yield chunk
+
+
+class _BodyFile:
+    """The request body as a blocking file for tarfile, read in a worker thread: each read waits on
+    the event loop for the next chunk of the body. The archive is capped at the object size limit."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        self._chunks = chunks
+        self._loop = loop
+        self._pending = b""
+        self._received = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._pending:
+            self._pending = asyncio.run_coroutine_threadsafe(self._next_chunk(), self._loop).result()
+        cut = len(self._pending) if size < 0 else size
+        data, self._pending = self._pending[:cut], self._pending[cut:]
+        return data
+
+    async def _next_chunk(self) -> bytes:
+        chunk = await anext(self._chunks, b"")
+        self._received += len(chunk)
+        if self._received > MAX_FILE_SIZE:
+            raise SwiftError(413, "Your request is too large.")
+        return chunk

@@ -131,7 +131,7 @@ def _role_granted(entries: list[str], auth: AuthContext) -> bool:
 
 def referrer_allowed(entries: list[str], headers: Mapping[str, str]) -> bool:
     """The last `.r:` entry matching the Referer's host decides (`-` entries deny)."""
-    host = urlparse(headers.get("referer", "")).hostname or ""
+    host = _referrer_host(headers.get("referer", ""))
     allowed = False
     for entry in entries:
         if not entry.startswith((".r:", ".referrer:")):
@@ -142,6 +142,14 @@ def referrer_allowed(entries: list[str], headers: Mapping[str, str]) -> bool:
         if pattern == "*" or host == pattern or (pattern.startswith(".") and host.endswith(pattern)):
             allowed = not deny
     return allowed
+
+
+def _referrer_host(referer: str) -> str:
+    """The Referer's host; none when it is no URL (`http://[` makes urlparse raise)."""
+    try:
+        return urlparse(referer).hostname or ""
+    except ValueError:
+        return ""
 
 
 def clean_acl(name: str, value: str) -> str:

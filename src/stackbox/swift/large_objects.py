@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from stackbox.digits import decimal
 from stackbox.http import BodyTooLarge, Response
 from stackbox.storage.engine import Engine
 from stackbox.storage.manifests import MAX_SEGMENT_EXTENTS_READ
@@ -219,9 +220,9 @@ def _mismatch(entry: dict[str, Any], source: ObjectInfo) -> str | None:
 def _parse_range_spec(spec: Any) -> tuple[int | None, int | None] | None:
     """`first-last`, `first-` or `-suffix` (as in a Range header); None if malformed."""
     first, dash, last = str(spec).partition("-")
-    if not dash or not (first.isdigit() or not first) or not (last.isdigit() or not last) or not first + last:
+    start, end = (decimal(first) if first else None), (decimal(last) if last else None)
+    if not dash or not first + last or (first and start is None) or (last and end is None):
         return None
-    start, end = (int(first) if first else None), (int(last) if last else None)
     if start is not None and end is not None and end < start:
         return None
     return start, end

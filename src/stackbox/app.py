@@ -21,7 +21,7 @@ class Cloud:
         self.settings = settings
         self.counter = SharedCounter(settings.data_dir / "auth-epoch")
         self.identity = IdentityService(settings, self.counter)
-        self.storage = Engine(settings.data_dir, fsync=settings.fsync)
+        self.storage = Engine(settings.data_dir, fsync=settings.fsync, reserve_bytes=settings.reserve_bytes)
 
 
 def create_app(settings: Settings) -> ASGIApp:

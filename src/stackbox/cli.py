@@ -55,8 +55,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from stackbox.storage.engine import Engine
 
     settings = _settings(args)
-    result = bootstrap(settings)
+    # Recovery first: it deletes leftovers before anything writes, so a full disk can start.
     Engine.recover(settings.data_dir)
+    result = bootstrap(settings)
 
     def ready() -> None:
         lines = [

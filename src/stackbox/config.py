@@ -52,6 +52,9 @@ class Settings:
     keep_alive_timeout: int = 30
     #: connections one worker process holds at most; further ones are answered 503 and closed
     max_connections: int = 1000
+    #: object data is refused (507) while the data dir's file system has less free space than this,
+    #: which keeps room for metadata commits, deletes and start-up recovery
+    reserve_bytes: int = 64 << 20
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -26,6 +26,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "IncompleteBody": (400, "You did not provide the number of bytes specified by the Content-Length "
                             "HTTP header."),
     "InternalError": (500, "We encountered an internal error. Please try again."),
+    # AWS has no such error; S3-compatible stores (Ceph RGW among them) answer a full disk with it.
+    "InsufficientCapacity": (507, "Insufficient capacity."),
     "InvalidAccessKeyId": (403, "The AWS Access Key Id you provided does not exist in our records."),
     "InvalidArgument": (400, "Invalid Argument"),
     "InvalidBucketName": (400, "The specified bucket is not valid."),

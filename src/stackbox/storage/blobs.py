@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from stackbox.storage.types import DataUnavailable
+from stackbox.storage.space import free_bytes, private_dir
+from stackbox.storage.types import DataUnavailable, InsufficientStorage
 
 CHUNK_SIZE = 1 << 20
 _MAX_IOVECS = 1024  # IOV_MAX on Linux
@@ -56,13 +57,20 @@ class TempBlob:
 
 
 class BlobStore:
-    def __init__(self, data_dir: Path, *, fsync: bool = True) -> None:
+    def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0) -> None:
         self.root = data_dir / "blobs"
         self.tmp = data_dir / "tmp"
         self.fsync = fsync
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        #: Free space new data must leave on the file system (see `check_room`).
+        self.reserve_bytes = reserve_bytes
+        private_dir(self.root)
+        private_dir(self.tmp)
         self._known_dirs: set[str] = set()
+
+    def check_room(self, incoming: int = 0) -> None:
+        """Raise InsufficientStorage unless `incoming` more bytes leave the reserve free."""
+        if free_bytes(self.root) - incoming < self.reserve_bytes:
+            raise InsufficientStorage(f"less than {self.reserve_bytes} bytes would stay free")
 
     @staticmethod
     def new_id() -> str:
@@ -134,7 +142,7 @@ class BlobStore:
     def _ensure_dir(self, directory: Path) -> None:
         key = str(directory)
         if key not in self._known_dirs:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._known_dirs.add(key)
 
 

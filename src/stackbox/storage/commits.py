@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from stackbox.sqlite import connect
+from stackbox.storage.space import as_insufficient_storage
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], Any]
@@ -124,6 +125,6 @@ def _settle(future: asyncio.Future[Any], undo: Callable[[], None] | None) -> Non
 
 def _resolve(future: asyncio.Future[Any], outcome: _Outcome) -> None:
     if outcome.error is not None:
-        future.set_exception(outcome.error)
+        future.set_exception(as_insufficient_storage(outcome.error))
     else:
         future.set_result(outcome.value)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from stackbox.storage.listing import KeyRange, list_page
 from stackbox.storage.manifests import flatten
 from stackbox.storage.metadata import Catalog, ContainerRef, NewObject
 from stackbox.storage.multipart import MultipartOperations
+from stackbox.storage.space import disk_full_refused, private_dir
 from stackbox.storage.types import (
     DEFAULT_ATTRS,
     MAX_KEY_BYTES,
@@ -46,6 +48,7 @@ from stackbox.storage.types import (
     ContainerInfo,
     ContainerListing,
     Extent,
+    InsufficientStorage,
     InvalidKey,
     InvalidRange,
     InvalidSegment,
@@ -72,6 +75,12 @@ PURGE_INTERVAL = 5.0
 THREAD_READ_MIN = 1 << 62
 #: Bound on the per-worker cache of container refs (it is simply emptied when full).
 KNOWN_CONTAINERS = 10_000
+#: When free space runs short, a write first deletes the files of blobs freed this long ago (instead
+#: of FREED_BLOB_GRACE), at most every URGENT_PURGE_INTERVAL: deletes make room at once, as in Swift.
+LOW_SPACE_GRACE = 1.0
+URGENT_PURGE_INTERVAL = 1.0
+
+log = logging.getLogger("stackbox.storage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +91,15 @@ class RecoveryReport:
 
 
 class Engine(MultipartOperations):
-    def __init__(self, data_dir: Path, *, fsync: bool = True) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0) -> None:
+        """`reserve_bytes`: free space object data must leave on the file system (else
+        InsufficientStorage), so that metadata writes and recovery never run out of it."""
+        private_dir(data_dir)
         Catalog.create_schema(data_dir / "meta.db")
         self._catalog = Catalog(data_dir / "meta.db", durable=fsync)
-        self._blobs = BlobStore(data_dir, fsync=fsync)
+        self._blobs = BlobStore(data_dir, fsync=fsync, reserve_bytes=reserve_bytes)
         self._next_purge = 0.0
+        self._next_urgent_purge = 0.0
         #: (account, name) -> ref of containers seen to exist, saving a query per PUT. An entry can be
         #: stale (deleted by another worker): commits look the container up again, so a stale entry
         #: only delays NoSuchContainer until the body is read.
@@ -96,15 +108,17 @@ class Engine(MultipartOperations):
     @classmethod
     def recover(cls, data_dir: Path) -> RecoveryReport:
         """Delete temp files, blob files no metadata references, and freed blobs. Only call it while
-        no other process uses the data dir (the supervisor, before forking workers)."""
+        no other process uses the data dir (the supervisor, before forking workers). It deletes
+        files before it writes any metadata, so it also runs (and makes room) on a full disk."""
+        private_dir(data_dir)
+        temp_files = BlobStore(data_dir).clear_temp()
         engine = cls(data_dir)
         try:
-            temp_files = engine._blobs.clear_temp()
-            freed = engine._purge(time.time() + FREED_BLOB_GRACE)
             known = engine._catalog.known_blobs()
             orphans = [blob_id for blob_id in engine._blobs.stored_ids() if blob_id not in known]
             for blob_id in orphans:
                 engine._blobs.delete(blob_id)
+            freed = engine._purge(time.time() + FREED_BLOB_GRACE)
             return RecoveryReport(temp_files, len(orphans), freed)
         finally:
             engine.close()
@@ -196,12 +210,15 @@ class Engine(MultipartOperations):
         """Stream `body` into a new version of the object; see the module docstring for guarantees.
 
         Raises NoSuchContainer, KeyTooLong, PreconditionFailed (also before reading the body when it
-        already fails), EntityTooLarge, IncompleteBody, BadDigest, ChecksumMismatch.
+        already fails), EntityTooLarge, IncompleteBody, BadDigest, ChecksumMismatch,
+        InsufficientStorage (also before reading the body, for a declared length that does not fit).
         """
         ref = self._writable(account, container, key, preconditions, cached=True)
-        received = await receive(self._blobs, body, checks)
-        checksum = _stored_checksum(checks, received)
-        return await self._commit_received(ref, key, received, attrs, checksum, preconditions)
+        self._make_room(checks.length or 0)
+        with disk_full_refused():
+            received = await receive(self._blobs, body, checks)
+            checksum = _stored_checksum(checks, received)
+            return await self._commit_received(ref, key, received, attrs, checksum, preconditions)
 
     def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Bytes [start, end) of the object (end exclusive, default: its size) in chunks of <= 1 MiB.
@@ -352,10 +369,30 @@ class Engine(MultipartOperations):
             self._next_purge = now + PURGE_INTERVAL
             self._purge(time.time() - FREED_BLOB_GRACE)
 
+    def _make_room(self, incoming: int) -> None:
+        """Raise InsufficientStorage unless `incoming` bytes of data leave the reserve free, after
+        deleting the files that deletes freed (their grace period is cut short when space is short)."""
+        try:
+            self._blobs.check_room(incoming)
+        except InsufficientStorage:
+            now = time.monotonic()
+            if now < self._next_urgent_purge:
+                raise
+            self._next_urgent_purge = now + URGENT_PURGE_INTERVAL
+            self._purge(time.time() - LOW_SPACE_GRACE)
+            self._blobs.check_room(incoming)
+
     def _purge(self, freed_before: float) -> int:
-        freed = self._catalog.purge_freed(freed_before)
+        """Delete the files of blobs freed before `freed_before`, then forget the blobs. Forgetting
+        is a metadata write: on a full disk it waits for a later pass, the space is free already
+        (a freed blob is referenced by nothing, and nothing can reference it again)."""
+        freed = self._catalog.freed_blobs(freed_before)
         for blob_id in freed:
             self._blobs.delete(blob_id)
+        try:
+            self._catalog.forget_blobs(freed)
+        except InsufficientStorage:
+            log.warning("disk full: %d freed blobs are forgotten on a later pass", len(freed))
         return len(freed)
 
 

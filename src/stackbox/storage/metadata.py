@@ -31,6 +31,7 @@ from stackbox.storage.codec import (
 )
 from stackbox.storage.commits import GroupCommitter
 from stackbox.storage.listing import KeyRange
+from stackbox.storage.space import disk_full_refused, private_database
 from stackbox.storage.types import (
     AccountInfo,
     Checksum,
@@ -113,6 +114,8 @@ class Catalog:
 
     @classmethod
     def create_schema(cls, path: Path) -> None:
+        # Small objects, TempURL keys and ACLs live here: owner only, whatever the umask.
+        private_database(path)
         conn = connect(path)
         try:
             conn.executescript(SCHEMA)
@@ -125,7 +128,7 @@ class Catalog:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        with transaction(self.conn) as conn:
+        with disk_full_refused(), transaction(self.conn) as conn:
             yield conn
 
     # ------------------------------------------------------------------------------ accounts
@@ -368,13 +371,14 @@ class Catalog:
             conn.execute("UPDATE blob SET refs = refs - ?, freed_at = CASE WHEN refs - ? <= 0 THEN ? END "
                          "WHERE id = ?", (count, count, now, blob_id))
 
-    def purge_freed(self, freed_before: float) -> list[str]:
-        """Forget unreferenced blobs freed before the given time; the caller deletes their files."""
+    def freed_blobs(self, freed_before: float) -> list[str]:
+        """Unreferenced blobs freed before the given time (the caller deletes their files)."""
+        return [row[0] for row in self.conn.execute(
+            "SELECT id FROM blob WHERE refs <= 0 AND freed_at < ?", (freed_before,)).fetchall()]
+
+    def forget_blobs(self, blob_ids: Iterable[str]) -> None:
         with self.write() as conn:
-            ids = [row[0] for row in conn.execute(
-                "SELECT id FROM blob WHERE refs <= 0 AND freed_at < ?", (freed_before,)).fetchall()]
-            conn.executemany("DELETE FROM blob WHERE id = ?", ((blob_id,) for blob_id in ids))
-        return ids
+            conn.executemany("DELETE FROM blob WHERE id = ? AND refs <= 0", ((blob,) for blob in blob_ids))
 
     def known_blobs(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT id FROM blob")}

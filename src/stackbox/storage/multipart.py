@@ -22,6 +22,7 @@ from stackbox.storage.blobs import BlobStore
 from stackbox.storage.checksums import combine_full_object, composite
 from stackbox.storage.ingest import receive
 from stackbox.storage.metadata import Catalog, ContainerRef, NewObject
+from stackbox.storage.space import disk_full_refused
 from stackbox.storage.types import (
     DEFAULT_ATTRS,
     NO_CHECKS,
@@ -53,6 +54,9 @@ class MultipartOperations:
     _blobs: BlobStore
 
     def _writable(self, account: str, container: str, key: str, preconditions: Preconditions) -> ContainerRef:
+        raise NotImplementedError
+
+    def _make_room(self, incoming: int) -> None:
         raise NotImplementedError
 
     def _maybe_purge(self) -> None:
@@ -98,6 +102,12 @@ class MultipartOperations:
         upload = self.get_upload(account, container, upload_id)
         algorithms = tuple(dict.fromkeys((*filter(None, [upload.checksum_algorithm]), *checks.algorithms)))
         checks = dataclasses.replace(checks, algorithms=algorithms)
+        self._make_room(checks.length or 0)
+        with disk_full_refused():
+            return await self._store_part(upload_id, upload, number, body, checks)
+
+    async def _store_part(self, upload_id: str, upload: UploadInfo, number: int, body: AsyncIterator[bytes],
+                          checks: WriteChecks) -> PartInfo:
         received = await receive(self._blobs, body, checks, inline_limit=-1)
         assert received.temp is not None
         temp = received.temp

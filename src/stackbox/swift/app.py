@@ -58,6 +58,7 @@ STORAGE_ERRORS: tuple[tuple[type[st.StorageError], int], ...] = (
     (st.NoSuchContainer, 404), (st.NoSuchObject, 404), (st.ContainerNotEmpty, 409),
     (st.PreconditionFailed, 412), (st.BadDigest, 422), (st.ChecksumMismatch, 422),
     (st.EntityTooLarge, 413), (st.InvalidRange, 416), (st.IncompleteBody, 499), (st.KeyTooLong, 400),
+    (st.InsufficientStorage, 507),
 )
 
 

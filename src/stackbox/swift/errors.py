@@ -30,6 +30,7 @@ REASONS: dict[int, tuple[str, str]] = {
     500: ("Internal Error",
           "The server has either erred or is incapable of performing the requested operation."),
     501: ("Not Implemented", "The requested method is not implemented by this server."),
+    507: ("Insufficient Storage", "There was not enough space to save the resource."),
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import orjson
 
@@ -63,6 +63,20 @@ class Request:
                 parsed.setdefault(name, value)
             self._query = parsed
         return self._query
+
+    @property
+    def path_is_clean(self) -> bool:
+        """The path is UTF-8 without NUL. uvicorn decodes invalid sequences to U+FFFD, which would
+        make different raw names (`%FF%FE`, `%FE%FF`) one; front ends refuse such paths."""
+        if "\x00" in self.path:
+            return False
+        if "\ufffd" not in self.path:
+            return True
+        try:
+            unquote_to_bytes(self.raw_path.encode("latin-1")).decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
 
     @property
     def client_host(self) -> str:

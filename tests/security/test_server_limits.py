@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -210,7 +211,7 @@ def test_the_server_answers_others_while_slow_clients_hold_connections(strict_cl
 def _admin_token(cloud: RunningCloud) -> str:
     import requests
 
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+    body: dict[str, Any] = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
         "name": "admin", "domain": {"id": "default"}, "password": cloud.admin_password}}},
         "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
     response = requests.post(f"{cloud.auth_url}/auth/tokens", json=body, timeout=10)

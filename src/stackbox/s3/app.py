@@ -82,6 +82,8 @@ def _address(request: Request, domain_suffix: str) -> tuple[str, str, bool]:
 
 
 async def _handle(call: S3Call, virtual: bool) -> Response:
+    if not call.request.path_is_clean:
+        raise S3Error("InvalidURI")
     cloud = call.cloud
     call.auth = authenticate(call.request, cloud.identity.ec2_secret, region=cloud.settings.s3_region,
                              virtual_bucket=call.bucket if virtual else None)

@@ -36,6 +36,7 @@ ERRORS: dict[str, tuple[int, str]] = {
                          "uploaded, or the specified entity tag may not match the part's entity tag."),
     "InvalidPartOrder": (400, "The list of parts was not in ascending order. Parts must be ordered by part "
                               "number."),
+    "InvalidURI": (400, "Couldn't parse the specified URI."),
     "InvalidTag": (400, "The tag provided was not a valid tag."),
     "InvalidRange": (416, "The requested range is not satisfiable"),
     "InvalidRequest": (400, "Invalid Request"),

@@ -126,6 +126,8 @@ async def _route(request: Request, storage: Engine, identity: IdentityService) -
         if request.method not in ("GET", "HEAD"):
             raise SwiftError(405, headers=[("Allow", "GET, OPTIONS, HEAD")])
         return Response(INFO_BODY, 200, content_type="application/json; charset=UTF-8")
+    if not request.path_is_clean:
+        raise SwiftError(412, "Invalid UTF8 or contains NULL")
     parts = split_path(path)
     if parts is None:
         raise SwiftError(412, "Bad URL")

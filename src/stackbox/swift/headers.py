@@ -20,6 +20,8 @@ MAX_OBJECT_NAME_LENGTH = 1024
 MAX_CONTAINER_NAME_LENGTH = 256
 MAX_ACCOUNT_NAME_LENGTH = 256
 LISTING_LIMIT = 10_000
+#: Swift caps expiry times at this moment (November 2286), however late the request asks for.
+MAX_DELETE_AT = 9_999_999_999
 
 #: Object headers stored as given and returned on GET/HEAD (besides metadata).
 OBJECT_PASSTHROUGH = ("content-encoding", "content-disposition", "content-language", "cache-control",
@@ -139,16 +141,16 @@ def delete_at(headers: Mapping[str, str], now: float | None = None) -> int | Non
             seconds = int(after)
         except ValueError:
             raise bad_request("Non-integer X-Delete-After") from None
-        if seconds < 0:
+        if seconds <= 0:
             raise bad_request("X-Delete-After in past")
-        return int(moment + seconds)
+        return min(int(moment) + seconds, MAX_DELETE_AT)
     at = headers.get("x-delete-at")
     if at is None:
         return None
     try:
-        value = int(float(at))
+        value = min(max(int(at), 0), MAX_DELETE_AT)
     except ValueError:
         raise bad_request("Non-integer X-Delete-At") from None
-    if value < moment:
+    if value <= moment:
         raise bad_request("X-Delete-At in past")
     return value

@@ -110,7 +110,7 @@ class _Cycle(RequestResponseCycle):
         if self.waiting_for_100_continue and not self.transport.is_closing():
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self.waiting_for_100_continue = False
-        if not (self.disconnected or self.response_complete or self.message_event.is_set()):
+        if self._awaiting_body():
             self.flow.resume_reading()
             try:
                 await asyncio.wait_for(self.message_event.wait(), self.body_timeout)
@@ -119,6 +119,11 @@ class _Cycle(RequestResponseCycle):
                 self.keep_alive = False
                 return {"type": "http.disconnect", READ_TIMEOUT: True}
         return await super().receive()
+
+    def _awaiting_body(self) -> bool:
+        """The request body is not complete and nothing has arrived since the last receive."""
+        finished = self.disconnected or self.response_complete
+        return self.more_body and not finished and not self.message_event.is_set()
 
     async def send_500_response(self) -> None:
         """uvicorn's answer to an application that gave none: after a body timeout, that is 408."""

@@ -9,12 +9,15 @@ import contextlib
 import signal
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import psutil
 import pytest
+from botocore.client import BaseClient
 
 from cloud import RunningCloud, start_cloud
 
@@ -180,6 +183,20 @@ def test_a_stalled_swift_upload_gets_408(strict_cloud: RunningCloud) -> None:
     assert waited < 3
 
 
+def test_a_stalled_s3_upload_gets_request_timeout(strict_cloud: RunningCloud) -> None:
+    bucket = "stalled-" + uuid.uuid4().hex[:8]
+    _admin_s3(strict_cloud).create_bucket(Bucket=bucket, ACL="public-read-write")
+    with connect(strict_cloud.object_port) as sock:
+        head = f"PUT /{bucket}/o HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+        sock.sendall(head.encode() + b"a" * 10)
+        started = time.monotonic()
+        answer = read_answer(sock)
+        waited = time.monotonic() - started
+    assert status(answer) == 400
+    assert b"<Code>RequestTimeout</Code>" in answer
+    assert waited < 3
+
+
 def test_connections_past_the_limit_are_refused_and_others_still_served(strict_cloud: RunningCloud) -> None:
     held = [connect(strict_cloud.object_port) for _ in range(20)]
     try:
@@ -217,6 +234,19 @@ def _admin_token(cloud: RunningCloud) -> str:
     response = requests.post(f"{cloud.auth_url}/auth/tokens", json=body, timeout=10)
     response.raise_for_status()
     return str(response.headers["X-Subject-Token"])
+
+
+def _admin_s3(cloud: RunningCloud) -> BaseClient:
+    import requests
+
+    token = _admin_token(cloud)
+    scope = requests.get(f"{cloud.auth_url}/auth/tokens", timeout=10,
+                         headers={"X-Auth-Token": token, "X-Subject-Token": token}).json()["token"]
+    created = requests.post(f"{cloud.auth_url}/users/{scope['user']['id']}/credentials/OS-EC2", timeout=10,
+                            headers={"X-Auth-Token": token}, json={"tenant_id": scope["project"]["id"]})
+    credential = created.json()["credential"]
+    return boto3.client("s3", endpoint_url=cloud.object_url, region_name="us-east-1",
+                        aws_access_key_id=credential["access"], aws_secret_access_key=credential["secret"])
 
 
 def _admin_account(cloud: RunningCloud, token: str) -> str:

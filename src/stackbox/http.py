@@ -70,13 +70,7 @@ class Request:
         make different raw names (`%FF%FE`, `%FE%FF`) one; front ends refuse such paths."""
         if "\x00" in self.path:
             return False
-        if "\ufffd" not in self.path:
-            return True
-        try:
-            unquote_to_bytes(self.raw_path.encode("latin-1")).decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-        return True
+        return "\ufffd" not in self.path or clean_unquote(self.raw_path) is not None
 
     @property
     def client_host(self) -> str:
@@ -102,6 +96,16 @@ class Request:
     async def body(self, limit: int = 1 << 20) -> bytes:
         """The whole body, for small control documents (JSON, XML). Raises BodyTooLarge past `limit`."""
         return await read_limited(self.stream(), limit)
+
+
+def clean_unquote(value: str) -> str | None:
+    """Percent-decode a name (a raw path, or a header value as latin-1) as UTF-8; None if it is not
+    UTF-8 or holds NUL, which must be refused rather than mapped onto another name."""
+    try:
+        decoded = unquote_to_bytes(value.encode("latin-1")).decode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return None
+    return None if "\x00" in decoded else decoded
 
 
 async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:

@@ -264,6 +264,19 @@ def test_swift_refuses_names_that_are_not_utf8_or_hold_nul(admin_swift: Swift, c
     assert admin_swift("GET", f"/{container}", params={"format": "json"}).json() == []
 
 
+@pytest.mark.parametrize("destination", ["%FF%FE", "a%00b"])
+def test_swift_copies_refuse_target_names_that_are_not_utf8(admin_swift: Swift, container: str,
+                                                            destination: str) -> None:
+    assert admin_swift("PUT", f"/{container}/source", data=b"x").status_code == 201
+    target = f"{container}/{destination}"
+    copied = admin_swift("COPY", f"/{container}/source", headers={"Destination": target})
+    assert (copied.status_code, copied.text) == (412, "Invalid UTF8 or contains NULL")
+    put = admin_swift("PUT", f"/{container}/target", headers={"X-Copy-From": target})
+    assert (put.status_code, put.text) == (412, "Invalid UTF8 or contains NULL")
+    assert [entry["name"] for entry in admin_swift("GET", f"/{container}", params={"format": "json"}).json()
+            ] == ["source"]
+
+
 def test_a_replacement_character_sent_as_utf8_is_a_valid_name(admin_swift: Swift, container: str) -> None:
     assert admin_swift("PUT", f"/{container}/%EF%BF%BD", data=b"x").status_code == 201
     assert admin_swift("GET", f"/{container}/%EF%BF%BD").content == b"x"

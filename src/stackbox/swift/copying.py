@@ -6,13 +6,13 @@ Swift copies as one plain object holding the concatenated data (so its etag is r
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-from stackbox.http import Response
+from stackbox.http import Response, clean_unquote
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
 from stackbox.swift.acl import denied, may_read, may_write
 from stackbox.swift.context import Call
-from stackbox.swift.errors import bad_request, html_error
+from stackbox.swift.errors import SwiftError, bad_request, html_error
 from stackbox.swift.headers import http_date, is_true, meta_headers
 from stackbox.swift.large_objects import authorize_segments, resolve_dlo, slo_system_meta
 from stackbox.swift.object_meta import check_object_name, created, request_attrs
@@ -21,7 +21,10 @@ Location = tuple[str, str, str]  # account, container, object
 
 
 def _parse_location(value: str, account: str, header: str) -> Location:
-    container, slash, obj = unquote(value).lstrip("/").partition("/")
+    name = clean_unquote(value)
+    if name is None:
+        raise SwiftError(412, "Invalid UTF8 or contains NULL")
+    container, slash, obj = name.lstrip("/").partition("/")
     if not container or not slash or not obj:
         raise html_error(412, f"{header} header must be of the form <container name>/<object name>")
     return account, container, obj

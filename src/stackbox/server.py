@@ -7,8 +7,10 @@ request to the identity or the object-store front end by the port that accepted 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
+import resource
 import signal
 import socket
 import time
@@ -27,6 +29,25 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+#: File descriptors a worker keeps for what is not a connection (databases, blobs, locks, pipes).
+OTHER_FILES = 256
+
+
+def _connection_cap(wanted: int) -> int:
+    """Raise the soft file limit so that a worker can hold `wanted` connections plus its other files,
+    and return how many it can hold: the cap must answer 503 before accept() fails with EMFILE."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + OTHER_FILES
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return wanted
+    raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+    if raised < needed:
+        log.warning("the file limit (%d) allows %d connections per worker, not %d", raised,
+                    raised - OTHER_FILES, wanted)
+    return max(1, raised - OTHER_FILES)
 
 
 def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
@@ -74,6 +95,7 @@ def _fork_worker(target: Callable[[], None]) -> int:
 
 def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
     """Bind both ports, fork the workers and supervise them until SIGINT/SIGTERM."""
+    settings = dataclasses.replace(settings, max_connections=_connection_cap(settings.max_connections))
     sockets = [bind(settings.host, settings.identity_port), bind(settings.host, settings.object_port)]
     stopping = False
 

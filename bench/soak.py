@@ -101,56 +101,56 @@ class Schedule:
 # ------------------------------------------------------------------------------------- set-up
 
 
-def _admin_session(cloud: RunningCloud) -> requests.Session:
-    session = requests.Session()
-    token = _token(cloud.auth_url, "admin", cloud.admin_password, "admin")
-    session.headers["X-Auth-Token"] = token[0]
-    return session
-
-
-def _token(auth_url: str, user: str, password: str, project: str | None) -> tuple[str, str | None]:
-    """(token, project id) for a password authentication."""
-    identity: dict[str, Any] = {"methods": ["password"], "password": {"user": {
-        "name": user, "password": password, "domain": {"id": "default"}}}}
-    body: dict[str, Any] = {"auth": {"identity": identity}}
-    if project is not None:
-        body["auth"]["scope"] = {"project": {"name": project, "domain": {"id": "default"}}}
+def _token(auth_url: str, user: str, password: str, project: str) -> str:
+    """A project-scoped token for a password authentication."""
+    body: dict[str, Any] = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "password": password, "domain": {"id": "default"}}}},
+        "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
     response = requests.post(f"{auth_url}/auth/tokens", json=body, timeout=REQUEST_TIMEOUT)
     response.raise_for_status()
-    project_id = response.json()["token"].get("project", {}).get("id")
-    return response.headers["X-Subject-Token"], project_id
+    return response.headers["X-Subject-Token"]
 
 
-def _user(cloud: RunningCloud, admin: requests.Session, role_id: str, project: bool = True) -> Account | str:
-    """A member user on a fresh project (its Account), or only a user (its name) without `project`."""
-    name, password = f"soak-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    base = cloud.auth_url
-    user = admin.post(f"{base}/users", json={"user": {"name": name, "password": password,
-                                                      "domain_id": "default"}}, timeout=REQUEST_TIMEOUT)
-    user.raise_for_status()
-    user_id = user.json()["user"]["id"]
-    if not project:
-        return name
-    created = admin.post(f"{base}/projects", json={"project": {"name": name, "domain_id": "default"}},
-                         timeout=REQUEST_TIMEOUT)
-    project_id = created.json()["project"]["id"]
-    admin.put(f"{base}/projects/{project_id}/users/{user_id}/roles/{role_id}",
-              timeout=REQUEST_TIMEOUT).raise_for_status()
-    token, _ = _token(base, name, password, name)
-    pair = admin.post(f"{base}/users/{user_id}/credentials/OS-EC2", json={"tenant_id": project_id},
-                      timeout=REQUEST_TIMEOUT).json()["credential"]
-    return Account(f"{cloud.object_url}/v1/AUTH_{project_id}", token, pair["access"], pair["secret"])
+class Admin:
+    """The cloud's admin, making the soak's users through the identity API."""
+
+    def __init__(self, cloud: RunningCloud) -> None:
+        self.cloud = cloud
+        self.session = requests.Session()
+        self.session.headers["X-Auth-Token"] = _token(cloud.auth_url, "admin", cloud.admin_password, "admin")
+        roles = self._call("GET", "/roles?name=member")["roles"]
+        self.member_role = roles[0]["id"]
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.session.request(method, f"{self.cloud.auth_url}{path}", json=body,
+                                        timeout=REQUEST_TIMEOUT)
+        response.raise_for_status()
+        return response.json() if response.content else {}
+
+    def user(self) -> tuple[str, str, str]:
+        """(id, name, password) of a new user."""
+        name, password = f"soak-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        created = self._call("POST", "/users", {"user": {"name": name, "password": password,
+                                                          "domain_id": "default"}})
+        return created["user"]["id"], name, password
+
+    def member_account(self) -> Account:
+        """A new user, member of a new project of the same name: its account, token and EC2 pair."""
+        user_id, name, password = self.user()
+        project_id = self._call("POST", "/projects", {"project": {"name": name,
+                                                                  "domain_id": "default"}})["project"]["id"]
+        self._call("PUT", f"/projects/{project_id}/users/{user_id}/roles/{self.member_role}")
+        pair = self._call("POST", f"/users/{user_id}/credentials/OS-EC2",
+                          {"tenant_id": project_id})["credential"]
+        token = _token(self.cloud.auth_url, name, password, name)
+        return Account(f"{self.cloud.object_url}/v1/AUTH_{project_id}", token, pair["access"], pair["secret"])
 
 
 def prepare(cloud: RunningCloud) -> Setup:
-    admin = _admin_session(cloud)
-    roles = admin.get(f"{cloud.auth_url}/roles", params={"name": "member"}, timeout=REQUEST_TIMEOUT).json()
-    role_id = roles["roles"][0]["id"]
-    normal, attacker = _user(cloud, admin, role_id), _user(cloud, admin, role_id)
-    assert isinstance(normal, Account) and isinstance(attacker, Account)
-    victims = tuple(str(_user(cloud, admin, role_id, project=False)) for _ in range(PASSWORD_GUESSERS))
-    setup = Setup(cloud.object_url, cloud.auth_url, normal, attacker, f"soak-{uuid.uuid4().hex[:8]}",
-                  "soak", "attack", victims)
+    admin = Admin(cloud)
+    victims = tuple(admin.user()[1] for _ in range(PASSWORD_GUESSERS))
+    setup = Setup(cloud.object_url, cloud.auth_url, admin.member_account(), admin.member_account(),
+                  f"soak-{uuid.uuid4().hex[:8]}", "soak", "attack", victims)
     client = NormalClient(setup)
     client.check(client.s3("PUT", f"/{setup.bucket}"))
     client.check(client.swift("PUT", f"/{setup.container}"))

@@ -124,7 +124,17 @@ def _request_headers() -> st.SearchStrategy[list[tuple[str, str]]]:
     return st.lists(pairs, max_size=8)
 
 
-@given(latin1_text(60).map(lambda path: "/" + quote(path, safe="/")), query_string(), _request_headers())
+def _request_query() -> st.SearchStrategy[str]:
+    presigned = _presigned_query().map(
+        lambda query: "&".join(f"{quote(name)}={quote(value, safe='')}" for name, value in query.items()))
+    return st.one_of(query_string(), presigned)
+
+
+@given(latin1_text(60).map(lambda path: "/" + quote(path, safe="/")), _request_query(), _request_headers())
+@example("/b/k", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDSTACKBOXTEST%2F20260101"
+         "%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=%C2%B2"
+         "&X-Amz-SignedHeaders=host&X-Amz-Signature=00", [])
+@example("/b/k", "AWSAccessKeyId=AKIDSTACKBOXTEST&Expires=99999999999999999999999&Signature=x", [])
 def test_authenticate_arbitrary_requests(path: str, query: str, headers: list[tuple[str, str]]) -> None:
     request = make_request("PUT", f"http://s3.example{path}?{query}", headers)
     with contextlib.suppress(S3Error):

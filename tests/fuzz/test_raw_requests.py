@@ -9,6 +9,8 @@ answer), within a bounded time, and the server logs no traceback.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import socket
 import time
@@ -38,6 +40,7 @@ from .strategies import LATIN1, numberish
 ANSWER_TIMEOUT = 20.0
 MAX_RESPONSE_BYTES = 4 << 20
 REGION = "us-east-1"
+TEMP_URL_KEY = "fuzz-temp-url-key"
 
 Headers = list[tuple[bytes, bytes]]
 RawRequest = tuple[str, str, Headers, bytes]  # method, request target, headers, body
@@ -62,6 +65,9 @@ def target(cloud: RunningCloud, make_user: MakeUser, make_pair: MakePair) -> Tar
     base = f"{cloud.object_url}/v1/{user.account}/{container}"
     headers = {"X-Auth-Token": token}
     requests.put(base, headers=headers, timeout=30).raise_for_status()
+    key_header = {"X-Account-Meta-Temp-URL-Key": TEMP_URL_KEY}
+    requests.post(f"{cloud.object_url}/v1/{user.account}", headers={**headers, **key_header},
+                  timeout=30).raise_for_status()
     requests.put(f"{base}/o", data=b"0123456789", headers=headers, timeout=30).raise_for_status()
     manifest = json.dumps([{"path": f"/{container}/o"}, {"path": f"/{container}/o", "range": "2-5"}])
     requests.put(f"{base}/slo?multipart-manifest=put", data=manifest, headers=headers,
@@ -216,8 +222,27 @@ def anonymous_requests(draw: st.DrawFn) -> RawRequest:
     return method, _with_query(path, query), draw(_headers(SWIFT_HEADERS + S3_HEADERS)), draw(_body())
 
 
+def temp_url(method: str, path: str, expires: str) -> str:
+    """`path` with a TempURL signature (sha256, the account key) for `method` until `expires`."""
+    signature = hmac.new(TEMP_URL_KEY.encode(), f"{method}\n{expires}\n{path}".encode("latin-1"),
+                         hashlib.sha256).hexdigest()
+    return f"{path}?temp_url_sig={signature}&temp_url_expires={quote(expires, safe='')}"
+
+
+@st.composite
+def temp_url_requests(draw: st.DrawFn, target: Target) -> RawRequest:
+    """Validly signed TempURLs with odd expiry times (the signature covers them as sent)."""
+    method = draw(st.sampled_from(["GET", "HEAD", "PUT"]))
+    path = f"/v1/{target.swift_account}/{target.container}/{draw(st.sampled_from(['o', 'slo', 't']))}"
+    far = st.integers(int(time.time()) + 60, 10**25).map(str)
+    iso = st.integers(2030, 12000).map(lambda year: f"{year}-01-01T00:00:00Z")
+    expires = draw(st.one_of(far, iso, numberish(30, latin1=True)))
+    return method, temp_url(method, path, expires), draw(_headers(SWIFT_HEADERS)), draw(_body())
+
+
 def _requests(target: Target) -> st.SearchStrategy[RawRequest]:
-    return st.one_of(swift_requests(target), s3_requests(target), anonymous_requests())
+    return st.one_of(swift_requests(target), s3_requests(target), anonymous_requests(),
+                     temp_url_requests(target))
 
 
 # ----------------------------------------------------------------------------------------- tests
@@ -273,3 +298,9 @@ def test_raw_requests(target: Target, log_offset: list[int]) -> None:
         _check(target, log_offset, _placed(target, request))
 
     run()
+
+
+def test_temp_url_far_expiry(target: Target, log_offset: list[int]) -> None:
+    """A TempURL valid until after year 9999 (an Expires header cannot say when)."""
+    path = f"/v1/{target.swift_account}/{target.container}/o"
+    _check(target, log_offset, ("GET", temp_url("GET", path, str(10**12)), [], b""))

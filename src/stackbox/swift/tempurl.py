@@ -29,6 +29,8 @@ _HEAD_SIGNED_AS = ("HEAD", "GET", "PUT", "POST")
 #: (CVE-2015-5223).
 _OWN_PARAMETERS = frozenset({"temp_url_sig", "temp_url_expires", "temp_url_prefix", "temp_url_ip_range",
                              "filename", "inline"})
+#: 9999-12-31T23:59:59Z, the last moment an HTTP date can name.
+_LAST_EXPIRY = 253_402_300_799
 #: Headers that would make a written object point at data the URL does not grant.
 _DISALLOWED_HEADERS = ("x-object-manifest", "x-symlink-target")
 
@@ -89,8 +91,12 @@ def _check_expiry(raw: str) -> None:
 
 
 def _expiry(raw: str) -> int:
-    """`temp_url_expires` as a Unix time: seconds, or ISO 8601 in UTC; ValueError otherwise."""
-    return int(raw) if raw.isdigit() else timegm(time.strptime(raw, "%Y-%m-%dT%H:%M:%SZ"))
+    """`temp_url_expires` as a Unix time: seconds, or ISO 8601 in UTC; ValueError otherwise, and past
+    the year 9999 (the URL's Expires header could not name it)."""
+    value = int(raw) if raw.isdigit() else timegm(time.strptime(raw, "%Y-%m-%dT%H:%M:%SZ"))
+    if value > _LAST_EXPIRY:
+        raise ValueError(raw)
+    return value
 
 
 def parse_signature(raw: str) -> tuple[str, bytes]:

@@ -107,32 +107,34 @@ async def _put_object_data(call: S3Call) -> Response:
 RouteTable = dict[str, list[tuple[str | None, Route]]]
 
 _BUCKET_ROUTES: RouteTable = {
-    "GET": [("location", (bucket.get_location, Access.READ)), ("acl", (acl.get_bucket_acl, Access.READ)),
-            ("tagging", (tagging.get_bucket_tagging, Access.READ)),
-            ("versioning", (bucket.get_versioning, Access.READ)),
+    "GET": [("location", (bucket.get_location, Access.OWNER_READ)),
+            ("acl", (acl.get_bucket_acl, Access.OWNER_READ)),
+            ("tagging", (tagging.get_bucket_tagging, Access.OWNER_READ)),
+            ("versioning", (bucket.get_versioning, Access.OWNER_READ)),
             ("uploads", (listing.list_uploads, Access.READ)),
             (None, (listing.list_objects, Access.READ))],
     "HEAD": [(None, (bucket.head_bucket, Access.READ))],
-    "PUT": [("acl", (acl.put_bucket_acl, Access.WRITE)),
-            ("tagging", (tagging.put_bucket_tagging, Access.WRITE)),
-            ("versioning", (bucket.unsupported, Access.WRITE)),
-            (None, (bucket.create_bucket, Access.WRITE))],
-    "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.WRITE)),
-               (None, (bucket.delete_bucket, Access.WRITE))],
+    "PUT": [("acl", (acl.put_bucket_acl, Access.OWNER_WRITE)),
+            ("tagging", (tagging.put_bucket_tagging, Access.OWNER_WRITE)),
+            ("versioning", (bucket.unsupported, Access.OWNER_WRITE)),
+            (None, (bucket.create_bucket, Access.OWNER_WRITE))],
+    "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.OWNER_WRITE)),
+               (None, (bucket.delete_bucket, Access.OWNER_WRITE))],
     "POST": [("delete", (delete.delete_objects, Access.WRITE))],
 }
 
 _OBJECT_ROUTES: RouteTable = {
-    "GET": [("uploadId", (multipart.list_parts, Access.READ)), ("acl", (acl.get_object_acl, Access.READ)),
-            ("tagging", (tagging.get_object_tagging, Access.READ)),
+    "GET": [("uploadId", (multipart.list_parts, Access.READ)),
+            ("acl", (acl.get_object_acl, Access.OWNER_READ)),
+            ("tagging", (tagging.get_object_tagging, Access.OWNER_READ)),
             ("attributes", (get.get_object_attributes, Access.READ)),
             (None, (get.get_object, Access.READ))],
     "HEAD": [(None, (get.head_object, Access.READ))],
-    "PUT": [("acl", (acl.put_object_acl, Access.WRITE)),
-            ("tagging", (tagging.put_object_tagging, Access.WRITE)),
+    "PUT": [("acl", (acl.put_object_acl, Access.OWNER_WRITE)),
+            ("tagging", (tagging.put_object_tagging, Access.OWNER_WRITE)),
             (None, (_put_object_data, Access.WRITE))],
     "DELETE": [("uploadId", (multipart.abort_upload, Access.WRITE)),
-               ("tagging", (tagging.delete_object_tagging, Access.WRITE)),
+               ("tagging", (tagging.delete_object_tagging, Access.OWNER_WRITE)),
                (None, (delete.delete_object, Access.WRITE))],
     "POST": [("uploads", (multipart.create_upload, Access.WRITE)),
              ("uploadId", (multipart.complete_upload, Access.WRITE))],
@@ -155,7 +157,7 @@ def _pick(routes: RouteTable, unsupported: tuple[str, ...], call: S3Call, resour
     method = call.request.method
     query = call.query
     if query and any(name in query for name in unsupported):
-        return bucket.unsupported, Access.READ if method in ("GET", "HEAD") else Access.WRITE
+        return bucket.unsupported, Access.OWNER_READ if method in ("GET", "HEAD") else Access.OWNER_WRITE
     for sub_resource, route in routes.get(method, ()):
         if sub_resource is None or sub_resource in query:
             return route

@@ -31,6 +31,18 @@ class Access(Enum):
     NONE = "none"  # ListBuckets: any authenticated caller
     READ = "read"
     WRITE = "write"
+    #: The owner's operations (ACLs, tags, location, creating or deleting the bucket): S3 grants them
+    #: through no canned ACL (READ_ACP and WRITE_ACP are the owner's), so never to anonymous callers.
+    OWNER_READ = "owner-read"
+    OWNER_WRITE = "owner-write"
+
+    @property
+    def reads(self) -> bool:
+        return self in (Access.READ, Access.OWNER_READ)
+
+    @property
+    def writes(self) -> bool:
+        return self in (Access.WRITE, Access.OWNER_WRITE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +148,11 @@ class S3Call:
         context = self.context
         if context is not None:
             account = context.account
-            if account is None or (access is Access.READ and not context.can_read) or (
-                    access is Access.WRITE and not context.can_write):
+            if account is None or (access.reads and not context.can_read) or (
+                    access.writes and not context.can_write):
                 raise S3Error("AccessDenied")
             return BucketGrant(account)
-        owner = s3_owner(self.storage, bucket) if bucket and access is not Access.NONE else None
+        owner = s3_owner(self.storage, bucket) if bucket and access in (Access.READ, Access.WRITE) else None
         if owner is None:
             raise S3Error("AccessDenied")
         bucket_acl = self.storage.get_container(owner, bucket).meta.get(BUCKET_ACL_META)

@@ -9,7 +9,8 @@ import requests
 from botocore.client import BaseClient
 
 from cloud import RunningCloud
-from s3.conftest import unique
+from s3.conftest import MakeClient, MakePair, unique
+from swift.conftest import MakeUser, User, session
 
 TAGGING = b"<Tagging><TagSet><Tag><Key>stolen</Key><Value>yes</Value></Tag></TagSet></Tagging>"
 
@@ -84,3 +85,54 @@ def test_anonymous_caller_keeps_what_the_canned_acl_grants(cloud: RunningCloud, 
     assert requests.get(f"{base}/report.txt", timeout=10).content == b"quarterly figures"
     assert requests.put(f"{base}/drop.txt", data=b"for you", timeout=10).status_code == 200
     assert requests.delete(f"{base}/drop.txt", timeout=10).status_code == 204
+
+
+# ---------------------------------------------- UploadPartCopy copies bytes: at most S3's 5 GiB per request
+
+
+@pytest.fixture
+def project(make_user: MakeUser, make_pair: MakePair, make_client: MakeClient) -> tuple[User, BaseClient]:
+    """A Swift user and an S3 client of one project."""
+    user = make_user("member")
+    return user, make_client(make_pair("member", project_id=user.project_id))
+
+
+@pytest.fixture
+def huge_slo(cloud: RunningCloud, project: tuple[User, BaseClient]) -> tuple[BaseClient, str]:
+    """A bucket with a 6 GiB SLO made through Swift from one 8 MiB segment named 768 times."""
+    user, s3 = project
+    bucket = unique("big")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="segment", Body=b"x" * (8 << 20))
+    token = session(cloud, user.name, user.password, user.project_name).get_token()
+    made = requests.put(f"{cloud.object_url}/v1/{user.account}/{bucket}/huge?multipart-manifest=put",
+                        json=[{"path": f"/{bucket}/segment"}] * 768, headers={"X-Auth-Token": token},
+                        timeout=60)
+    assert made.status_code == 201, made.text
+    return s3, bucket
+
+
+@pytest.mark.parametrize("copy_range", [None, "bytes=0-5368709120"])
+def test_upload_part_copy_refuses_more_than_5_gib(huge_slo: tuple[BaseClient, str],
+                                                  copy_range: str | None) -> None:
+    """Each such request would make the server read and write gigabytes for a few bytes sent."""
+    s3, bucket = huge_slo
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="copy")["UploadId"]
+    extra = {"CopySourceRange": copy_range} if copy_range else {}
+    with pytest.raises(s3.exceptions.ClientError) as raised:
+        s3.upload_part_copy(Bucket=bucket, Key="copy", UploadId=upload_id, PartNumber=1,
+                            CopySource={"Bucket": bucket, "Key": "huge"}, **extra)
+    error = raised.value.response["Error"]
+    assert error["Code"] == "InvalidRequest"
+    assert error["Message"] == ("The specified copy source is larger than the maximum allowable size for a "
+                                "copy source: 5368709120")
+    assert s3.list_parts(Bucket=bucket, Key="copy", UploadId=upload_id).get("Parts", []) == []
+
+
+def test_upload_part_copy_of_a_range_of_a_huge_source_still_works(huge_slo: tuple[BaseClient, str]) -> None:
+    s3, bucket = huge_slo
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="copy")["UploadId"]
+    copied = s3.upload_part_copy(Bucket=bucket, Key="copy", UploadId=upload_id, PartNumber=1,
+                                 CopySource={"Bucket": bucket, "Key": "huge"},
+                                 CopySourceRange="bytes=0-1048575")
+    assert copied["CopyPartResult"]["ETag"]

@@ -18,6 +18,7 @@ from stackbox.storage.types import NoSuchContainer, NoSuchObject, ObjectAttrs, O
 
 _SOURCE_CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 _DIRECTIVES = ("COPY", "REPLACE")
+MAX_COPY_SOURCE = 5 << 30
 
 
 async def copy_object(call: S3Call) -> Response:
@@ -39,6 +40,10 @@ async def upload_part_copy(call: S3Call) -> Response:
     upload_id = current_upload(call).upload_id
     source = _source(call)
     start, stop = _source_range(call.headers.get("x-amz-copy-source-range"), source.size)
+    if (source.size if stop is None else stop) - start > MAX_COPY_SOURCE:
+        # A part copy reads and writes its bytes: S3's bound keeps one small request from costing gigabytes.
+        raise S3Error("InvalidRequest", "The specified copy source is larger than the maximum allowable size "
+                      f"for a copy source: {MAX_COPY_SOURCE}")
     part = await call.storage.upload_part_copy(call.account, call.bucket, upload_id, number, source,
                                                start, stop)
     children = [xml.element("LastModified", xml.iso8601(part.last_modified)),

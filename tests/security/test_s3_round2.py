@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
 
 import pytest
 import requests
@@ -136,3 +141,40 @@ def test_upload_part_copy_of_a_range_of_a_huge_source_still_works(huge_slo: tupl
                                  CopySource={"Bucket": bucket, "Key": "huge"},
                                  CopySourceRange="bytes=0-1048575")
     assert copied["CopyPartResult"]["ETag"]
+
+
+# --------------------------------------------------- DeleteObjects yields to the loop between its deletes
+
+DELETERS = 2  # one per worker of the test cloud
+
+
+def _timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    return call(), time.monotonic() - started
+
+
+def test_healthcheck_answers_while_big_delete_objects_run(cloud: RunningCloud, s3: BaseClient,
+                                                          bucket: str) -> None:
+    batches = [[f"batch{batch}/key{index}" for index in range(1000)] for batch in range(DELETERS)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket=bucket, Key=key, Body=b"x"),
+                      [key for keys in batches for key in keys]))
+
+    def delete_objects(keys: list[str]) -> dict[str, Any]:
+        objects = [{"Key": key} for key in keys]
+        return s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+
+    with ThreadPoolExecutor(max_workers=DELETERS) as pool:
+        deletes = [pool.submit(_timed, partial(delete_objects, keys)) for keys in batches]
+        slowest = 0.0
+        while not all(delete.done() for delete in deletes):
+            answer, took = _timed(lambda: requests.get(f"{cloud.object_url}/healthcheck", timeout=30))
+            assert answer.text == "OK"
+            slowest = max(slowest, took)
+            time.sleep(0.02)
+        results = [delete.result() for delete in deletes]
+    assert all("Errors" not in answer for answer, _ in results)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    # A worker that deletes a thousand keys without yielding answers nothing else until it is done.
+    shortest = min(took for _, took in results)
+    assert slowest < 0.5 * shortest, (slowest, shortest)

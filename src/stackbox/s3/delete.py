@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from stackbox.http import Response
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
@@ -10,6 +12,7 @@ from stackbox.s3.headers import MAX_KEY_BYTES
 from stackbox.storage.types import Preconditions
 
 MAX_DELETE_KEYS = 1000
+DELETE_BATCH = 16
 
 
 async def delete_object(call: S3Call) -> Response:
@@ -27,13 +30,17 @@ async def delete_objects(call: S3Call) -> Response:
     if not keys or len(keys) > MAX_DELETE_KEYS:
         raise S3Error("MalformedXML")
     call.storage.get_container(call.account, call.bucket)
-    results = [_delete_one(call, key, quiet) for key in keys]
+    results: list[str] = []
+    # Group-committed batches that yield to the loop: a thousand deletes in one go would stall the worker.
+    for start in range(0, len(keys), DELETE_BATCH):
+        batch = keys[start:start + DELETE_BATCH]
+        results += await asyncio.gather(*(_delete_one(call, key, quiet) for key in batch))
     return xml.xml_response("DeleteResult", results)
 
 
-def _delete_one(call: S3Call, key: str, quiet: bool) -> str:
+async def _delete_one(call: S3Call, key: str, quiet: bool) -> str:
     if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         return ("<Error>" + xml.element("Key", key) + xml.element("Code", "KeyTooLongError")
                 + xml.element("Message", "Your key is too long") + "</Error>")
-    call.storage.delete_object(call.account, call.bucket, key)
+    await call.storage.remove_object(call.account, call.bucket, key)
     return "" if quiet else f"<Deleted>{xml.element('Key', key)}</Deleted>"

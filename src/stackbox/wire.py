@@ -2,10 +2,12 @@
 
 Bounds (`ConnectionLimits`, from the settings): a request line of at most 8 KiB (else 414), header
 lines of at most 8 KiB and header blocks of at most 64 KiB (else 400, as Swift's eventlet answers)
-and 256 headers (else 431); a request head must arrive within `header_timeout` seconds of its first
-byte (else 408), and a connection that sends nothing is closed after that long too; a body (or a
-response the client does not read) may stall for at most `body_timeout` seconds; a worker holds at
-most `max_connections` connections and refuses more with 503. Each refusal closes the connection.
+and 256 headers (else 431); at most `max_pipelined` requests wait behind the one being answered
+(more close the connection), and no more is read while any wait; a request head must arrive within
+`header_timeout` seconds of its first byte (else 408), and a connection that sends nothing is closed
+after that long too; a body (or a response the client does not read) may stall for at most
+`body_timeout` seconds; a worker holds at most `max_connections` connections and refuses more with
+503. Each refusal closes the connection.
 
 uvicorn writes every response header name in lower case. HTTP does not care, but Swift clients show
 metadata names as they arrive (`openstack container show` prints `Color='blue'` against Swift, whose
@@ -35,6 +37,10 @@ class ConnectionLimits:
     max_header_line: int = 8192
     max_header_block: int = 65536
     max_header_count: int = 256
+    #: Pipelined requests queued behind the one in progress. uvicorn queues every request of each
+    #: chunk it reads and reads again after each answer, so a client pipelining tiny requests while
+    #: reading answers slowly grew the queue by thousands of requests (megabytes) per answer.
+    max_pipelined: int = 64
 
 
 class _Refused(Exception):
@@ -152,6 +158,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._reading_head = False
         self._head_bytes = 0
+        self._heads_begun = 0
         self._header_block = 0
         self._header_count = 0
         self._refused: _Refused | None = None
@@ -169,11 +176,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         head_in_progress = self._reading_head
+        heads_begun = self._heads_begun
         super().data_received(data)
         if self.transport.is_closing():
             return
-        if head_in_progress and self._reading_head:
-            # The whole chunk belongs to the head; httptools buffers an unfinished header whole.
+        if head_in_progress and self._reading_head and heads_begun == self._heads_begun:
+            # The whole chunk belongs to one head; httptools buffers an unfinished header whole.
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_request_line + self.limits.max_header_block:
                 self._refuse(_Refused(400, "Headers Too Large"))
@@ -189,6 +197,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._heads_begun += 1
         self._reading_head = True
         self._head_bytes = self._header_block = self._header_count = 0
         self._arm_head_timer()
@@ -216,9 +225,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._reading_head = False
         self._cancel_head_timer()
+        if self._answering() and len(self.pipeline) >= self.limits.max_pipelined:
+            self._refused = _Refused(503, "Too Many Pipelined Requests")
+            raise self._refused
         super().on_headers_complete()
         if self.cycle is not None and type(self.cycle) is RequestResponseCycle:
             _Cycle.adopt(self.cycle, self.limits.body_timeout)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.pipeline:
+            self.flow.pause_reading()  # uvicorn resumes at once; read on when the queue is served
+
+    def _answering(self) -> bool:
+        """A response is being produced or requests wait for theirs."""
+        return (self.cycle is not None and not self.cycle.response_complete) or bool(self.pipeline)
 
     def _idle(self) -> bool:
         return ((self.cycle is None or self.cycle.response_complete) and not self.pipeline
@@ -245,8 +266,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse(self, refused: _Refused) -> None:
+        """Answer with the refusal and close; only close while earlier requests are being answered
+        (the client would take the refusal for an earlier request's answer, or part of it)."""
         self._cancel_head_timer()
-        self.transport.write(_refusal(refused.status, refused.reason))
+        if not self._answering():
+            self.transport.write(_refusal(refused.status, refused.reason))
         self.transport.close()
 
 

@@ -41,6 +41,9 @@ def _require_project_access(call: Call, user_id: str, project_id: Any, action: s
         raise NotFound.of("project", project_id)
     if not call.context.is_admin and not call.service.effective_roles(user_id, project_id):
         raise Forbidden.action(action)
+    if call.context.app_cred_id and project_id != call.context.project_id:
+        # An application credential delegates its roles on its own project, not on the user's others.
+        raise Forbidden.action(action)
 
 
 def _refuse_access_rules(context: AuthContext) -> None:

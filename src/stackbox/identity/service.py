@@ -200,7 +200,7 @@ class IdentityService:
         app_cred = None
         if row["app_cred_id"]:
             app_cred = self.store.get("application_credential", row["app_cred_id"])
-            if app_cred is None:
+            if app_cred is None or app_cred["project_id"] != row["project_id"]:
                 return None, None
         scope = self.scope_for(user, project_id=row["project_id"], app_cred=app_cred)
         pair = Ec2Secret(access, blob["secret"], scope.context) if scope else None

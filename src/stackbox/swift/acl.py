@@ -13,7 +13,7 @@ a bare entry grants a role name, to users of the account's own project only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from stackbox.auth import AuthContext
 from stackbox.storage.types import NoSuchContainer
@@ -26,9 +26,10 @@ WRITE_METHODS = frozenset({"PUT", "POST", "DELETE"})
 
 
 def unauthorized(call: Call) -> SwiftError:
-    """401 naming the account and the Keystone that issues its tokens, as keystoneauth answers."""
+    """401 naming the account and the Keystone that issues its tokens, as keystoneauth answers. The
+    account comes from the path: quoted, as swob quotes the realm, it cannot break the header."""
     keystone_uri = call.identity.settings.identity_url.removesuffix("/v3")
-    challenge = f'Swift realm="{call.account}", Keystone uri="{keystone_uri}"'
+    challenge = f'Swift realm="{quote(call.account)}", Keystone uri="{keystone_uri}"'
     return SwiftError(401, headers=[("Www-Authenticate", challenge)])
 
 

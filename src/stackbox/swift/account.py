@@ -9,7 +9,7 @@ from stackbox.storage.types import AccountInfo
 from stackbox.swift.container import ALLOWED_METHODS
 from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError, html_body
-from stackbox.swift.headers import meta_headers, meta_update, x_timestamp
+from stackbox.swift.headers import check_meta_totals, meta_headers, meta_update, x_timestamp
 from stackbox.swift.listing import CONTENT_TYPES, listing_format, listing_query, render_containers
 
 
@@ -58,6 +58,7 @@ async def head_account(call: Call) -> Response:
 
 async def post_account(call: Call) -> Response:
     update = meta_update(call.headers, "account")
+    check_meta_totals(update.applied_to(call.storage.get_account(call.account).meta))
     call.storage.update_account_meta(call.account, update.set, update.remove)
     return Response(b"", 204, content_type=HTML)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stackbox.http import Response
-from stackbox.storage.types import ContainerInfo
+from stackbox.storage.types import ContainerInfo, NoSuchContainer
 from stackbox.swift.acl import acl_updates
 from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError, html_body, html_error
@@ -11,6 +11,7 @@ from stackbox.swift.headers import (
     MAX_CONTAINER_NAME_LENGTH,
     READ_ACL,
     WRITE_ACL,
+    check_meta_totals,
     http_date,
     meta_headers,
     meta_update,
@@ -47,6 +48,11 @@ def _check_name(name: str) -> None:
 
 def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
     update = meta_update(call.headers, "container")
+    try:
+        current = call.storage.get_container(call.account, call.container).meta
+    except NoSuchContainer:
+        current = {}
+    check_meta_totals(update.applied_to(current))
     acl_set, acl_remove = acl_updates(call.headers)
     return {**update.set, **acl_set}, [*update.remove, *acl_remove]
 

@@ -13,7 +13,7 @@ from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
 from stackbox.swift.acl import denied, may_read, may_write
 from stackbox.swift.context import Call
 from stackbox.swift.errors import SwiftError, bad_request, html_error
-from stackbox.swift.headers import http_date, is_true, meta_headers
+from stackbox.swift.headers import check_meta_totals, http_date, is_true, meta_headers
 from stackbox.swift.large_objects import authorize_segments, resolve_dlo, slo_system_meta
 from stackbox.swift.object_meta import check_object_name, created, request_attrs
 
@@ -78,6 +78,7 @@ def _copy_attrs(call: Call, src: ObjectInfo, keep_manifest: bool) -> ObjectAttrs
     system = slo_system_meta(src)
     base = {} if fresh else {name: value for name, value in src.meta.items() if name not in system}
     requested = request_attrs(call, {**base, **system} if keep_manifest else base)
+    check_meta_totals(requested.meta)
     content_type = call.headers.get("content-type") or src.content_type
     return ObjectAttrs(content_type=content_type, meta=requested.meta,
                        headers={**({} if fresh else src.headers), **requested.headers},

@@ -57,6 +57,12 @@ class MetaUpdate:
         self.set: dict[str, str] = {}
         self.remove: list[str] = []
 
+    def applied_to(self, meta: Mapping[str, str]) -> dict[str, str]:
+        merged = {**meta, **self.set}
+        for name in self.remove:
+            merged.pop(name, None)
+        return merged
+
 
 def meta_update(headers: Mapping[str, str], kind: str) -> MetaUpdate:
     """Parse and check the request's metadata for `kind` (account, container, object).
@@ -85,6 +91,17 @@ def meta_update(headers: Mapping[str, str], kind: str) -> MetaUpdate:
     if size > MAX_META_OVERALL_SIZE:
         raise bad_request(f"Total metadata too large; max {MAX_META_OVERALL_SIZE}")
     return update
+
+
+def check_meta_totals(meta: Mapping[str, str]) -> None:
+    """Swift's limits on the user metadata an account, container or object ends up with: its
+    account and container brokers check the merged result of every update, and a copy's PUT carries
+    the source's metadata with the request's, so neither grows past them one request at a time."""
+    items = [(name[len(USER):], value) for name, value in meta.items() if name.startswith(USER) and value]
+    if len(items) > MAX_META_COUNT:
+        raise bad_request(f"Too many metadata items; max {MAX_META_COUNT}")
+    if sum(len(name) + len(value) for name, value in items) > MAX_META_OVERALL_SIZE:
+        raise bad_request(f"Total metadata too large; max {MAX_META_OVERALL_SIZE}")
 
 
 def _check_meta(prefix: str, key: str, value: str) -> None:

@@ -6,6 +6,7 @@ tens of thousands of requests per second per core.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
@@ -19,6 +20,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 RawHeaders = list[tuple[bytes, bytes]]
 
+
+#: What a response header value may not hold (uvicorn refuses to send it, the answer is lost).
+_UNSENDABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 #: Set in the `http.disconnect` message the server sends when the body stalled too long (see wire.py).
 READ_TIMEOUT = "stackbox.read_timeout"
@@ -106,6 +110,13 @@ def clean_unquote(value: str) -> str | None:
     except (UnicodeDecodeError, UnicodeEncodeError):
         return None
     return None if "\x00" in decoded else decoded
+
+
+def sendable(value: str) -> bool:
+    """Whether `value` can be a response header value. Values from request headers always can (the
+    parser refuses control characters); check those from anywhere else (form parts, archives)
+    before storing what is answered as a header."""
+    return _UNSENDABLE.search(value) is None
 
 
 async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:

@@ -17,7 +17,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import quote
 
-from stackbox.http import Response
+from stackbox.http import Response, sendable
 from stackbox.storage.types import EntityTooLarge, ObjectAttrs, StorageError, WriteChecks
 from stackbox.swift.context import Call
 from stackbox.swift.errors import SwiftError
@@ -104,8 +104,10 @@ def _check_signature(call: Call, fields: dict[str, str]) -> None:
 async def _store(call: Call, part: Message, filename: str, data: AsyncIterator[bytes],
                  max_file_size: int) -> str | None:
     key = call.obj + filename
-    attrs = ObjectAttrs(content_type=part.get_content_type() if part.get("content-type") else
-                        "application/octet-stream")
+    content_type = part.get_content_type() if part.get("content-type") else "application/octet-stream"
+    if not sendable(content_type):
+        return "invalid Content-Type"
+    attrs = ObjectAttrs(content_type=content_type)
     checks = WriteChecks(max_length=min(max_file_size, MAX_FILE_SIZE))
     try:
         await call.storage.put_object(call.account, call.container, key, data, attrs=attrs, checks=checks)

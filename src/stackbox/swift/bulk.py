@@ -18,10 +18,11 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, cast
-from urllib.parse import unquote
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from stackbox.http import ClientDisconnected, Response, StreamingResponse
+from stackbox.http import ClientDisconnected, Response, StreamingResponse, clean_unquote
+from stackbox.identity import access_rules
 from stackbox.storage.types import (
     ContainerNotEmpty,
     EntityTooLarge,
@@ -50,6 +51,8 @@ DELETE_BATCH = 16
 ARCHIVE_MODES: dict[str, Literal["r|", "r|gz", "r|bz2"]] = {"tar": "r|", "tar.gz": "r|gz", "tar.bz2": "r|bz2"}
 _READ_CHUNK = 1 << 20
 _TOO_LARGE = "413 Request Entity Too Large"
+_UNAUTHORIZED = "401 Unauthorized"
+_NOT_UTF8 = "412 Precondition Failed"
 
 
 @dataclass
@@ -160,7 +163,7 @@ async def bulk_delete(call: Call) -> Response:
 def deletion_report(call: Call, paths: list[str]) -> Response:
     """Delete `/container/object` and `/container` paths of the caller's account, objects first."""
     outcome = _deletion_outcome()
-    return streamed_report(call, outcome, lambda: _delete_paths(call, paths, outcome))
+    return streamed_report(call, outcome, lambda: _delete_paths(call, paths, outcome, by_rules=False))
 
 
 def _deletion_outcome() -> Outcome:
@@ -168,35 +171,50 @@ def _deletion_outcome() -> Outcome:
 
 
 async def _delete_listed(call: Call, outcome: Outcome) -> None:
-    paths = await _paths_to_delete(call.request.stream())
-    if call.container:
-        paths = [path if path.startswith("/") else f"/{call.container}/{path}" for path in paths]
-    await _delete_paths(call, paths, outcome)
+    lines = await _lines_to_delete(call.request.stream())
+    paths = []
+    for line in lines:
+        path = clean_unquote(line)
+        if path is None:  # not UTF-8, or NUL: it would name another object (U+FFFD) or none
+            outcome.errors.append([line, _NOT_UTF8])
+        else:
+            paths.append(path if path.startswith("/") or not call.container else f"/{call.container}/{path}")
+    await _delete_paths(call, paths, outcome, by_rules=True)
 
 
-async def _paths_to_delete(body: AsyncIterator[bytes]) -> list[str]:
-    """The body's URL-encoded paths, one a line; refused as soon as there are too many of them."""
-    paths: list[str] = []
+async def _lines_to_delete(body: AsyncIterator[bytes]) -> list[str]:
+    """The body's URL-encoded paths, one a line (as Latin-1, still encoded); refused as soon as
+    there are too many of them."""
+    lines: list[str] = []
     pending = b""
     async for chunk in body:
-        *lines, pending = (pending + chunk).split(b"\n")
-        paths += [unquote(line.decode("utf-8", "replace").strip()) for line in lines if line.strip()]
-        if len(paths) > MAX_DELETES_PER_REQUEST:
+        *complete, pending = (pending + chunk).split(b"\n")
+        lines += [line.strip().decode("latin-1") for line in complete if line.strip()]
+        if len(lines) > MAX_DELETES_PER_REQUEST:
             raise SwiftError(413, f"Maximum Bulk Deletes: {MAX_DELETES_PER_REQUEST} per request")
         if len(pending) > MAX_PATH_LENGTH * 2:
             raise SwiftError(400, "Invalid File Name")
     if pending.strip():
-        paths.append(unquote(pending.decode("utf-8", "replace").strip()))
-    if len(paths) > MAX_DELETES_PER_REQUEST:
+        lines.append(pending.strip().decode("latin-1"))
+    if len(lines) > MAX_DELETES_PER_REQUEST:
         raise SwiftError(413, f"Maximum Bulk Deletes: {MAX_DELETES_PER_REQUEST} per request")
-    return paths
+    return lines
 
 
-async def _delete_paths(call: Call, paths: list[str], outcome: Outcome) -> None:
-    ordered = sorted(paths, key=_is_container_path)
-    for start in range(0, len(ordered), DELETE_BATCH):
-        batch = ordered[start:start + DELETE_BATCH]
-        results = await asyncio.gather(*(_delete_path(call, path) for path in batch))
+async def _delete_paths(call: Call, paths: list[str], outcome: Outcome, *, by_rules: bool) -> None:
+    """Objects first, then containers: a container is deleted only once every listed object in it
+    is (batches run their deletes concurrently). `by_rules`: each delete meets the access rules (a
+    bulk delete's do; an SLO's segment deletes, below authtoken in Swift, do not)."""
+    objects = [path for path in paths if not _is_container_path(path)]
+    containers = [path for path in paths if _is_container_path(path)]
+    for group in (objects, containers):
+        await _delete_group(call, group, outcome, by_rules)
+
+
+async def _delete_group(call: Call, paths: list[str], outcome: Outcome, by_rules: bool) -> None:
+    for start in range(0, len(paths), DELETE_BATCH):
+        batch = paths[start:start + DELETE_BATCH]
+        results = await asyncio.gather(*(_delete_path(call, path, by_rules) for path in batch))
         for path, result in zip(batch, results, strict=True):
             if len(outcome.errors) >= MAX_FAILED_DELETES:
                 raise SwiftError(400, "Max delete failures exceeded")
@@ -212,11 +230,13 @@ def _is_container_path(path: str) -> bool:
     return not path.lstrip("/").partition("/")[2]
 
 
-async def _delete_path(call: Call, path: str) -> bool | str:
+async def _delete_path(call: Call, path: str, by_rules: bool) -> bool | str:
     """True if deleted, False if absent, else the failure's status line."""
     container, _, key = path.lstrip("/").partition("/")
     if not container:
         return "400 Bad Request"
+    if by_rules and not permitted(call, "DELETE", f"/{container}/{key}" if key else f"/{container}"):
+        return _UNAUTHORIZED
     try:
         if key:
             return await call.storage.remove_object(call.account, container, key)
@@ -228,6 +248,13 @@ async def _delete_path(call: Call, path: str) -> bool | str:
         return "409 Conflict"
     except StorageError:
         return "400 Bad Request"
+
+
+def permitted(call: Call, method: str, path: str) -> bool:
+    """Whether the caller's access rules allow a sub-request (`path` below the account): Swift's bulk
+    middleware runs before authtoken, so each of its sub-requests meets them."""
+    return call.auth is None or access_rules.permits(call.auth, "object-store", method,
+                                                     f"/v1/{call.account}{path}")
 
 
 # ---------------------------------------------------------------------------------------------- extract
@@ -270,17 +297,50 @@ async def _extract_members(call: Call, archive: tarfile.TarFile, outcome: Outcom
         if target is None:
             continue
         container, key = target
-        if container not in known:
+        problem = _name_problem(container, key) or _rules_problem(call, container, key, known)
+        if problem is None and container not in known:
             created_containers += call.storage.create_container(call.account, container)
             if created_containers > MAX_CONTAINERS_PER_EXTRACTION:
                 raise SwiftError(400, f"More than {MAX_CONTAINERS_PER_EXTRACTION} containers to create "
                                       "from tar.")
             known.add(container)
-        problem = await _store_member(call, archive, member, container, key)
+        if problem is None:
+            problem = await _store_member(call, archive, member, container, key)
         if problem is None:
             outcome.counts["Number Files Created"] += 1
         else:
-            outcome.errors.append([f"/{container}/{key}", problem])
+            outcome.errors.append([_shown_path(container, key), problem])
+
+
+def _name_problem(container: str, key: str) -> str | None:
+    """Swift's refusal of a member's names (tarfile decodes bytes that are not UTF-8 to surrogates)."""
+    if not (_is_utf8(container) and _is_utf8(key)):
+        return _NOT_UTF8
+    if len(key.encode()) > MAX_OBJECT_NAME_LENGTH or len(container) > MAX_CONTAINER_NAME_LENGTH:
+        return "400 Bad Request"
+    return None
+
+
+def _rules_problem(call: Call, container: str, key: str, known: set[str]) -> str | None:
+    """The access rules must allow the object's PUT, and the container's when it is to be created."""
+    if not permitted(call, "PUT", f"/{container}/{key}"):
+        return _UNAUTHORIZED
+    if container in known or permitted(call, "PUT", f"/{container}"):
+        return None
+    try:
+        call.storage.get_container(call.account, container)
+    except NoSuchContainer:
+        return _UNAUTHORIZED
+    return None
+
+
+def _is_utf8(name: str) -> bool:
+    return "\x00" not in name and not any("\ud800" <= char <= "\udfff" for char in name)
+
+
+def _shown_path(container: str, key: str) -> str:
+    path = f"/{container}/{key}"
+    return path if _is_utf8(path) else quote(path.encode("utf-8", "surrogateescape"))
 
 
 def _target(call: Call, member_name: str) -> tuple[str, str] | None:
@@ -297,8 +357,6 @@ async def _store_member(call: Call, archive: tarfile.TarFile, member: tarfile.Ta
                         container: str, key: str) -> str | None:
     """Store one file of the archive; the failure's status line, if any. Its declared size is
     checked before any of it is read, and the store stops it at that size and at the limit."""
-    if len(key.encode()) > MAX_OBJECT_NAME_LENGTH or len(container) > MAX_CONTAINER_NAME_LENGTH:
-        return "400 Bad Request"
     if member.size > MAX_FILE_SIZE:
         return _TOO_LARGE
     data = archive.extractfile(member)

@@ -49,7 +49,7 @@ def authorize_temp_url(call: Call) -> None:
     query = call.query
     if not call.obj or call.method not in METHODS:
         raise invalid()
-    _check_expiry(query.get("temp_url_expires", ""))
+    expires = _check_expiry(query.get("temp_url_expires", ""))
     digest, signature = parse_signature(query.get("temp_url_sig", ""))
     path = _signed_path(call)
     ip_range = query.get("temp_url_ip_range")
@@ -58,7 +58,7 @@ def authorize_temp_url(call: Call) -> None:
     methods = _HEAD_SIGNED_AS if call.method == "HEAD" else (call.method,)
     for key, scope in scoped_keys(call):
         for method in methods:
-            message = f"{method}\n{query['temp_url_expires']}\n{path}"
+            message = f"{method}\n{expires}\n{path}"
             if ip_range is not None:
                 message = f"ip={ip_range}\n{message}"
             expected = hmac.new(key.encode(), message.encode(), digest).digest()
@@ -81,13 +81,16 @@ def _confine(call: Call, container_scope: str | None) -> None:
     call.temp_url_container = container_scope
 
 
-def _check_expiry(raw: str) -> None:
+def _check_expiry(raw: str) -> int:
+    """The URL's expiry as a Unix time, which is what is signed (as Swift signs it), whatever form
+    the URL gives it in; 401 if it is malformed or past."""
     try:
         value = _expiry(raw)
     except ValueError:
         raise invalid() from None
     if value < time.time():
         raise invalid()
+    return value
 
 
 def _expiry(raw: str) -> int:

@@ -3,7 +3,9 @@
 Front ends import `stackbox.storage.engine.Engine` (the whole interface) and the values and
 exceptions of `stackbox.storage.types`; nothing else here is theirs to call.
 
-Inside: `metadata.Catalog` (SQLite: accounts, containers, objects, blob reference counts, uploads),
+Inside: `metadata.Catalog` (SQLite: accounts, containers, object versions, blob reference counts,
+uploads), `schema` (the catalog's DDL, schema version and in-place upgrades), `versions` (version
+ids, version listings),
 `blobs.BlobStore` (immutable blob files), `ingest` (streaming a body in: hashing, verification,
 inline vs blob), `listing` (O(page) listings with delimiter seeks), `multipart` (S3 uploads),
 `codec` (column encodings, extent slicing), `checksums` (MD5 + S3's additional checksums),

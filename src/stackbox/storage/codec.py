@@ -42,7 +42,8 @@ def decode_extents(raw: bytes) -> list[Extent]:
             for item in orjson.loads(raw)]
 
 
-def row_to_object(account: str, container: str, row: Sequence[Any]) -> ObjectInfo:
+def row_to_object(account: str, container: str, row: Sequence[Any], version_id: str | None, *,
+                  delete_marker: bool = False) -> ObjectInfo:
     """An `ObjectInfo` from (key, size, etag, content_type, last_modified, delete_at, manifest_type,
     attrs, extents, manifest, inline)."""
     (key, size, etag, content_type, last_modified, delete_at, manifest_type, attrs, extents, manifest,
@@ -59,7 +60,7 @@ def row_to_object(account: str, container: str, row: Sequence[Any]) -> ObjectInf
         last_modified=last_modified, meta=document.get("m", {}), headers=document.get("h", {}),
         tags=document.get("t", {}), acl=document.get("a"), delete_at=delete_at, checksum=checksum,
         manifest_type=manifest_type, manifest=None if manifest is None else bytes(manifest), parts=parts,
-        extents=data_extents)
+        extents=data_extents, version_id=version_id, delete_marker=delete_marker)
 
 
 def slice_extents(extents: Iterable[Extent], start: int, end: int) -> list[Extent]:

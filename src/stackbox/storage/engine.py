@@ -35,7 +35,7 @@ from stackbox.storage.codec import slice_extents
 from stackbox.storage.ingest import Received, receive
 from stackbox.storage.listing import KeyRange, list_page
 from stackbox.storage.manifests import flatten
-from stackbox.storage.metadata import Catalog, ContainerRef, NewObject
+from stackbox.storage.metadata import Catalog, ContainerRef, NewObject, visible
 from stackbox.storage.multipart import MultipartOperations
 from stackbox.storage.space import disk_full_refused, private_dir
 from stackbox.storage.types import (
@@ -47,6 +47,7 @@ from stackbox.storage.types import (
     Checksum,
     ContainerInfo,
     ContainerListing,
+    Deletion,
     Extent,
     InsufficientStorage,
     InvalidKey,
@@ -54,7 +55,6 @@ from stackbox.storage.types import (
     InvalidSegment,
     KeyTooLong,
     NoSuchContainer,
-    NoSuchObject,
     ObjectAttrs,
     ObjectEntry,
     ObjectInfo,
@@ -62,8 +62,11 @@ from stackbox.storage.types import (
     PreconditionFailed,
     Preconditions,
     SegmentRef,
+    Versioning,
+    VersionListing,
     WriteChecks,
 )
+from stackbox.storage.versions import Position, VersionRow, check_version_id, list_versions, start_position
 
 #: Freed blobs keep their files this long, so that reads which already resolved an object finish.
 FREED_BLOB_GRACE = 60.0
@@ -194,13 +197,17 @@ class Engine(MultipartOperations):
 
     # ------------------------------------------------------------------------------ objects
 
-    def head_object(self, account: str, container: str, key: str) -> ObjectInfo:
-        """The live object, else `NoSuchObject` (or `NoSuchContainer`). Expired objects are absent."""
-        found = self._catalog.find_object(account, container, key, time.time())
+    def head_object(self, account: str, container: str, key: str,
+                    version_id: str | None = None) -> ObjectInfo:
+        """The current version if it is a live object, else `NoSuchObject` (with `delete_marker`
+        set when a delete marker is current), or `NoSuchContainer`. Expired versions are absent.
+        With `version_id`: that version, else InvalidVersionId, NoSuchVersion, DeleteMarkerVersion."""
+        if version_id is not None:
+            check_version_id(version_id)
+        found = self._catalog.find_version(account, container, key, version_id, time.time())
         if found is None:
             self.get_container(account, container)
-            raise NoSuchObject(f"{account}/{container}/{key}")
-        return found
+        return visible(found, f"{account}/{container}/{key}", version_id)
 
     get_object = head_object
 
@@ -232,37 +239,81 @@ class Engine(MultipartOperations):
         return self._stream(slice_extents(obj.extents, start, stop))
 
     def update_object(self, account: str, container: str, key: str, **changes: Any) -> ObjectInfo:
-        """Rewrite some attributes without touching the data: any of `content_type`, `meta`,
-        `headers`, `tags`, `acl`, `delete_at` (each replaces the stored value)."""
-        return self._catalog.update_object(account, container, key, changes, time.time())
+        """Rewrite some attributes of the current version without touching the data: any of
+        `content_type`, `meta`, `headers`, `tags`, `acl`, `delete_at` (each replaces the stored value)."""
+        return self._catalog.update_object(account, container, key, None, changes, time.time())
+
+    def update_version(self, account: str, container: str, key: str, version_id: str | None,
+                       changes: Mapping[str, Any]) -> ObjectInfo:
+        """`update_object` on the named version (None: the current one); errors as in `head_object`."""
+        if version_id is not None:
+            check_version_id(version_id)
+        return self._catalog.update_object(account, container, key, version_id, changes, time.time())
 
     def delete_object(self, account: str, container: str, key: str,
                       preconditions: Preconditions = NO_PRECONDITIONS) -> bool:
-        """True if a live object was deleted, False if there was none (NoSuchContainer if no container)."""
-        deleted = self._catalog.delete_object(account, container, key, preconditions, time.time())
+        """True if a live object was current, False if there was none (NoSuchContainer if no
+        container). What happens depends on the container's versioning, as in `delete`."""
+        deletion = self._catalog.delete_object(account, container, key, None, preconditions, time.time())
         self._maybe_purge()
-        return deleted
+        return deletion.existed
 
     async def remove_object(self, account: str, container: str, key: str,
                             preconditions: Preconditions = NO_PRECONDITIONS) -> bool:
         """`delete_object` committed together with the concurrent writes of this worker (one fsync
         for all of them): the one to use on request paths."""
-        deleted = await self._catalog.delete_object_grouped(account, container, key, preconditions,
-                                                            time.time())
+        return (await self.delete(account, container, key, preconditions=preconditions)).existed
+
+    async def delete(self, account: str, container: str, key: str, *, version_id: str | None = None,
+                     preconditions: Preconditions = NO_PRECONDITIONS) -> Deletion:
+        """Without `version_id`: in an unversioned container the object is deleted; otherwise a
+        delete marker becomes the current version (in a suspended one, as the null version, which
+        it replaces). With `version_id`: that version (or marker) is deleted for good, and if it was
+        current the next newest becomes current. Group committed; preconditions apply to the
+        current version (without `version_id`)."""
+        if version_id is not None:
+            check_version_id(version_id)
+        deletion = await self._catalog.delete_object_grouped(account, container, key, version_id,
+                                                             preconditions, time.time())
         self._maybe_purge()
-        return deleted
+        return deletion
+
+    def set_versioning(self, account: str, container: str, state: Versioning) -> None:
+        """"enabled" or "suspended" (a container never returns to "unversioned")."""
+        self._catalog.set_versioning(account, container, state)
+
+    def list_object_versions(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
+                             key_marker: str = "", version_id_marker: str = "",
+                             limit: int = 1000) -> VersionListing:
+        """One page of versions and delete markers (keys ascending, newest first within a key),
+        after `key_marker` (and, with `version_id_marker`, after that version of it), S3 style."""
+        ref = self._catalog.container_ref(account, container)
+        now = time.time()
+        marker_version = None
+        if key_marker and version_id_marker:
+            check_version_id(version_id_marker)
+            marker_version = self._catalog.internal_version(ref.id, key_marker, version_id_marker)
+        start = start_position(key_marker, marker_version, prefix, delimiter)
+
+        def fetch(position: Position, upper: str | None, count: int) -> Iterator[VersionRow]:
+            return self._catalog.versions(ref.id, position, upper, count, now)
+
+        return list_versions(fetch, prefix=prefix, delimiter=delimiter, start=start, limit=limit)
 
     def copy_object(self, src_account: str, src_container: str, src_key: str, dst_account: str,
                     dst_container: str, dst_key: str, *, attrs: ObjectAttrs | None = None,
-                    source_etag: str | None = None,
+                    source_etag: str | None = None, source_version: str | None = None,
                     preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo:
         """A new object sharing the source's data (no bytes copied). `attrs=None` keeps the source's
-        attributes; `source_etag` makes the copy fail with PreconditionFailed if the source changed."""
+        attributes; `source_etag` makes the copy fail with PreconditionFailed if the source changed;
+        `source_version` copies that version of the source (errors as in `head_object`)."""
         _check_key(dst_key)
+        if source_version is not None:
+            check_version_id(source_version)
         dst = self._catalog.container_ref(dst_account, dst_container)
         now = time.time()
         with self._catalog.write() as conn:
-            src = self._catalog.locked_object(conn, src_account, src_container, src_key, now)
+            src = self._catalog.locked_object(conn, src_account, src_container, src_key, now, source_version)
             if source_etag is not None and source_etag.strip('"') != src.etag:
                 raise PreconditionFailed("the copy source changed")
             new = NewObject(src.size, src.etag, _attrs_of(src) if attrs is None else attrs, src.checksum,
@@ -292,11 +343,12 @@ class Engine(MultipartOperations):
             return self._catalog.store_object(conn, ref, key, new, preconditions, now)
 
     def reap_expired(self, now: float | None = None, limit: int = 1000) -> int:
-        """Delete up to `limit` objects whose delete_at has passed; returns how many were found."""
+        """Delete up to `limit` versions whose delete_at has passed (when one was current, the next
+        newest version becomes current); returns how many were found."""
         moment = time.time() if now is None else now
         expired = self._catalog.expired(moment, limit)
-        for container_id, key in expired:
-            self._catalog.reap(container_id, key, moment)
+        for row_id in expired:
+            self._catalog.reap(row_id, moment)
         self._maybe_purge()
         return len(expired)
 

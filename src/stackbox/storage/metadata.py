@@ -1,4 +1,8 @@
-"""The metadata catalog in SQLite: accounts, containers, objects, blob references, uploads, parts.
+"""The metadata catalog in SQLite: accounts, containers, object versions, blob references, uploads, parts.
+
+Objects are versions (`schema` describes the table): a write adds a version as the container's
+versioning state says, a delete removes the null version or adds a delete marker, and deleting a
+version by id makes the next newest one current.
 
 Every public method is one atomic transaction (or one read). The engine is the only caller, so a
 PostgreSQL catalog with the same methods could replace this one. Blob reference counts live here:
@@ -17,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -31,56 +35,55 @@ from stackbox.storage.codec import (
 )
 from stackbox.storage.commits import GroupCommitter
 from stackbox.storage.listing import KeyRange
+from stackbox.storage.schema import upgrade
 from stackbox.storage.space import disk_full_refused, private_database
 from stackbox.storage.types import (
+    NULL_VERSION,
     AccountInfo,
     Checksum,
     ContainerInfo,
     ContainerNotEmpty,
+    DeleteMarkerVersion,
+    Deletion,
     Extent,
     NoSuchContainer,
     NoSuchObject,
+    NoSuchVersion,
     ObjectAttrs,
     ObjectEntry,
     ObjectInfo,
     ObjectPart,
     PreconditionFailed,
     Preconditions,
+    VersionEntry,
+    Versioning,
 )
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS account (
-    name TEXT PRIMARY KEY, created REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
-CREATE TABLE IF NOT EXISTS container (
-    id INTEGER PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}', object_count INTEGER NOT NULL DEFAULT 0,
-    bytes_used INTEGER NOT NULL DEFAULT 0, last_modified REAL NOT NULL, UNIQUE (account, name));
-CREATE INDEX IF NOT EXISTS container_by_name ON container (name);
--- Wide columns last: listings and heads never read the overflow pages of inline data.
-CREATE TABLE IF NOT EXISTS object (
-    id INTEGER PRIMARY KEY, container_id INTEGER NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,
-    etag TEXT NOT NULL, content_type TEXT NOT NULL, last_modified REAL NOT NULL, delete_at INTEGER,
-    manifest_type TEXT, attrs BLOB NOT NULL, extents BLOB, manifest BLOB, inline BLOB,
-    UNIQUE (container_id, key));
-CREATE INDEX IF NOT EXISTS object_delete_at ON object (delete_at) WHERE delete_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS blob (
-    id TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL, freed_at REAL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS blob_freed ON blob (freed_at) WHERE refs = 0;
-CREATE TABLE IF NOT EXISTS upload (
-    id TEXT PRIMARY KEY, container_id INTEGER NOT NULL, key TEXT NOT NULL, initiated REAL NOT NULL,
-    attrs BLOB NOT NULL) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS upload_by_key ON upload (container_id, key, id);
-CREATE TABLE IF NOT EXISTS part (
-    upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
-    etag TEXT NOT NULL, checksum TEXT, last_modified REAL NOT NULL,
-    PRIMARY KEY (upload_id, number)) WITHOUT ROWID;
-"""
+from stackbox.storage.versions import Position, VersionRow, new_version
 
 OBJECT_COLUMNS = ("key, size, etag, content_type, last_modified, delete_at, manifest_type, attrs, extents, "
                   "manifest, inline")
 LISTING_COLUMNS = "key, size, etag, content_type, last_modified, manifest_type"
-CONTAINER_COLUMNS = "name, created, meta, object_count, bytes_used, last_modified"
+CONTAINER_COLUMNS = "name, created, meta, object_count, bytes_used, last_modified, versioning"
 LIVE = "(delete_at IS NULL OR delete_at > ?)"
+#: What version bookkeeping reads of a row (`_Row`).
+ROW_COLUMNS = "id, container_id, key, version, is_null, latest, marker, size, etag, extents, delete_at"
+#: A version read in full, joined with its container (`_find`).
+READ_COLUMNS = ", ".join(f"o.{name.strip()}" for name in OBJECT_COLUMNS.split(",")) + \
+    ", o.is_null, o.version, o.marker, c.versioning"
+
+
+class _Row(NamedTuple):
+    id: int
+    container_id: int
+    key: str
+    version: str
+    is_null: int
+    latest: int
+    marker: int
+    size: int
+    etag: str
+    extents: bytes | None
+    delete_at: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,8 @@ class ContainerRef:
     id: int
     account: str
     name: str
+    #: As read with the id: commits read it again inside their transaction (`_current_ref`).
+    versioning: Versioning = "unversioned"
 
 
 class Catalog:
@@ -114,11 +119,12 @@ class Catalog:
 
     @classmethod
     def create_schema(cls, path: Path) -> None:
+        """Create the schema, or upgrade a store written by an earlier release (`schema.upgrade`)."""
         # Small objects, TempURL keys and ACLs live here: owner only, whatever the umask.
         private_database(path)
         conn = connect(path)
         try:
-            conn.executescript(SCHEMA)
+            upgrade(conn, str(path.parent))
         finally:
             conn.close()
 
@@ -173,11 +179,19 @@ class Catalog:
         return [row[0] for row in rows]
 
     def container_ref(self, account: str, name: str) -> ContainerRef:
-        row = self.conn.execute("SELECT id FROM container WHERE account = ? AND name = ?",
+        row = self.conn.execute("SELECT id, versioning FROM container WHERE account = ? AND name = ?",
                                 (account, name)).fetchone()
         if row is None:
             raise NoSuchContainer(f"{account}/{name}")
-        return ContainerRef(row[0], account, name)
+        return ContainerRef(row[0], account, name, row[1])
+
+    def set_versioning(self, account: str, name: str, state: Versioning) -> None:
+        if state == "unversioned":
+            raise ValueError("versioning can be suspended, never turned off")
+        with self.write() as conn:
+            if conn.execute("UPDATE container SET versioning = ? WHERE account = ? AND name = ?",
+                            (state, account, name)).rowcount == 0:
+                raise NoSuchContainer(f"{account}/{name}")
 
     def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],
                               remove: Iterable[str]) -> ContainerInfo:
@@ -192,15 +206,17 @@ class Catalog:
         return info
 
     def delete_container(self, account: str, name: str, now: float) -> None:
-        """Deletes an empty container (expired objects and pending uploads go with it)."""
+        """Deletes a container that holds no live version and no delete marker (expired versions and
+        pending uploads go with it)."""
         with self.write() as conn:
             ref = self.container_ref(account, name)
-            live = conn.execute(f"SELECT 1 FROM object WHERE container_id = ? AND {LIVE} LIMIT 1",
-                                (ref.id, now)).fetchone()
-            if live is not None:
+            held = conn.execute(f"SELECT 1 FROM object WHERE container_id = ? AND (marker = 1 OR {LIVE}) "
+                                "LIMIT 1", (ref.id, now)).fetchone()
+            if held is not None:
                 raise ContainerNotEmpty(f"{account}/{name}")
-            for (key,) in conn.execute("SELECT key FROM object WHERE container_id = ?", (ref.id,)).fetchall():
-                self._remove_object(conn, ref.id, key, now)
+            for row in conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ?",
+                                    (ref.id,)).fetchall():
+                self._drop_row(conn, _Row(*row), now)
             for (upload_id,) in conn.execute("SELECT id FROM upload WHERE container_id = ?",
                                              (ref.id,)).fetchall():
                 self.drop_upload(conn, upload_id, now)
@@ -218,26 +234,52 @@ class Catalog:
     # ------------------------------------------------------------------------------ objects
 
     def find_object(self, account: str, container: str, key: str, now: float) -> ObjectInfo | None:
-        row = self.conn.execute(
-            f"SELECT {OBJECT_COLUMNS} FROM object WHERE key = ? AND {LIVE} AND container_id = "
-            "(SELECT id FROM container WHERE account = ? AND name = ?)",
-            (key, now, account, container)).fetchone()
-        return None if row is None else row_to_object(account, container, row)
+        """The live current version, else None (also when the current version is a delete marker)."""
+        found = _find(self.conn, account, container, key, None, now)
+        return None if found is None or found.delete_marker else found
+
+    def find_version(self, account: str, container: str, key: str, version_id: str | None,
+                     now: float) -> ObjectInfo | None:
+        """The live current version (version_id None) or the named one, delete markers included."""
+        return _find(self.conn, account, container, key, version_id, now)
 
     def objects(self, container_id: int, key_range: KeyRange, reverse: bool, count: int,
                 now: float) -> Iterator[ObjectEntry]:
-        """Lazily, so that a listing which seeks elsewhere stops reading."""
+        """Current objects, lazily, so that a listing which seeks elsewhere stops reading."""
         where, params = _range_sql("key", key_range)
         rows = self.conn.execute(
-            f"SELECT {LISTING_COLUMNS} FROM object WHERE container_id = ? {where} AND {LIVE} "
+            f"SELECT {LISTING_COLUMNS} FROM object INDEXED BY object_listed "
+            f"WHERE container_id = ? {where} AND latest = 1 AND marker = 0 AND {LIVE} "
             f"ORDER BY key {'DESC' if reverse else 'ASC'} LIMIT ?",
             (container_id, *params, now, count))
         return (ObjectEntry(*row) for row in rows)
 
+    def versions(self, container_id: int, position: Position, upper: str | None, count: int,
+                 now: float) -> Iterator[VersionRow]:
+        """Versions and delete markers in (key, newest first) order from `position`, lazily."""
+        clauses, params = _position_sql(position)
+        if upper is not None:
+            clauses += " AND key < ?"
+            params.append(upper)
+        rows = self.conn.execute(
+            f"SELECT key, version, is_null, latest, marker, size, etag, content_type, last_modified, "
+            f"manifest_type FROM object INDEXED BY object_version WHERE container_id = ? {clauses} "
+            f"AND {LIVE} ORDER BY key, version LIMIT ?", (container_id, *params, now, count))
+        return (VersionRow(VersionEntry(row[0], NULL_VERSION if row[2] else row[1], bool(row[3]),
+                                        bool(row[4]), *row[5:]), row[1]) for row in rows)
+
+    def internal_version(self, container_id: int, key: str, version_id: str) -> str | None:
+        """The internal id of a key's version named by its public id (None: no such version)."""
+        clause, params = _version_clause(version_id)
+        row = self.conn.execute(f"SELECT version FROM object WHERE container_id = ? AND key = ? AND {clause}",
+                                (container_id, key, *params)).fetchone()
+        return None if row is None else str(row[0])
+
     async def commit_object(self, ref: ContainerRef, key: str, new: NewObject, preconditions: Preconditions,
                             now: float, undo: Callable[[], None] | None = None) -> ObjectInfo:
-        """Atomically check preconditions, replace any previous version and take the blob references,
-        in the next group commit; `undo` runs if it is not applied (see `GroupCommitter.run`)."""
+        """Atomically check preconditions, add the new version as the container's versioning state
+        says and take the blob references, in the next group commit; `undo` runs if it is not
+        applied (see `GroupCommitter.run`)."""
         return await self.batches.run(partial(self.store_object, ref=ref, key=key, new=new,
                                               preconditions=preconditions, now=now), undo)
 
@@ -245,113 +287,148 @@ class Catalog:
                      preconditions: Preconditions, now: float) -> ObjectInfo:
         """The body of `commit_object`, inside a transaction the caller holds."""
         ref = _current_ref(conn, ref)
-        previous = conn.execute("SELECT id, size, extents, etag, delete_at FROM object "
-                                "WHERE container_id = ? AND key = ?", (ref.id, key)).fetchone()
-        live = previous is not None and (previous[4] is None or previous[4] > now)
-        check_preconditions(previous[3] if live else None, preconditions)
+        latest = _latest(conn, ref.id, key)
+        check_preconditions(_live_etag(latest, now), preconditions)
         if new.new_blob is not None:
             conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 0)", new.new_blob)
         # References are taken before the previous version's are dropped: they may share blobs.
         self._add_refs(conn, new.extents)
-        if previous is not None:
-            conn.execute("DELETE FROM object WHERE id = ?", (previous[0],))
-            if previous[2] is not None:
-                self.drop_refs(conn, decode_extents(previous[2]), now)
+        version, is_null = self._make_way(conn, ref, key, latest, now)
         row = (key, new.size, new.etag, new.attrs.content_type, now, new.attrs.delete_at,
                new.attrs.manifest_type, encode_object_attrs(new.attrs, new.checksum, new.parts),
                encode_extents(new.extents) if new.inline is None else None, new.attrs.manifest, new.inline)
-        conn.execute(f"INSERT INTO object (container_id, {OBJECT_COLUMNS}) VALUES (?{', ?' * len(row)})",
-                     (ref.id, *row))
-        replaced = (1, previous[1]) if previous is not None else (0, 0)
+        conn.execute(f"INSERT INTO object (container_id, version, is_null, latest, marker, {OBJECT_COLUMNS}) "
+                     f"VALUES (?, ?, ?, 1, 0{', ?' * len(row)})", (ref.id, version, is_null, *row))
+        replaced = _counted(latest)
         self._count(conn, ref.id, 1 - replaced[0], new.size - replaced[1], now)
-        return row_to_object(ref.account, ref.name, row)
+        return row_to_object(ref.account, ref.name, row, _public_id(ref.versioning, is_null, version))
 
-    def live_etag(self, conn: sqlite3.Connection, container_id: int, key: str, now: float) -> str | None:
-        row = conn.execute(f"SELECT etag FROM object WHERE container_id = ? AND key = ? AND {LIVE}",
-                           (container_id, key, now)).fetchone()
-        return None if row is None else str(row[0])
+    def _make_way(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, latest: _Row | None,
+                  now: float) -> tuple[str, bool]:
+        """Make room for a new current version of `key` (object or delete marker): demote the
+        current one; outside "enabled", also delete the null version, which the new one replaces.
+        Returns the new version's internal id and whether it is the null version."""
+        version = new_version(None if latest is None else latest.version)
+        null = None
+        if ref.versioning != "enabled":
+            null = latest if latest is not None and latest.is_null else _null_version(conn, ref.id, key)
+            if null is not None:
+                self._drop_row(conn, null, now)
+        if latest is not None and latest is not null:
+            conn.execute("UPDATE object SET latest = 0 WHERE id = ?", (latest.id,))
+        return version, ref.versioning != "enabled"
 
     def locked_object(self, conn: sqlite3.Connection, account: str, container: str, key: str,
-                      now: float) -> ObjectInfo:
-        """An object read inside a write transaction (copy and manifest sources)."""
-        row = conn.execute(
-            f"SELECT {OBJECT_COLUMNS} FROM object WHERE key = ? AND {LIVE} AND container_id = "
-            "(SELECT id FROM container WHERE account = ? AND name = ?)",
-            (key, now, account, container)).fetchone()
-        if row is None:
+                      now: float, version_id: str | None = None) -> ObjectInfo:
+        """An object read inside a write transaction (copy and manifest sources, updates)."""
+        found = _find(conn, account, container, key, version_id, now)
+        if found is None:
             self.container_ref(account, container)
-            raise NoSuchObject(f"{account}/{container}/{key}")
-        return row_to_object(account, container, row)
+        return visible(found, f"{account}/{container}/{key}", version_id)
 
     def object_version(self, conn: sqlite3.Connection, account: str, container: str, key: str,
                        now: float) -> tuple[str, float] | None:
         """(etag, last_modified) of a live object, read inside a write transaction without decoding
         its extents (a manifest's segments are checked unchanged this way)."""
         row = conn.execute(
-            f"SELECT etag, last_modified FROM object WHERE key = ? AND {LIVE} AND container_id = "
-            "(SELECT id FROM container WHERE account = ? AND name = ?)",
+            f"SELECT etag, last_modified FROM object WHERE key = ? AND latest = 1 AND marker = 0 AND {LIVE} "
+            "AND container_id = (SELECT id FROM container WHERE account = ? AND name = ?)",
             (key, now, account, container)).fetchone()
         return None if row is None else (str(row[0]), float(row[1]))
 
-    def update_object(self, account: str, container: str, key: str, changes: Mapping[str, Any],
-                      now: float) -> ObjectInfo:
-        """Rewrites the attributes in `changes` (names of `ObjectAttrs` fields) without touching data."""
+    def update_object(self, account: str, container: str, key: str, version_id: str | None,
+                      changes: Mapping[str, Any], now: float) -> ObjectInfo:
+        """Rewrites the attributes in `changes` (names of `ObjectAttrs` fields) of the current (or
+        the named) version without touching data."""
         with self.write() as conn:
             ref = self.container_ref(account, container)
-            current = self.locked_object(conn, account, container, key, now)
+            current = self.locked_object(conn, account, container, key, now, version_id)
             attrs = _apply_changes(current, changes)
             encoded = encode_object_attrs(attrs, current.checksum, current.parts)
+            clause, params = _version_clause(version_id)
             conn.execute(
-                "UPDATE object SET content_type = ?, delete_at = ?, attrs = ? "
-                "WHERE container_id = ? AND key = ?",
-                (attrs.content_type, attrs.delete_at, encoded, ref.id, key))
-            return self.locked_object(conn, account, container, key, now)
+                f"UPDATE object SET content_type = ?, delete_at = ?, attrs = ? "
+                f"WHERE container_id = ? AND key = ? AND {clause}",
+                (attrs.content_type, attrs.delete_at, encoded, ref.id, key, *params))
+            return self.locked_object(conn, account, container, key, now, version_id)
 
-    def delete_object(self, account: str, container: str, key: str, preconditions: Preconditions,
-                      now: float) -> bool:
-        """True if a live object was deleted."""
+    def delete_object(self, account: str, container: str, key: str, version_id: str | None,
+                      preconditions: Preconditions, now: float) -> Deletion:
         with self.write() as conn:
-            return self.delete_in(conn, account, container, key, preconditions, now)
+            return self.delete_in(conn, account, container, key, version_id, preconditions, now)
 
-    async def delete_object_grouped(self, account: str, container: str, key: str,
-                                    preconditions: Preconditions, now: float) -> bool:
+    async def delete_object_grouped(self, account: str, container: str, key: str, version_id: str | None,
+                                    preconditions: Preconditions, now: float) -> Deletion:
         """`delete_object` in the next group commit."""
         return await self.batches.run(partial(self.delete_in, account=account, container=container, key=key,
-                                              preconditions=preconditions, now=now))
+                                              version_id=version_id, preconditions=preconditions, now=now))
 
     def delete_in(self, conn: sqlite3.Connection, account: str, container: str, key: str,
-                  preconditions: Preconditions, now: float) -> bool:
-        """The body of `delete_object`, inside a transaction the caller holds."""
-        row = conn.execute("SELECT id FROM container WHERE account = ? AND name = ?",
-                           (account, container)).fetchone()
-        if row is None:
-            raise NoSuchContainer(f"{account}/{container}")
-        etag = self.live_etag(conn, row[0], key, now)
+                  version_id: str | None, preconditions: Preconditions, now: float) -> Deletion:
+        """The body of `delete_object`, inside a transaction the caller holds. Without `version_id`:
+        an unversioned container loses the object; otherwise a delete marker becomes current (in a
+        suspended container, as the null version). With it: that version is deleted for good."""
+        ref = _current_ref(conn, ContainerRef(0, account, container))
+        if version_id is not None:
+            return self._delete_version(conn, ref, key, version_id, now)
+        latest = _latest(conn, ref.id, key)
+        etag = _live_etag(latest, now)
         check_preconditions(etag, preconditions)
-        self._remove_object(conn, row[0], key, now)
-        return etag is not None
+        if ref.versioning == "unversioned":
+            if latest is not None:
+                self._remove_row(conn, latest, now)
+            return Deletion(etag is not None, None, False)
+        version, is_null = self._make_way(conn, ref, key, latest, now)
+        conn.execute(f"INSERT INTO object (container_id, version, is_null, latest, marker, {OBJECT_COLUMNS}) "
+                     "VALUES (?, ?, ?, 1, 1, ?, 0, '', '', ?, NULL, NULL, '{}', NULL, NULL, NULL)",
+                     (ref.id, version, is_null, key, now))
+        replaced = _counted(latest)
+        self._count(conn, ref.id, -replaced[0], -replaced[1], now)
+        return Deletion(etag is not None, NULL_VERSION if is_null else version, True)
 
-    def expired(self, now: float, limit: int) -> list[tuple[int, str]]:
-        return self.conn.execute(
-            "SELECT container_id, key FROM object WHERE delete_at <= ? ORDER BY delete_at LIMIT ?",
-            (now, limit)).fetchall()
+    def _delete_version(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version_id: str,
+                        now: float) -> Deletion:
+        clause, params = _version_clause(version_id)
+        found = conn.execute(
+            f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ? AND key = ? AND {clause}",
+            (ref.id, key, *params)).fetchone()
+        if found is None:
+            return Deletion(False, version_id, False)
+        row = _Row(*found)
+        self._remove_row(conn, row, now)
+        return Deletion(True, version_id, bool(row.marker))
 
-    def reap(self, container_id: int, key: str, now: float) -> None:
+    def expired(self, now: float, limit: int) -> list[int]:
+        """Versions whose delete_at has passed (their row ids, for `reap`)."""
+        return [row[0] for row in self.conn.execute(
+            "SELECT id FROM object WHERE delete_at <= ? ORDER BY delete_at LIMIT ?", (now, limit)).fetchall()]
+
+    def reap(self, row_id: int, now: float) -> None:
+        """Deletes an expired version for good (X-Delete-At applies to the version it was set on)."""
         with self.write() as conn:
-            row = conn.execute("SELECT delete_at FROM object WHERE container_id = ? AND key = ?",
-                               (container_id, key)).fetchone()
-            if row is not None and row[0] is not None and row[0] <= now:
-                self._remove_object(conn, container_id, key, now)
+            found = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE id = ?", (row_id,)).fetchone()
+            if found is not None and found[-1] is not None and found[-1] <= now:
+                self._remove_row(conn, _Row(*found), now)
 
-    def _remove_object(self, conn: sqlite3.Connection, container_id: int, key: str, now: float) -> None:
-        row = conn.execute("SELECT id, size, extents FROM object WHERE container_id = ? AND key = ?",
-                           (container_id, key)).fetchone()
-        if row is None:
+    def _remove_row(self, conn: sqlite3.Connection, row: _Row, now: float) -> None:
+        """Deletes a version for good; when it was current, the next newest one becomes current."""
+        self._drop_row(conn, row, now)
+        if not row.latest:
             return
-        conn.execute("DELETE FROM object WHERE id = ?", (row[0],))
-        self._count(conn, container_id, -1, -row[1], now)
-        if row[2] is not None:
-            self.drop_refs(conn, decode_extents(row[2]), now)
+        removed = _counted(row)
+        promoted = conn.execute(f"SELECT {ROW_COLUMNS} FROM object INDEXED BY object_version "
+                                "WHERE container_id = ? AND key = ? ORDER BY version LIMIT 1",
+                                (row.container_id, row.key)).fetchone()
+        added = (0, 0)
+        if promoted is not None:
+            conn.execute("UPDATE object SET latest = 1 WHERE id = ?", (promoted[0],))
+            added = _counted(_Row(*promoted)._replace(latest=1))
+        self._count(conn, row.container_id, added[0] - removed[0], added[1] - removed[1], now)
+
+    def _drop_row(self, conn: sqlite3.Connection, row: _Row, now: float) -> None:
+        conn.execute("DELETE FROM object WHERE id = ?", (row.id,))
+        if row.extents is not None:
+            self.drop_refs(conn, decode_extents(row.extents), now)
 
     def _count(self, conn: sqlite3.Connection, container_id: int, objects: int, size: int,
                now: float) -> None:
@@ -400,12 +477,83 @@ def check_preconditions(current_etag: str | None, preconditions: Preconditions) 
 
 def _current_ref(conn: sqlite3.Connection, ref: ContainerRef) -> ContainerRef:
     """The container named by `ref` as it is now, looked up by name: `ref` may come from a cache,
-    and the container may have been deleted or recreated (with another id) since."""
-    row = conn.execute("SELECT id FROM container WHERE account = ? AND name = ?",
+    and the container may have been deleted or recreated (with another id), or its versioning
+    changed, since."""
+    row = conn.execute("SELECT id, versioning FROM container WHERE account = ? AND name = ?",
                        (ref.account, ref.name)).fetchone()
     if row is None:
         raise NoSuchContainer(f"{ref.account}/{ref.name}")
-    return ref if row[0] == ref.id else ContainerRef(row[0], ref.account, ref.name)
+    return ContainerRef(row[0], ref.account, ref.name, row[1])
+
+
+def _find(conn: sqlite3.Connection, account: str, container: str, key: str, version_id: str | None,
+          now: float) -> ObjectInfo | None:
+    clause, params = _version_clause(version_id, "o.")
+    row = conn.execute(
+        f"SELECT {READ_COLUMNS} FROM container c JOIN object o ON o.container_id = c.id "
+        f"WHERE c.account = ? AND c.name = ? AND o.key = ? AND {clause} "
+        "AND (o.delete_at IS NULL OR o.delete_at > ?)", (account, container, key, *params, now)).fetchone()
+    if row is None:
+        return None
+    is_null, version, marker, versioning = row[-4:]
+    return row_to_object(account, container, row[:-4], _public_id(versioning, is_null, version),
+                         delete_marker=bool(marker))
+
+
+def visible(found: ObjectInfo | None, name: str, version_id: str | None) -> ObjectInfo:
+    """`found` if it is an object, else the error a read of it raises."""
+    if found is None:
+        raise NoSuchVersion(name) if version_id is not None else NoSuchObject(name)
+    if found.delete_marker:
+        if version_id is not None:
+            raise DeleteMarkerVersion(version_id)
+        raise NoSuchObject(name, delete_marker=True, version_id=found.version_id)
+    return found
+
+
+def _latest(conn: sqlite3.Connection, container_id: int, key: str) -> _Row | None:
+    row = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ? AND key = ? AND latest = 1",
+                       (container_id, key)).fetchone()
+    return None if row is None else _Row(*row)
+
+
+def _null_version(conn: sqlite3.Connection, container_id: int, key: str) -> _Row | None:
+    row = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ? AND key = ? AND is_null = 1",
+                       (container_id, key)).fetchone()
+    return None if row is None else _Row(*row)
+
+
+def _live_etag(row: _Row | None, now: float) -> str | None:
+    """The etag of a current version that is a live object (what preconditions compare)."""
+    if row is None or row.marker or (row.delete_at is not None and row.delete_at <= now):
+        return None
+    return row.etag
+
+
+def _counted(row: _Row | None) -> tuple[int, int]:
+    """What a current version adds to its container's totals: (objects, bytes)."""
+    return (1, row.size) if row is not None and row.latest and not row.marker else (0, 0)
+
+
+def _public_id(versioning: Versioning, is_null: int, version: str) -> str | None:
+    if versioning == "unversioned":
+        return None
+    return NULL_VERSION if is_null else version
+
+
+def _version_clause(version_id: str | None, table: str = "") -> tuple[str, tuple[str, ...]]:
+    """SQL selecting a key's current version (None), its null version, or the one with that id."""
+    if version_id is None:
+        return f"{table}latest = 1", ()
+    if version_id == NULL_VERSION:
+        return f"{table}is_null = 1", ()
+    return f"{table}version = ?", (version_id,)
+
+
+def _position_sql(position: Position) -> tuple[str, list[str]]:
+    if position.version is None:
+        return f"AND key {'>=' if position.inclusive else '>'} ?", [position.key]
+    return "AND (key, version) > (?, ?)", [position.key, position.version]
 
 
 UPDATABLE = frozenset({"content_type", "meta", "headers", "tags", "acl", "delete_at"})
@@ -431,7 +579,7 @@ def _merged(meta: dict[str, str], updates: Mapping[str, str], remove: Iterable[s
 
 
 def _container_info(account: str, row: Sequence[Any]) -> ContainerInfo:
-    return ContainerInfo(account, row[0], row[1], decode_attrs(row[2]), row[3], row[4], row[5])
+    return ContainerInfo(account, row[0], row[1], decode_attrs(row[2]), row[3], row[4], row[5], row[6])
 
 
 def _range_sql(column: str, key_range: KeyRange) -> tuple[str, list[str]]:

@@ -20,6 +20,12 @@ from typing import Literal
 
 ManifestType = Literal["slo", "dlo"]
 ChecksumType = Literal["FULL_OBJECT", "COMPOSITE"]
+#: A container's versioning state, as S3 defines it: "unversioned" until versioning is first
+#: enabled, then "enabled" or "suspended" (it never returns to "unversioned").
+Versioning = Literal["unversioned", "enabled", "suspended"]
+
+#: The id of S3's `null` version: the one an unversioned or suspended container writes.
+NULL_VERSION = "null"
 
 MAX_KEY_BYTES = 1024
 
@@ -138,6 +144,51 @@ class ObjectInfo:
     #: Parts of an object made by `complete_upload`, in order; empty otherwise.
     parts: tuple[ObjectPart, ...]
     extents: tuple[Extent, ...] = field(repr=False)
+    #: The version's id: None in a container that was never versioned (its objects are the `null`
+    #: version, which S3 does not name there), NULL_VERSION or an opaque id otherwise.
+    version_id: str | None = None
+    #: Only in `Catalog.find_version` answers; the engine raises for delete markers instead.
+    delete_marker: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VersionEntry:
+    """One version (or delete marker) in a version listing: keys ascending, newest version first."""
+
+    key: str
+    #: NULL_VERSION for the null version, else an opaque id (32 lowercase hex digits).
+    version_id: str
+    latest: bool
+    delete_marker: bool
+    size: int
+    etag: str
+    content_type: str
+    last_modified: float
+    manifest_type: ManifestType | None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionListing:
+    versions: list[VersionEntry]
+    #: Common prefixes (with a delimiter), in key order with `versions`.
+    prefixes: list[str]
+    truncated: bool
+    #: Where the next page starts (None when not truncated): the last key or prefix returned, and
+    #: the last version id returned (None after a prefix).
+    next_key_marker: str | None
+    next_version_id_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """What a delete did."""
+
+    #: A live object was current before (for a delete by version id: the version existed).
+    existed: bool
+    #: The delete marker made, or the version deleted by id; None in an unversioned container.
+    version_id: str | None
+    #: A delete marker was made (or, deleting by version id, the version deleted was one).
+    delete_marker: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +213,7 @@ class ContainerInfo:
     bytes_used: int
     #: When an object or the metadata last changed (Swift's account listings show it).
     last_modified: float
+    versioning: Versioning = "unversioned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +307,33 @@ class NoSuchContainer(StorageError):
 
 
 class NoSuchObject(StorageError):
-    pass
+    """No current object by that key. When the current version is a delete marker, `delete_marker`
+    is set and `version_id` names it (S3 answers with `x-amz-delete-marker: true`)."""
+
+    def __init__(self, message: str, *, delete_marker: bool = False, version_id: str | None = None) -> None:
+        super().__init__(message)
+        self.delete_marker = delete_marker
+        self.version_id = version_id
+
+
+class NoSuchVersion(StorageError):
+    """A well-formed version id that the key does not have."""
+
+
+class InvalidVersionId(StorageError):
+    """A version id that no version can have (neither NULL_VERSION nor an id the engine makes)."""
+
+
+class DeleteMarkerVersion(StorageError):
+    """A read named a delete marker by its version id (S3 answers 405 MethodNotAllowed)."""
+
+    def __init__(self, version_id: str) -> None:
+        super().__init__(f"version {version_id} is a delete marker")
+        self.version_id = version_id
+
+
+class SchemaTooNew(StorageError):
+    """The data dir was written by a newer release (its catalog schema is unknown to this one)."""
 
 
 class ContainerNotEmpty(StorageError):

@@ -1,0 +1,120 @@
+"""The catalog's SQLite schema, its version (`PRAGMA user_version`) and the upgrades between versions.
+
+Schema 1 (the first release, recorded as user_version 0): one `object` row per (container, key).
+Schema 2: objects are versions. Every row has an internal `version`, sortable newest first within a
+key (see `versions.new_version`); `is_null` marks S3's `null` version (the only kind an
+unversioned container holds), `latest` the key's current version, `marker` a delete marker. The
+partial indexes keep the hot paths O(page) however many old versions a key has: a listing reads
+`object_listed` (current, not deleted), a read `object_latest`, a version listing `object_version`.
+
+`upgrade()` runs every step from the stored version to `SCHEMA_VERSION` in one transaction, so a
+crash mid-upgrade leaves the old schema as it was; a store of a newer schema is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from stackbox.storage.types import SchemaTooNew
+
+SCHEMA_VERSION = 2
+
+_OBJECT_TABLE = """CREATE TABLE {name} (
+    id INTEGER PRIMARY KEY, container_id INTEGER NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL,
+    is_null INTEGER NOT NULL, latest INTEGER NOT NULL, marker INTEGER NOT NULL,
+    size INTEGER NOT NULL, etag TEXT NOT NULL, content_type TEXT NOT NULL, last_modified REAL NOT NULL,
+    delete_at INTEGER, manifest_type TEXT, attrs BLOB NOT NULL, extents BLOB, manifest BLOB, inline BLOB)"""
+
+_OBJECT_INDEXES = (
+    "CREATE UNIQUE INDEX object_version ON object (container_id, key, version)",
+    "CREATE UNIQUE INDEX object_latest ON object (container_id, key) WHERE latest = 1",
+    "CREATE INDEX object_listed ON object (container_id, key) WHERE latest = 1 AND marker = 0",
+    "CREATE UNIQUE INDEX object_null ON object (container_id, key) WHERE is_null = 1",
+    "CREATE INDEX object_delete_at ON object (delete_at) WHERE delete_at IS NOT NULL",
+)
+
+#: The current schema, for an empty database. Wide columns last: listings and heads never read the
+#: overflow pages of inline data.
+CURRENT = (
+    "CREATE TABLE account (name TEXT PRIMARY KEY, created REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}')",
+    """CREATE TABLE container (
+    id INTEGER PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}', object_count INTEGER NOT NULL DEFAULT 0,
+    bytes_used INTEGER NOT NULL DEFAULT 0, last_modified REAL NOT NULL,
+    versioning TEXT NOT NULL DEFAULT 'unversioned', UNIQUE (account, name))""",
+    "CREATE INDEX container_by_name ON container (name)",
+    _OBJECT_TABLE.format(name="object"),
+    *_OBJECT_INDEXES,
+    """CREATE TABLE blob (
+    id TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL, freed_at REAL) WITHOUT ROWID""",
+    "CREATE INDEX blob_freed ON blob (freed_at) WHERE refs = 0",
+    """CREATE TABLE upload (
+    id TEXT PRIMARY KEY, container_id INTEGER NOT NULL, key TEXT NOT NULL, initiated REAL NOT NULL,
+    attrs BLOB NOT NULL) WITHOUT ROWID""",
+    "CREATE UNIQUE INDEX upload_by_key ON upload (container_id, key, id)",
+    """CREATE TABLE part (
+    upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
+    etag TEXT NOT NULL, checksum TEXT, last_modified REAL NOT NULL,
+    PRIMARY KEY (upload_id, number)) WITHOUT ROWID""",
+)
+
+_DATA_COLUMNS = ("container_id, key, size, etag, content_type, last_modified, delete_at, manifest_type, "
+                 "attrs, extents, manifest, inline")
+
+#: Schema 1 -> 2: every object becomes the latest, `null` version of its key; its internal version
+#: is derived from its modification time, as `versions.new_version` would have made it.
+_VERSIONS = (
+    "ALTER TABLE container ADD COLUMN versioning TEXT NOT NULL DEFAULT 'unversioned'",
+    _OBJECT_TABLE.format(name="object_v2"),
+    f"INSERT INTO object_v2 (id, version, is_null, latest, marker, {_DATA_COLUMNS}) "
+    "SELECT id, printf('%016x', 9223372036854775807 - CAST(last_modified * 1e9 AS INTEGER)) "
+    "|| '0000000000000000', 1, 1, 0, "
+    f"{_DATA_COLUMNS} FROM object",
+    "DROP TABLE object",
+    "ALTER TABLE object_v2 RENAME TO object",
+    *_OBJECT_INDEXES,
+)
+
+#: from version -> the statements that lead to the next one.
+_STEPS: dict[int, tuple[str, ...]] = {1: _VERSIONS}
+
+
+def upgrade(conn: sqlite3.Connection, location: str, *,
+            before_commit: Callable[[int], None] | None = None) -> int:
+    """Bring the catalog to `SCHEMA_VERSION` in one transaction; returns the version found.
+    `before_commit(version)` runs after the last step, inside the transaction (tests crash there)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = _stored_version(conn)
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{location} holds a catalog of schema {found}, written by a newer stackbox; this one "
+                f"reads schema {SCHEMA_VERSION} at most. Run the newer release, or use another data dir.")
+        if found == 0:
+            _run(conn, CURRENT)
+        else:
+            for version in range(found, SCHEMA_VERSION):
+                _run(conn, _STEPS[version])
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if before_commit is not None:
+            before_commit(found)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found
+
+
+def _stored_version(conn: sqlite3.Connection) -> int:
+    """0 for an empty database; schema 1 stores had no user_version (0) but have tables."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version:
+        return version
+    tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object'").fetchone()
+    return 0 if tables is None else 1
+
+
+def _run(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
+    for statement in statements:
+        conn.execute(statement)

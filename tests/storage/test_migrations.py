@@ -1,0 +1,103 @@
+"""The catalog's schema version: a data dir of the previous release is upgraded in place, atomically;
+a newer one is refused."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from stackbox.storage import schema
+from stackbox.storage.engine import Engine
+from stackbox.storage.types import NULL_VERSION, SchemaTooNew
+from storage.conftest import chunks, read_all
+
+FIXTURE = Path(__file__).parent / "fixtures" / "schema1"
+DEMO = "AUTH_demo"
+
+
+def old_store(tmp_path: Path) -> Path:
+    """A data dir as the release before versions wrote it (fixtures/schema1/README.md)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copytree(FIXTURE / "blobs", data / "blobs")
+    conn = sqlite3.connect(data / "meta.db")
+    conn.executescript((FIXTURE / "meta.sql").read_text())
+    conn.close()
+    return data
+
+
+def user_version(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_a_previous_release_store_upgrades_with_its_data(tmp_path: Path) -> None:
+    data = old_store(tmp_path)
+    assert Engine.recover(data).orphan_blobs == 0
+    engine = Engine(data)
+    try:
+        assert user_version(data / "meta.db") == schema.SCHEMA_VERSION
+        photos = engine.get_container(DEMO, "photos")
+        assert (photos.meta, photos.object_count, photos.versioning) == (
+            {"meta:color": "blue"}, 5, "unversioned")
+        assert engine.get_account(DEMO).meta == {"meta:owner": "demo"}
+        small = engine.head_object(DEMO, "photos", "small.txt")
+        assert (small.tags, small.meta, small.version_id) == ({"t": "v"}, {"meta:a": "1"}, None)
+        assert await read_all(engine, small) == b"hello versions"
+        big = engine.head_object(DEMO, "photos", "dir/big.bin")
+        assert big.checksum is not None and big.headers == {"Cache-Control": "no-cache"}
+        assert await read_all(engine, big) == b"x" * 70000
+        assert await read_all(engine, engine.head_object(DEMO, "photos", "dir/copy.bin")) == b"x" * 70000
+        assembled = engine.head_object(DEMO, "photos", "assembled.bin")
+        assert len(assembled.parts) == 2 and await read_all(engine, assembled) == b"a" * 5000 + b"b" * 100
+        assert engine.head_object(DEMO, "photos", "expiring").delete_at == 4102444800
+        [upload] = engine.list_uploads(DEMO, "photos").uploads
+        assert (upload.key, upload.attrs.content_type) == ("multi.bin", "video/mp4")
+        part = await engine.put_part(DEMO, "photos", upload.upload_id, 2, chunks(b"q" * 10))
+        [first, _] = engine.list_parts(DEMO, "photos", upload.upload_id)[0]
+        done = engine.complete_upload(DEMO, "photos", upload.upload_id, [(1, first.etag), (2, part.etag)])
+        assert await read_all(engine, done) == b"p" * 6000 + b"q" * 10
+        versions = engine.list_object_versions(DEMO, "photos").versions
+        assert {version.version_id for version in versions} == {NULL_VERSION}
+        engine.set_versioning(DEMO, "photos", "enabled")
+        again = await engine.put_object(DEMO, "photos", "small.txt", chunks(b"v2"))
+        assert again.version_id not in (None, NULL_VERSION)
+        assert await read_all(engine, engine.head_object(DEMO, "photos", "small.txt", NULL_VERSION)) == (
+            b"hello versions")
+    finally:
+        engine.close()
+
+
+def test_a_crash_mid_upgrade_leaves_the_old_schema(tmp_path: Path) -> None:
+    data = old_store(tmp_path)
+    conn = sqlite3.connect(data / "meta.db", isolation_level=None)
+
+    def crash(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        schema.upgrade(conn, str(data), before_commit=crash)
+    conn.close()
+    assert user_version(data / "meta.db") == 0
+    old = sqlite3.connect(data / "meta.db")
+    columns = [row[1] for row in old.execute("PRAGMA table_info(object)")]
+    assert "version" not in columns and old.execute("SELECT COUNT(*) FROM object").fetchone()[0] == 5
+    old.close()
+    Engine(data).close()  # the next start upgrades it
+    assert user_version(data / "meta.db") == schema.SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Engine(data).close()
+    conn = sqlite3.connect(data / "meta.db")
+    conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaTooNew, match="newer stackbox"):
+        Engine.recover(data)

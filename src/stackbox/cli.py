@@ -53,10 +53,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from stackbox.identity.bootstrap import bootstrap
     from stackbox.server import serve
     from stackbox.storage.engine import Engine
+    from stackbox.storage.types import SchemaTooNew
 
     settings = _settings(args)
-    # Recovery first: it deletes leftovers before anything writes, so a full disk can start.
-    Engine.recover(settings.data_dir)
+    # Recovery first: it deletes leftovers before anything writes, so a full disk can start. It also
+    # upgrades the catalog of an earlier release, and refuses one a newer release wrote.
+    try:
+        Engine.recover(settings.data_dir)
+    except SchemaTooNew as error:
+        print(f"stackbox: {error}", file=sys.stderr)
+        return 1
     result = bootstrap(settings)
 
     def ready() -> None:

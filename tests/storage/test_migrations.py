@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,15 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SchemaTooNew, match="newer stackbox"):
         Engine.recover(data)
+
+
+def test_serve_refuses_a_newer_data_dir_with_a_clear_message(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Engine(data).close()
+    conn = sqlite3.connect(data / "meta.db")
+    conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    conn.close()
+    done = subprocess.run([sys.executable, "-m", "stackbox.cli", "serve", "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "written by a newer stackbox" in done.stderr and "Traceback" not in done.stderr

@@ -23,7 +23,7 @@ from stackbox.http import (
     Scope,
     Send,
 )
-from stackbox.s3 import acl, bucket, copy, delete, get, multipart, put, tagging
+from stackbox.s3 import acl, bucket, copy, delete, get, multipart, put, tagging, versioning
 from stackbox.s3 import list as listing
 from stackbox.s3.call import Access, S3Call
 from stackbox.s3.errors import S3Error, request_id_source
@@ -41,8 +41,7 @@ Route = tuple[Handler, Access]
 #: Bucket sub-resources we do not implement: S3 answers these with its own errors or empty documents.
 _UNSUPPORTED_BUCKET = ("policy", "cors", "lifecycle", "website", "replication", "notification", "logging",
                        "encryption", "object-lock", "accelerate", "requestPayment", "inventory", "metrics",
-                       "analytics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
-                       "versions")
+                       "analytics", "intelligent-tiering", "ownershipControls", "publicAccessBlock")
 _UNSUPPORTED_OBJECT = ("retention", "legal-hold", "torrent", "restore", "select")
 
 
@@ -110,13 +109,14 @@ _BUCKET_ROUTES: RouteTable = {
     "GET": [("location", (bucket.get_location, Access.OWNER_READ)),
             ("acl", (acl.get_bucket_acl, Access.OWNER_READ)),
             ("tagging", (tagging.get_bucket_tagging, Access.OWNER_READ)),
-            ("versioning", (bucket.get_versioning, Access.OWNER_READ)),
+            ("versioning", (versioning.get_bucket_versioning, Access.OWNER_READ)),
+            ("versions", (versioning.list_object_versions, Access.READ)),
             ("uploads", (listing.list_uploads, Access.READ)),
             (None, (listing.list_objects, Access.READ))],
     "HEAD": [(None, (bucket.head_bucket, Access.READ))],
     "PUT": [("acl", (acl.put_bucket_acl, Access.OWNER_WRITE)),
             ("tagging", (tagging.put_bucket_tagging, Access.OWNER_WRITE)),
-            ("versioning", (bucket.unsupported, Access.OWNER_WRITE)),
+            ("versioning", (versioning.put_bucket_versioning, Access.OWNER_WRITE)),
             (None, (bucket.create_bucket, Access.OWNER_WRITE))],
     "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.OWNER_WRITE)),
                (None, (bucket.delete_bucket, Access.OWNER_WRITE))],
@@ -200,6 +200,9 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     """An S3 error for whatever escaped a handler; only real bugs become InternalError."""
     if isinstance(error, storage.NoSuchContainer):
         return _missing_bucket(call)
+    versioning_error = versioning.storage_error(error, call)
+    if versioning_error is not None:
+        return versioning_error
     code = _STORAGE_ERRORS.get(type(error)) if isinstance(error, storage.StorageError) else None
     if code == "NoSuchKey":
         return S3Error(code, Key=call.key)

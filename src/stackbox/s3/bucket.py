@@ -1,4 +1,4 @@
-"""Bucket operations: CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning."""
+"""Bucket operations: CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation."""
 
 from __future__ import annotations
 
@@ -68,11 +68,6 @@ async def get_location(call: S3Call) -> Response:
     region = call.cloud.settings.s3_region
     # S3 answers an empty constraint for us-east-1, the region's name elsewhere.
     return xml.xml_response("LocationConstraint", [] if region == "us-east-1" else [xml.text(region)])
-
-
-async def get_versioning(call: S3Call) -> Response:
-    call.storage.get_container(call.account, call.bucket)
-    return xml.xml_response("VersioningConfiguration", [])
 
 
 async def unsupported(call: S3Call) -> Response:

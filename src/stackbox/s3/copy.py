@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from stackbox.digits import decimal
 from stackbox.http import Response
@@ -14,7 +14,16 @@ from stackbox.s3.get import check_conditions
 from stackbox.s3.headers import canned_acl, check_key, checksum_element, object_attrs, tags_from_header
 from stackbox.s3.multipart import current_upload, part_number
 from stackbox.s3.put import write_preconditions
-from stackbox.storage.types import NoSuchContainer, NoSuchObject, ObjectAttrs, ObjectInfo
+from stackbox.s3.versioning import invalid_version, version_headers
+from stackbox.storage.types import (
+    DeleteMarkerVersion,
+    InvalidVersionId,
+    NoSuchContainer,
+    NoSuchObject,
+    NoSuchVersion,
+    ObjectAttrs,
+    ObjectInfo,
+)
 
 _SOURCE_CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 _DIRECTIVES = ("COPY", "REPLACE")
@@ -27,12 +36,20 @@ async def copy_object(call: S3Call) -> Response:
     attrs = _copied_attrs(call, source)
     info = call.storage.copy_object(source.account, source.container, source.key, call.account, call.bucket,
                                     call.key, attrs=attrs, source_etag=source.etag,
+                                    source_version=_source_version(call),
                                     preconditions=write_preconditions(call))
     children = [xml.element("LastModified", xml.iso8601(info.last_modified)),
                 xml.element("ETag", xml.etag_header(info.etag))]
     if info.checksum is not None:
         children.append(checksum_element(info.checksum))
-    return xml.xml_response("CopyObjectResult", children)
+    return xml.xml_response("CopyObjectResult", children, headers=_copy_headers(source, info))
+
+
+def _copy_headers(source: ObjectInfo, info: ObjectInfo) -> list[tuple[str, str]]:
+    headers = version_headers(info)
+    if source.version_id is not None:
+        headers.append(("x-amz-copy-source-version-id", source.version_id))
+    return headers
 
 
 async def upload_part_copy(call: S3Call) -> Response:
@@ -55,15 +72,23 @@ def _source(call: S3Call) -> ObjectInfo:
     """The copy source object, read with the caller's rights (those of a GetObject of it by the same
     caller), its conditions checked."""
     bucket, key = _parse_source(call.headers["x-amz-copy-source"])
+    version_id = _source_version(call)
     try:
         grant = call.grant(bucket, Access.READ, object_read=True)
-        source = call.storage.head_object(grant.account, bucket, key)
+        source = call.storage.head_object(grant.account, bucket, key, version_id)
     except NoSuchContainer:
         elsewhere = any(account != call.account for account in call.storage.container_accounts(bucket))
         error = S3Error("AccessDenied") if elsewhere else S3Error("NoSuchBucket", BucketName=bucket)
         raise error from None
     except NoSuchObject:
         raise S3Error("NoSuchKey", Key=key) from None
+    except NoSuchVersion:
+        raise S3Error("NoSuchVersion", Key=key, VersionId=version_id or "") from None
+    except InvalidVersionId:
+        raise invalid_version(version_id or "") from None
+    except DeleteMarkerVersion:
+        raise S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete "
+                      "marker by version id.") from None
     if grant.needs_object_acl and source.acl not in PUBLIC_READ_ACLS:
         raise S3Error("AccessDenied")
     conditions = {name: call.headers[f"x-amz-copy-source-{name}"] for name in _SOURCE_CONDITIONS
@@ -72,6 +97,13 @@ def _source(call: S3Call) -> ObjectInfo:
         # A copy source that "was not modified" is a failed precondition, not a 304.
         raise S3Error("PreconditionFailed", Condition="x-amz-copy-source-If-None-Match")
     return source
+
+
+def _source_version(call: S3Call) -> str | None:
+    """The `versionId` of `x-amz-copy-source: /bucket/key?versionId=...` (None: the current version)."""
+    _, _, query = call.headers["x-amz-copy-source"].partition("?")
+    found = [value for name, value in parse_qsl(query, keep_blank_values=True) if name == "versionId"]
+    return found[0] if found else None
 
 
 def _parse_source(header: str) -> tuple[str, str]:
@@ -87,7 +119,9 @@ def _copied_attrs(call: S3Call, source: ObjectInfo) -> ObjectAttrs:
     headers = call.headers
     metadata_directive = _directive(headers, "x-amz-metadata-directive")
     tagging_directive = _directive(headers, "x-amz-tagging-directive")
-    same_object = (source.account, source.container, source.key) == (call.account, call.bucket, call.key)
+    # Copying an older version onto its key is how S3 users restore it: only the current one is "itself".
+    same_object = ((source.account, source.container, source.key) == (call.account, call.bucket, call.key)
+                   and _source_version(call) is None)
     if same_object and metadata_directive == "COPY" and "x-amz-acl" not in headers \
             and tagging_directive == "COPY":
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object "

@@ -54,6 +54,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
     "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
     "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist"),
+    "NoSuchVersion": (404, "The specified version does not exist."),
+    "IllegalVersioningConfigurationException": (400, "Indicates that the versioning configuration specified "
+                                                     "in the request is invalid."),
     "NoSuchUpload": (404, "The specified upload does not exist. The upload ID may be invalid, or the upload "
                           "may have been aborted or completed."),
     "NotImplemented": (501, "A header you provided implies functionality that is not implemented."),

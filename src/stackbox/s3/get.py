@@ -13,6 +13,7 @@ from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import checksum_element, object_headers
 from stackbox.s3.signature.canonical import parse_http_date
+from stackbox.s3.versioning import requested_version, version_headers
 from stackbox.storage.types import ObjectInfo
 
 _OVERRIDDEN = ("content-type", "content-language", "expires", "cache-control", "content-disposition",
@@ -40,11 +41,12 @@ async def head_object(call: S3Call) -> Response:
 
 
 def _read(call: S3Call, *, head: bool) -> Response:
-    obj = call.storage.head_object(call.account, call.bucket, call.key)
+    obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
     not_modified = check_conditions(call.headers, obj)
     checksum_mode = call.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     headers = object_headers(obj, checksum=checksum_mode and "range" not in call.headers)
+    headers += version_headers(obj)
     if not_modified:
         return Response(b"", 304, [h for h in headers if h[0] in ("etag", "last-modified")])
     headers = _with_overrides(headers, call.query)
@@ -171,7 +173,7 @@ def _single_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]],
 
 
 async def get_object_attributes(call: S3Call) -> Response:
-    obj = call.storage.head_object(call.account, call.bucket, call.key)
+    obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
     requested = call.headers.get("x-amz-object-attributes", "").split(",")
     wanted = {name.strip() for name in requested if name.strip()}
@@ -191,7 +193,7 @@ async def get_object_attributes(call: S3Call) -> Response:
         children.append(xml.element("StorageClass", "STANDARD"))
     if "ObjectSize" in wanted:
         children.append(xml.element("ObjectSize", obj.size))
-    headers = [("last-modified", xml.http_date(obj.last_modified))]
+    headers = [("last-modified", xml.http_date(obj.last_modified)), *version_headers(obj)]
     return xml.xml_response("GetObjectAttributesResponse", children, headers=headers)
 
 

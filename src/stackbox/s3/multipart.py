@@ -15,6 +15,7 @@ from stackbox.s3.headers import check_key, checksum_element, object_attrs
 from stackbox.s3.list import max_keys, owner
 from stackbox.s3.put import write_checks, write_preconditions, written_headers
 from stackbox.s3.signature.checksums import ALGORITHMS, combine_full_object, composite
+from stackbox.s3.versioning import version_headers
 from stackbox.storage import types as storage
 from stackbox.storage.types import Checksum, ChecksumType, ObjectInfo, PartInfo, UploadInfo
 
@@ -120,7 +121,7 @@ def _completion_result(call: S3Call, info: ObjectInfo) -> Response:
     if info.checksum is not None:
         children += [checksum_element(info.checksum),
                      xml.element("ChecksumType", info.checksum.type)]
-    return xml.xml_response("CompleteMultipartUploadResult", children)
+    return xml.xml_response("CompleteMultipartUploadResult", children, headers=version_headers(info))
 
 
 async def _repeated_completion(call: S3Call) -> Response:

@@ -17,6 +17,7 @@ from stackbox.s3.signature.checksums import (
     algorithm_of_header,
     checksum_from_headers,
 )
+from stackbox.s3.versioning import version_headers
 from stackbox.storage import types as storage
 from stackbox.storage.types import Preconditions, WriteChecks
 
@@ -26,7 +27,7 @@ async def put_object(call: S3Call) -> Response:
     attrs = object_attrs(call.headers)
     info = await call.storage.put_object(call.account, call.bucket, call.key, call.payload(), attrs=attrs,
                                          checks=write_checks(call), preconditions=write_preconditions(call))
-    return Response(b"", 200, written_headers(info.etag, info.checksum))
+    return Response(b"", 200, written_headers(info.etag, info.checksum) + version_headers(info))
 
 
 def written_headers(etag: str, checksum: storage.Checksum | None) -> list[tuple[str, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 
 from stackbox.http import Response
@@ -9,6 +11,7 @@ from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_OBJECT_TAGS, validated_tags
+from stackbox.s3.versioning import requested_version, version_headers
 
 #: Container metadata key holding a bucket's tag set (JSON).
 BUCKET_TAGS_META = "s3:tags"
@@ -16,20 +19,25 @@ MAX_BUCKET_TAGS = 50
 
 
 async def get_object_tagging(call: S3Call) -> Response:
-    obj = call.storage.head_object(call.account, call.bucket, call.key)
+    obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
-    return _tagging(obj.tags)
+    return _tagging(obj.tags, version_headers(obj))
 
 
 async def put_object_tagging(call: S3Call) -> Response:
     tags = await _requested_tags(call, MAX_OBJECT_TAGS)
-    call.storage.update_object(call.account, call.bucket, call.key, tags=tags)
-    return Response(b"", 200)
+    return Response(b"", 200, _retag(call, tags))
 
 
 async def delete_object_tagging(call: S3Call) -> Response:
-    call.storage.update_object(call.account, call.bucket, call.key, tags={})
-    return Response(b"", 204)
+    return Response(b"", 204, _retag(call, {}))
+
+
+def _retag(call: S3Call, tags: dict[str, str]) -> list[tuple[str, str]]:
+    """Replace the tags of the current (or the requested) version; its version headers."""
+    info = call.storage.update_version(call.account, call.bucket, call.key, requested_version(call),
+                                       {"tags": tags})
+    return version_headers(info)
 
 
 async def get_bucket_tagging(call: S3Call) -> Response:
@@ -52,11 +60,11 @@ async def delete_bucket_tagging(call: S3Call) -> Response:
     return Response(b"", 204)
 
 
-def _tagging(tags: dict[str, str] | object) -> Response:
-    items = tags.items() if isinstance(tags, dict) else ()
+def _tagging(tags: Mapping[str, str] | object, headers: list[tuple[str, str]] | None = None) -> Response:
+    items = tags.items() if isinstance(tags, Mapping) else ()
     tag_set = "".join(f"<Tag>{xml.element('Key', name)}{xml.element('Value', value)}</Tag>"
                       for name, value in items)
-    return xml.xml_response("Tagging", [f"<TagSet>{tag_set}</TagSet>"])
+    return xml.xml_response("Tagging", [f"<TagSet>{tag_set}</TagSet>"], headers=headers)
 
 
 async def _requested_tags(call: S3Call, limit: int) -> dict[str, str]:

@@ -18,7 +18,7 @@ from stackbox.storage.types import NoSuchContainer
 
 if TYPE_CHECKING:
     from stackbox.app import Cloud
-    from stackbox.storage.engine import Engine
+    from stackbox.storage.contract import ObjectStore
 
 #: Container metadata key holding a bucket's canned ACL.
 BUCKET_ACL_META = "s3:acl"
@@ -54,7 +54,7 @@ class BucketGrant:
     needs_object_acl: bool = False
 
 
-def s3_owner(storage: Engine, bucket: str) -> str | None:
+def s3_owner(storage: ObjectStore, bucket: str) -> str | None:
     """The account holding `bucket` in S3's one namespace: its only holder, or the first to create it
     when Swift (whose names are per account) or an older data dir made more; None if no account
     holds it or the first two creations tie."""
@@ -87,7 +87,7 @@ class S3Call:
     body_started: bool = field(default=False, repr=False)
 
     @property
-    def storage(self) -> Engine:
+    def storage(self) -> ObjectStore:
         return self.cloud.storage
 
     @property

@@ -35,8 +35,9 @@ from stackbox.storage.codec import slice_extents
 from stackbox.storage.ingest import Received, receive
 from stackbox.storage.listing import KeyRange, list_page
 from stackbox.storage.manifests import flatten
-from stackbox.storage.metadata import Catalog, ContainerRef, NewObject, visible
+from stackbox.storage.metadata import Catalog, visible
 from stackbox.storage.multipart import MultipartOperations
+from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.space import disk_full_refused, private_dir
 from stackbox.storage.types import (
     DEFAULT_ATTRS,
@@ -52,7 +53,6 @@ from stackbox.storage.types import (
     InsufficientStorage,
     InvalidKey,
     InvalidRange,
-    InvalidSegment,
     KeyTooLong,
     NoSuchContainer,
     ObjectAttrs,
@@ -312,13 +312,15 @@ class Engine(MultipartOperations):
             check_version_id(source_version)
         dst = self._catalog.container_ref(dst_account, dst_container)
         now = time.time()
-        with self._catalog.write() as conn:
-            src = self._catalog.locked_object(conn, src_account, src_container, src_key, now, source_version)
+
+        def build(src: ObjectInfo) -> NewObject:
             if source_etag is not None and source_etag.strip('"') != src.etag:
                 raise PreconditionFailed("the copy source changed")
-            new = NewObject(src.size, src.etag, _attrs_of(src) if attrs is None else attrs, src.checksum,
-                            src.parts, src.extents, _inline_data(src))
-            return self._catalog.store_object(conn, dst, dst_key, new, preconditions, now)
+            return NewObject(src.size, src.etag, _attrs_of(src) if attrs is None else attrs, src.checksum,
+                             src.parts, src.extents, _inline_data(src))
+
+        source = (src_account, src_container, src_key)
+        return self._catalog.copy_version(source, source_version, dst, dst_key, build, preconditions, now)
 
     def put_manifest_object(self, account: str, container: str, key: str, segments: Sequence[SegmentRef], *,
                             attrs: ObjectAttrs, etag: str | None = None,
@@ -333,14 +335,9 @@ class Engine(MultipartOperations):
         ref = self._catalog.container_ref(account, container)
         now = time.time()
         flat = flatten(account, segments, lambda location: self._catalog.find_object(*location, now))
-        with self._catalog.write() as conn:
-            for segment in flat.segments:
-                if self._catalog.object_version(conn, *segment.location, now) != (segment.etag,
-                                                                                   segment.last_modified):
-                    raise InvalidSegment(segment.index, "changed while the manifest was written")
-            final_attrs = dataclasses.replace(attrs, manifest_type="slo")
-            new = NewObject(flat.size, etag or flat.etag, final_attrs, extents=flat.extents)
-            return self._catalog.store_object(conn, ref, key, new, preconditions, now)
+        final_attrs = dataclasses.replace(attrs, manifest_type="slo")
+        new = NewObject(flat.size, etag or flat.etag, final_attrs, extents=flat.extents)
+        return self._catalog.store_manifest(ref, key, new, flat.segments, preconditions, now)
 
     def reap_expired(self, now: float | None = None, limit: int = 1000) -> int:
         """Delete up to `limit` versions whose delete_at has passed (when one was current, the next

@@ -18,7 +18,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,29 +34,31 @@ from stackbox.storage.codec import (
 )
 from stackbox.storage.commits import GroupCommitter
 from stackbox.storage.listing import KeyRange
+from stackbox.storage.manifests import Location, SegmentVersion
+from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.schema import upgrade
 from stackbox.storage.space import disk_full_refused, private_database
 from stackbox.storage.types import (
     NULL_VERSION,
     AccountInfo,
-    Checksum,
     ContainerInfo,
     ContainerNotEmpty,
     DeleteMarkerVersion,
     Deletion,
     Extent,
+    InvalidSegment,
     NoSuchContainer,
     NoSuchObject,
     NoSuchVersion,
     ObjectAttrs,
     ObjectEntry,
     ObjectInfo,
-    ObjectPart,
     PreconditionFailed,
     Preconditions,
     VersionEntry,
     Versioning,
 )
+from stackbox.storage.upload_records import UploadRecords
 from stackbox.storage.versions import Position, VersionRow, new_version
 
 OBJECT_COLUMNS = ("key, size, etag, content_type, last_modified, delete_at, manifest_type, attrs, extents, "
@@ -86,31 +87,7 @@ class _Row(NamedTuple):
     delete_at: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class NewObject:
-    """An object version ready to commit: attributes plus where its data is."""
-
-    size: int
-    etag: str
-    attrs: ObjectAttrs
-    checksum: Checksum | None = None
-    parts: Sequence[ObjectPart] = ()
-    extents: Sequence[Extent] = ()
-    inline: bytes | None = None
-    #: A freshly published blob this version introduces: (blob id, size).
-    new_blob: tuple[str, int] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerRef:
-    id: int
-    account: str
-    name: str
-    #: As read with the id: commits read it again inside their transaction (`_current_ref`).
-    versioning: Versioning = "unversioned"
-
-
-class Catalog:
+class Catalog(UploadRecords):
     def __init__(self, path: Path, *, durable: bool = True) -> None:
         synchronous = "FULL" if durable else "NORMAL"
         self.conn = connect(path, synchronous=synchronous)
@@ -217,9 +194,7 @@ class Catalog:
             for row in conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ?",
                                     (ref.id,)).fetchall():
                 self._drop_row(conn, _Row(*row), now)
-            for (upload_id,) in conn.execute("SELECT id FROM upload WHERE container_id = ?",
-                                             (ref.id,)).fetchall():
-                self.drop_upload(conn, upload_id, now)
+            self.drop_uploads(conn, ref.id, now)
             conn.execute("DELETE FROM container WHERE id = ?", (ref.id,))
 
     def containers(self, account: str, key_range: KeyRange, reverse: bool,
@@ -326,15 +301,24 @@ class Catalog:
             self.container_ref(account, container)
         return visible(found, f"{account}/{container}/{key}", version_id)
 
-    def object_version(self, conn: sqlite3.Connection, account: str, container: str, key: str,
-                       now: float) -> tuple[str, float] | None:
-        """(etag, last_modified) of a live object, read inside a write transaction without decoding
-        its extents (a manifest's segments are checked unchanged this way)."""
-        row = conn.execute(
-            f"SELECT etag, last_modified FROM object WHERE key = ? AND latest = 1 AND marker = 0 AND {LIVE} "
-            "AND container_id = (SELECT id FROM container WHERE account = ? AND name = ?)",
-            (key, now, account, container)).fetchone()
-        return None if row is None else (str(row[0]), float(row[1]))
+    def copy_version(self, source: Location, source_version: str | None, dst: ContainerRef, dst_key: str,
+                     build: Callable[[ObjectInfo], NewObject], preconditions: Preconditions,
+                     now: float) -> ObjectInfo:
+        """In one transaction: the object `build` makes of the source's current (or named) version
+        becomes a new version of `dst_key` (errors of a missing source as in `visible`)."""
+        with self.write() as conn:
+            src = self.locked_object(conn, *source, now, source_version)
+            return self.store_object(conn, dst, dst_key, build(src), preconditions, now)
+
+    def store_manifest(self, ref: ContainerRef, key: str, new: NewObject, segments: Sequence[SegmentVersion],
+                       preconditions: Preconditions, now: float) -> ObjectInfo:
+        """Commits a static large object whose segments were read before: InvalidSegment if one of
+        them changed since."""
+        with self.write() as conn:
+            for segment in segments:
+                if _segment_state(conn, segment.location, now) != (segment.etag, segment.last_modified):
+                    raise InvalidSegment(segment.index, "changed while the manifest was written")
+            return self.store_object(conn, ref, key, new, preconditions, now)
 
     def update_object(self, account: str, container: str, key: str, version_id: str | None,
                       changes: Mapping[str, Any], now: float) -> ObjectInfo:
@@ -460,12 +444,6 @@ class Catalog:
     def known_blobs(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT id FROM blob")}
 
-    def drop_upload(self, conn: sqlite3.Connection, upload_id: str, now: float) -> None:
-        parts = conn.execute("SELECT blob_id, size FROM part WHERE upload_id = ?", (upload_id,)).fetchall()
-        self.drop_refs(conn, (Extent(blob_id, 0, size) for blob_id, size in parts), now)
-        conn.execute("DELETE FROM part WHERE upload_id = ?", (upload_id,))
-        conn.execute("DELETE FROM upload WHERE id = ?", (upload_id,))
-
 
 def check_preconditions(current_etag: str | None, preconditions: Preconditions) -> None:
     if preconditions.if_none_match_star and current_etag is not None:
@@ -498,6 +476,16 @@ def _find(conn: sqlite3.Connection, account: str, container: str, key: str, vers
     is_null, version, marker, versioning = row[-4:]
     return row_to_object(account, container, row[:-4], _public_id(versioning, is_null, version),
                          delete_marker=bool(marker))
+
+
+def _segment_state(conn: sqlite3.Connection, location: Location, now: float) -> tuple[str, float] | None:
+    """(etag, last_modified) of a live current object, without decoding its extents."""
+    account, container, key = location
+    row = conn.execute(
+        f"SELECT etag, last_modified FROM object WHERE key = ? AND latest = 1 AND marker = 0 AND {LIVE} "
+        "AND container_id = (SELECT id FROM container WHERE account = ? AND name = ?)",
+        (key, now, account, container)).fetchone()
+    return None if row is None else (str(row[0]), float(row[1]))
 
 
 def visible(found: ObjectInfo | None, name: str, version_id: str | None) -> ObjectInfo:

@@ -10,18 +10,15 @@ import asyncio
 import dataclasses
 import hashlib
 import itertools
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
-
-import orjson
 
 from stackbox.storage.blobs import BlobStore
 from stackbox.storage.checksums import combine_full_object, composite
 from stackbox.storage.ingest import receive
-from stackbox.storage.metadata import Catalog, ContainerRef, NewObject
+from stackbox.storage.metadata import Catalog
+from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.space import disk_full_refused
 from stackbox.storage.types import (
     DEFAULT_ATTRS,
@@ -43,6 +40,7 @@ from stackbox.storage.types import (
     UploadListing,
     WriteChecks,
 )
+from stackbox.storage.upload_records import StoredParts
 
 _CRCS = ("crc32", "crc32c", "crc64nvme")
 
@@ -80,20 +78,15 @@ class MultipartOperations:
         upload_id = f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
         upload = UploadInfo(upload_id, account, container, key, time.time(), attrs,
                             checksum_algorithm, checksum_type)
-        with self._catalog.write() as conn:
-            conn.execute("INSERT INTO upload (id, container_id, key, initiated, attrs) "
-                         "VALUES (?, ?, ?, ?, ?)",
-                         (upload.upload_id, ref.id, key, upload.initiated, _encode_upload(upload)))
+        self._catalog.add_upload(ref.id, upload)
         return upload
 
     def get_upload(self, account: str, container: str, upload_id: str) -> UploadInfo:
         ref = self._catalog.container_ref(account, container)
-        row = self._catalog.conn.execute(
-            "SELECT id, key, initiated, attrs FROM upload WHERE id = ? AND container_id = ?",
-            (upload_id, ref.id)).fetchone()
-        if row is None:
+        upload = self._catalog.upload(ref.id, account, container, upload_id)
+        if upload is None:
             raise NoSuchUpload(upload_id)
-        return _decode_upload(account, container, row)
+        return upload
 
     async def put_part(self, account: str, container: str, upload_id: str, number: int,
                        body: AsyncIterator[bytes], checks: WriteChecks = NO_CHECKS) -> PartInfo:
@@ -115,7 +108,7 @@ class MultipartOperations:
             await asyncio.to_thread(self._blobs.publish, temp)
             checksum = received.checksums.get(upload.checksum_algorithm or "")
             part = PartInfo(number, received.size, received.md5_hex, time.time(), checksum)
-            self._commit_part(upload_id, part, temp.blob_id)
+            self._catalog.add_part(upload_id, part, temp.blob_id)
         except BaseException:
             self._blobs.discard(temp)
             self._blobs.delete(temp.blob_id)
@@ -132,10 +125,7 @@ class MultipartOperations:
                    limit: int = 1000) -> tuple[list[PartInfo], bool]:
         """Parts numbered above `marker`, ascending; and whether more follow."""
         self.get_upload(account, container, upload_id)
-        rows = self._catalog.conn.execute(
-            "SELECT number, size, etag, last_modified, checksum FROM part WHERE upload_id = ? AND number > ? "
-            "ORDER BY number LIMIT ?", (upload_id, marker, limit + 1)).fetchall()
-        return [PartInfo(*row) for row in rows[:limit]], len(rows) > limit
+        return self._catalog.parts(upload_id, marker, limit)
 
     def list_uploads(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
                      key_marker: str = "", upload_id_marker: str = "", limit: int = 1000) -> UploadListing:
@@ -144,17 +134,13 @@ class MultipartOperations:
         scan = _UploadScan(prefix, delimiter, limit)
         after = (key_marker, upload_id_marker) if upload_id_marker else (key_marker, "\U0010ffff")
         while not scan.done:
-            rows = self._catalog.conn.execute(
-                "SELECT id, key, initiated, attrs FROM upload WHERE container_id = ? AND key >= ? "
-                "AND (key > ? OR (key = ? AND id > ?)) ORDER BY key, id LIMIT 1000",
-                (ref.id, prefix, after[0], after[0], after[1])).fetchall()
-            after = scan.feed([_decode_upload(account, container, row) for row in rows], after)
+            batch = self._catalog.uploads(ref.id, account, container, prefix, after, 1000)
+            after = scan.feed(batch, after)
         return scan.result()
 
     def abort_upload(self, account: str, container: str, upload_id: str) -> None:
         self.get_upload(account, container, upload_id)
-        with self._catalog.write() as conn:
-            self._catalog.drop_upload(conn, upload_id, time.time())
+        self._catalog.abort_upload(upload_id, time.time())
         self._maybe_purge()
 
     def complete_upload(self, account: str, container: str, upload_id: str,
@@ -170,54 +156,30 @@ class MultipartOperations:
         """
         upload = self.get_upload(account, container, upload_id)
         ref = self._catalog.container_ref(account, container)
-        now = time.time()
-        with self._catalog.write() as conn:
-            stored = self._stored_parts(conn, upload_id)
+
+        def build(stored: StoredParts) -> NewObject:
             chosen = _choose_parts(parts, stored, min_part_size)
-            new = NewObject(
+            return NewObject(
                 size=sum(part.size for part, _ in chosen),
                 etag=etag or _multipart_etag([part.etag for part, _ in chosen]),
                 attrs=upload.attrs,
                 checksum=checksum or _derived_checksum(upload, [part for part, _ in chosen]),
                 parts=[ObjectPart(part.number, part.size, part.etag, part.checksum) for part, _ in chosen],
                 extents=[Extent(blob_id, 0, part.size) for part, blob_id in chosen])
-            info = self._catalog.store_object(conn, ref, upload.key, new, preconditions, now)
-            self._catalog.drop_upload(conn, upload_id, now)
-        return info
+
+        return self._catalog.finish_upload(ref, upload_id, upload.key, build, preconditions, time.time())
 
     def expire_uploads(self, older_than: float) -> int:
         """Abort every upload initiated before `older_than` (epoch seconds); returns how many."""
-        ids = [row[0] for row in self._catalog.conn.execute(
-            "SELECT id FROM upload WHERE initiated < ?", (older_than,)).fetchall()]
+        ids = self._catalog.uploads_initiated_before(older_than)
         now = time.time()
         for upload_id in ids:
-            with self._catalog.write() as conn:
-                self._catalog.drop_upload(conn, upload_id, now)
+            self._catalog.abort_upload(upload_id, now)
         self._maybe_purge()
         return len(ids)
 
-    def _commit_part(self, upload_id: str, part: PartInfo, blob_id: str) -> None:
-        with self._catalog.write() as conn:
-            if conn.execute("SELECT 1 FROM upload WHERE id = ?", (upload_id,)).fetchone() is None:
-                raise NoSuchUpload(upload_id)
-            previous = conn.execute("SELECT blob_id, size FROM part WHERE upload_id = ? AND number = ?",
-                                    (upload_id, part.number)).fetchone()
-            if previous is not None:
-                self._catalog.drop_refs(conn, [Extent(previous[0], 0, previous[1])], part.last_modified)
-            conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 1)", (blob_id, part.size))
-            conn.execute(
-                "INSERT OR REPLACE INTO part "
-                "(upload_id, number, blob_id, size, etag, checksum, last_modified) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (upload_id, part.number, blob_id, part.size, part.etag, part.checksum, part.last_modified))
 
-    def _stored_parts(self, conn: sqlite3.Connection, upload_id: str) -> dict[int, tuple[PartInfo, str]]:
-        rows = conn.execute("SELECT number, size, etag, last_modified, checksum, blob_id FROM part "
-                            "WHERE upload_id = ?", (upload_id,)).fetchall()
-        return {row[0]: (PartInfo(*row[:5]), row[5]) for row in rows}
-
-
-def _choose_parts(requested: Sequence[tuple[int, str]], stored: dict[int, tuple[PartInfo, str]],
+def _choose_parts(requested: Sequence[tuple[int, str]], stored: StoredParts,
                   min_part_size: int) -> list[tuple[PartInfo, str]]:
     if not requested:
         raise InvalidPart(0)
@@ -251,22 +213,6 @@ def _derived_checksum(upload: UploadInfo, parts: Sequence[PartInfo]) -> Checksum
         combined = combine_full_object(algorithm, zip(present, (part.size for part in parts), strict=True))
         return Checksum(algorithm, combined, "FULL_OBJECT")
     return Checksum(algorithm, composite(algorithm, present), "COMPOSITE", tuple(present))
-
-
-def _encode_upload(upload: UploadInfo) -> bytes:
-    attrs = upload.attrs
-    return orjson.dumps({
-        "content_type": attrs.content_type, "meta": attrs.meta, "headers": attrs.headers, "tags": attrs.tags,
-        "acl": attrs.acl, "delete_at": attrs.delete_at, "checksum": [upload.checksum_algorithm,
-                                                                     upload.checksum_type]})
-
-
-def _decode_upload(account: str, container: str, row: Sequence[Any]) -> UploadInfo:
-    upload_id, key, initiated, raw = row
-    document = orjson.loads(raw)
-    algorithm, checksum_type = document.pop("checksum")
-    return UploadInfo(upload_id, account, container, key, initiated, ObjectAttrs(**document), algorithm,
-                      checksum_type)
 
 
 class _UploadScan:

@@ -1,0 +1,146 @@
+"""The storage contract: what a front end may ask of the store, as a `typing.Protocol`.
+
+`engine.Engine` (SQLite catalog + blob files) is the one implementation today; a store over
+PostgreSQL (issue 12) or RADOS provides the same methods. Semantics and errors are documented on
+`Engine`'s methods; the values and exceptions are those of `stackbox.storage.types`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from stackbox.storage.types import (
+    NO_CHECKS,
+    NO_PRECONDITIONS,
+    AccountInfo,
+    Checksum,
+    ChecksumType,
+    ContainerInfo,
+    ContainerListing,
+    Deletion,
+    ObjectAttrs,
+    ObjectInfo,
+    ObjectListing,
+    PartInfo,
+    Preconditions,
+    SegmentRef,
+    UploadInfo,
+    UploadListing,
+    Versioning,
+    VersionListing,
+    WriteChecks,
+)
+
+
+class ObjectStore(Protocol):
+    # ------------------------------------------------------------------ accounts and containers
+    def get_account(self, account: str) -> AccountInfo: ...
+
+    def update_account_meta(self, account: str, updates: Mapping[str, str],
+                            remove: Iterable[str] = ()) -> None: ...
+
+    def list_containers(self, account: str, *, prefix: str = "", delimiter: str = "", marker: str = "",
+                        end_marker: str = "", limit: int = 10_000,
+                        reverse: bool = False) -> ContainerListing: ...
+
+    def create_container(self, account: str, name: str, meta: Mapping[str, str] | None = None) -> bool: ...
+
+    def get_container(self, account: str, name: str) -> ContainerInfo: ...
+
+    def container_accounts(self, name: str) -> list[str]: ...
+
+    def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],
+                              remove: Iterable[str] = ()) -> ContainerInfo: ...
+
+    def delete_container(self, account: str, name: str) -> None: ...
+
+    def set_versioning(self, account: str, container: str, state: Versioning) -> None: ...
+
+    # ------------------------------------------------------------------ listings
+    def list_objects(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
+                     marker: str = "", end_marker: str = "", limit: int = 1000,
+                     reverse: bool = False) -> ObjectListing: ...
+
+    def list_object_versions(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
+                             key_marker: str = "", version_id_marker: str = "",
+                             limit: int = 1000) -> VersionListing: ...
+
+    # ------------------------------------------------------------------ objects and versions
+    def head_object(self, account: str, container: str, key: str,
+                    version_id: str | None = None) -> ObjectInfo: ...
+
+    def get_object(self, account: str, container: str, key: str,
+                   version_id: str | None = None) -> ObjectInfo: ...
+
+    async def put_object(self, account: str, container: str, key: str, body: AsyncIterator[bytes], *,
+                         attrs: ObjectAttrs = ..., checks: WriteChecks = NO_CHECKS,
+                         preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo: ...
+
+    def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]: ...
+
+    def update_object(self, account: str, container: str, key: str, **changes: Any) -> ObjectInfo: ...
+
+    def update_version(self, account: str, container: str, key: str, version_id: str | None,
+                       changes: Mapping[str, Any]) -> ObjectInfo: ...
+
+    def delete_object(self, account: str, container: str, key: str,
+                      preconditions: Preconditions = NO_PRECONDITIONS) -> bool: ...
+
+    async def remove_object(self, account: str, container: str, key: str,
+                            preconditions: Preconditions = NO_PRECONDITIONS) -> bool: ...
+
+    async def delete(self, account: str, container: str, key: str, *, version_id: str | None = None,
+                     preconditions: Preconditions = NO_PRECONDITIONS) -> Deletion: ...
+
+    def copy_object(self, src_account: str, src_container: str, src_key: str, dst_account: str,
+                    dst_container: str, dst_key: str, *, attrs: ObjectAttrs | None = None,
+                    source_etag: str | None = None, source_version: str | None = None,
+                    preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo: ...
+
+    def put_manifest_object(self, account: str, container: str, key: str, segments: Sequence[SegmentRef], *,
+                            attrs: ObjectAttrs, etag: str | None = None,
+                            preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo: ...
+
+    # ------------------------------------------------------------------ multipart uploads
+    def create_upload(self, account: str, container: str, key: str, attrs: ObjectAttrs = ..., *,
+                      checksum_algorithm: str | None = None,
+                      checksum_type: ChecksumType | None = None) -> UploadInfo: ...
+
+    def get_upload(self, account: str, container: str, upload_id: str) -> UploadInfo: ...
+
+    async def put_part(self, account: str, container: str, upload_id: str, number: int,
+                       body: AsyncIterator[bytes], checks: WriteChecks = NO_CHECKS) -> PartInfo: ...
+
+    async def upload_part_copy(self, account: str, container: str, upload_id: str, number: int,
+                               source: ObjectInfo, start: int = 0, end: int | None = None) -> PartInfo: ...
+
+    def list_parts(self, account: str, container: str, upload_id: str, *, marker: int = 0,
+                   limit: int = 1000) -> tuple[list[PartInfo], bool]: ...
+
+    def list_uploads(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
+                     key_marker: str = "", upload_id_marker: str = "",
+                     limit: int = 1000) -> UploadListing: ...
+
+    def abort_upload(self, account: str, container: str, upload_id: str) -> None: ...
+
+    def complete_upload(self, account: str, container: str, upload_id: str,
+                        parts: Sequence[tuple[int, str]], *, etag: str | None = None,
+                        checksum: Checksum | None = None, preconditions: Preconditions = NO_PRECONDITIONS,
+                        min_part_size: int = 0) -> ObjectInfo: ...
+
+    # ------------------------------------------------------------------ housekeeping
+    def reap_expired(self, now: float | None = None, limit: int = 1000) -> int: ...
+
+    def expire_uploads(self, older_than: float) -> int: ...
+
+    def collect_garbage(self, grace: float = ...) -> int: ...
+
+    def close(self) -> None: ...
+
+
+if TYPE_CHECKING:
+    from stackbox.storage.engine import Engine
+
+    def _engine_keeps_the_contract(engine: Engine) -> ObjectStore:
+        return engine  # mypy checks that Engine provides every method with these signatures

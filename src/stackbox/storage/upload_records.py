@@ -1,0 +1,139 @@
+"""The catalog's S3 multipart uploads and parts (part of `metadata.Catalog`, split out for size).
+
+Every public method is one transaction (or one read) and speaks domain terms: no SQLite type
+crosses them, so that another catalog (PostgreSQL, issue 12) provides the same methods.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import orjson
+
+from stackbox.storage.records import ContainerRef, NewObject
+from stackbox.storage.types import (
+    Extent,
+    NoSuchUpload,
+    ObjectAttrs,
+    ObjectInfo,
+    PartInfo,
+    Preconditions,
+    UploadInfo,
+)
+
+#: What a completion is given: the upload's stored parts by number, with the blob each lives in.
+StoredParts = Mapping[int, tuple[PartInfo, str]]
+
+
+class UploadRecords:
+    """Uploads and parts; mixed into `metadata.Catalog`, whose transactions and references it uses."""
+
+    conn: sqlite3.Connection
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def drop_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent], now: float) -> None:
+        raise NotImplementedError
+
+    def store_object(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, new: NewObject,
+                     preconditions: Preconditions, now: float) -> ObjectInfo:
+        raise NotImplementedError
+
+    def add_upload(self, container_id: int, upload: UploadInfo) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO upload (id, container_id, key, initiated, attrs) VALUES (?, ?, ?, ?, ?)",
+                (upload.upload_id, container_id, upload.key, upload.initiated, _encode_upload(upload)))
+
+    def upload(self, container_id: int, account: str, container: str, upload_id: str) -> UploadInfo | None:
+        row = self.conn.execute(
+            "SELECT id, key, initiated, attrs FROM upload WHERE id = ? AND container_id = ?",
+            (upload_id, container_id)).fetchone()
+        return None if row is None else _decode_upload(account, container, row)
+
+    def parts(self, upload_id: str, marker: int, limit: int) -> tuple[list[PartInfo], bool]:
+        """Parts numbered above `marker`, ascending; and whether more follow."""
+        rows = self.conn.execute(
+            "SELECT number, size, etag, last_modified, checksum FROM part WHERE upload_id = ? AND number > ? "
+            "ORDER BY number LIMIT ?", (upload_id, marker, limit + 1)).fetchall()
+        return [PartInfo(*row) for row in rows[:limit]], len(rows) > limit
+
+    def uploads(self, container_id: int, account: str, container: str, prefix: str, after: tuple[str, str],
+                count: int) -> list[UploadInfo]:
+        """Up to `count` uploads with keys >= `prefix` after (key, upload id) `after`, in that order."""
+        rows = self.conn.execute(
+            "SELECT id, key, initiated, attrs FROM upload WHERE container_id = ? AND key >= ? "
+            "AND (key > ? OR (key = ? AND id > ?)) ORDER BY key, id LIMIT ?",
+            (container_id, prefix, after[0], after[0], after[1], count)).fetchall()
+        return [_decode_upload(account, container, row) for row in rows]
+
+    def uploads_initiated_before(self, moment: float) -> list[str]:
+        return [row[0] for row in self.conn.execute("SELECT id FROM upload WHERE initiated < ?",
+                                                    (moment,)).fetchall()]
+
+    def add_part(self, upload_id: str, part: PartInfo, blob_id: str) -> None:
+        """Records a part whose blob is published (replacing an earlier part with its number).
+        NoSuchUpload if the upload ended meanwhile; the caller then deletes the blob."""
+        with self.write() as conn:
+            if conn.execute("SELECT 1 FROM upload WHERE id = ?", (upload_id,)).fetchone() is None:
+                raise NoSuchUpload(upload_id)
+            previous = conn.execute("SELECT blob_id, size FROM part WHERE upload_id = ? AND number = ?",
+                                    (upload_id, part.number)).fetchone()
+            if previous is not None:
+                self.drop_refs(conn, [Extent(previous[0], 0, previous[1])], part.last_modified)
+            conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 1)", (blob_id, part.size))
+            conn.execute(
+                "INSERT OR REPLACE INTO part (upload_id, number, blob_id, size, etag, checksum, "
+                "last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (upload_id, part.number, blob_id, part.size, part.etag, part.checksum, part.last_modified))
+
+    def abort_upload(self, upload_id: str, now: float) -> None:
+        with self.write() as conn:
+            self.drop_upload(conn, upload_id, now)
+
+    def finish_upload(self, ref: ContainerRef, upload_id: str, key: str,
+                      build: Callable[[StoredParts], NewObject], preconditions: Preconditions,
+                      now: float) -> ObjectInfo:
+        """In one transaction: the object `build` makes of the stored parts is committed as a new
+        version of `key`, and the upload and the parts it did not use are dropped (with their
+        blob references)."""
+        with self.write() as conn:
+            rows = conn.execute("SELECT number, size, etag, last_modified, checksum, blob_id FROM part "
+                                "WHERE upload_id = ?", (upload_id,)).fetchall()
+            new = build({row[0]: (PartInfo(*row[:5]), row[5]) for row in rows})
+            info = self.store_object(conn, ref, key, new, preconditions, now)
+            self.drop_upload(conn, upload_id, now)
+        return info
+
+    def drop_upload(self, conn: sqlite3.Connection, upload_id: str, now: float) -> None:
+        parts = conn.execute("SELECT blob_id, size FROM part WHERE upload_id = ?", (upload_id,)).fetchall()
+        self.drop_refs(conn, (Extent(blob_id, 0, size) for blob_id, size in parts), now)
+        conn.execute("DELETE FROM part WHERE upload_id = ?", (upload_id,))
+        conn.execute("DELETE FROM upload WHERE id = ?", (upload_id,))
+
+    def drop_uploads(self, conn: sqlite3.Connection, container_id: int, now: float) -> None:
+        """Inside a transaction the caller holds: every upload of a container that is deleted."""
+        for (upload_id,) in conn.execute("SELECT id FROM upload WHERE container_id = ?",
+                                         (container_id,)).fetchall():
+            self.drop_upload(conn, upload_id, now)
+
+
+def _encode_upload(upload: UploadInfo) -> bytes:
+    attrs = upload.attrs
+    return orjson.dumps({
+        "content_type": attrs.content_type, "meta": attrs.meta, "headers": attrs.headers, "tags": attrs.tags,
+        "acl": attrs.acl, "delete_at": attrs.delete_at, "checksum": [upload.checksum_algorithm,
+                                                                     upload.checksum_type]})
+
+
+def _decode_upload(account: str, container: str, row: Sequence[Any]) -> UploadInfo:
+    upload_id, key, initiated, raw = row
+    document = orjson.loads(raw)
+    algorithm, checksum_type = document.pop("checksum")
+    return UploadInfo(upload_id, account, container, key, initiated, ObjectAttrs(**document), algorithm,
+                      checksum_type)
+

@@ -1,8 +1,9 @@
 """A process that writes objects as fast as it can and prints each acknowledged write.
 
 Used by test_recovery.py, which kills it with SIGKILL mid-flight. Usage:
-    python writer_process.py DATA_DIR NAME
-Prints `<key> <version> <etag>` after each put_object returned (the acknowledgement).
+    python writer_process.py DATA_DIR NAME [versioned]
+Prints `<key> <version> <etag>` after each put_object returned (the acknowledgement), followed by
+the version id when the container is versioned.
 """
 
 from __future__ import annotations
@@ -30,21 +31,23 @@ async def body(data: bytes) -> AsyncIterator[bytes]:
         yield data[offset:offset + 256 * 1024]
 
 
-async def writer(engine: Engine, name: str, task: int) -> None:
+async def writer(engine: Engine, name: str, task: int, versioned: bool) -> None:
     for version in range(1_000_000):
         # Alternate between fresh keys and overwrites of one key per task.
         key = f"{name}/{task}/shared" if version % 2 else f"{name}/{task}/{version:06d}"
         data = content(key, version, SIZES[version % len(SIZES)])
         obj = await engine.put_object(ACCOUNT, "crash", key, body(data))
-        print(key, version, obj.etag, flush=True)
+        print(key, version, obj.etag, *([obj.version_id] if versioned else []), flush=True)
 
 
-async def main(data_dir: Path, name: str) -> None:
+async def main(data_dir: Path, name: str, versioned: bool) -> None:
     engine = Engine(data_dir)
     engine.create_container(ACCOUNT, "crash")
+    if versioned:
+        engine.set_versioning(ACCOUNT, "crash", "enabled")
     print("ready", flush=True)
-    await asyncio.gather(*(writer(engine, name, task) for task in range(TASKS)))
+    await asyncio.gather(*(writer(engine, name, task, versioned) for task in range(TASKS)))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), sys.argv[2]))
+    asyncio.run(main(Path(sys.argv[1]), sys.argv[2], sys.argv[3:] == ["versioned"]))

@@ -268,30 +268,37 @@ class Catalog(UploadRecords):
             conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 0)", new.new_blob)
         # References are taken before the previous version's are dropped: they may share blobs.
         self._add_refs(conn, new.extents)
-        version, is_null = self._make_way(conn, ref, key, latest, now)
+        version, is_null, reused = self._make_way(conn, ref, key, latest, now)
         row = (key, new.size, new.etag, new.attrs.content_type, now, new.attrs.delete_at,
                new.attrs.manifest_type, encode_object_attrs(new.attrs, new.checksum, new.parts),
                encode_extents(new.extents) if new.inline is None else None, new.attrs.manifest, new.inline)
-        conn.execute(f"INSERT INTO object (container_id, version, is_null, latest, marker, {OBJECT_COLUMNS}) "
-                     f"VALUES (?, ?, ?, 1, 0{', ?' * len(row)})", (ref.id, version, is_null, *row))
+        _write_current(conn, ref.id, reused, (version, is_null, 0, *row))
         replaced = _counted(latest)
         self._count(conn, ref.id, 1 - replaced[0], new.size - replaced[1], now)
         return row_to_object(ref.account, ref.name, row, _public_id(ref.versioning, is_null, version))
 
     def _make_way(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, latest: _Row | None,
-                  now: float) -> tuple[str, bool]:
+                  now: float) -> tuple[str, bool, int | None]:
         """Make room for a new current version of `key` (object or delete marker): demote the
-        current one; outside "enabled", also delete the null version, which the new one replaces.
-        Returns the new version's internal id and whether it is the null version."""
+        current one; outside "enabled", also drop the null version, which the new one replaces.
+        Returns the new version's internal id, whether it is the null version, and the row to
+        overwrite in place (the current null version: the common unversioned overwrite costs one
+        row update, not a delete and an insert in every index)."""
         version = new_version(None if latest is None else latest.version)
-        null = None
-        if ref.versioning != "enabled":
-            null = latest if latest is not None and latest.is_null else _null_version(conn, ref.id, key)
-            if null is not None:
-                self._drop_row(conn, null, now)
-        if latest is not None and latest is not null:
+        if ref.versioning == "enabled":
+            if latest is not None:
+                conn.execute("UPDATE object SET latest = 0 WHERE id = ?", (latest.id,))
+            return version, False, None
+        if latest is not None and latest.is_null:
+            if latest.extents is not None:
+                self.drop_refs(conn, decode_extents(latest.extents), now)
+            return version, True, latest.id
+        null = _null_version(conn, ref.id, key)
+        if null is not None:
+            self._drop_row(conn, null, now)
+        if latest is not None:
             conn.execute("UPDATE object SET latest = 0 WHERE id = ?", (latest.id,))
-        return version, ref.versioning != "enabled"
+        return version, True, None
 
     def locked_object(self, conn: sqlite3.Connection, account: str, container: str, key: str,
                       now: float, version_id: str | None = None) -> ObjectInfo:
@@ -362,10 +369,9 @@ class Catalog(UploadRecords):
             if latest is not None:
                 self._remove_row(conn, latest, now)
             return Deletion(etag is not None, None, False)
-        version, is_null = self._make_way(conn, ref, key, latest, now)
-        conn.execute(f"INSERT INTO object (container_id, version, is_null, latest, marker, {OBJECT_COLUMNS}) "
-                     "VALUES (?, ?, ?, 1, 1, ?, 0, '', '', ?, NULL, NULL, '{}', NULL, NULL, NULL)",
-                     (ref.id, version, is_null, key, now))
+        version, is_null, reused = self._make_way(conn, ref, key, latest, now)
+        marker = (key, 0, "", "", now, None, None, b"{}", None, None, None)
+        _write_current(conn, ref.id, reused, (version, is_null, 1, *marker))
         replaced = _counted(latest)
         self._count(conn, ref.id, -replaced[0], -replaced[1], now)
         return Deletion(etag is not None, NULL_VERSION if is_null else version, True)
@@ -476,6 +482,22 @@ def _find(conn: sqlite3.Connection, account: str, container: str, key: str, vers
     is_null, version, marker, versioning = row[-4:]
     return row_to_object(account, container, row[:-4], _public_id(versioning, is_null, version),
                          delete_marker=bool(marker))
+
+
+_WRITTEN_COLUMNS = f"version, is_null, marker, {OBJECT_COLUMNS}"
+_INSERT_CURRENT = (f"INSERT INTO object (container_id, latest, {_WRITTEN_COLUMNS}) "
+                   f"VALUES (?, 1{', ?' * len(_WRITTEN_COLUMNS.split(','))})")
+_UPDATE_CURRENT = "UPDATE object SET {} WHERE id = ?".format(
+    ", ".join(f"{name.strip()} = ?" for name in _WRITTEN_COLUMNS.split(",")))
+
+
+def _write_current(conn: sqlite3.Connection, container_id: int, reused: int | None,
+                   values: tuple[Any, ...]) -> None:
+    """Store the new current version: (version, is_null, marker, *OBJECT_COLUMNS values)."""
+    if reused is None:
+        conn.execute(_INSERT_CURRENT, (container_id, *values))
+    else:
+        conn.execute(_UPDATE_CURRENT, (*values, reused))
 
 
 def _segment_state(conn: sqlite3.Connection, location: Location, now: float) -> tuple[str, float] | None:

@@ -270,3 +270,13 @@ def test_aws_cli_versioning(cloud: RunningCloud, member: Ec2Pair, tmp_path: Path
     for version in listing["Versions"] + listing["DeleteMarkers"]:
         aws("s3api", "delete-object", "--bucket", name, "--key", "f", "--version-id", version["VersionId"])
     aws("s3", "rb", f"s3://{name}")
+
+
+def test_acl_of_a_version(s3: BaseClient, versioned: str) -> None:
+    first = s3.put_object(Bucket=versioned, Key="k", Body=b"first")["VersionId"]
+    s3.put_object(Bucket=versioned, Key="k", Body=b"second")
+    s3.put_object_acl(Bucket=versioned, Key="k", VersionId=first, ACL="public-read")
+    grants = s3.get_object_acl(Bucket=versioned, Key="k", VersionId=first)["Grants"]
+    assert any(grant["Permission"] == "READ" for grant in grants)
+    current = s3.get_object_acl(Bucket=versioned, Key="k")["Grants"]
+    assert not any(grant["Permission"] == "READ" for grant in current)

@@ -12,6 +12,7 @@ from stackbox.s3.call import BUCKET_ACL_META, S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import canned_acl
 from stackbox.s3.list import owner, owner_fields
+from stackbox.s3.versioning import requested_version, version_headers
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
@@ -36,25 +37,27 @@ async def put_bucket_acl(call: S3Call) -> Response:
 
 
 async def get_object_acl(call: S3Call) -> Response:
-    obj = call.storage.head_object(call.account, call.bucket, call.key)
+    obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
-    return _policy(call, obj.acl)
+    return _policy(call, obj.acl, version_headers(obj))
 
 
 async def put_object_acl(call: S3Call) -> Response:
     acl = await _requested_acl(call)
-    call.storage.update_object(call.account, call.bucket, call.key, acl=acl)
-    return Response(b"", 200)
+    info = call.storage.update_version(call.account, call.bucket, call.key, requested_version(call),
+                                       {"acl": acl})
+    return Response(b"", 200, version_headers(info))
 
 
-def _policy(call: S3Call, acl: str | None) -> Response:
+def _policy(call: S3Call, acl: str | None, headers: list[tuple[str, str]] | None = None) -> Response:
     owner_grantee = f'<Grantee {_XSI} xsi:type="CanonicalUser">{owner_fields(call)}</Grantee>'
     grants = [f"<Grant>{owner_grantee}<Permission>FULL_CONTROL</Permission></Grant>"]
     grants += [f'<Grant><Grantee {_XSI} xsi:type="Group">{xml.element("URI", uri)}</Grantee>'
                f"{xml.element('Permission', permission)}</Grant>"
                for uri, permission in _GROUP_GRANTS.get(acl or "private", ())]
     return xml.xml_response("AccessControlPolicy",
-                            [owner(call), f"<AccessControlList>{''.join(grants)}</AccessControlList>"])
+                            [owner(call), f"<AccessControlList>{''.join(grants)}</AccessControlList>"],
+                            headers=headers)
 
 
 async def _requested_acl(call: S3Call) -> str:

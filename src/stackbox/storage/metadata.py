@@ -194,7 +194,7 @@ class Catalog(UploadRecords):
             for row in conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ?",
                                     (ref.id,)).fetchall():
                 self._drop_row(conn, _Row(*row), now)
-            self.drop_uploads(conn, ref.id, now)
+            self._drop_uploads(conn, ref.id, now)
             conn.execute("DELETE FROM container WHERE id = ?", (ref.id,))
 
     def containers(self, account: str, key_range: KeyRange, reverse: bool,
@@ -291,7 +291,7 @@ class Catalog(UploadRecords):
             return version, False, None
         if latest is not None and latest.is_null:
             if latest.extents is not None:
-                self.drop_refs(conn, decode_extents(latest.extents), now)
+                self._drop_refs(conn, decode_extents(latest.extents), now)
             return version, True, latest.id
         null = _null_version(conn, ref.id, key)
         if null is not None:
@@ -300,7 +300,7 @@ class Catalog(UploadRecords):
             conn.execute("UPDATE object SET latest = 0 WHERE id = ?", (latest.id,))
         return version, True, None
 
-    def locked_object(self, conn: sqlite3.Connection, account: str, container: str, key: str,
+    def _locked_object(self, conn: sqlite3.Connection, account: str, container: str, key: str,
                       now: float, version_id: str | None = None) -> ObjectInfo:
         """An object read inside a write transaction (copy and manifest sources, updates)."""
         found = _find(conn, account, container, key, version_id, now)
@@ -314,7 +314,7 @@ class Catalog(UploadRecords):
         """In one transaction: the object `build` makes of the source's current (or named) version
         becomes a new version of `dst_key` (errors of a missing source as in `visible`)."""
         with self.write() as conn:
-            src = self.locked_object(conn, *source, now, source_version)
+            src = self._locked_object(conn, *source, now, source_version)
             return self.store_object(conn, dst, dst_key, build(src), preconditions, now)
 
     def store_manifest(self, ref: ContainerRef, key: str, new: NewObject, segments: Sequence[SegmentVersion],
@@ -333,7 +333,7 @@ class Catalog(UploadRecords):
         the named) version without touching data."""
         with self.write() as conn:
             ref = self.container_ref(account, container)
-            current = self.locked_object(conn, account, container, key, now, version_id)
+            current = self._locked_object(conn, account, container, key, now, version_id)
             attrs = _apply_changes(current, changes)
             encoded = encode_object_attrs(attrs, current.checksum, current.parts)
             clause, params = _version_clause(version_id)
@@ -341,20 +341,20 @@ class Catalog(UploadRecords):
                 f"UPDATE object SET content_type = ?, delete_at = ?, attrs = ? "
                 f"WHERE container_id = ? AND key = ? AND {clause}",
                 (attrs.content_type, attrs.delete_at, encoded, ref.id, key, *params))
-            return self.locked_object(conn, account, container, key, now, version_id)
+            return self._locked_object(conn, account, container, key, now, version_id)
 
     def delete_object(self, account: str, container: str, key: str, version_id: str | None,
                       preconditions: Preconditions, now: float) -> Deletion:
         with self.write() as conn:
-            return self.delete_in(conn, account, container, key, version_id, preconditions, now)
+            return self._delete_in(conn, account, container, key, version_id, preconditions, now)
 
     async def delete_object_grouped(self, account: str, container: str, key: str, version_id: str | None,
                                     preconditions: Preconditions, now: float) -> Deletion:
         """`delete_object` in the next group commit."""
-        return await self.batches.run(partial(self.delete_in, account=account, container=container, key=key,
+        return await self.batches.run(partial(self._delete_in, account=account, container=container, key=key,
                                               version_id=version_id, preconditions=preconditions, now=now))
 
-    def delete_in(self, conn: sqlite3.Connection, account: str, container: str, key: str,
+    def _delete_in(self, conn: sqlite3.Connection, account: str, container: str, key: str,
                   version_id: str | None, preconditions: Preconditions, now: float) -> Deletion:
         """The body of `delete_object`, inside a transaction the caller holds. Without `version_id`:
         an unversioned container loses the object; otherwise a delete marker becomes current (in a
@@ -418,7 +418,7 @@ class Catalog(UploadRecords):
     def _drop_row(self, conn: sqlite3.Connection, row: _Row, now: float) -> None:
         conn.execute("DELETE FROM object WHERE id = ?", (row.id,))
         if row.extents is not None:
-            self.drop_refs(conn, decode_extents(row.extents), now)
+            self._drop_refs(conn, decode_extents(row.extents), now)
 
     def _count(self, conn: sqlite3.Connection, container_id: int, objects: int, size: int,
                now: float) -> None:
@@ -432,7 +432,7 @@ class Catalog(UploadRecords):
         for blob_id, count in counts.items():
             conn.execute("UPDATE blob SET refs = refs + ?, freed_at = NULL WHERE id = ?", (count, blob_id))
 
-    def drop_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent], now: float) -> None:
+    def _drop_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent], now: float) -> None:
         counts = Counter(extent.blob_id for extent in extents if extent.blob_id is not None)
         for blob_id, count in counts.items():
             conn.execute("UPDATE blob SET refs = refs - ?, freed_at = CASE WHEN refs - ? <= 0 THEN ? END "

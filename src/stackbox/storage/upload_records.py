@@ -36,7 +36,7 @@ class UploadRecords:
     def write(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
 
-    def drop_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent], now: float) -> None:
+    def _drop_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent], now: float) -> None:
         raise NotImplementedError
 
     def store_object(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, new: NewObject,
@@ -84,7 +84,7 @@ class UploadRecords:
             previous = conn.execute("SELECT blob_id, size FROM part WHERE upload_id = ? AND number = ?",
                                     (upload_id, part.number)).fetchone()
             if previous is not None:
-                self.drop_refs(conn, [Extent(previous[0], 0, previous[1])], part.last_modified)
+                self._drop_refs(conn, [Extent(previous[0], 0, previous[1])], part.last_modified)
             conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 1)", (blob_id, part.size))
             conn.execute(
                 "INSERT OR REPLACE INTO part (upload_id, number, blob_id, size, etag, checksum, "
@@ -93,7 +93,7 @@ class UploadRecords:
 
     def abort_upload(self, upload_id: str, now: float) -> None:
         with self.write() as conn:
-            self.drop_upload(conn, upload_id, now)
+            self._drop_upload(conn, upload_id, now)
 
     def finish_upload(self, ref: ContainerRef, upload_id: str, key: str,
                       build: Callable[[StoredParts], NewObject], preconditions: Preconditions,
@@ -106,20 +106,20 @@ class UploadRecords:
                                 "WHERE upload_id = ?", (upload_id,)).fetchall()
             new = build({row[0]: (PartInfo(*row[:5]), row[5]) for row in rows})
             info = self.store_object(conn, ref, key, new, preconditions, now)
-            self.drop_upload(conn, upload_id, now)
+            self._drop_upload(conn, upload_id, now)
         return info
 
-    def drop_upload(self, conn: sqlite3.Connection, upload_id: str, now: float) -> None:
+    def _drop_upload(self, conn: sqlite3.Connection, upload_id: str, now: float) -> None:
         parts = conn.execute("SELECT blob_id, size FROM part WHERE upload_id = ?", (upload_id,)).fetchall()
-        self.drop_refs(conn, (Extent(blob_id, 0, size) for blob_id, size in parts), now)
+        self._drop_refs(conn, (Extent(blob_id, 0, size) for blob_id, size in parts), now)
         conn.execute("DELETE FROM part WHERE upload_id = ?", (upload_id,))
         conn.execute("DELETE FROM upload WHERE id = ?", (upload_id,))
 
-    def drop_uploads(self, conn: sqlite3.Connection, container_id: int, now: float) -> None:
+    def _drop_uploads(self, conn: sqlite3.Connection, container_id: int, now: float) -> None:
         """Inside a transaction the caller holds: every upload of a container that is deleted."""
         for (upload_id,) in conn.execute("SELECT id FROM upload WHERE container_id = ?",
                                          (container_id,)).fetchall():
-            self.drop_upload(conn, upload_id, now)
+            self._drop_upload(conn, upload_id, now)
 
 
 def _encode_upload(upload: UploadInfo) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from stackbox.storage.types import Checksum, Extent, ObjectAttrs, ObjectInfo, ObjectPart
+from stackbox.storage.types import NO_LOCK, Checksum, Extent, ObjectAttrs, ObjectInfo, ObjectLock, ObjectPart
 
 
 def encode_object_attrs(attrs: ObjectAttrs, checksum: Checksum | None, parts: Iterable[ObjectPart]) -> bytes:
@@ -43,7 +43,7 @@ def decode_extents(raw: bytes) -> list[Extent]:
 
 
 def row_to_object(account: str, container: str, row: Sequence[Any], version_id: str | None, *,
-                  delete_marker: bool = False) -> ObjectInfo:
+                  delete_marker: bool = False, lock: ObjectLock = NO_LOCK) -> ObjectInfo:
     """An `ObjectInfo` from (key, size, etag, content_type, last_modified, delete_at, manifest_type,
     attrs, extents, manifest, inline)."""
     (key, size, etag, content_type, last_modified, delete_at, manifest_type, attrs, extents, manifest,
@@ -60,7 +60,7 @@ def row_to_object(account: str, container: str, row: Sequence[Any], version_id: 
         last_modified=last_modified, meta=document.get("m", {}), headers=document.get("h", {}),
         tags=document.get("t", {}), acl=document.get("a"), delete_at=delete_at, checksum=checksum,
         manifest_type=manifest_type, manifest=None if manifest is None else bytes(manifest), parts=parts,
-        extents=data_extents, version_id=version_id, delete_marker=delete_marker)
+        extents=data_extents, version_id=version_id, delete_marker=delete_marker, lock=lock)
 
 
 def slice_extents(extents: Iterable[Extent], start: int, end: int) -> list[Extent]:

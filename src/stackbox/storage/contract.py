@@ -19,9 +19,11 @@ from stackbox.storage.types import (
     ContainerInfo,
     ContainerListing,
     Deletion,
+    LockConfiguration,
     ObjectAttrs,
     ObjectInfo,
     ObjectListing,
+    ObjectLock,
     PartInfo,
     Preconditions,
     SegmentRef,
@@ -91,7 +93,8 @@ class ObjectStore(Protocol):
                             preconditions: Preconditions = NO_PRECONDITIONS) -> bool: ...
 
     async def delete(self, account: str, container: str, key: str, *, version_id: str | None = None,
-                     preconditions: Preconditions = NO_PRECONDITIONS) -> Deletion: ...
+                     preconditions: Preconditions = NO_PRECONDITIONS,
+                     bypass_governance: bool = False) -> Deletion: ...
 
     def copy_object(self, src_account: str, src_container: str, src_key: str, dst_account: str,
                     dst_container: str, dst_key: str, *, attrs: ObjectAttrs | None = None,
@@ -101,6 +104,20 @@ class ObjectStore(Protocol):
     def put_manifest_object(self, account: str, container: str, key: str, segments: Sequence[SegmentRef], *,
                             attrs: ObjectAttrs, etag: str | None = None,
                             preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo: ...
+
+    # ------------------------------------------------------------------ object lock
+    def create_locked_container(self, account: str, name: str,
+                                meta: Mapping[str, str] | None = None) -> bool: ...
+
+    def get_lock_configuration(self, account: str, container: str) -> LockConfiguration | None: ...
+
+    def put_lock_configuration(self, account: str, container: str, config: LockConfiguration) -> None: ...
+
+    def set_object_lock(self, account: str, container: str, key: str, version_id: str | None,
+                        changes: Mapping[str, Any], *, bypass_governance: bool = False) -> ObjectLock: ...
+
+    def lock_state(self, account: str, container: str, key: str,
+                   version_id: str | None = None) -> ObjectLock: ...
 
     # ------------------------------------------------------------------ multipart uploads
     def create_upload(self, account: str, container: str, key: str, attrs: ObjectAttrs = ..., *,

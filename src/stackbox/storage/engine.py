@@ -33,6 +33,7 @@ from typing import Any
 from stackbox.storage.blobs import CHUNK_SIZE, BlobStore, TempBlob
 from stackbox.storage.codec import slice_extents
 from stackbox.storage.ingest import Received, receive
+from stackbox.storage.lifecycle import LifecycleOperations
 from stackbox.storage.listing import KeyRange, list_page
 from stackbox.storage.manifests import flatten
 from stackbox.storage.metadata import Catalog, visible
@@ -54,11 +55,13 @@ from stackbox.storage.types import (
     InvalidKey,
     InvalidRange,
     KeyTooLong,
+    LockConfiguration,
     NoSuchContainer,
     ObjectAttrs,
     ObjectEntry,
     ObjectInfo,
     ObjectListing,
+    ObjectLock,
     PreconditionFailed,
     Preconditions,
     SegmentRef,
@@ -93,7 +96,7 @@ class RecoveryReport:
     freed_blobs: int
 
 
-class Engine(MultipartOperations):
+class Engine(MultipartOperations, LifecycleOperations):
     def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0) -> None:
         """`reserve_bytes`: free space object data must leave on the file system (else
         InsufficientStorage), so that metadata writes and recovery never run out of it."""
@@ -265,22 +268,55 @@ class Engine(MultipartOperations):
         return (await self.delete(account, container, key, preconditions=preconditions)).existed
 
     async def delete(self, account: str, container: str, key: str, *, version_id: str | None = None,
-                     preconditions: Preconditions = NO_PRECONDITIONS) -> Deletion:
+                     preconditions: Preconditions = NO_PRECONDITIONS,
+                     bypass_governance: bool = False) -> Deletion:
         """Without `version_id`: in an unversioned container the object is deleted; otherwise a
         delete marker becomes the current version (in a suspended one, as the null version, which
         it replaces). With `version_id`: that version (or marker) is deleted for good, and if it was
-        current the next newest becomes current. Group committed; preconditions apply to the
-        current version (without `version_id`)."""
+        current the next newest becomes current, unless Object Lock protects it (ObjectLocked; a
+        GOVERNANCE retention yields to `bypass_governance`). Group committed; preconditions apply
+        to the current version (without `version_id`)."""
         if version_id is not None:
             check_version_id(version_id)
         deletion = await self._catalog.delete_object_grouped(account, container, key, version_id,
-                                                             preconditions, time.time())
+                                                             preconditions, time.time(),
+                                                             bypass_governance=bypass_governance)
         self._maybe_purge()
         return deletion
 
     def set_versioning(self, account: str, container: str, state: Versioning) -> None:
         """"enabled" or "suspended" (a container never returns to "unversioned")."""
         self._catalog.set_versioning(account, container, state)
+
+    # ------------------------------------------------------------------------------ object lock
+
+    def create_locked_container(self, account: str, name: str, meta: Mapping[str, str] | None = None) -> bool:
+        """`create_container` with Object Lock on and versioning enabled (for good, both)."""
+        return self._catalog.create_locked_container(account, name, meta or {})
+
+    def get_lock_configuration(self, account: str, container: str) -> LockConfiguration | None:
+        """None: the container has no Object Lock."""
+        return self._catalog.lock_configuration(account, container)
+
+    def put_lock_configuration(self, account: str, container: str, config: LockConfiguration) -> None:
+        """Turns Object Lock on for good (LockedVersioning unless versioning is enabled), or
+        replaces its default retention; versions already written keep theirs."""
+        self._catalog.set_lock_configuration(account, container, config)
+
+    def set_object_lock(self, account: str, container: str, key: str, version_id: str | None,
+                        changes: Mapping[str, Any], *, bypass_governance: bool = False) -> ObjectLock:
+        """Changes a version's `mode` and `retain_until` (together; None and None remove the
+        retention) and/or its `legal_hold`. ObjectLocked if a retention in force forbids it (see
+        `locks.may_change_retention`), ObjectLockNotEnabled without lock; errors as `head_object`."""
+        if version_id is not None:
+            check_version_id(version_id)
+        return self._catalog.set_object_lock(account, container, key, version_id, changes, time.time(),
+                                             bypass_governance=bypass_governance)
+
+    def lock_state(self, account: str, container: str, key: str, version_id: str | None = None) -> ObjectLock:
+        """A version's Object Lock state (errors as `head_object`). `ObjectLock.protects(now)` is
+        the predicate housekeeping (lifecycle) must respect; `delete` enforces it anyway."""
+        return self.head_object(account, container, key, version_id).lock
 
     def list_object_versions(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
                              key_marker: str = "", version_id_marker: str = "",

@@ -33,12 +33,15 @@ from stackbox.storage.codec import (
     row_to_object,
 )
 from stackbox.storage.commits import GroupCommitter
+from stackbox.storage.lifecycle import LifecycleVersion, Locked
 from stackbox.storage.listing import KeyRange
+from stackbox.storage.locks import LOCK_COLUMNS, PROTECTED, LockRecords, lock_of
 from stackbox.storage.manifests import Location, SegmentVersion
 from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.schema import upgrade
 from stackbox.storage.space import disk_full_refused, private_database
 from stackbox.storage.types import (
+    NO_LOCK,
     NULL_VERSION,
     AccountInfo,
     ContainerInfo,
@@ -47,6 +50,7 @@ from stackbox.storage.types import (
     Deletion,
     Extent,
     InvalidSegment,
+    LockedVersioning,
     NoSuchContainer,
     NoSuchObject,
     NoSuchVersion,
@@ -70,7 +74,8 @@ LIVE = "(delete_at IS NULL OR delete_at > ?)"
 ROW_COLUMNS = "id, container_id, key, version, is_null, latest, marker, size, etag, extents, delete_at"
 #: A version read in full, joined with its container (`_find`).
 READ_COLUMNS = ", ".join(f"o.{name.strip()}" for name in OBJECT_COLUMNS.split(",")) + \
-    ", o.is_null, o.version, o.marker, c.versioning"
+    ", o.is_null, o.version, o.marker, c.versioning, " + \
+    ", ".join(f"o.{name}" for name in LOCK_COLUMNS.split(", "))
 
 
 class _Row(NamedTuple):
@@ -87,7 +92,7 @@ class _Row(NamedTuple):
     delete_at: int | None
 
 
-class Catalog(UploadRecords):
+class Catalog(UploadRecords, LockRecords):
     def __init__(self, path: Path, *, durable: bool = True) -> None:
         synchronous = "FULL" if durable else "NORMAL"
         self.conn = connect(path, synchronous=synchronous)
@@ -166,6 +171,8 @@ class Catalog(UploadRecords):
         if state == "unversioned":
             raise ValueError("versioning can be suspended, never turned off")
         with self.write() as conn:
+            if state == "suspended" and self.lock_configuration(account, name) is not None:
+                raise LockedVersioning("the versioning of a container with Object Lock cannot be suspended")
             if conn.execute("UPDATE container SET versioning = ? WHERE account = ? AND name = ?",
                             (state, account, name)).rowcount == 0:
                 raise NoSuchContainer(f"{account}/{name}")
@@ -187,8 +194,8 @@ class Catalog(UploadRecords):
         pending uploads go with it)."""
         with self.write() as conn:
             ref = self.container_ref(account, name)
-            held = conn.execute(f"SELECT 1 FROM object WHERE container_id = ? AND (marker = 1 OR {LIVE}) "
-                                "LIMIT 1", (ref.id, now)).fetchone()
+            held = conn.execute(f"SELECT 1 FROM object WHERE container_id = ? AND (marker = 1 OR {LIVE} "
+                                f"OR {PROTECTED}) LIMIT 1", (ref.id, now, now)).fetchone()
             if held is not None:
                 raise ContainerNotEmpty(f"{account}/{name}")
             for row in conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ?",
@@ -264,6 +271,7 @@ class Catalog(UploadRecords):
         ref = _current_ref(conn, ref)
         latest = _latest(conn, ref.id, key)
         check_preconditions(_live_etag(latest, now), preconditions)
+        lock = self._new_version_lock(conn, ref, new.attrs.lock, now)
         if new.new_blob is not None:
             conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 0)", new.new_blob)
         # References are taken before the previous version's are dropped: they may share blobs.
@@ -273,9 +281,12 @@ class Catalog(UploadRecords):
                new.attrs.manifest_type, encode_object_attrs(new.attrs, new.checksum, new.parts),
                encode_extents(new.extents) if new.inline is None else None, new.attrs.manifest, new.inline)
         _write_current(conn, ref.id, reused, (version, is_null, 0, *row))
+        if lock is not None:
+            self._store_lock(conn, ref.id, key, lock)
         replaced = _counted(latest)
         self._count(conn, ref.id, 1 - replaced[0], new.size - replaced[1], now)
-        return row_to_object(ref.account, ref.name, row, _public_id(ref.versioning, is_null, version))
+        return row_to_object(ref.account, ref.name, row, _public_id(ref.versioning, is_null, version),
+                             lock=lock or NO_LOCK)
 
     def _make_way(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, latest: _Row | None,
                   now: float) -> tuple[str, bool, int | None]:
@@ -349,19 +360,22 @@ class Catalog(UploadRecords):
             return self._delete_in(conn, account, container, key, version_id, preconditions, now)
 
     async def delete_object_grouped(self, account: str, container: str, key: str, version_id: str | None,
-                                    preconditions: Preconditions, now: float) -> Deletion:
+                                    preconditions: Preconditions, now: float, *,
+                                    bypass_governance: bool = False) -> Deletion:
         """`delete_object` in the next group commit."""
         return await self.batches.run(partial(self._delete_in, account=account, container=container, key=key,
-                                              version_id=version_id, preconditions=preconditions, now=now))
+                                              version_id=version_id, preconditions=preconditions, now=now,
+                                              bypass_governance=bypass_governance))
 
     def _delete_in(self, conn: sqlite3.Connection, account: str, container: str, key: str,
-                  version_id: str | None, preconditions: Preconditions, now: float) -> Deletion:
+                  version_id: str | None, preconditions: Preconditions, now: float, *,
+                  bypass_governance: bool = False) -> Deletion:
         """The body of `delete_object`, inside a transaction the caller holds. Without `version_id`:
         an unversioned container loses the object; otherwise a delete marker becomes current (in a
         suspended container, as the null version). With it: that version is deleted for good."""
         ref = _current_ref(conn, ContainerRef(0, account, container))
         if version_id is not None:
-            return self._delete_version(conn, ref, key, version_id, now)
+            return self._delete_version(conn, ref, key, version_id, now, bypass_governance)
         latest = _latest(conn, ref.id, key)
         etag = _live_etag(latest, now)
         check_preconditions(etag, preconditions)
@@ -377,7 +391,7 @@ class Catalog(UploadRecords):
         return Deletion(etag is not None, NULL_VERSION if is_null else version, True)
 
     def _delete_version(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version_id: str,
-                        now: float) -> Deletion:
+                        now: float, bypass_governance: bool) -> Deletion:
         clause, params = _version_clause(version_id)
         found = conn.execute(
             f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ? AND key = ? AND {clause}",
@@ -385,18 +399,21 @@ class Catalog(UploadRecords):
         if found is None:
             return Deletion(False, version_id, False)
         row = _Row(*found)
+        self._check_deletable(conn, row.id, now, bypass_governance=bypass_governance)
         self._remove_row(conn, row, now)
         return Deletion(True, version_id, bool(row.marker))
 
     def expired(self, now: float, limit: int) -> list[int]:
-        """Versions whose delete_at has passed (their row ids, for `reap`)."""
+        """Versions whose delete_at has passed and no Object Lock protects (their row ids, for `reap`)."""
         return [row[0] for row in self.conn.execute(
-            "SELECT id FROM object WHERE delete_at <= ? ORDER BY delete_at LIMIT ?", (now, limit)).fetchall()]
+            f"SELECT id FROM object WHERE delete_at <= ? AND NOT {PROTECTED} ORDER BY delete_at LIMIT ?",
+            (now, now, limit)).fetchall()]
 
     def reap(self, row_id: int, now: float) -> None:
         """Deletes an expired version for good (X-Delete-At applies to the version it was set on)."""
         with self.write() as conn:
-            found = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE id = ?", (row_id,)).fetchone()
+            found = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE id = ? AND NOT {PROTECTED}",
+                                 (row_id, now)).fetchone()
             if found is not None and found[-1] is not None and found[-1] <= now:
                 self._remove_row(conn, _Row(*found), now)
 
@@ -450,6 +467,106 @@ class Catalog(UploadRecords):
     def known_blobs(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT id FROM blob")}
 
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def containers_with_meta(self, name: str, after_id: int,
+                             window: int) -> tuple[list[tuple[ContainerRef, str]], int | None]:
+        """Containers with ids in (after_id, after_id + window] whose metadata holds `name`, with
+        its value; and where the next window starts (None: no container lies beyond)."""
+        path = '$."' + name.replace('"', '') + '"'
+        upper = after_id + window
+        rows = self.conn.execute(
+            "SELECT id, account, name, versioning, json_extract(meta, ?) FROM container "
+            "WHERE id > ? AND id <= ? AND json_extract(meta, ?) IS NOT NULL ORDER BY id",
+            (path, after_id, upper, path)).fetchall()
+        beyond = self.conn.execute("SELECT 1 FROM container WHERE id > ? LIMIT 1", (upper,)).fetchone()
+        found = [(ContainerRef(row[0], row[1], row[2], row[3]), str(row[4])) for row in rows]
+        return found, None if beyond is None else upper
+
+    def lifecycle_versions(self, container_id: int, position: Position | None, count: int,
+                           now: float) -> list[LifecycleVersion]:
+        """Up to `count` versions and delete markers after `position`, in (key, newest first) order."""
+        clauses, params = _position_sql(position) if position is not None else ("", [])
+        rows = self.conn.execute(
+            "SELECT key, version, is_null, latest, marker, size, last_modified, attrs FROM object "
+            f"INDEXED BY object_version WHERE container_id = ? {clauses} AND {LIVE} "
+            "ORDER BY key, version LIMIT ?", (container_id, *params, now, count)).fetchall()
+        return [LifecycleVersion(row[0], row[1], bool(row[2]), bool(row[3]), bool(row[4]), row[5], row[6],
+                                 decode_attrs(row[7]).get("t", {})) for row in rows]
+
+    async def expire_current(self, ref: ContainerRef, key: str, version: str, locked: Locked,
+                             now: float) -> bool:
+        """Expire the current version of `key` if it is still `version` (an object): a delete marker
+        in a versioned container, a delete otherwise, unless `locked` says the version it deletes
+        for good is protected. In the next group commit; whether it was expired."""
+        return bool(await self.batches.run(partial(self._expire_current, ref=ref, key=key, version=version,
+                                                   locked=locked, now=now)))
+
+    def _expire_current(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version: str,
+                        locked: Locked, now: float) -> bool:
+        ref = _current_ref(conn, ref)
+        latest = _latest(conn, ref.id, key)
+        if latest is None or latest.version != version or latest.marker:
+            return False
+        if ref.versioning != "enabled" and latest.is_null:
+            current = _find(conn, ref.account, ref.name, key, None, now)
+            if current is None or locked(current):
+                return False
+        self._delete_in(conn, ref.account, ref.name, key, None, Preconditions(), now)
+        return True
+
+    async def expire_noncurrent(self, ref: ContainerRef, key: str, version: str, keep_newer: int,
+                                locked: Locked, now: float) -> bool:
+        """Delete for good a version of `key` that is still noncurrent and has at least `keep_newer`
+        newer noncurrent versions (objects), unless `locked`; in the next group commit."""
+        return bool(await self.batches.run(partial(self._expire_noncurrent, ref=ref, key=key, version=version,
+                                                   keep_newer=keep_newer, locked=locked, now=now)))
+
+    def _expire_noncurrent(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version: str,
+                           keep_newer: int, locked: Locked, now: float) -> bool:
+        ref = _current_ref(conn, ref)
+        found = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ? AND key = ? "
+                             "AND version = ?", (ref.id, key, version)).fetchone()
+        row = None if found is None else _Row(*found)
+        if row is None or row.latest:
+            return False
+        if keep_newer and _newer_noncurrent(conn, ref.id, key, version, keep_newer) < keep_newer:
+            return False
+        if not row.marker:
+            info = _find(conn, ref.account, ref.name, key, NULL_VERSION if row.is_null else version, now)
+            if info is None or locked(info):
+                return False
+        self._remove_row(conn, row, now)
+        return True
+
+    async def remove_expired_marker(self, ref: ContainerRef, key: str, version: str, now: float) -> bool:
+        """Delete the current delete marker `version` of `key` if it is the key's only version."""
+        return bool(await self.batches.run(partial(self._remove_expired_marker, ref=ref, key=key,
+                                                   version=version, now=now)))
+
+    def _remove_expired_marker(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version: str,
+                               now: float) -> bool:
+        ref = _current_ref(conn, ref)
+        latest = _latest(conn, ref.id, key)
+        if latest is None or latest.version != version or not latest.marker:
+            return False
+        if conn.execute("SELECT 1 FROM object WHERE container_id = ? AND key = ? AND version != ? LIMIT 1",
+                        (ref.id, key, version)).fetchone() is not None:
+            return False
+        self._remove_row(conn, latest, now)
+        return True
+
+    async def abort_upload_grouped(self, upload_id: str, now: float) -> None:
+        """`abort_upload` in the next group commit."""
+        await self.batches.run(partial(self._drop_upload, upload_id=upload_id, now=now))
+
+
+def _newer_noncurrent(conn: sqlite3.Connection, container_id: int, key: str, version: str, most: int) -> int:
+    """How many noncurrent objects (not markers) of `key` are newer than `version`, counting to `most`."""
+    return int(conn.execute(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM object WHERE container_id = ? AND key = ? AND version < ? "
+        "AND latest = 0 AND marker = 0 LIMIT ?)", (container_id, key, version, most)).fetchone()[0])
+
 
 def check_preconditions(current_etag: str | None, preconditions: Preconditions) -> None:
     if preconditions.if_none_match_star and current_etag is not None:
@@ -479,9 +596,9 @@ def _find(conn: sqlite3.Connection, account: str, container: str, key: str, vers
         "AND (o.delete_at IS NULL OR o.delete_at > ?)", (account, container, key, *params, now)).fetchone()
     if row is None:
         return None
-    is_null, version, marker, versioning = row[-4:]
-    return row_to_object(account, container, row[:-4], _public_id(versioning, is_null, version),
-                         delete_marker=bool(marker))
+    is_null, version, marker, versioning = row[-7:-3]
+    return row_to_object(account, container, row[:-7], _public_id(versioning, is_null, version),
+                         delete_marker=bool(marker), lock=lock_of(*row[-3:]))
 
 
 _WRITTEN_COLUMNS = f"version, is_null, marker, {OBJECT_COLUMNS}"

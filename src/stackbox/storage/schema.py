@@ -6,6 +6,12 @@ key (see `versions.new_version`); `is_null` marks S3's `null` version (the only 
 unversioned container holds), `latest` the key's current version, `marker` a delete marker. The
 partial indexes keep the hot paths O(page) however many old versions a key has: a listing reads
 `object_listed` (current, not deleted), a read `object_latest`, a version listing `object_version`.
+Schema 3: S3 Object Lock. `container.object_lock` holds a locked container's configuration (JSON,
+NULL: no lock); a version's retention (`lock_mode`, `lock_until`) and `legal_hold` are columns, NULL
+or 0 when unset, so that an unlocked row stores nothing more than before.
+
+An empty database gets `CURRENT` (schema 2), then every later step: `_STEPS` is append-only, each
+release adds the step from the previous version and raises `SCHEMA_VERSION`.
 
 `upgrade()` runs every step from the stored version to `SCHEMA_VERSION` in one transaction, so a
 crash mid-upgrade leaves the old schema as it was; a store of a newer schema is refused.
@@ -18,7 +24,7 @@ from collections.abc import Callable
 
 from stackbox.storage.types import SchemaTooNew
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _OBJECT_TABLE = """CREATE TABLE {name} (
     id INTEGER PRIMARY KEY, container_id INTEGER NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL,
@@ -34,8 +40,8 @@ _OBJECT_INDEXES = (
     "CREATE INDEX object_delete_at ON object (delete_at) WHERE delete_at IS NOT NULL",
 )
 
-#: The current schema, for an empty database. Wide columns last: listings and heads never read the
-#: overflow pages of inline data.
+#: Schema 2, for an empty database (the later `_STEPS` follow). Wide columns last: listings and heads
+#: never read the overflow pages of inline data.
 CURRENT = (
     "CREATE TABLE account (name TEXT PRIMARY KEY, created REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}')",
     """CREATE TABLE container (
@@ -76,8 +82,18 @@ _VERSIONS = (
     *_OBJECT_INDEXES,
 )
 
-#: from version -> the statements that lead to the next one.
-_STEPS: dict[int, tuple[str, ...]] = {1: _VERSIONS}
+#: Schema 2 -> 3: Object Lock. Added columns cost no rewrite of existing rows.
+_OBJECT_LOCK = (
+    "ALTER TABLE container ADD COLUMN object_lock TEXT",
+    "ALTER TABLE object ADD COLUMN lock_mode TEXT",
+    "ALTER TABLE object ADD COLUMN lock_until REAL",
+    "ALTER TABLE object ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0",
+)
+
+#: from version -> the statements that lead to the next one (append-only).
+_STEPS: dict[int, tuple[str, ...]] = {1: _VERSIONS, 2: _OBJECT_LOCK}
+#: The version `CURRENT` creates.
+_CURRENT_VERSION = 2
 
 
 def upgrade(conn: sqlite3.Connection, location: str, *,
@@ -91,11 +107,12 @@ def upgrade(conn: sqlite3.Connection, location: str, *,
             raise SchemaTooNew(
                 f"{location} holds a catalog of schema {found}, written by a newer stackbox; this one "
                 f"reads schema {SCHEMA_VERSION} at most. Run the newer release, or use another data dir.")
+        start = found
         if found == 0:
             _run(conn, CURRENT)
-        else:
-            for version in range(found, SCHEMA_VERSION):
-                _run(conn, _STEPS[version])
+            start = _CURRENT_VERSION
+        for version in range(start, SCHEMA_VERSION):
+            _run(conn, _STEPS[version])
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         if before_commit is not None:
             before_commit(found)

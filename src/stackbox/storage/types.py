@@ -24,6 +24,9 @@ ChecksumType = Literal["FULL_OBJECT", "COMPOSITE"]
 #: enabled, then "enabled" or "suspended" (it never returns to "unversioned").
 Versioning = Literal["unversioned", "enabled", "suspended"]
 
+#: S3 Object Lock retention modes: GOVERNANCE can be lifted by whoever may bypass it, COMPLIANCE by no one.
+LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
+
 #: The id of S3's `null` version: the one an unversioned or suspended container writes.
 NULL_VERSION = "null"
 
@@ -65,6 +68,43 @@ class ObjectPart:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectLock:
+    """A version's S3 Object Lock state: a retention (mode and retain-until time) and a legal hold."""
+
+    mode: LockMode | None = None
+    retain_until: float | None = None
+    legal_hold: bool = False
+
+    def retained(self, now: float) -> bool:
+        return self.mode is not None and self.retain_until is not None and self.retain_until > now
+
+    def protects(self, now: float, *, bypass_governance: bool = False) -> bool:
+        """Whether the version may not be deleted now (lifecycle asks without bypass)."""
+        if self.legal_hold:
+            return True
+        return self.retained(now) and not (bypass_governance and self.mode == "GOVERNANCE")
+
+
+NO_LOCK = ObjectLock()
+
+
+@dataclass(frozen=True, slots=True)
+class LockConfiguration:
+    """A container's Object Lock configuration: lock is on, with an optional default retention
+    (a mode and a period in days or in years) that new versions written without one get."""
+
+    default_mode: LockMode | None = None
+    default_days: int | None = None
+    default_years: int | None = None
+
+    def default_lock(self, now: float) -> ObjectLock | None:
+        days = self.default_days if self.default_days is not None else (self.default_years or 0) * 365
+        if self.default_mode is None or days <= 0:
+            return None
+        return ObjectLock(self.default_mode, now + days * 86400.0)
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectAttrs:
     """What a writer sets on an object besides its data."""
 
@@ -79,6 +119,8 @@ class ObjectAttrs:
     #: Swift DLO objects: `manifest_type="dlo"` and `manifest=b"<container>/<prefix>"`.
     manifest_type: ManifestType | None = None
     manifest: bytes | None = None
+    #: S3 Object Lock of the new version (None: the container's default retention, if any).
+    lock: ObjectLock | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +191,7 @@ class ObjectInfo:
     version_id: str | None = None
     #: Only in `Catalog.find_version` answers; the engine raises for delete markers instead.
     delete_marker: bool = False
+    lock: ObjectLock = NO_LOCK
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +381,20 @@ class SchemaTooNew(StorageError):
 
 class ContainerNotEmpty(StorageError):
     pass
+
+
+class ObjectLocked(StorageError):
+    """The version is protected by a retention in force or a legal hold, or a retention change
+    would weaken a COMPLIANCE one (or a GOVERNANCE one without bypass): S3's AccessDenied."""
+
+
+class ObjectLockNotEnabled(StorageError):
+    """A lock was asked of a container without Object Lock (S3's InvalidRequest)."""
+
+
+class LockedVersioning(StorageError):
+    """Object Lock and the container's versioning disagree: enabling lock needs versioning enabled,
+    and a locked container's versioning cannot be suspended (S3's InvalidBucketState)."""
 
 
 class InvalidKey(StorageError):

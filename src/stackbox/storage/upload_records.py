@@ -19,6 +19,7 @@ from stackbox.storage.types import (
     NoSuchUpload,
     ObjectAttrs,
     ObjectInfo,
+    ObjectLock,
     PartInfo,
     Preconditions,
     UploadInfo,
@@ -127,13 +128,17 @@ def _encode_upload(upload: UploadInfo) -> bytes:
     return orjson.dumps({
         "content_type": attrs.content_type, "meta": attrs.meta, "headers": attrs.headers, "tags": attrs.tags,
         "acl": attrs.acl, "delete_at": attrs.delete_at, "checksum": [upload.checksum_algorithm,
-                                                                     upload.checksum_type]})
+                                                                     upload.checksum_type],
+        "lock": None if attrs.lock is None else [attrs.lock.mode, attrs.lock.retain_until,
+                                                 attrs.lock.legal_hold]})
 
 
 def _decode_upload(account: str, container: str, row: Sequence[Any]) -> UploadInfo:
     upload_id, key, initiated, raw = row
     document = orjson.loads(raw)
     algorithm, checksum_type = document.pop("checksum")
+    lock = document.pop("lock", None)
+    document["lock"] = None if lock is None else ObjectLock(*lock)
     return UploadInfo(upload_id, account, container, key, initiated, ObjectAttrs(**document), algorithm,
                       checksum_type)
 

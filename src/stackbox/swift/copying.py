@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from stackbox.http import Response, clean_unquote
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
+from stackbox.swift import symlink
 from stackbox.swift.acl import denied, may_read, may_write
 from stackbox.swift.context import Call
 from stackbox.swift.errors import SwiftError, bad_request, html_error
@@ -54,7 +55,7 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
     check_object_name(target[2])
     if not (may_read(call, *source[:2]) and may_write(call, *target[:2])):
         raise denied(call)
-    src = call.storage.head_object(*source)
+    src = symlink.copy_source(call, call.storage.head_object(*source))
     keep_manifest = call.query.get("multipart-manifest") == "get"
     if src.manifest_type == "slo" or not keep_manifest:
         authorize_segments(call, src)
@@ -64,7 +65,8 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
     if (src.manifest_type or src.parts) and not keep_manifest:
         info = await _copy_data(call, src, target, attrs)
     else:
-        info = call.storage.copy_object(*source, *target, attrs=attrs, source_etag=src.etag)
+        info = call.storage.copy_object(src.account, src.container, src.key, *target, attrs=attrs,
+                                        source_etag=src.etag)
     copied_from = quote(f"{source[1]}/{source[2]}")
     return created(info, [("X-Copied-From", copied_from), ("X-Copied-From-Account", quote(source[0])),
                           ("X-Copied-From-Last-Modified", http_date(src.last_modified)),
@@ -76,8 +78,9 @@ def _copy_attrs(call: Call, src: ObjectInfo, keep_manifest: bool) -> ObjectAttrs
     only a copied manifest keeps the source's SLO system metadata."""
     fresh = is_true(call.headers.get("x-fresh-metadata"))
     system = slo_system_meta(src)
-    base = {} if fresh else {name: value for name, value in src.meta.items() if name not in system}
-    requested = request_attrs(call, {**base, **system} if keep_manifest else base)
+    kept = symlink.system_meta(src) if fresh else {name: value for name, value in src.meta.items()
+                                                   if name not in system}
+    requested = request_attrs(call, {**kept, **system} if keep_manifest else kept)
     check_meta_totals(requested.meta)
     content_type = call.headers.get("content-type") or src.content_type
     return ObjectAttrs(content_type=content_type, meta=requested.meta,

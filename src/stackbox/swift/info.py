@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from stackbox.swift import bulk, headers, large_objects, tempurl
+from stackbox.swift import bulk, headers, large_objects, symlink, tempurl
 
 SWIFT_VERSION = "2.38.3"
 
@@ -51,10 +51,12 @@ def capabilities() -> dict[str, Any]:
             "deprecated_digests": [],
         },
         "formpost": {},
+        "symlink": {"symloop_max": symlink.SYMLOOP_MAX, "static_links": True},
         "bulk_upload": {
             "max_containers_per_extraction": bulk.MAX_CONTAINERS_PER_EXTRACTION,
             "max_failed_extractions": bulk.MAX_FAILED_EXTRACTIONS,
         },
+        "object_versioning": {},
         "bulk_delete": {
             "max_deletes_per_request": bulk.MAX_DELETES_PER_REQUEST,
             "max_failed_deletes": bulk.MAX_FAILED_DELETES,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from stackbox.http import Response
-from stackbox.storage.types import ContainerInfo, NoSuchContainer
-from stackbox.swift import symlink
+from stackbox.storage.types import ContainerInfo, ContainerNotEmpty, NoSuchContainer
+from stackbox.swift import symlink, versioning
 from stackbox.swift.acl import acl_updates
 from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError, html_body, html_error
@@ -18,7 +18,13 @@ from stackbox.swift.headers import (
     meta_update,
     x_timestamp,
 )
-from stackbox.swift.listing import CONTENT_TYPES, listing_format, listing_query, render_objects
+from stackbox.swift.listing import (
+    CONTENT_TYPES,
+    listing_format,
+    listing_query,
+    render_objects,
+    render_versions,
+)
 
 #: Swift's `Allow` for a container or object (COPY is a middleware's, so not listed).
 ALLOWED_METHODS = "DELETE, HEAD, POST, PUT, GET, OPTIONS"
@@ -38,7 +44,7 @@ def container_headers(info: ContainerInfo, owner: bool, content_type: str) -> li
             if key in info.meta:
                 headers.append((header, info.meta[key]))
     headers += [("Last-Modified", http_date(info.created)), ("Accept-Ranges", "bytes"),
-                ("X-Storage-Policy", "Policy-0")]
+                ("X-Storage-Policy", "Policy-0"), *versioning.container_headers(info)]
     return headers
 
 
@@ -50,10 +56,11 @@ def _check_name(name: str) -> None:
 def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
     update = meta_update(call.headers, "container")
     try:
-        current = call.storage.get_container(call.account, call.container).meta
+        info: ContainerInfo | None = call.storage.get_container(call.account, call.container)
     except NoSuchContainer:
-        current = {}
-    check_meta_totals(update.applied_to(current))
+        info = None
+    versioning.check_versioning_request(call, info)
+    check_meta_totals(update.applied_to(info.meta if info else {}))
     acl_set, acl_remove = acl_updates(call.headers)
     return {**update.set, **acl_set}, [*update.remove, *acl_remove]
 
@@ -62,9 +69,11 @@ async def put_container(call: Call) -> Response:
     _check_name(call.container)
     updates, removes = _changes(call)
     if call.storage.create_container(call.account, call.container, updates):
+        versioning.apply_versioning_request(call)
         return Response(b"", 201, content_type=HTML)
     if updates or removes:
         call.storage.update_container_meta(call.account, call.container, updates, removes)
+    versioning.apply_versioning_request(call)
     return Response(html_body(202), 202, content_type=HTML)
 
 
@@ -72,11 +81,14 @@ async def get_container(call: Call) -> Response:
     info = call.storage.get_container(call.account, call.container)
     fmt = listing_format(call.request)
     query = listing_query(call.request)
-    listing = call.storage.list_objects(
-        call.account, call.container, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
-        end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
-    body = render_objects(listing, fmt, call.container, query.path_only,
-                          symlink.listed_links(call, listing, fmt))
+    if "versions" in call.query:
+        body = render_versions(versioning.list_versions(call, query), fmt, call.container)
+    else:
+        listing = call.storage.list_objects(
+            call.account, call.container, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
+            end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
+        body = render_objects(listing, fmt, call.container, query.path_only,
+                              symlink.listed_links(call, listing, fmt))
     headers = container_headers(info, call.owner, CONTENT_TYPES[fmt])
     if "format" not in call.query:
         headers.append(("Vary", "Accept"))
@@ -93,11 +105,16 @@ async def head_container(call: Call) -> Response:
 async def post_container(call: Call) -> Response:
     updates, removes = _changes(call)
     call.storage.update_container_meta(call.account, call.container, updates, removes)
+    versioning.apply_versioning_request(call)
     return Response(b"", 204, content_type=HTML)
 
 
 async def delete_container(call: Call) -> Response:
-    call.storage.delete_container(call.account, call.container)
+    info = call.storage.get_container(call.account, call.container)
+    try:
+        call.storage.delete_container(call.account, call.container)
+    except ContainerNotEmpty:
+        raise versioning.container_not_empty(info) from None
     return Response(b"", 204, content_type=HTML)
 
 

@@ -9,7 +9,15 @@ from typing import TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
 from stackbox.http import Request
-from stackbox.storage.types import ContainerInfo, ContainerListing, ObjectEntry, ObjectListing
+from stackbox.storage.types import (
+    NULL_VERSION,
+    ContainerInfo,
+    ContainerListing,
+    ObjectEntry,
+    ObjectListing,
+    VersionEntry,
+    VersionListing,
+)
 from stackbox.swift.errors import html_error
 from stackbox.swift.headers import LISTING_LIMIT, is_true, iso_date
 
@@ -23,6 +31,9 @@ CONTENT_TYPES = {
 _ACCEPTED = (("application/json", "json"), ("application/xml", "xml"), ("text/xml", "text/xml"))
 T = TypeVar("T")
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+#: How Swift's object versioning lists a delete marker (zero bytes, the empty MD5).
+DELETE_MARKER_CONTENT_TYPE = "application/x-deleted;swift_versions_deleted=1"
+_EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +100,37 @@ def render_objects(listing: ObjectListing, fmt: str, container: str, path_only: 
         items = "".join(_object_xml(entry) for entry in entries)
         return f"{XML_HEAD}<container name={quoteattr(container)}>{items}</container>".encode()
     return _plain(entry if isinstance(entry, str) else entry.key for entry in entries)
+
+
+def render_versions(listing: VersionListing, fmt: str, container: str) -> bytes:
+    """A `?versions` listing: JSON gives each version `version_id` and `is_latest` (newest first
+    within an object); XML and plain text list versions as objects, as Swift's formats do."""
+    objects = [_version_as_object(entry) for entry in listing.versions]
+    if fmt != "json":
+        as_objects = ObjectListing(objects, listing.prefixes, listing.truncated, None)
+        return render_objects(as_objects, fmt, container)
+    pairs = list(zip(objects, listing.versions, strict=True))
+    entries = _merged(pairs, listing.prefixes, lambda pair: pair[0].key)
+    return _json([_version_json(entry) for entry in entries])
+
+
+def _version_as_object(entry: VersionEntry) -> ObjectEntry:
+    if entry.delete_marker:
+        return ObjectEntry(entry.key, 0, _EMPTY_MD5, DELETE_MARKER_CONTENT_TYPE, entry.last_modified, None)
+    return ObjectEntry(entry.key, entry.size, entry.etag, entry.content_type, entry.last_modified,
+                       entry.manifest_type)
+
+
+def _version_json(entry: tuple[ObjectEntry, VersionEntry] | str) -> dict[str, object]:
+    if isinstance(entry, str):
+        return {"subdir": entry}
+    obj, version = entry
+    document = _object_json(obj)
+    # Swift lists a null version from the container itself (version_id first), the others from
+    # its versions container (is_latest first).
+    if version.version_id == NULL_VERSION:
+        return {**document, "version_id": NULL_VERSION, "is_latest": version.latest}
+    return {**document, "is_latest": version.latest, "version_id": version.version_id}
 
 
 def render_containers(listing: ContainerListing, fmt: str, account: str) -> bytes:

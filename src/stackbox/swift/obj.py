@@ -6,11 +6,11 @@ import dataclasses
 from collections.abc import Mapping
 
 from stackbox.http import Response
-from stackbox.storage.types import ObjectAttrs, ObjectInfo, Preconditions, WriteChecks
-from stackbox.swift import copying, large_objects, symlink
+from stackbox.storage.types import ObjectAttrs, ObjectInfo, Preconditions, StorageError, WriteChecks
+from stackbox.swift import copying, large_objects, symlink, versioning
 from stackbox.swift.container import ALLOWED_METHODS
 from stackbox.swift.context import Call
-from stackbox.swift.errors import HTML, SwiftError, bad_request, html_body
+from stackbox.swift.errors import HTML, SwiftError, bad_request, html_body, html_error
 from stackbox.swift.headers import MAX_FILE_SIZE
 from stackbox.swift.object_meta import check_object_name, created, object_headers, request_attrs
 from stackbox.swift.ranges import body_response, check_conditions
@@ -45,6 +45,9 @@ def _expected_md5(headers: Mapping[str, str]) -> str | None:
 
 async def put_object(call: Call) -> Response:
     check_object_name(call.obj)
+    version_id = versioning.requested_version(call)
+    if version_id is not None:
+        return await versioning.restore(call, version_id)
     if symlink.is_link_put(call):
         return await symlink.put_symlink(call, _preconditions(call.headers))
     if "x-copy-from" in call.headers:
@@ -57,13 +60,15 @@ async def put_object(call: Call) -> Response:
     info = await call.storage.put_object(call.account, call.container, call.obj, call.request.stream(),
                                          attrs=attrs, checks=checks,
                                          preconditions=_preconditions(call.headers))
-    return created(info)
+    response = created(info)
+    response.headers += versioning.put_headers(info)
+    return response
 
 
 async def get_object(call: Call) -> Response:
     head = call.method == "HEAD"
-    stored = call.storage.get_object(call.account, call.container, call.obj)
-    obj, link_headers = symlink.followed(call, stored)
+    version_id = versioning.requested_version(call)
+    obj, link_headers = symlink.followed(call, _read(call, version_id))
     manifest_get = call.query.get("multipart-manifest") == "get"
     if (obj.manifest_type == "slo" or obj.parts) and manifest_get:
         return large_objects.slo_manifest_response(call, obj)
@@ -74,12 +79,27 @@ async def get_object(call: Call) -> Response:
     if resolve:
         obj = large_objects.resolve_dlo(call.storage, obj)
     headers = object_headers(obj, resolved_dlo=resolve) + link_headers
+    headers += versioning.object_version_headers(obj, current=version_id is None)
     status = check_conditions(call.headers, obj.etag, obj.last_modified, call.method)
     if status is not None:
         return _condition_failed(status, headers)
     # Swift ignores Range on HEAD: the answer describes the whole object.
     range_header = None if head else call.headers.get("range")
     return body_response(call.storage, obj, headers, range_header, head)
+
+
+def _read(call: Call, version_id: str | None) -> ObjectInfo:
+    """The current object, or the version `?version-id=` names (Swift's checks and answers)."""
+    if version_id is not None:
+        versioning.check_version_request(call, call.storage.get_container(call.account, call.container),
+                                         version_id)
+    try:
+        return call.storage.get_object(call.account, call.container, call.obj, version_id)
+    except StorageError as error:
+        answer = versioning.read_error(call, error, version_id)
+        if answer is None:
+            raise
+        raise answer from None
 
 
 def _condition_failed(status: int, headers: list[tuple[str, str]]) -> Response:
@@ -92,6 +112,8 @@ def _condition_failed(status: int, headers: list[tuple[str, str]]) -> Response:
 
 async def post_object(call: Call) -> Response:
     """Swift replaces all user metadata (and the expiry) on POST."""
+    if versioning.requested_version(call) is not None:
+        raise html_error(400, "POST to a specific version is not allowed")
     symlink.refuse_target_on_post(call)
     current = call.storage.head_object(call.account, call.container, call.obj)
     attrs = request_attrs(call, {**large_objects.slo_system_meta(current), **symlink.system_meta(current)})
@@ -117,9 +139,7 @@ def _repoint_dlo(call: Call, current: ObjectInfo, attrs: ObjectAttrs) -> None:
 async def delete_object(call: Call) -> Response:
     if call.query.get("multipart-manifest") == "delete":
         return await large_objects.delete_slo(call)
-    if not await call.storage.remove_object(call.account, call.container, call.obj):
-        raise SwiftError(404)
-    return Response(b"", 204, content_type=HTML)
+    return await versioning.delete(call, versioning.requested_version(call))
 
 
 async def not_allowed(call: Call) -> Response:

@@ -23,7 +23,7 @@ from stackbox.http import (
     Scope,
     Send,
 )
-from stackbox.s3 import acl, bucket, copy, delete, get, multipart, put, tagging, versioning
+from stackbox.s3 import acl, bucket, copy, delete, get, lifecycle, multipart, put, tagging, versioning
 from stackbox.s3 import list as listing
 from stackbox.s3.call import Access, S3Call
 from stackbox.s3.errors import S3Error, request_id_source
@@ -39,7 +39,7 @@ Handler = Callable[[S3Call], Awaitable[Response]]
 Route = tuple[Handler, Access]
 
 #: Bucket sub-resources we do not implement: S3 answers these with its own errors or empty documents.
-_UNSUPPORTED_BUCKET = ("policy", "cors", "lifecycle", "website", "replication", "notification", "logging",
+_UNSUPPORTED_BUCKET = ("policy", "cors", "website", "replication", "notification", "logging",
                        "encryption", "object-lock", "accelerate", "requestPayment", "inventory", "metrics",
                        "analytics", "intelligent-tiering", "ownershipControls", "publicAccessBlock")
 _UNSUPPORTED_OBJECT = ("retention", "legal-hold", "torrent", "restore", "select")
@@ -110,6 +110,7 @@ _BUCKET_ROUTES: RouteTable = {
             ("acl", (acl.get_bucket_acl, Access.OWNER_READ)),
             ("tagging", (tagging.get_bucket_tagging, Access.OWNER_READ)),
             ("versioning", (versioning.get_bucket_versioning, Access.OWNER_READ)),
+            ("lifecycle", (lifecycle.get_bucket_lifecycle, Access.OWNER_READ)),
             ("versions", (versioning.list_object_versions, Access.READ)),
             ("uploads", (listing.list_uploads, Access.READ)),
             (None, (listing.list_objects, Access.READ))],
@@ -117,8 +118,10 @@ _BUCKET_ROUTES: RouteTable = {
     "PUT": [("acl", (acl.put_bucket_acl, Access.OWNER_WRITE)),
             ("tagging", (tagging.put_bucket_tagging, Access.OWNER_WRITE)),
             ("versioning", (versioning.put_bucket_versioning, Access.OWNER_WRITE)),
+            ("lifecycle", (lifecycle.put_bucket_lifecycle, Access.OWNER_WRITE)),
             (None, (bucket.create_bucket, Access.OWNER_WRITE))],
     "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.OWNER_WRITE)),
+               ("lifecycle", (lifecycle.delete_bucket_lifecycle, Access.OWNER_WRITE)),
                (None, (bucket.delete_bucket, Access.OWNER_WRITE))],
     "POST": [("delete", (delete.delete_objects, Access.WRITE))],
 }

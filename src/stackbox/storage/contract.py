@@ -68,6 +68,9 @@ class ObjectStore(Protocol):
                              key_marker: str = "", version_id_marker: str = "",
                              limit: int = 1000) -> VersionListing: ...
 
+    def current_meta(self, account: str, container: str,
+                     keys: Sequence[str]) -> dict[str, dict[str, str]]: ...
+
     # ------------------------------------------------------------------ objects and versions
     def head_object(self, account: str, container: str, key: str,
                     version_id: str | None = None) -> ObjectInfo: ...

@@ -62,11 +62,16 @@ class Link:
 
 
 def link_of(obj: ObjectInfo) -> Link | None:
-    target = obj.meta.get(TARGET_META)
+    return _stored_link(obj.meta, obj.account)
+
+
+def _stored_link(meta: Mapping[str, str], account: str) -> Link | None:
+    """The link an object of `account` with metadata `meta` is, if it is one."""
+    target = meta.get(TARGET_META)
     if target is None:
         return None
     container, _, name = target.partition("/")
-    return Link(obj.meta.get(ACCOUNT_META, obj.account), container, name, obj.meta.get(ETAG_META))
+    return Link(meta.get(ACCOUNT_META, account), container, name, meta.get(ETAG_META))
 
 
 def system_meta(obj: ObjectInfo) -> dict[str, str]:
@@ -257,26 +262,24 @@ def post_answer(current: ObjectInfo) -> Response | None:
 
 def listed_links(call: Call, listing: ObjectListing, fmt: str) -> dict[str, dict[str, object]]:
     """The `symlink_*` keys Swift's JSON listings add to each link (other formats show none). Only
-    zero-byte objects with the empty etag can be links, so only those are looked at: O(page)."""
+    zero-byte objects with the empty etag can be links; their metadata is read in one go."""
     if fmt != "json":
         return {}
-    links: dict[str, dict[str, object]] = {}
-    for entry in listing.objects:
-        if entry.size or entry.etag != EMPTY_MD5 or entry.manifest_type:
-            continue
-        try:
-            obj = call.storage.head_object(call.account, call.container, entry.key)
-        except (NoSuchObject, NoSuchContainer):
-            continue
-        link = link_of(obj)
+    candidates = [entry.key for entry in listing.objects
+                  if not entry.size and entry.etag == EMPTY_MD5 and not entry.manifest_type]
+    if not candidates:
+        return {}
+    links = {}
+    for key, meta in call.storage.current_meta(call.account, call.container, candidates).items():
+        link = _stored_link(meta, call.account)
         if link is not None:
-            links[entry.key] = _listing_keys(link, obj)
+            links[key] = _listing_keys(link, meta)
     return links
 
 
-def _listing_keys(link: Link, obj: ObjectInfo) -> dict[str, object]:
+def _listing_keys(link: Link, meta: Mapping[str, str]) -> dict[str, object]:
     keys: dict[str, object] = {}
     if link.etag:
-        keys = {"symlink_etag": link.etag, "symlink_bytes": int(obj.meta.get(BYTES_META, "0"))}
+        keys = {"symlink_etag": link.etag, "symlink_bytes": int(meta.get(BYTES_META, "0"))}
     keys["symlink_path"] = link.path
     return keys

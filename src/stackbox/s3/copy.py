@@ -13,6 +13,7 @@ from stackbox.s3.errors import S3Error
 from stackbox.s3.get import check_conditions
 from stackbox.s3.headers import canned_acl, check_key, checksum_element, object_attrs, tags_from_header
 from stackbox.s3.multipart import current_upload, part_number
+from stackbox.s3.object_lock import requested_lock
 from stackbox.s3.put import write_preconditions
 from stackbox.s3.versioning import invalid_version, version_headers
 from stackbox.storage.types import (
@@ -33,7 +34,7 @@ MAX_COPY_SOURCE = 5 << 30
 async def copy_object(call: S3Call) -> Response:
     check_key(call.key)
     source = _source(call)
-    attrs = _copied_attrs(call, source)
+    attrs = dataclasses.replace(_copied_attrs(call, source), lock=requested_lock(call))
     info = call.storage.copy_object(source.account, source.container, source.key, call.account, call.bucket,
                                     call.key, attrs=attrs, source_etag=source.etag,
                                     source_version=_source_version(call),

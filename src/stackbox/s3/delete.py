@@ -9,8 +9,9 @@ from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_KEY_BYTES
+from stackbox.s3.object_lock import bypasses_governance
 from stackbox.s3.versioning import deletion_headers, requested_version
-from stackbox.storage.types import InvalidVersionId, Preconditions
+from stackbox.storage.types import InvalidVersionId, ObjectLocked, Preconditions
 
 MAX_DELETE_KEYS = 1000
 DELETE_BATCH = 16
@@ -21,7 +22,8 @@ async def delete_object(call: S3Call) -> Response:
     preconditions = Preconditions(if_match_etag=if_match.strip().strip('"') if if_match else None)
     # Deleting a key (or version) that does not exist succeeds, as in S3.
     deletion = await call.storage.delete(call.account, call.bucket, call.key,
-                                         version_id=requested_version(call), preconditions=preconditions)
+                                         version_id=requested_version(call), preconditions=preconditions,
+                                         bypass_governance=bypasses_governance(call))
     return Response(b"", 204, deletion_headers(deletion))
 
 
@@ -34,24 +36,30 @@ async def delete_objects(call: S3Call) -> Response:
         raise S3Error("MalformedXML")
     call.storage.get_container(call.account, call.bucket)
     results: list[str] = []
+    bypass = bypasses_governance(call)
     # Group-committed batches that yield to the loop: a thousand deletes in one go would stall the worker.
     for start in range(0, len(keys), DELETE_BATCH):
         batch = keys[start:start + DELETE_BATCH]
-        results += await asyncio.gather(*(_delete_one(call, key, version_id, quiet)
+        results += await asyncio.gather(*(_delete_one(call, key, version_id, quiet, bypass)
                                           for key, version_id in batch))
     return xml.xml_response("DeleteResult", results)
 
 
-async def _delete_one(call: S3Call, key: str, version_id: str | None, quiet: bool) -> str:
+async def _delete_one(call: S3Call, key: str, version_id: str | None, quiet: bool, bypass: bool) -> str:
     named = xml.element("Key", key) + xml.optional("VersionId", version_id)
     if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         return ("<Error>" + named + xml.element("Code", "KeyTooLongError")
                 + xml.element("Message", "Your key is too long") + "</Error>")
     try:
-        deletion = await call.storage.delete(call.account, call.bucket, key, version_id=version_id)
+        deletion = await call.storage.delete(call.account, call.bucket, key, version_id=version_id,
+                                             bypass_governance=bypass)
     except InvalidVersionId:
         return ("<Error>" + named + xml.element("Code", "NoSuchVersion")
                 + xml.element("Message", "The specified version does not exist.") + "</Error>")
+    except ObjectLocked:
+        return ("<Error>" + named + xml.element("Code", "AccessDenied")
+                + xml.element("Message", "Access Denied because object protected by object lock.")
+                + "</Error>")
     if quiet:
         return ""
     if not deletion.delete_marker:

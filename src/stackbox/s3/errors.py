@@ -71,6 +71,9 @@ ERRORS: dict[str, tuple[int, str]] = {
                                        "computed."),
     "ConditionalRequestConflict": (409, "The conditional request cannot succeed due to a conflicting "
                                         "operation against this resource."),
+    "InvalidBucketState": (409, "The request is not valid with the current state of the bucket."),
+    "ObjectLockConfigurationNotFoundError": (404, "Object Lock configuration does not exist for this bucket"),
+    "NoSuchObjectLockConfiguration": (404, "The specified object does not have a ObjectLock configuration"),
     "InvalidObjectState": (403, "The operation is not valid for the current state of the object."),
     "ServiceUnavailable": (503, "Please reduce your request rate."),
     "SlowDown": (503, "Please reduce your request rate."),

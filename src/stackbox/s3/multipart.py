@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import cast
 from xml.etree.ElementTree import Element
@@ -13,6 +14,7 @@ from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import check_key, checksum_element, object_attrs
 from stackbox.s3.list import max_keys, owner
+from stackbox.s3.object_lock import requested_lock
 from stackbox.s3.put import write_checks, write_preconditions, written_headers
 from stackbox.s3.signature.checksums import ALGORITHMS, combine_full_object, composite
 from stackbox.s3.versioning import version_headers
@@ -47,7 +49,8 @@ def current_upload(call: S3Call) -> UploadInfo:
 async def create_upload(call: S3Call) -> Response:
     check_key(call.key)
     algorithm, checksum_type = _upload_checksum(call.headers)
-    upload = call.storage.create_upload(call.account, call.bucket, call.key, object_attrs(call.headers),
+    attrs = dataclasses.replace(object_attrs(call.headers), lock=requested_lock(call))
+    upload = call.storage.create_upload(call.account, call.bucket, call.key, attrs,
                                         checksum_algorithm=algorithm, checksum_type=checksum_type)
     headers = []
     if upload.checksum_algorithm is not None and upload.checksum_type is not None:

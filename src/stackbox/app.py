@@ -51,7 +51,8 @@ def create_app(settings: Settings) -> ASGIApp:
 
 async def _lifespan(cloud: Cloud, receive: Receive, send: Send) -> None:
     """Start the housekeeping loop with the worker; stop it on shutdown."""
-    maintenance = Maintenance(cloud.storage, cloud.settings.data_dir, cloud.settings.maintenance_interval)
+    maintenance = Maintenance(cloud.storage, cloud.settings.data_dir, cloud.settings.maintenance_interval,
+                              lifecycle_day=cloud.settings.lifecycle_day_seconds)
     task: asyncio.Task[None] | None = None
     while True:
         message = await receive()

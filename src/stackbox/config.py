@@ -40,6 +40,8 @@ class Settings:
     fsync: bool = True
     #: seconds between housekeeping passes (expired objects, stale uploads, freed blobs)
     maintenance_interval: int = 15
+    #: seconds in a lifecycle "day" (S3 lifecycle rules count days); shorten it to watch rules act
+    lifecycle_day_seconds: int = 86400
     #: failed password checks in a row that lock a user out (Keystone's `lockout_failure_attempts`; 0 = never)
     lockout_failure_attempts: int = 0
     #: seconds a locked-out user stays locked (Keystone's `lockout_duration`)

@@ -1,4 +1,5 @@
-"""Background housekeeping: reap expired objects, expire stale multipart uploads, free unreferenced blobs.
+"""Background housekeeping: reap expired objects, apply bucket lifecycle rules, expire stale multipart
+uploads, free unreferenced blobs.
 
 Every worker starts the loop; a non-blocking file lock lets only one of them work at a time, so the
 work is done once per interval whatever the number of workers, and taken over if that worker dies.
@@ -15,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stackbox.lifecycle_pass import DAY, LifecycleSweep
+
 if TYPE_CHECKING:
     from stackbox.storage.engine import Engine
 
@@ -27,8 +30,10 @@ UPLOAD_LIFETIME = 7 * 24 * 3600.0
 
 
 class Maintenance:
-    def __init__(self, storage: Engine, data_dir: Path, interval: float = INTERVAL) -> None:
+    def __init__(self, storage: Engine, data_dir: Path, interval: float = INTERVAL, *,
+                 lifecycle_day: int = DAY) -> None:
         self._storage = storage
+        self._lifecycle = LifecycleSweep(storage, lifecycle_day)
         self._lock_path = data_dir / "maintenance.lock"
         self._interval = interval
         self._lock_fd: int | None = None
@@ -45,6 +50,7 @@ class Maintenance:
     async def run_once(self) -> None:
         while self._storage.reap_expired(limit=BATCH) >= BATCH:
             await asyncio.sleep(0)
+        await self._lifecycle.run()
         self._storage.expire_uploads(time.time() - UPLOAD_LIFETIME)
         self._storage.collect_garbage()
 

@@ -172,8 +172,8 @@ def test_short_aws_chunked_body(cloud: RunningCloud, member: Ec2Pair, stored: st
 def test_unsupported_features(cloud: RunningCloud, member: Ec2Pair, stored: str) -> None:
     base = f"{cloud.object_url}/{stored}"
     expect(send(sign(member, "GET", f"{base}?policy")), 404, "NoSuchBucketPolicy")
-    lifecycle = b"<LifecycleConfiguration/>"
-    expect(send(sign(member, "PUT", f"{base}?lifecycle", lifecycle)), 501, "NotImplemented")
+    website = b"<WebsiteConfiguration/>"
+    expect(send(sign(member, "PUT", f"{base}?website", website)), 501, "NotImplemented")
 
 
 def test_presigned_expiry_beyond_seven_days(make_client: MakeClient, member: Ec2Pair, stored: str) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 from stackbox.storage.blobs import CHUNK_SIZE, BlobStore, TempBlob
 from stackbox.storage.codec import slice_extents
 from stackbox.storage.ingest import Received, receive
+from stackbox.storage.lifecycle import LifecycleOperations
 from stackbox.storage.listing import KeyRange, list_page
 from stackbox.storage.manifests import flatten
 from stackbox.storage.metadata import Catalog, visible
@@ -95,7 +96,7 @@ class RecoveryReport:
     freed_blobs: int
 
 
-class Engine(MultipartOperations):
+class Engine(MultipartOperations, LifecycleOperations):
     def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0) -> None:
         """`reserve_bytes`: free space object data must leave on the file system (else
         InsufficientStorage), so that metadata writes and recovery never run out of it."""

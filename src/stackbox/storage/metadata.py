@@ -33,6 +33,7 @@ from stackbox.storage.codec import (
     row_to_object,
 )
 from stackbox.storage.commits import GroupCommitter
+from stackbox.storage.lifecycle import LifecycleVersion, Locked
 from stackbox.storage.listing import KeyRange
 from stackbox.storage.locks import LOCK_COLUMNS, PROTECTED, LockRecords, lock_of
 from stackbox.storage.manifests import Location, SegmentVersion
@@ -479,6 +480,107 @@ class Catalog(UploadRecords, LockRecords):
 
     def known_blobs(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT id FROM blob")}
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def containers_with_meta(self, name: str, after_id: int,
+                             window: int) -> tuple[list[tuple[ContainerRef, str]], int | None]:
+        """Containers with ids in (after_id, after_id + window] whose metadata holds `name`, with
+        its value; and where the next window starts (None: no container lies beyond)."""
+        path = '$."' + name.replace('"', '') + '"'
+        upper = after_id + window
+        rows = self.conn.execute(
+            "SELECT id, account, name, versioning, json_extract(meta, ?) FROM container "
+            "WHERE id > ? AND id <= ? AND json_extract(meta, ?) IS NOT NULL ORDER BY id",
+            (path, after_id, upper, path)).fetchall()
+        beyond = self.conn.execute("SELECT 1 FROM container WHERE id > ? LIMIT 1", (upper,)).fetchone()
+        found = [(ContainerRef(row[0], row[1], row[2], row[3]), str(row[4])) for row in rows]
+        return found, None if beyond is None else upper
+
+    def lifecycle_versions(self, container_id: int, position: Position | None, count: int,
+                           now: float) -> list[LifecycleVersion]:
+        """Up to `count` versions and delete markers after `position`, in (key, newest first) order."""
+        clauses, params = _position_sql(position) if position is not None else ("", [])
+        rows = self.conn.execute(
+            "SELECT key, version, is_null, latest, marker, size, last_modified, attrs FROM object "
+            f"INDEXED BY object_version WHERE container_id = ? {clauses} AND {LIVE} "
+            "ORDER BY key, version LIMIT ?", (container_id, *params, now, count)).fetchall()
+        return [LifecycleVersion(row[0], row[1], bool(row[2]), bool(row[3]), bool(row[4]), row[5], row[6],
+                                 decode_attrs(row[7]).get("t", {})) for row in rows]
+
+    async def expire_current(self, ref: ContainerRef, key: str, version: str, locked: Locked,
+                             now: float) -> bool:
+        """Expire the current version of `key` if it is still `version` (an object): a delete marker
+        in a versioned container, a delete otherwise, unless `locked` says the version it deletes
+        for good is protected. In the next group commit; whether it was expired."""
+        return bool(await self.batches.run(partial(self._expire_current, ref=ref, key=key, version=version,
+                                                   locked=locked, now=now)))
+
+    def _expire_current(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version: str,
+                        locked: Locked, now: float) -> bool:
+        ref = _current_ref(conn, ref)
+        latest = _latest(conn, ref.id, key)
+        if latest is None or latest.version != version or latest.marker:
+            return False
+        if ref.versioning != "enabled" and latest.is_null:
+            current = _find(conn, ref.account, ref.name, key, None, now)
+            if current is None or locked(current):
+                return False
+        self._delete_in(conn, ref.account, ref.name, key, None, Preconditions(), now)
+        return True
+
+    async def expire_noncurrent(self, ref: ContainerRef, key: str, version: str, keep_newer: int,
+                                locked: Locked, now: float) -> bool:
+        """Delete for good a version of `key` that is still noncurrent and has at least `keep_newer`
+        newer noncurrent versions (objects), unless `locked`; in the next group commit."""
+        return bool(await self.batches.run(partial(self._expire_noncurrent, ref=ref, key=key, version=version,
+                                                   keep_newer=keep_newer, locked=locked, now=now)))
+
+    def _expire_noncurrent(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version: str,
+                           keep_newer: int, locked: Locked, now: float) -> bool:
+        ref = _current_ref(conn, ref)
+        found = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ? AND key = ? "
+                             "AND version = ?", (ref.id, key, version)).fetchone()
+        row = None if found is None else _Row(*found)
+        if row is None or row.latest:
+            return False
+        if keep_newer and _newer_noncurrent(conn, ref.id, key, version, keep_newer) < keep_newer:
+            return False
+        if not row.marker:
+            info = _find(conn, ref.account, ref.name, key, NULL_VERSION if row.is_null else version, now)
+            if info is None or locked(info):
+                return False
+        self._remove_row(conn, row, now)
+        return True
+
+    async def remove_expired_marker(self, ref: ContainerRef, key: str, version: str, now: float) -> bool:
+        """Delete the current delete marker `version` of `key` if it is the key's only version."""
+        return bool(await self.batches.run(partial(self._remove_expired_marker, ref=ref, key=key,
+                                                   version=version, now=now)))
+
+    def _remove_expired_marker(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version: str,
+                               now: float) -> bool:
+        ref = _current_ref(conn, ref)
+        latest = _latest(conn, ref.id, key)
+        if latest is None or latest.version != version or not latest.marker:
+            return False
+        if conn.execute("SELECT 1 FROM object WHERE container_id = ? AND key = ? AND version != ? LIMIT 1",
+                        (ref.id, key, version)).fetchone() is not None:
+            return False
+        self._remove_row(conn, latest, now)
+        return True
+
+    async def abort_upload_grouped(self, upload_id: str, now: float) -> None:
+        """`abort_upload` in the next group commit."""
+        await self.batches.run(partial(self._drop_upload, upload_id=upload_id, now=now))
+
+
+
+def _newer_noncurrent(conn: sqlite3.Connection, container_id: int, key: str, version: str, most: int) -> int:
+    """How many noncurrent objects (not markers) of `key` are newer than `version`, counting to `most`."""
+    return int(conn.execute(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM object WHERE container_id = ? AND key = ? AND version < ? "
+        "AND latest = 0 AND marker = 0 LIMIT ?)", (container_id, key, version, most)).fetchone()[0])
 
 
 def check_preconditions(current_etag: str | None, preconditions: Preconditions) -> None:

@@ -273,3 +273,93 @@ def test_swift_cli_versions(cloud: RunningCloud, tmp_path: Any) -> None:
     deleted = run_cli(cloud, "swift", "delete", "--versions", name)
     assert deleted.returncode == 0, deleted.stderr
     assert run_cli(cloud, "swift", "stat", name).returncode != 0
+
+
+# ------------------------------------------------------------------------------ legacy modes
+
+@pytest.fixture
+def archive(conn: swiftclient.Connection) -> str:
+    name = unique("archive")
+    conn.put_container(name)
+    return name
+
+
+def archived(conn: swiftclient.Connection, archive: str) -> list[dict[str, Any]]:
+    return list(conn.get_container(archive)[1])
+
+
+def test_stack_mode_archives_and_pops(conn: swiftclient.Connection, container: str, archive: str) -> None:
+    conn.post_container(container, headers={"X-Versions-Location": archive})
+    assert conn.head_container(container)["x-versions-location"] == archive
+    for body in (b"v1", b"v2", b"v3"):
+        conn.put_object(container, "k", body, content_type="text/x-v",
+                        headers={"X-Object-Meta-Body": body.decode()})
+    names = [item["name"] for item in archived(conn, archive)]
+    assert len(names) == 2 and all(name.startswith("001k/") and len(name) == 5 + 16 for name in names)
+    assert conn.get_object(archive, names[0])[1] == b"v1"
+    conn.delete_object(container, "k")
+    headers, body = conn.get_object(container, "k")
+    assert body == b"v2" and headers["content-type"] == "text/x-v" and headers["x-object-meta-body"] == "v2"
+    conn.delete_object(container, "k")
+    assert conn.get_object(container, "k")[1] == b"v1" and archived(conn, archive) == []
+    conn.delete_object(container, "k")
+    with pytest.raises(swiftclient.ClientException) as missing:
+        conn.delete_object(container, "k")
+    assert missing.value.http_status == 404
+
+
+def test_history_mode_keeps_everything(conn: swiftclient.Connection, container: str, archive: str) -> None:
+    conn.post_container(container, headers={"X-History-Location": archive})
+    assert conn.head_container(container)["x-history-location"] == archive
+    conn.put_object(container, "k", b"v1")
+    conn.put_object(container, "k", b"v2")
+    conn.delete_object(container, "k")
+    with pytest.raises(swiftclient.ClientException):
+        conn.get_object(container, "k")
+    listed = archived(conn, archive)
+    assert [item["content_type"] for item in listed][-1] == MARKER_TYPE
+    assert [conn.get_object(archive, item["name"])[1] for item in listed[:2]] == [b"v1", b"v2"]
+    conn.post_container(container, headers={"X-Remove-History-Location": "x"})
+    assert "x-history-location" not in conn.head_container(container)
+
+
+def test_legacy_answers(admin_swift: Swift, container: str, archive: str) -> None:
+    both = admin_swift("POST", f"/{container}", headers={"X-Versions-Location": archive,
+                                                         "X-History-Location": archive})
+    assert (both.status_code, both.text) == (400, "Only one of X-Versions-Location or X-History-Location "
+                                                  "may be specified")
+    slash = admin_swift("POST", f"/{container}", headers={"X-Versions-Location": "a/b"})
+    assert (slash.status_code, slash.text) == (412, "Container name cannot contain slashes")
+    admin_swift("POST", f"/{container}", headers={"X-Versions-Location": "no-such-archive"})
+    assert admin_swift("PUT", f"/{container}/k", data=b"first").status_code == 201
+    assert admin_swift("PUT", f"/{container}/k", data=b"second").status_code == 412
+    assert admin_swift("GET", f"/{container}/k").text == "first"
+    new_style = admin_swift("POST", f"/{container}", headers=ENABLED)
+    assert new_style.status_code == 400 and "legacy versioned writes" in new_style.text
+    admin_swift("POST", f"/{container}", headers={"X-Versions-Location": ""})
+    assert "X-Versions-Location" not in admin_swift("HEAD", f"/{container}").headers
+    assert admin_swift("PUT", f"/{container}/k", data=b"second").status_code == 201
+
+
+def test_legacy_archive_reached_only_through_write_access(
+        admin_swift: Swift, container: str, archive: str, make_user: MakeUser,
+        user_swift: Callable[[User, str | None], Swift]) -> None:
+    admin_swift("POST", f"/{container}", headers={"X-Versions-Location": archive})
+    admin_swift("PUT", f"/{container}/k", data=b"mine")
+    writer, stranger = make_user(), make_user()
+    grant = {"X-Container-Write": f"{writer.project_id}:{writer.user_id}"}
+    admin_swift("POST", f"/{container}", headers=grant)
+    as_stranger = user_swift(stranger, admin_swift.account)
+    assert as_stranger("PUT", f"/{container}/k", data=b"theirs").status_code == 403
+    assert as_stranger("DELETE", f"/{container}/k").status_code == 403
+    assert admin_swift("PUT", f"/{container}/k", data=b"anon", token=None).status_code == 401
+    assert admin_swift("GET", f"/{archive}?format=json").json() == []
+    # A writer of the versioned container archives into the owner's chosen archive, as in Swift.
+    as_writer = user_swift(writer, admin_swift.account)
+    assert as_writer("PUT", f"/{container}/k", data=b"written").status_code == 201
+    assert [item["bytes"] for item in admin_swift("GET", f"/{archive}?format=json").json()] == [4]
+
+
+def test_info_advertises_versioned_writes(cloud: RunningCloud) -> None:
+    info = requests.get(f"{cloud.object_url}/info", timeout=10).json()
+    assert info["versioned_writes"] == {"allowed_flags": ["x-versions-location", "x-history-location"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stackbox.http import Response
 from stackbox.storage.types import ContainerInfo, ContainerNotEmpty, NoSuchContainer
-from stackbox.swift import symlink, versioning
+from stackbox.swift import legacy_versioning, symlink, versioning
 from stackbox.swift.acl import acl_updates
 from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError, html_body, html_error
@@ -62,7 +62,8 @@ def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
     versioning.check_versioning_request(call, info)
     check_meta_totals(update.applied_to(info.meta if info else {}))
     acl_set, acl_remove = acl_updates(call.headers)
-    return {**update.set, **acl_set}, [*update.remove, *acl_remove]
+    legacy_set, legacy_remove = legacy_versioning.meta_changes(call.headers)
+    return {**update.set, **acl_set, **legacy_set}, [*update.remove, *acl_remove, *legacy_remove]
 
 
 async def put_container(call: Call) -> Response:

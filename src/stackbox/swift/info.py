@@ -56,6 +56,7 @@ def capabilities() -> dict[str, Any]:
             "max_containers_per_extraction": bulk.MAX_CONTAINERS_PER_EXTRACTION,
             "max_failed_extractions": bulk.MAX_FAILED_EXTRACTIONS,
         },
+        "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
         "object_versioning": {},
         "bulk_delete": {
             "max_deletes_per_request": bulk.MAX_DELETES_PER_REQUEST,

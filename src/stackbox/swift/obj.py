@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from stackbox.http import Response
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, Preconditions, StorageError, WriteChecks
-from stackbox.swift import copying, large_objects, symlink, versioning
+from stackbox.swift import copying, large_objects, legacy_versioning, symlink, versioning
 from stackbox.swift.container import ALLOWED_METHODS
 from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError, bad_request, html_body, html_error
@@ -48,6 +48,7 @@ async def put_object(call: Call) -> Response:
     version_id = versioning.requested_version(call)
     if version_id is not None:
         return await versioning.restore(call, version_id)
+    legacy_versioning.before_put(call)
     if symlink.is_link_put(call):
         return await symlink.put_symlink(call, _preconditions(call.headers))
     if "x-copy-from" in call.headers:
@@ -139,7 +140,9 @@ def _repoint_dlo(call: Call, current: ObjectInfo, attrs: ObjectAttrs) -> None:
 async def delete_object(call: Call) -> Response:
     if call.query.get("multipart-manifest") == "delete":
         return await large_objects.delete_slo(call)
-    return await versioning.delete(call, versioning.requested_version(call))
+    version_id = versioning.requested_version(call)
+    answered = None if version_id is not None else await legacy_versioning.before_delete(call)
+    return answered or await versioning.delete(call, version_id)
 
 
 async def not_allowed(call: Call) -> Response:

@@ -16,6 +16,7 @@ from stackbox.http import Response
 from stackbox.storage import types as st
 from stackbox.storage.types import ContainerInfo, Deletion, ObjectInfo, VersionListing
 from stackbox.storage.versions import check_version_id
+from stackbox.swift import legacy_versioning
 from stackbox.swift.acl import denied
 from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError, html_body, html_error
@@ -24,18 +25,18 @@ from stackbox.swift.listing import DELETE_MARKER_CONTENT_TYPE, ListingQuery
 from stackbox.swift.object_meta import created
 
 ENABLED_HEADER = "x-versions-enabled"
-#: Where a container keeps its legacy archive container (`legacy_versioning`).
-LEGACY_LOCATION = "sys:versions-location"
 _VERSION_ID_CHARS = frozenset("0123456789.")
 
 
 # ------------------------------------------------------------------------------ containers
 
 def container_headers(info: ContainerInfo) -> list[tuple[str, str]]:
-    """`X-Versions-Enabled` once versioning was ever set (through Swift or S3), as Swift shows it."""
+    """`X-Versions-Enabled` once versioning was ever set (through Swift or S3), as Swift shows it,
+    then a legacy mode's location."""
+    legacy = legacy_versioning.container_headers(info)
     if info.versioning == "unversioned":
-        return []
-    return [("X-Versions-Enabled", "True" if info.versioning == "enabled" else "False")]
+        return legacy
+    return [("X-Versions-Enabled", "True" if info.versioning == "enabled" else "False"), *legacy]
 
 
 def check_versioning_request(call: Call, current: ContainerInfo | None) -> None:
@@ -43,7 +44,7 @@ def check_versioning_request(call: Call, current: ContainerInfo | None) -> None:
     if ENABLED_HEADER not in call.headers:
         return
     legacy_asked = any(call.headers.get(name) for name in ("x-versions-location", "x-history-location"))
-    if legacy_asked or (current is not None and current.meta.get(LEGACY_LOCATION)):
+    if legacy_asked or (current is not None and current.meta.get(legacy_versioning.LOCATION)):
         raise html_error(400, "Cannot enable object versioning on a container that is already using the "
                               "legacy versioned writes feature.")
 

@@ -25,6 +25,7 @@ from stackbox.http import (
 )
 from stackbox.s3 import acl, bucket, copy, delete, get, lifecycle, multipart, put, tagging, versioning
 from stackbox.s3 import list as listing
+from stackbox.s3 import object_lock as locking
 from stackbox.s3.call import Access, S3Call
 from stackbox.s3.errors import S3Error, request_id_source
 from stackbox.s3.signature import authenticate
@@ -40,9 +41,9 @@ Route = tuple[Handler, Access]
 
 #: Bucket sub-resources we do not implement: S3 answers these with its own errors or empty documents.
 _UNSUPPORTED_BUCKET = ("policy", "cors", "website", "replication", "notification", "logging",
-                       "encryption", "object-lock", "accelerate", "requestPayment", "inventory", "metrics",
+                       "encryption", "accelerate", "requestPayment", "inventory", "metrics",
                        "analytics", "intelligent-tiering", "ownershipControls", "publicAccessBlock")
-_UNSUPPORTED_OBJECT = ("retention", "legal-hold", "torrent", "restore", "select")
+_UNSUPPORTED_OBJECT = ("torrent", "restore", "select")
 
 
 def create_s3_app(cloud: Cloud) -> ASGIApp:
@@ -110,6 +111,7 @@ _BUCKET_ROUTES: RouteTable = {
             ("acl", (acl.get_bucket_acl, Access.OWNER_READ)),
             ("tagging", (tagging.get_bucket_tagging, Access.OWNER_READ)),
             ("versioning", (versioning.get_bucket_versioning, Access.OWNER_READ)),
+            ("object-lock", (locking.get_object_lock_configuration, Access.OWNER_READ)),
             ("lifecycle", (lifecycle.get_bucket_lifecycle, Access.OWNER_READ)),
             ("versions", (versioning.list_object_versions, Access.READ)),
             ("uploads", (listing.list_uploads, Access.READ)),
@@ -118,6 +120,7 @@ _BUCKET_ROUTES: RouteTable = {
     "PUT": [("acl", (acl.put_bucket_acl, Access.OWNER_WRITE)),
             ("tagging", (tagging.put_bucket_tagging, Access.OWNER_WRITE)),
             ("versioning", (versioning.put_bucket_versioning, Access.OWNER_WRITE)),
+            ("object-lock", (locking.put_object_lock_configuration, Access.OWNER_WRITE)),
             ("lifecycle", (lifecycle.put_bucket_lifecycle, Access.OWNER_WRITE)),
             (None, (bucket.create_bucket, Access.OWNER_WRITE))],
     "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.OWNER_WRITE)),
@@ -130,11 +133,15 @@ _OBJECT_ROUTES: RouteTable = {
     "GET": [("uploadId", (multipart.list_parts, Access.READ)),
             ("acl", (acl.get_object_acl, Access.OWNER_READ)),
             ("tagging", (tagging.get_object_tagging, Access.OWNER_READ)),
+            ("retention", (locking.get_object_retention, Access.OWNER_READ)),
+            ("legal-hold", (locking.get_object_legal_hold, Access.OWNER_READ)),
             ("attributes", (get.get_object_attributes, Access.READ)),
             (None, (get.get_object, Access.READ))],
     "HEAD": [(None, (get.head_object, Access.READ))],
     "PUT": [("acl", (acl.put_object_acl, Access.OWNER_WRITE)),
             ("tagging", (tagging.put_object_tagging, Access.OWNER_WRITE)),
+            ("retention", (locking.put_object_retention, Access.OWNER_WRITE)),
+            ("legal-hold", (locking.put_object_legal_hold, Access.OWNER_WRITE)),
             (None, (_put_object_data, Access.WRITE))],
     "DELETE": [("uploadId", (multipart.abort_upload, Access.WRITE)),
                ("tagging", (tagging.delete_object_tagging, Access.OWNER_WRITE)),
@@ -203,7 +210,7 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     """An S3 error for whatever escaped a handler; only real bugs become InternalError."""
     if isinstance(error, storage.NoSuchContainer):
         return _missing_bucket(call)
-    versioning_error = versioning.storage_error(error, call)
+    versioning_error = versioning.storage_error(error, call) or locking.storage_error(error, call)
     if versioning_error is not None:
         return versioning_error
     code = _STORAGE_ERRORS.get(type(error)) if isinstance(error, storage.StorageError) else None

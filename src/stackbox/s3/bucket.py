@@ -9,6 +9,7 @@ from stackbox.s3 import xml
 from stackbox.s3.call import BUCKET_ACL_META, S3Call, s3_owner
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import canned_acl
+from stackbox.s3.object_lock import enabled_on_create
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -29,7 +30,10 @@ async def create_bucket(call: S3Call) -> Response:
     holders = call.storage.container_accounts(call.bucket)
     if holders and call.account not in holders:
         raise S3Error("BucketAlreadyExists", BucketName=call.bucket)
-    created = call.storage.create_container(call.account, call.bucket, {BUCKET_ACL_META: acl})
+    meta = {BUCKET_ACL_META: acl}
+    locked = enabled_on_create(call.headers)
+    create = call.storage.create_locked_container if locked else call.storage.create_container
+    created = create(call.account, call.bucket, meta)
     if not created:
         raise S3Error("BucketAlreadyOwnedByYou", BucketName=call.bucket)
     if s3_owner(call.storage, call.bucket) != call.account:

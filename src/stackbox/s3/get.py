@@ -13,6 +13,7 @@ from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import checksum_element, object_headers
 from stackbox.s3.lifecycle import expiration_headers
+from stackbox.s3.object_lock import lock_headers
 from stackbox.s3.signature.canonical import parse_http_date
 from stackbox.s3.versioning import requested_version, version_headers
 from stackbox.storage.types import ObjectInfo
@@ -47,7 +48,7 @@ def _read(call: S3Call, *, head: bool) -> Response:
     not_modified = check_conditions(call.headers, obj)
     checksum_mode = call.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     headers = object_headers(obj, checksum=checksum_mode and "range" not in call.headers)
-    headers += version_headers(obj)
+    headers += version_headers(obj) + lock_headers(obj)
     if requested_version(call) is None:
         headers += expiration_headers(call, obj)
     if not_modified:

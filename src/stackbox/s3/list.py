@@ -91,9 +91,9 @@ async def list_objects(call: S3Call) -> Response:
     asked, limit = max_keys(query)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     if version2:
+        # S3 ignores start-after once a continuation token is given (MinIO's SDK sends both).
         token = query.get("continuation-token")
-        start_after = query.get("start-after", "")
-        marker = max(_decode_token(token) if token is not None else "", start_after)
+        marker = _decode_token(token) if token is not None else query.get("start-after", "")
     else:
         marker = query.get("marker", "")
     listing = _page(call, prefix, delimiter, marker, limit)

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from stackbox.storage.blobs import BlobStore
 from stackbox.storage.checksums import combine_full_object, composite
 from stackbox.storage.ingest import receive
+from stackbox.storage.listing import initial_range
 from stackbox.storage.metadata import Catalog
 from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.space import disk_full_refused
@@ -132,7 +133,7 @@ class MultipartOperations:
         """Uploads in (key, initiation order of ids) order after the markers, S3 style."""
         ref = self._catalog.container_ref(account, container)
         scan = _UploadScan(prefix, delimiter, limit)
-        after = (key_marker, upload_id_marker) if upload_id_marker else (key_marker, "\U0010ffff")
+        after = _resume_after(prefix, delimiter, key_marker, upload_id_marker)
         while not scan.done:
             batch = self._catalog.uploads(ref.id, account, container, prefix, after, 1000)
             after = scan.feed(batch, after)
@@ -213,6 +214,17 @@ def _derived_checksum(upload: UploadInfo, parts: Sequence[PartInfo]) -> Checksum
         combined = combine_full_object(algorithm, zip(present, (part.size for part in parts), strict=True))
         return Checksum(algorithm, combined, "FULL_OBJECT")
     return Checksum(algorithm, composite(algorithm, present), "COMPOSITE", tuple(present))
+
+
+def _resume_after(prefix: str, delimiter: str, key_marker: str, upload_id_marker: str) -> tuple[str, str]:
+    """The (key, upload id) a page starts after. A key marker naming a common prefix (the last entry
+    of the previous page) resumes past every key under it, or that prefix would be listed again."""
+    if upload_id_marker:
+        return key_marker, upload_id_marker
+    start = initial_range(prefix, delimiter, key_marker, "", reverse=False)
+    if start is not None and start.lower is not None and start.lower_inclusive and start.lower > key_marker:
+        return start.lower, ""
+    return key_marker, "\U0010ffff"
 
 
 class _UploadScan:

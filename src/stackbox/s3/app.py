@@ -23,7 +23,7 @@ from stackbox.http import (
     Scope,
     Send,
 )
-from stackbox.s3 import acl, bucket, copy, delete, get, multipart, put, tagging, versioning
+from stackbox.s3 import acl, bucket, copy, delete, get, lifecycle, multipart, put, tagging, versioning
 from stackbox.s3 import list as listing
 from stackbox.s3 import object_lock as locking
 from stackbox.s3.call import Access, S3Call
@@ -40,7 +40,7 @@ Handler = Callable[[S3Call], Awaitable[Response]]
 Route = tuple[Handler, Access]
 
 #: Bucket sub-resources we do not implement: S3 answers these with its own errors or empty documents.
-_UNSUPPORTED_BUCKET = ("policy", "cors", "lifecycle", "website", "replication", "notification", "logging",
+_UNSUPPORTED_BUCKET = ("policy", "cors", "website", "replication", "notification", "logging",
                        "encryption", "accelerate", "requestPayment", "inventory", "metrics",
                        "analytics", "intelligent-tiering", "ownershipControls", "publicAccessBlock")
 _UNSUPPORTED_OBJECT = ("torrent", "restore", "select")
@@ -112,6 +112,7 @@ _BUCKET_ROUTES: RouteTable = {
             ("tagging", (tagging.get_bucket_tagging, Access.OWNER_READ)),
             ("versioning", (versioning.get_bucket_versioning, Access.OWNER_READ)),
             ("object-lock", (locking.get_object_lock_configuration, Access.OWNER_READ)),
+            ("lifecycle", (lifecycle.get_bucket_lifecycle, Access.OWNER_READ)),
             ("versions", (versioning.list_object_versions, Access.READ)),
             ("uploads", (listing.list_uploads, Access.READ)),
             (None, (listing.list_objects, Access.READ))],
@@ -120,8 +121,10 @@ _BUCKET_ROUTES: RouteTable = {
             ("tagging", (tagging.put_bucket_tagging, Access.OWNER_WRITE)),
             ("versioning", (versioning.put_bucket_versioning, Access.OWNER_WRITE)),
             ("object-lock", (locking.put_object_lock_configuration, Access.OWNER_WRITE)),
+            ("lifecycle", (lifecycle.put_bucket_lifecycle, Access.OWNER_WRITE)),
             (None, (bucket.create_bucket, Access.OWNER_WRITE))],
     "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.OWNER_WRITE)),
+               ("lifecycle", (lifecycle.delete_bucket_lifecycle, Access.OWNER_WRITE)),
                (None, (bucket.delete_bucket, Access.OWNER_WRITE))],
     "POST": [("delete", (delete.delete_objects, Access.WRITE))],
 }

@@ -12,6 +12,7 @@ from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import checksum_element, object_headers
+from stackbox.s3.lifecycle import expiration_headers
 from stackbox.s3.object_lock import lock_headers
 from stackbox.s3.signature.canonical import parse_http_date
 from stackbox.s3.versioning import requested_version, version_headers
@@ -48,6 +49,8 @@ def _read(call: S3Call, *, head: bool) -> Response:
     checksum_mode = call.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     headers = object_headers(obj, checksum=checksum_mode and "range" not in call.headers)
     headers += version_headers(obj) + lock_headers(obj)
+    if requested_version(call) is None:
+        headers += expiration_headers(call, obj)
     if not_modified:
         return Response(b"", 304, [h for h in headers if h[0] in ("etag", "last-modified")])
     headers = _with_overrides(headers, call.query)

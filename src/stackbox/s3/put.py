@@ -11,6 +11,7 @@ from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_OBJECT_SIZE, check_key, content_md5_hex, object_attrs
+from stackbox.s3.lifecycle import expiration_headers
 from stackbox.s3.object_lock import check_upload_integrity, requested_lock
 from stackbox.s3.signature import AuthResult
 from stackbox.s3.signature.checksums import (
@@ -31,7 +32,8 @@ async def put_object(call: S3Call) -> Response:
     attrs = dataclasses.replace(object_attrs(call.headers), lock=lock)
     info = await call.storage.put_object(call.account, call.bucket, call.key, call.payload(), attrs=attrs,
                                          checks=write_checks(call), preconditions=write_preconditions(call))
-    return Response(b"", 200, written_headers(info.etag, info.checksum) + version_headers(info))
+    return Response(b"", 200, written_headers(info.etag, info.checksum) + version_headers(info)
+                    + expiration_headers(call, info))
 
 
 def written_headers(etag: str, checksum: storage.Checksum | None) -> list[tuple[str, str]]:

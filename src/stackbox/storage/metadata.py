@@ -575,7 +575,6 @@ class Catalog(UploadRecords, LockRecords):
         await self.batches.run(partial(self._drop_upload, upload_id=upload_id, now=now))
 
 
-
 def _newer_noncurrent(conn: sqlite3.Connection, container_id: int, key: str, version: str, most: int) -> int:
     """How many noncurrent objects (not markers) of `key` are newer than `version`, counting to `most`."""
     return int(conn.execute(

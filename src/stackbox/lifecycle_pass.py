@@ -48,9 +48,8 @@ Action = Callable[[], Awaitable[object]]
 
 def is_locked(version: ObjectInfo) -> bool:
     """Whether S3 Object Lock (a retention in force or a legal hold) protects `version` from being
-    deleted for good. The engine exposes no lock state to this module yet, so nothing is locked;
-    this is the one place that will ask it."""
-    return False
+    deleted for good: lifecycle never bypasses a GOVERNANCE retention."""
+    return version.lock.protects(time.time())
 
 
 @dataclass(slots=True)

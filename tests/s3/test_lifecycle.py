@@ -351,3 +351,16 @@ def test_expiry_under_a_shortened_day_is_announced(fast_cloud: RunningCloud, fas
     assert head.headers["x-amz-expiration"] == written["Expiration"]
     due = dt.datetime.strptime(written["Expiration"].split('"')[1], "%a, %d %b %Y %H:%M:%S GMT")
     assert 0 < due.replace(tzinfo=dt.UTC).timestamp() - time.time() <= 7
+
+
+def test_locked_versions_outlive_their_rules(fast: BaseClient) -> None:
+    bucket = unique("life")
+    fast.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    put_rules(fast, bucket, [{"ID": "old", "Status": "Enabled", "Filter": {},
+                              "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}])
+    held = fast.put_object(Bucket=bucket, Key="held", Body=b"1", ObjectLockLegalHoldStatus="ON")["VersionId"]
+    fast.put_object(Bucket=bucket, Key="held", Body=b"2")
+    fast.put_object(Bucket=bucket, Key="free", Body=b"1")
+    fast.put_object(Bucket=bucket, Key="free", Body=b"2")
+    eventually(lambda: [key for key, _, _ in versions_of(fast, bucket)] == ["free", "held", "held"])
+    assert fast.get_object(Bucket=bucket, Key="held", VersionId=held)["Body"].read() == b"1"

@@ -2,6 +2,7 @@
 
     make bench                       # or: .venv/bin/python bench/run.py --repeats 3 --duration 5
     .venv/bin/python bench/run.py --phases small,list --targets stackbox
+    .venv/bin/python bench/run.py --phases versioned,versions-list   # versioned buckets (issue 8)
 
 Small-object phases replay pre-built, pre-signed requests with wrk (every S3 request carries its own
 SigV4 signature, computed before the clock starts; the server checks every one); HEADs, and DELETEs sent
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import functools
 import hashlib
 import http.client
 import json
@@ -64,6 +66,8 @@ class Target:
     #: distinct objects created (untimed) and then deleted once each by the DELETE phases
     delete_batch: int = 4000
     results: dict[str, list[float]] = field(default_factory=dict)
+    #: buckets a phase has filled already (its set-up is not repeated)
+    prepared: set[str] = field(default_factory=set)
 
     @property
     def endpoint(self) -> str:
@@ -264,6 +268,65 @@ def list_s3(target: Target, bucket: str, count: int, duration: float) -> None:
         else:
             target.failures += 1
     target.record("s3 ListObjectsV2 one page alone, ms", statistics.median(latencies))
+
+
+VERSIONING_ENABLED = (b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                      b"<Status>Enabled</Status></VersioningConfiguration>")
+
+
+def make_bucket(target: Target, bucket: str, versioned: bool) -> None:
+    expect(target, s3_raw(target, "PUT", f"/{bucket}"), (200, 409))
+    if versioned:
+        expect(target, s3_raw(target, "PUT", f"/{bucket}", "versioning=", VERSIONING_ENABLED))
+
+
+def _put_indexed(target: Target, paths: list[str], body: bytes, index: int) -> bytes:
+    return s3_raw(target, "PUT", paths[index], body=body)
+
+
+def versioned_s3(target: Target, bucket: str, duration: float, connections: int = 16,
+                 count: int = 1000) -> None:
+    """4 KiB PUT and GET on a versioned bucket against an unversioned one, run back to back, each first
+    in every other repeat (every PUT of the versioned one adds a version, so its keys grow histories)."""
+    body = os.urandom(SMALL)
+    keys = [f"small/{i:06d}" for i in range(count)]
+    tag = f"@{connections}"
+    kinds = ["unversioned", "versioned"]
+    if len(target.results.get(f"s3 PUT 4KiB versioned {tag}", [])) % 2:
+        kinds.reverse()
+    for kind in kinds:
+        name = f"{bucket}-{kind[:5]}"
+        if name not in target.prepared:
+            make_bucket(target, name, kind == "versioned")
+            paths = [f"/{name}/{key}" for key in keys]
+            create_all(target, functools.partial(_put_indexed, target, paths, body), count)
+            target.prepared.add(name)
+        for method, payload in (("PUT", body), ("GET", b"")):
+            records = [s3_raw(target, method, f"/{name}/{key}", body=payload) for key in keys]
+            ops = run_wrk(target, records, connections, duration)["ops"]
+            target.record(f"s3 {method} 4KiB {kind} {tag}", ops)
+    for method in ("PUT", "GET"):
+        plain, versioned = (target.results[f"s3 {method} 4KiB {kind} {tag}"][-1]
+                            for kind in ("unversioned", "versioned"))
+        target.record(f"s3 {method} 4KiB versioned vs unversioned, %", 100 * versioned / plain)
+
+
+def versions_list_s3(target: Target, bucket: str, duration: float, keys: int = 100,
+                     versions: int = 100) -> None:
+    """ListObjectsV2 pages of `keys` keys that each have `versions` versions, against the same page
+    over keys with one version each: a page should cost O(page) whatever the keys' histories."""
+    names = {"many versions": f"{bucket}-hist", "one version": f"{bucket}-flat"}
+    for kind, name in names.items():
+        if name in target.prepared:
+            continue
+        make_bucket(target, name, versioned=True)
+        per_key = versions if kind == "many versions" else 1
+        paths = [f"/{name}/v/{i // per_key:04d}" for i in range(keys * per_key)]
+        create_all(target, functools.partial(_put_indexed, target, paths, b"x"), len(paths))
+        target.prepared.add(name)
+    for kind, name in names.items():
+        records = [s3_raw(target, "GET", f"/{name}", f"list-type=2&max-keys={keys}&prefix=v%2F")]
+        target.record(f"s3 ListObjectsV2 {keys}/page, {kind}", run_wrk(target, records, 8, duration)["ops"])
 
 
 def large_s3(target: Target, bucket: str, repeats: int = 3) -> None:
@@ -495,6 +558,10 @@ def run_target_phase(name: str, target: Target, bucket: str, args: argparse.Name
             small_swift(target, bucket, connections, args.duration)
     elif name == "list":
         list_s3(target, bucket, args.list_keys, args.duration)
+    elif name == "versioned":
+        versioned_s3(target, bucket, args.duration)
+    elif name == "versions-list":
+        versions_list_s3(target, bucket, args.duration)
     elif name == "large":
         large_s3(target, bucket)
     elif name == "multipart":

@@ -53,7 +53,17 @@ def test_multipart_round_trip(s3: BaseClient, bucket: str) -> None:
     assert error_code(excinfo) == "NoSuchUpload"
 
 
-def test_transfer_manager_with_full_object_crc(s3: BaseClient, bucket: str) -> None:
+def crc32(data: bytes) -> bytes:
+    return zlib.crc32(data).to_bytes(4, "big")
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def test_transfer_manager_checksums(s3: BaseClient, bucket: str) -> None:
+    """boto3 asks for CRC32 without a type: COMPOSITE, as AWS answers; with the whole object's CRC32
+    given, s3transfer asks for FULL_OBJECT."""
     body = bytes(range(256)) * (48 * 1024)  # 12 MiB
     config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
     s3.upload_fileobj(io.BytesIO(body), bucket, "managed", Config=config)
@@ -61,9 +71,62 @@ def test_transfer_manager_with_full_object_crc(s3: BaseClient, bucket: str) -> N
     out = io.BytesIO()
     s3.download_fileobj(bucket, "managed", out, Config=config)
     assert out.getvalue() == body
-    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    parts = [body[start:start + 5 * MIB] for start in range(0, len(body), 5 * MIB)]
     head = s3.head_object(Bucket=bucket, Key="managed", ChecksumMode="ENABLED")
-    assert head.get("ChecksumCRC32") == crc and head["ChecksumType"] == "FULL_OBJECT"
+    assert head.get("ChecksumCRC32") == b64(crc32(b"".join(map(crc32, parts)))) + "-3"
+    assert head["ChecksumType"] == "COMPOSITE"
+    whole = b64(crc32(body))
+    s3.upload_fileobj(io.BytesIO(body), bucket, "full", Config=config, ExtraArgs={"ChecksumCRC32": whole})
+    head = s3.head_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    assert head.get("ChecksumCRC32") == whole and head["ChecksumType"] == "FULL_OBJECT"
+
+
+@pytest.mark.parametrize("asked", [None, "COMPOSITE", "FULL_OBJECT"])
+def test_checksum_type_is_composite_unless_asked(s3: BaseClient, bucket: str, asked: str | None) -> None:
+    from awscrt.checksums import crc32c
+
+    def crc(data: bytes) -> bytes:
+        return crc32c(data).to_bytes(4, "big")
+
+    extra = {"ChecksumType": asked} if asked else {}
+    created = s3.create_multipart_upload(Bucket=bucket, Key="c", ChecksumAlgorithm="CRC32C", **extra)
+    kind = asked or "COMPOSITE"
+    assert (created["ChecksumAlgorithm"], created["ChecksumType"]) == ("CRC32C", kind)
+    upload_id, parts = created["UploadId"], [b"p" * (5 * MIB), b"tail"]
+    listed = []
+    for number, body in enumerate(parts, 1):
+        done = s3.upload_part(Bucket=bucket, Key="c", UploadId=upload_id, PartNumber=number, Body=body,
+                              ChecksumAlgorithm="CRC32C")
+        assert done["ChecksumCRC32C"] == b64(crc(body))
+        listed.append({"PartNumber": number, "ETag": done["ETag"], "ChecksumCRC32C": done["ChecksumCRC32C"]})
+    assert s3.list_parts(Bucket=bucket, Key="c", UploadId=upload_id)["ChecksumType"] == kind
+    value = b64(crc(b"".join(parts))) if kind == "FULL_OBJECT" else b64(crc(b"".join(map(crc, parts)))) + "-2"
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=upload_id,
+                                        MultipartUpload={"Parts": listed})
+    assert (done["ChecksumCRC32C"], done["ChecksumType"]) == (value, kind)
+    head = s3.head_object(Bucket=bucket, Key="c", ChecksumMode="ENABLED")
+    assert (head["ChecksumCRC32C"], head["ChecksumType"]) == (value, kind)
+    got = s3.get_object(Bucket=bucket, Key="c", ChecksumMode="ENABLED")
+    assert (got["ChecksumCRC32C"], got["ChecksumType"]) == (value, kind)
+    assert got["Body"].read() == b"".join(parts)
+    attrs = s3.get_object_attributes(Bucket=bucket, Key="c", ObjectAttributes=["Checksum"])["Checksum"]
+    assert (attrs["ChecksumCRC32C"], attrs["ChecksumType"]) == (value, kind)
+
+
+@pytest.mark.parametrize(("algorithm", "kind"), [("SHA256", "FULL_OBJECT"), ("SHA1", "FULL_OBJECT"),
+                                               ("CRC64NVME", "COMPOSITE")])
+def test_checksum_types_aws_refuses(s3: BaseClient, bucket: str, algorithm: str, kind: str) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        s3.create_multipart_upload(Bucket=bucket, Key="k", ChecksumAlgorithm=algorithm, ChecksumType=kind)
+    assert error_code(excinfo) == "InvalidRequest"
+    assert excinfo.value.response["Error"]["Message"] == (
+        f"The {kind} checksum type cannot be used with the {algorithm.lower()} checksum algorithm.")
+
+
+def test_crc64nvme_uploads_are_full_object(s3: BaseClient, bucket: str) -> None:
+    created = s3.create_multipart_upload(Bucket=bucket, Key="n", ChecksumAlgorithm="CRC64NVME")
+    assert created["ChecksumType"] == "FULL_OBJECT"
+    s3.abort_multipart_upload(Bucket=bucket, Key="n", UploadId=created["UploadId"])
 
 
 def test_composite_checksum(s3: BaseClient, bucket: str) -> None:

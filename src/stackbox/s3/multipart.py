@@ -16,7 +16,7 @@ from stackbox.s3.headers import check_key, checksum_element, object_attrs
 from stackbox.s3.list import max_keys, owner
 from stackbox.s3.object_lock import requested_lock
 from stackbox.s3.put import write_checks, write_preconditions, written_headers
-from stackbox.s3.signature.checksums import ALGORITHMS, combine_full_object, composite
+from stackbox.s3.signature.checksums import ALGORITHMS, algorithm_of_header, combine_full_object, composite
 from stackbox.s3.versioning import version_headers
 from stackbox.storage import types as storage
 from stackbox.storage.types import Checksum, ChecksumType, ObjectInfo, PartInfo, UploadInfo
@@ -68,13 +68,22 @@ def _upload_checksum(headers: Mapping[str, str]) -> tuple[str | None, ChecksumTy
     if algorithm is not None and algorithm not in ALGORITHMS:
         raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported.")
     checksum_type = raw_type.strip().upper() if raw_type else None
-    if checksum_type is not None and (checksum_type not in _CHECKSUM_TYPES or algorithm is None):
-        raise S3Error("InvalidRequest", "The x-amz-checksum-type header requires a supported "
-                      "x-amz-checksum-algorithm.")
-    if checksum_type == "FULL_OBJECT" and algorithm not in _CRCS:
-        raise S3Error("InvalidRequest", f"The FULL_OBJECT checksum type cannot be used with the "
+    if checksum_type is not None and checksum_type not in _CHECKSUM_TYPES:
+        raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
+    if algorithm is None:
+        if checksum_type is not None:
+            raise S3Error("InvalidRequest", "The x-amz-checksum-type header can only be used with the "
+                          "x-amz-checksum-algorithm header.")
+        return None, None
+    # As AWS: COMPOSITE unless asked otherwise; CRC64NVME has only a FULL_OBJECT form, SHAs only COMPOSITE.
+    if checksum_type is None:
+        checksum_type = "FULL_OBJECT" if algorithm == "crc64nvme" else "COMPOSITE"
+    refused = (checksum_type == "FULL_OBJECT" and algorithm not in _CRCS) \
+        or (checksum_type == "COMPOSITE" and algorithm == "crc64nvme")
+    if refused:
+        raise S3Error("InvalidRequest", f"The {checksum_type} checksum type cannot be used with the "
                       f"{algorithm} checksum algorithm.")
-    return algorithm, cast(ChecksumType | None, checksum_type)
+    return algorithm, cast(ChecksumType, checksum_type)
 
 
 async def upload_part(call: S3Call) -> Response:
@@ -99,7 +108,7 @@ async def complete_upload(call: S3Call) -> Response:
     except storage.NoSuchUpload:
         return await _repeated_completion(call)
     upload_id = upload.upload_id
-    root = await call.read_document("CompleteMultipartUpload")
+    root = await _completion_document(call)
     requested = _requested_parts(root)
     _check_declared_checksums(call, upload, requested)
     listed = [(number, etag) for number, etag, _ in requested]
@@ -117,6 +126,16 @@ async def complete_upload(call: S3Call) -> Response:
     return _completion_result(call, info)
 
 
+async def _completion_document(call: S3Call) -> Element:
+    """The completion's document. Its x-amz-checksum-* header is the whole object's checksum (checked
+    against the parts), not one of this document, so the body reader must not verify it."""
+    if call.auth is not None:
+        headers = {name: value for name, value in call.auth.headers.items()
+                   if algorithm_of_header(name) is None}
+        call.auth = dataclasses.replace(call.auth, headers=headers)
+    return await call.read_document("CompleteMultipartUpload")
+
+
 def _completion_result(call: S3Call, info: ObjectInfo) -> Response:
     location = f"{call.cloud.settings.object_url}/{call.bucket}/{call.key}"
     children = [xml.element("Location", location), xml.element("Bucket", call.bucket),
@@ -132,7 +151,7 @@ async def _repeated_completion(call: S3Call) -> Response:
     long as the key still holds the object those very parts made; otherwise the upload is gone."""
     upload_id = call.query["uploadId"]
     try:
-        requested = _requested_parts(await call.read_document("CompleteMultipartUpload"))
+        requested = _requested_parts(await _completion_document(call))
         obj = call.storage.head_object(call.account, call.bucket, call.key)
     except (S3Error, storage.NoSuchObject):
         raise S3Error("NoSuchUpload", UploadId=upload_id) from None

@@ -89,3 +89,23 @@ def test_slo_reads_through_s3(s3: Any, conn: swiftclient.Connection) -> None:
     manifest = json.dumps([{"path": f"/{name}/s/1"}, {"path": f"/{name}/s/2"}])
     conn.put_object(name, "slo", manifest, query_string="multipart-manifest=put")
     assert s3.get_object(Bucket=name, Key="slo")["Body"].read() == b"one-two"
+
+
+def test_swift_cannot_undo_an_s3_object_lock(s3: Any, conn: swiftclient.Connection) -> None:
+    """A version held by S3 Object Lock is not deleted through Swift, nor the bucket's versioning suspended:
+    both answer 409 with Swift's body, the version stays readable, and a plain DELETE adds a marker only."""
+    bucket = unique("lock")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    version = s3.put_object(Bucket=bucket, Key="k", Body=b"kept", ObjectLockLegalHoldStatus="ON")["VersionId"]
+
+    with pytest.raises(swiftclient.ClientException) as refused:
+        conn.delete_object(bucket, "k", query_string=f"version-id={version}")
+    assert refused.value.http_status == 409
+    assert "row" not in (refused.value.http_response_content or b"").decode()
+    with pytest.raises(swiftclient.ClientException) as suspend:
+        conn.post_container(bucket, {"X-Versions-Enabled": "false"})
+    assert suspend.value.http_status == 409
+
+    conn.delete_object(bucket, "k")
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId=version)["Body"].read() == b"kept"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"

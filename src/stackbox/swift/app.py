@@ -59,6 +59,9 @@ STORAGE_ERRORS: tuple[tuple[type[st.StorageError], int], ...] = (
     (st.PreconditionFailed, 412), (st.BadDigest, 422), (st.ChecksumMismatch, 422),
     (st.EntityTooLarge, 413), (st.InvalidRange, 416), (st.IncompleteBody, 499), (st.KeyTooLong, 400),
     (st.InsufficientStorage, 507),
+    # S3 Object Lock holds the version (or keeps the container versioned): Swift has no such lock,
+    # and a conflict with the resource's state is the nearest of its answers.
+    (st.ObjectLocked, 409), (st.LockedVersioning, 409),
 )
 
 

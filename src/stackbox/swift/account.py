@@ -42,7 +42,7 @@ async def get_account(call: Call) -> Response:
     listing = call.storage.list_containers(
         call.account, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
         end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
-    body = render_containers(listing, fmt, call.account)
+    body = render_containers(listing, fmt, call.account, reverse=query.reverse)
     headers = account_headers(call, info, CONTENT_TYPES[fmt])
     if "format" not in call.query:
         headers.append(("Vary", "Accept"))

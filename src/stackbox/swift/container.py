@@ -89,7 +89,7 @@ async def get_container(call: Call) -> Response:
             call.account, call.container, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
             end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
         body = render_objects(listing, fmt, call.container, query.path_only,
-                              symlink.listed_links(call, listing, fmt))
+                              symlink.listed_links(call, listing, fmt), reverse=query.reverse)
     headers = container_headers(info, call.owner, CONTENT_TYPES[fmt])
     if "format" not in call.query:
         headers.append(("Vary", "Accept"))

@@ -86,9 +86,9 @@ def listing_format(request: Request) -> str:
 
 
 def render_objects(listing: ObjectListing, fmt: str, container: str, path_only: bool = False,
-                   links: dict[str, dict[str, object]] | None = None) -> bytes:
+                   links: dict[str, dict[str, object]] | None = None, *, reverse: bool = False) -> bytes:
     """`links`: the extra JSON keys of the symlinks listed, by name (see `symlink.listed_links`)."""
-    entries = _merged(listing.objects, [] if path_only else listing.prefixes, _object_key)
+    entries = _merged(listing.objects, [] if path_only else listing.prefixes, _object_key, reverse)
     if fmt == "json":
         extra = links or {}
         # A subdir never shares its name with a listed object (such a key rolls up into it).
@@ -133,9 +133,9 @@ def _version_json(entry: tuple[ObjectEntry, VersionEntry] | str) -> dict[str, ob
     return {**document, "is_latest": version.latest, "version_id": version.version_id}
 
 
-def render_containers(listing: ContainerListing, fmt: str, account: str) -> bytes:
+def render_containers(listing: ContainerListing, fmt: str, account: str, *, reverse: bool = False) -> bytes:
     """Account XML puts each entry on its own line, unlike container XML (as Swift does)."""
-    entries = _merged(listing.containers, listing.prefixes, _container_key)
+    entries = _merged(listing.containers, listing.prefixes, _container_key, reverse)
     if fmt == "json":
         return _json([_container_json(entry) for entry in entries])
     if fmt != "plain":
@@ -149,15 +149,16 @@ def _json(document: list[dict[str, object]]) -> bytes:
     return json.dumps(document).encode()
 
 
-def _merged(items: Sequence[T], prefixes: list[str], name: Callable[[T], str]) -> list[T | str]:
-    """Entries and common prefixes interleaved in key order (the engine returns them apart)."""
+def _merged(items: Sequence[T], prefixes: list[str], name: Callable[[T], str],
+            reverse: bool = False) -> list[T | str]:
+    """Entries and common prefixes interleaved in listing order (the engine returns them apart)."""
     if not prefixes:
         return list(items)
 
     def sort_key(entry: T | str) -> str:
         return entry if isinstance(entry, str) else name(entry)
 
-    return sorted([*items, *prefixes], key=sort_key)
+    return sorted([*items, *prefixes], key=sort_key, reverse=reverse)
 
 
 def _object_key(entry: ObjectEntry) -> str:

@@ -32,9 +32,8 @@ from stackbox.swift.errors import SwiftError
 from stackbox.swift.info import INFO_BODY
 
 if TYPE_CHECKING:
-    from stackbox.app import Cloud
     from stackbox.identity.service import IdentityService
-    from stackbox.storage.engine import Engine
+    from stackbox.storage.contract import ObjectStore
 
 log = logging.getLogger("stackbox.swift")
 
@@ -69,10 +68,7 @@ def new_trans_id() -> str:
     return f"tx{os.urandom(11).hex()[:21]}-{int(time.time()):010x}"
 
 
-def create_swift_app(cloud: Cloud) -> ASGIApp:
-    storage = cloud.storage
-    identity = cloud.identity
-
+def create_swift_app(storage: ObjectStore, identity: IdentityService) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         trans_id = new_trans_id()
         request = Request(scope, receive)
@@ -121,7 +117,7 @@ def _storage_error(error: st.StorageError) -> SwiftError:
     return SwiftError(400, str(error))
 
 
-async def _route(request: Request, storage: Engine, identity: IdentityService) -> Response:
+async def _route(request: Request, storage: ObjectStore, identity: IdentityService) -> Response:
     path = request.path
     if path == "/healthcheck":
         return Response(b"OK", 200, content_type="text/plain")

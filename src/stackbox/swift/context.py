@@ -10,13 +10,13 @@ from stackbox.http import Request
 if TYPE_CHECKING:
     from stackbox.auth import AuthContext
     from stackbox.identity.service import IdentityService
-    from stackbox.storage.engine import Engine
+    from stackbox.storage.contract import ObjectStore
 
 
 @dataclass(slots=True)
 class Call:
     request: Request
-    storage: Engine
+    storage: ObjectStore
     identity: IdentityService
     #: `AUTH_<project_id>`; `container` and `obj` are "" when the path stops above them.
     account: str

@@ -25,7 +25,7 @@ import orjson
 
 from stackbox.digits import decimal
 from stackbox.http import BodyTooLarge, Response
-from stackbox.storage.engine import Engine
+from stackbox.storage.contract import ObjectStore
 from stackbox.storage.manifests import MAX_SEGMENT_EXTENTS_READ
 from stackbox.storage.types import (
     Extent,
@@ -344,7 +344,7 @@ async def delete_slo(call: Call) -> Response:
 # ---------------------------------------------------------------------------------------------- DLO
 
 
-def resolve_dlo(storage: Engine, manifest: ObjectInfo) -> ObjectInfo:
+def resolve_dlo(storage: ObjectStore, manifest: ObjectInfo) -> ObjectInfo:
     """The manifest with the data, size and etag of its current segments (Swift's DLO etag: the MD5
     of the segments' etags, quoted on output)."""
     prefix = (manifest.manifest or b"").decode().partition("/")[2]
@@ -371,7 +371,7 @@ def resolve_dlo(storage: Engine, manifest: ObjectInfo) -> ObjectInfo:
     return dataclasses.replace(manifest, size=size, etag=etags.hexdigest(), extents=tuple(extents))
 
 
-def _live_segment(storage: Engine, account: str, container: str, key: str) -> ObjectInfo | None:
+def _live_segment(storage: ObjectStore, account: str, container: str, key: str) -> ObjectInfo | None:
     try:
         return storage.head_object(account, container, key)
     except (NoSuchObject, NoSuchContainer):

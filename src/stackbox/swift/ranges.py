@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from stackbox.digits import decimal
 from stackbox.http import Response, StreamingResponse
-from stackbox.storage.engine import Engine
+from stackbox.storage.contract import ObjectStore
 from stackbox.storage.types import ObjectInfo
 from stackbox.swift.errors import html_body
 from stackbox.swift.headers import parse_http_date
@@ -109,7 +109,7 @@ def _header_time(headers: Mapping[str, str], name: str) -> float | None:
     return None if value is None else parse_http_date(value)
 
 
-def body_response(storage: Engine, obj: ObjectInfo, headers: list[tuple[str, str]],
+def body_response(storage: ObjectStore, obj: ObjectInfo, headers: list[tuple[str, str]],
                   range_header: str | None, head: bool) -> Response:
     """200 with the whole object, 206 with one span, or 206 `multipart/byteranges` with several;
     416 (with the object's headers, as Swift sends them) when no span is satisfiable."""
@@ -127,7 +127,7 @@ def body_response(storage: Engine, obj: ObjectInfo, headers: list[tuple[str, str
     return _multipart(storage, obj, spans, headers, head)
 
 
-def _stream(storage: Engine, obj: ObjectInfo, spans: list[Span], status: int,
+def _stream(storage: ObjectStore, obj: ObjectInfo, spans: list[Span], status: int,
             headers: list[tuple[str, str]], head: bool) -> Response:
     if head:
         return Response(b"", status, headers)
@@ -138,7 +138,7 @@ def _stream(storage: Engine, obj: ObjectInfo, spans: list[Span], status: int,
     return StreamingResponse(storage.read(obj, start, end), status, headers)
 
 
-def _multipart(storage: Engine, obj: ObjectInfo, spans: list[Span], headers: list[tuple[str, str]],
+def _multipart(storage: ObjectStore, obj: ObjectInfo, spans: list[Span], headers: list[tuple[str, str]],
                head: bool) -> Response:
     boundary = os.urandom(16).hex()
     content_type = next((value for name, value in headers if name == "Content-Type"), "")
@@ -154,7 +154,7 @@ def _multipart(storage: Engine, obj: ObjectInfo, spans: list[Span], headers: lis
     return StreamingResponse(_multipart_chunks(storage, obj, spans, parts, closing), 206, headers)
 
 
-async def _multipart_chunks(storage: Engine, obj: ObjectInfo, spans: list[Span], parts: list[bytes],
+async def _multipart_chunks(storage: ObjectStore, obj: ObjectInfo, spans: list[Span], parts: list[bytes],
                             closing: bytes) -> AsyncIterator[bytes]:
     for part, (start, end) in zip(parts, spans, strict=True):
         yield part

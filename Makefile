@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test lint bench fuzz soak clean install
+.PHONY: serve test lint bench fuzz soak clean install compat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench: $(TEST_STAMP)
 ## The request-parser fuzzers (tests/fuzz) with many examples; `make test` runs them briefly.
 fuzz: $(TEST_STAMP)
 	PATH=$(abspath $(BIN)):$$PATH HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
+
+## Differential tests (tests/compat): the same requests to stackbox and to the reference Swift 2.38 +
+## s3api + Keystone cloud (../shared/reference-cloud, 127.0.0.1:18080); they skip when it does not answer.
+compat: $(TEST_STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -o addopts=-ra tests/compat $(PYTEST_ARGS)
 
 ## A bounded resilience soak: mixed S3/Swift traffic while attackers hit the same server.
 soak: $(TEST_STAMP)

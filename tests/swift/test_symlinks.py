@@ -282,3 +282,16 @@ def test_swift_cli_lists_and_downloads_through_a_link(cloud: RunningCloud, conn:
     assert listed.returncode == 0 and "alias" in listed.stdout
     downloaded = run_cli(cloud, "swift", "download", container, "alias", "-o", "-")
     assert downloaded.returncode == 0 and downloaded.stdout == "via the cli"
+
+
+def test_link_to_a_versioned_target_has_one_content_location(admin_swift: Swift) -> None:
+    """Found by tests/compat: a followed link into a versioned container answered two
+    Content-Location headers (the link's target and the version's own)."""
+    versioned = unique("v")
+    admin_swift("PUT", f"/{versioned}", headers={"X-Versions-Enabled": "true"})
+    admin_swift("PUT", f"/{versioned}/target", data=b"one")
+    admin_swift("PUT", f"/{versioned}/link", headers={"X-Symlink-Target": f"{versioned}/target"})
+    answer = admin_swift("GET", f"/{versioned}/link")
+    assert answer.text == "one"
+    assert answer.raw.headers.getlist("Content-Location") == [
+        f"/v1/{admin_swift.account}/{versioned}/target"]

@@ -363,3 +363,54 @@ def test_legacy_archive_reached_only_through_write_access(
 def test_info_advertises_versioned_writes(cloud: RunningCloud) -> None:
     info = requests.get(f"{cloud.object_url}/info", timeout=10).json()
     assert info["versioned_writes"] == {"allowed_flags": ["x-versions-location", "x-history-location"]}
+
+
+# ------------------------------------------------------------------------------ found by tests/compat
+
+def test_copy_reads_the_version_named_by_version_id(
+        admin_swift: Swift, versioned: str, make_user: MakeUser,
+        user_swift: Callable[[User, str | None], Swift]) -> None:
+    """Swift 2.38 applies `?version-id=` of a COPY or a PUT with X-Copy-From to the source, and the
+    copy names its own new version; a reader through an ACL may not copy an old version."""
+    first = admin_swift("PUT", f"/{versioned}/src", data=b"first").headers["X-Object-Version-Id"]
+    admin_swift("PUT", f"/{versioned}/src", data=b"second")
+    copied = admin_swift("COPY", f"/{versioned}/src?version-id={first}",
+                         headers={"Destination": f"{versioned}/a"})
+    assert copied.status_code == 201
+    assert copied.headers["X-Object-Version-Id"] not in (first, "null")
+    assert admin_swift("GET", f"/{versioned}/a").text == "first"
+    put = admin_swift("PUT", f"/{versioned}/b?version-id={first}",
+                      headers={"X-Copy-From": f"{versioned}/src"})
+    assert put.status_code == 201
+    assert admin_swift("GET", f"/{versioned}/b").text == "first"
+    plain = admin_swift("PUT", f"/{versioned}/c", headers={"X-Copy-From": f"{versioned}/src"})
+    assert "X-Object-Version-Id" in plain.headers
+    missing = admin_swift("COPY", f"/{versioned}/src?version-id={'0' * 32}",
+                          headers={"Destination": f"{versioned}/d"})
+    assert missing.status_code == 404
+    reader = make_user()
+    acl = {"X-Container-Read": f"{reader.project_id}:{reader.user_id}"}
+    admin_swift("POST", f"/{versioned}", headers=acl)
+    as_reader = user_swift(reader, None)
+    as_reader("PUT", "/mine")
+    from_admin = {"X-Copy-From": f"{versioned}/src", "X-Copy-From-Account": admin_swift.account}
+    stolen = as_reader("PUT", f"/mine/x?version-id={first}", headers=from_admin)
+    assert stolen.status_code == 403
+    assert as_reader("PUT", "/mine/y", headers=from_admin).status_code == 201
+
+
+def test_swift_timestamp_version_ids_are_missing_versions(admin_swift: Swift, versioned: str) -> None:
+    """A well-formed Swift version id (a timestamp) that names no version is 404, as in Swift;
+    a malformed one stays 400."""
+    admin_swift("PUT", f"/{versioned}/k", data=b"x")
+    for method in ("GET", "HEAD", "DELETE"):
+        assert admin_swift(method, f"/{versioned}/k?version-id=1234567890.12345").status_code == 404
+    assert admin_swift("GET", f"/{versioned}/k?version-id=12345.1").status_code == 400
+
+
+def test_null_version_of_a_never_versioned_container_is_named(admin_swift: Swift, container: str) -> None:
+    admin_swift("PUT", f"/{container}/k", data=b"x")
+    for method in ("GET", "HEAD"):
+        answer = admin_swift(method, f"/{container}/k?version-id=null")
+        assert answer.headers["X-Object-Version-Id"] == "null"
+    assert "X-Object-Version-Id" not in admin_swift("GET", f"/{container}/k").headers

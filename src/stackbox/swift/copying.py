@@ -9,8 +9,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from stackbox.http import Response, clean_unquote
+from stackbox.storage import types as st
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
-from stackbox.swift import symlink
+from stackbox.swift import symlink, versioning
 from stackbox.swift.acl import denied, may_read, may_write
 from stackbox.swift.context import Call
 from stackbox.swift.errors import SwiftError, bad_request, html_error
@@ -55,7 +56,8 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
     check_object_name(target[2])
     if not (may_read(call, *source[:2]) and may_write(call, *target[:2])):
         raise denied(call)
-    src = symlink.copy_source(call, call.storage.head_object(*source))
+    source_version = _source_version(call, source)
+    src = symlink.copy_source(call, _head_source(call, source, source_version))
     keep_manifest = call.query.get("multipart-manifest") == "get"
     if src.manifest_type == "slo" or not keep_manifest:
         authorize_segments(call, src)
@@ -66,11 +68,33 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
         info = await _copy_data(call, src, target, attrs)
     else:
         info = call.storage.copy_object(src.account, src.container, src.key, *target, attrs=attrs,
-                                        source_etag=src.etag)
+                                        source_etag=src.etag,
+                                        source_version=source_version if _location(src) == source else None)
     copied_from = quote(f"{source[1]}/{source[2]}")
     return created(info, [("X-Copied-From", copied_from), ("X-Copied-From-Account", quote(source[0])),
                           ("X-Copied-From-Last-Modified", http_date(src.last_modified)),
-                          *meta_headers(info.meta, "object")])
+                          *meta_headers(info.meta, "object"), *versioning.put_headers(info)])
+
+
+def _head_source(call: Call, source: Location, version_id: str | None) -> ObjectInfo:
+    try:
+        return call.storage.head_object(*source, version_id=version_id)
+    except (st.NoSuchVersion, st.DeleteMarkerVersion):
+        raise SwiftError(404) from None
+
+
+def _location(obj: ObjectInfo) -> Location:
+    return obj.account, obj.container, obj.key
+
+
+def _source_version(call: Call, source: Location) -> str | None:
+    """`?version-id=` on a copy names the source's version, as Swift's object versioning reads it."""
+    version_id = versioning.requested_version(call)
+    if version_id is not None and source[0] != call.account:
+        raise denied(call)  # versions are their account owner's alone
+    if version_id is not None:
+        versioning.check_version_request(call, call.storage.get_container(*source[:2]), version_id)
+    return version_id
 
 
 def _copy_attrs(call: Call, src: ObjectInfo, keep_manifest: bool) -> ObjectAttrs:

@@ -46,7 +46,7 @@ def _expected_md5(headers: Mapping[str, str]) -> str | None:
 async def put_object(call: Call) -> Response:
     check_object_name(call.obj)
     version_id = versioning.requested_version(call)
-    if version_id is not None:
+    if version_id is not None and "x-copy-from" not in call.headers:
         return await versioning.restore(call, version_id)
     legacy_versioning.before_put(call)
     if symlink.is_link_put(call):
@@ -80,7 +80,10 @@ async def get_object(call: Call) -> Response:
     if resolve:
         obj = large_objects.resolve_dlo(call.storage, obj)
     headers = object_headers(obj, resolved_dlo=resolve) + link_headers
-    headers += versioning.object_version_headers(obj, current=version_id is None)
+    version_headers = versioning.object_version_headers(obj, requested=version_id)
+    if link_headers:  # a followed symlink's Content-Location names its target already
+        version_headers = [header for header in version_headers if header[0] != "Content-Location"]
+    headers += version_headers
     status = check_conditions(call.headers, obj.etag, obj.last_modified, call.method)
     if status is not None:
         return _condition_failed(status, headers)

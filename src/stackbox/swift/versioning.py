@@ -10,6 +10,7 @@ version (other than "null") is the account owner's: a reader or writer through a
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from stackbox.http import Response
@@ -26,6 +27,8 @@ from stackbox.swift.object_meta import created
 
 ENABLED_HEADER = "x-versions-enabled"
 _VERSION_ID_CHARS = frozenset("0123456789.")
+# Swift's own version ids (timestamps): well formed, so one we never issued is a missing version.
+_SWIFT_VERSION_ID = re.compile(r"\d{10}\.\d{5}(?:_[0-9a-f]{16})?")
 
 
 # ------------------------------------------------------------------------------ containers
@@ -104,16 +107,20 @@ def check_version_request(call: Call, info: ContainerInfo, version_id: str) -> N
     try:
         check_version_id(version_id)
     except st.InvalidVersionId:
+        if _SWIFT_VERSION_ID.fullmatch(version_id):
+            raise SwiftError(404) from None
         raise html_error(400, "Invalid version parameter") from None
     if version_id != st.NULL_VERSION and not call.owner:
         raise denied(call)
 
 
-def object_version_headers(info: ObjectInfo, *, current: bool) -> list[tuple[str, str]]:
-    """`X-Object-Version-Id` in a container that has had versioning; a current version that is
-    not the null one also names itself in `Content-Location`, as Swift's versioning symlink does."""
+def object_version_headers(info: ObjectInfo, *, requested: str | None) -> list[tuple[str, str]]:
+    """`X-Object-Version-Id` in a container that has had versioning (or when the null version was
+    asked for, as Swift answers in any container); a current version that is not the null one also
+    names itself in `Content-Location`, as Swift's versioning symlink does."""
+    current = requested is None
     if info.version_id is None:
-        return []
+        return [("X-Object-Version-Id", st.NULL_VERSION)] if requested == st.NULL_VERSION else []
     headers = [("X-Object-Version-Id", info.version_id)]
     if current and info.version_id != st.NULL_VERSION:
         path = quote(f"/v1/{info.account}/{info.container}/{info.key}")

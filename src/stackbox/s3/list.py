@@ -41,7 +41,7 @@ async def list_buckets(call: S3Call) -> Response:
     return xml.xml_response("ListAllMyBucketsResult", [owner(call), f"<Buckets>{buckets}</Buckets>"])
 
 
-def _asked_url_encoding(query: Mapping[str, str]) -> bool:
+def asked_url_encoding(query: Mapping[str, str]) -> bool:
     """Whether the client asked for URL-encoded names (`encoding-type=url`, the one value S3 knows)."""
     encoding = query.get("encoding-type")
     if encoding is not None and encoding != "url":
@@ -50,13 +50,13 @@ def _asked_url_encoding(query: Mapping[str, str]) -> bool:
     return encoding is not None
 
 
-def _encoder(asked: bool, echoed: Iterable[str], keys: Iterable[str],
+def listing_encoder(asked: bool, echoed: Iterable[str], keys: Iterable[str],
              prefixes: Iterable[str]) -> Callable[[str], str]:
     """How this page writes names. A page holding a name XML 1.0 cannot carry (a control character
     stored through Swift) is URL-encoded whole even unasked, and says so in EncodingType: AWS writes
     `&#x1;`, which no XML parser reads, and encoding only that name would make it ambiguous."""
     if asked or not all(xml.carries(name) for name in chain(echoed, keys, prefixes)):
-        return _url_encode
+        return url_encode
     return _identity
 
 
@@ -64,7 +64,7 @@ def _identity(value: str) -> str:
     return value
 
 
-def _url_encode(value: str) -> str:
+def url_encode(value: str) -> str:
     return quote(value, safe="/", errors="surrogatepass")
 
 
@@ -87,7 +87,7 @@ def max_keys(query: Mapping[str, str], name: str = "max-keys") -> tuple[int, int
 async def list_objects(call: S3Call) -> Response:
     query = call.query
     version2 = query.get("list-type") == "2"
-    url_asked = _asked_url_encoding(query)
+    url_asked = asked_url_encoding(query)
     asked, limit = max_keys(query)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     if version2:
@@ -99,7 +99,7 @@ async def list_objects(call: S3Call) -> Response:
     listing = _page(call, prefix, delimiter, marker, limit)
     echoed = (prefix, delimiter, query.get("marker", ""), query.get("start-after", ""),
               listing.next_marker or "")
-    encode = _encoder(url_asked, echoed, (entry.key for entry in listing.objects), listing.prefixes)
+    encode = listing_encoder(url_asked, echoed, (entry.key for entry in listing.objects), listing.prefixes)
     children = [xml.element("Name", call.bucket), xml.element("Prefix", encode(prefix))]
     if version2:
         children += _v2_fields(query, listing, encode)
@@ -107,16 +107,11 @@ async def list_objects(call: S3Call) -> Response:
         children.append(xml.element("Marker", encode(marker)))
         if delimiter and listing.next_marker is not None:
             children.append(xml.element("NextMarker", encode(listing.next_marker)))
-    children.append(xml.element("MaxKeys", asked))
-    if delimiter:
-        children.append(xml.element("Delimiter", encode(delimiter)))
-    if encode is _url_encode:
-        children.append(xml.element("EncodingType", "url"))
-    children.append(xml.element("IsTruncated", listing.truncated))
+    children += page_flags(asked, delimiter, encode, listing.truncated)
     fetch_owner = not version2 or query.get("fetch-owner") == "true"
     owner_element = owner(call) if fetch_owner else ""
     children += [_contents(entry, encode, owner_element) for entry in listing.objects]
-    children += [_common_prefix(prefix, encode) for prefix in listing.prefixes]
+    children += [common_prefix(prefix, encode) for prefix in listing.prefixes]
     return xml.xml_response("ListBucketResult", children)
 
 
@@ -141,7 +136,18 @@ def _v2_fields(query: Mapping[str, str], listing: ObjectListing, encode: Callabl
     return fields
 
 
-def _common_prefix(prefix: str, encode: Callable[[str], str]) -> str:
+def page_flags(asked: int, delimiter: str, encode: Callable[[str], str], truncated: bool) -> list[str]:
+    """MaxKeys, Delimiter, EncodingType and IsTruncated, as object and version listings end their head."""
+    flags = [xml.element("MaxKeys", asked)]
+    if delimiter:
+        flags.append(xml.element("Delimiter", encode(delimiter)))
+    if encode is url_encode:
+        flags.append(xml.element("EncodingType", "url"))
+    flags.append(xml.element("IsTruncated", truncated))
+    return flags
+
+
+def common_prefix(prefix: str, encode: Callable[[str], str]) -> str:
     return f"<CommonPrefixes>{xml.element('Prefix', encode(prefix))}</CommonPrefixes>"
 
 
@@ -166,14 +172,14 @@ def _decode_token(token: str) -> str:
 
 async def list_uploads(call: S3Call) -> Response:
     query = call.query
-    url_asked = _asked_url_encoding(query)
+    url_asked = asked_url_encoding(query)
     asked, limit = max_keys(query, "max-uploads")
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     key_marker, id_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
     listing = call.storage.list_uploads(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
                                         key_marker=key_marker, upload_id_marker=id_marker, limit=limit)
     echoed = (prefix, delimiter, key_marker, listing.next_key_marker or "")
-    encode = _encoder(url_asked, echoed, (upload.key for upload in listing.uploads), listing.prefixes)
+    encode = listing_encoder(url_asked, echoed, (upload.key for upload in listing.uploads), listing.prefixes)
     children = [xml.element("Bucket", call.bucket), xml.element("KeyMarker", encode(key_marker)),
                 xml.element("UploadIdMarker", id_marker),
                 xml.element("NextKeyMarker", encode(listing.next_key_marker or "")),
@@ -183,11 +189,11 @@ async def list_uploads(call: S3Call) -> Response:
     if "prefix" in query:
         children.append(xml.element("Prefix", encode(prefix)))
     children.append(xml.element("MaxUploads", asked))
-    if encode is _url_encode:
+    if encode is url_encode:
         children.append(xml.element("EncodingType", "url"))
     children.append(xml.element("IsTruncated", listing.truncated))
     children += [_upload(call, upload, encode) for upload in listing.uploads]
-    children += [_common_prefix(prefix, encode) for prefix in listing.prefixes]
+    children += [common_prefix(prefix, encode) for prefix in listing.prefixes]
     return xml.xml_response("ListMultipartUploadsResult", children)
 
 

@@ -13,7 +13,7 @@ from stackbox.http import Response
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
-from stackbox.s3.list import _asked_url_encoding, _common_prefix, _encoder, _url_encode, max_keys, owner
+from stackbox.s3.list import asked_url_encoding, common_prefix, listing_encoder, max_keys, owner, page_flags
 from stackbox.storage import types as storage
 from stackbox.storage.types import Deletion, ObjectInfo, VersionEntry
 
@@ -87,7 +87,7 @@ def storage_error(error: BaseException, call: S3Call) -> S3Error | None:
 
 async def list_object_versions(call: S3Call) -> Response:
     query = call.query
-    url_asked = _asked_url_encoding(query)
+    url_asked = asked_url_encoding(query)
     asked, limit = max_keys(query)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     key_marker, version_marker = query.get("key-marker", ""), query.get("version-id-marker", "")
@@ -98,21 +98,16 @@ async def list_object_versions(call: S3Call) -> Response:
                                                 key_marker=key_marker, version_id_marker=version_marker,
                                                 limit=limit)
     echoed = (prefix, delimiter, key_marker, listing.next_key_marker or "")
-    encode = _encoder(url_asked, echoed, (entry.key for entry in listing.versions), listing.prefixes)
+    encode = listing_encoder(url_asked, echoed, (entry.key for entry in listing.versions), listing.prefixes)
     children = [xml.element("Name", call.bucket), xml.element("Prefix", encode(prefix)),
                 xml.element("KeyMarker", encode(key_marker)), xml.element("VersionIdMarker", version_marker)]
     if listing.truncated:
         children += [xml.element("NextKeyMarker", encode(listing.next_key_marker or "")),
                      xml.element("NextVersionIdMarker", listing.next_version_id_marker or "")]
-    children.append(xml.element("MaxKeys", asked))
-    if delimiter:
-        children.append(xml.element("Delimiter", encode(delimiter)))
-    if encode is _url_encode:
-        children.append(xml.element("EncodingType", "url"))
-    children.append(xml.element("IsTruncated", listing.truncated))
+    children += page_flags(asked, delimiter, encode, listing.truncated)
     owner_element = owner(call)
     children += [_version(entry, encode, owner_element) for entry in listing.versions]
-    children += [_common_prefix(rolled, encode) for rolled in listing.prefixes]
+    children += [common_prefix(rolled, encode) for rolled in listing.prefixes]
     return xml.xml_response("ListVersionsResult", children)
 
 

@@ -22,6 +22,7 @@ import tarfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -290,3 +291,22 @@ def test_an_iso8601_temp_url_is_signed_over_its_unix_time(make_user: MakeUser,
     forged = requests.get(f"{owner.cloud.object_url}{path}",
                           params={"temp_url_sig": signature, "temp_url_expires": expires}, timeout=30)
     assert forged.status_code == 401
+
+
+def test_concurrent_metadata_updates_cannot_add_up_past_the_limit(make_user: MakeUser,
+                                                                  user_swift: UserSwift) -> None:
+    """Each POST checked the total before the write, outside its transaction: two workers' POSTs of 50
+    items each both passed and left 100. The total is now checked on the merged result inside it."""
+    owner = user_swift(make_user("member"))
+    for attempt in range(5):
+        name = unique("race")
+        assert owner("PUT", f"/{name}").status_code == 201
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(
+                lambda letter, path=f"/{name}": owner("POST", path, headers=_items("Container", letter, 50)),
+                "abcdefgh"))
+        statuses = sorted(answer.status_code for answer in answers)
+        headers = owner("HEAD", f"/{name}").headers
+        count = len([header for header in headers if header.startswith("X-Container-Meta-")])
+        assert count <= 90, (attempt, count, statuses)
+        assert statuses.count(204) == 1 and statuses.count(400) == 7, statuses

@@ -20,6 +20,7 @@ from stackbox.storage.types import (
     ContainerListing,
     Deletion,
     LockConfiguration,
+    MetaCheck,
     ObjectAttrs,
     ObjectInfo,
     ObjectListing,
@@ -40,7 +41,7 @@ class ObjectStore(Protocol):
     def get_account(self, account: str) -> AccountInfo: ...
 
     def update_account_meta(self, account: str, updates: Mapping[str, str],
-                            remove: Iterable[str] = ()) -> None: ...
+                            remove: Iterable[str] = (), check: MetaCheck | None = None) -> None: ...
 
     def list_containers(self, account: str, *, prefix: str = "", delimiter: str = "", marker: str = "",
                         end_marker: str = "", limit: int = 10_000,
@@ -53,7 +54,8 @@ class ObjectStore(Protocol):
     def container_accounts(self, name: str) -> list[str]: ...
 
     def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],
-                              remove: Iterable[str] = ()) -> ContainerInfo: ...
+                              remove: Iterable[str] = (),
+                              check: MetaCheck | None = None) -> ContainerInfo: ...
 
     def delete_container(self, account: str, name: str) -> None: ...
 

@@ -56,6 +56,7 @@ from stackbox.storage.types import (
     InvalidRange,
     KeyTooLong,
     LockConfiguration,
+    MetaCheck,
     NoSuchContainer,
     ObjectAttrs,
     ObjectEntry,
@@ -139,9 +140,10 @@ class Engine(MultipartOperations, LifecycleOperations):
         return self._catalog.account(account)
 
     def update_account_meta(self, account: str, updates: Mapping[str, str],
-                            remove: Iterable[str] = ()) -> None:
-        """Sets `updates` and deletes the `remove` names in the account's metadata."""
-        self._catalog.update_account_meta(account, updates, remove)
+                            remove: Iterable[str] = (), check: MetaCheck | None = None) -> None:
+        """Sets `updates` and deletes the `remove` names in the account's metadata; `check` may
+        refuse the result (by raising) before it is written."""
+        self._catalog.update_account_meta(account, updates, remove, check)
 
     def list_containers(self, account: str, *, prefix: str = "", delimiter: str = "", marker: str = "",
                         end_marker: str = "", limit: int = 10_000, reverse: bool = False) -> ContainerListing:
@@ -172,8 +174,8 @@ class Engine(MultipartOperations, LifecycleOperations):
         return self._catalog.container_accounts(name)
 
     def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],
-                              remove: Iterable[str] = ()) -> ContainerInfo:
-        return self._catalog.update_container_meta(account, name, updates, remove)
+                              remove: Iterable[str] = (), check: MetaCheck | None = None) -> ContainerInfo:
+        return self._catalog.update_container_meta(account, name, updates, remove, check)
 
     def delete_container(self, account: str, name: str) -> None:
         """Raises `ContainerNotEmpty` while it holds a live object; pending uploads are aborted."""

@@ -51,6 +51,7 @@ from stackbox.storage.types import (
     Extent,
     InvalidSegment,
     LockedVersioning,
+    MetaCheck,
     NoSuchContainer,
     NoSuchObject,
     NoSuchVersion,
@@ -131,11 +132,14 @@ class Catalog(UploadRecords, LockRecords):
         created, meta = (row[0], orjson.loads(row[1])) if row else (0.0, {})
         return AccountInfo(account, created, meta, totals[0], totals[1], totals[2])
 
-    def update_account_meta(self, account: str, updates: Mapping[str, str], remove: Iterable[str]) -> None:
+    def update_account_meta(self, account: str, updates: Mapping[str, str], remove: Iterable[str],
+                            check: MetaCheck | None = None) -> None:
         with self.write() as conn:
             self._ensure_account(conn, account)
             row = conn.execute("SELECT meta FROM account WHERE name = ?", (account,)).fetchone()
             meta = _merged(orjson.loads(row[0]), updates, remove)
+            if check is not None:
+                check(meta)
             conn.execute("UPDATE account SET meta = ? WHERE name = ?", (orjson.dumps(meta).decode(), account))
 
     def _ensure_account(self, conn: sqlite3.Connection, account: str) -> None:
@@ -180,11 +184,13 @@ class Catalog(UploadRecords, LockRecords):
                 raise NoSuchContainer(f"{account}/{name}")
 
     def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],
-                              remove: Iterable[str]) -> ContainerInfo:
+                              remove: Iterable[str], check: MetaCheck | None = None) -> ContainerInfo:
         with self.write() as conn:
             ref = self.container_ref(account, name)
             row = conn.execute("SELECT meta FROM container WHERE id = ?", (ref.id,)).fetchone()
             meta = _merged(orjson.loads(row[0]), updates, remove)
+            if check is not None:
+                check(meta)
             conn.execute("UPDATE container SET meta = ?, last_modified = ? WHERE id = ?",
                          (orjson.dumps(meta).decode(), time.time(), ref.id))
         info = self.container(account, name)

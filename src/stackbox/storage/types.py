@@ -20,6 +20,9 @@ from typing import Literal
 
 ManifestType = Literal["slo", "dlo"]
 ChecksumType = Literal["FULL_OBJECT", "COMPOSITE"]
+#: Checks an account's or container's metadata as an update would leave it, inside the update's
+#: transaction (so concurrent updates cannot each pass and add up past a limit); raises to refuse it.
+MetaCheck = Callable[[Mapping[str, str]], None]
 #: A container's versioning state, as S3 defines it: "unversioned" until versioning is first
 #: enabled, then "enabled" or "suspended" (it never returns to "unversioned").
 Versioning = Literal["unversioned", "enabled", "suspended"]

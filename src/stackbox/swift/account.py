@@ -59,7 +59,7 @@ async def head_account(call: Call) -> Response:
 async def post_account(call: Call) -> Response:
     update = meta_update(call.headers, "account")
     check_meta_totals(update.applied_to(call.storage.get_account(call.account).meta))
-    call.storage.update_account_meta(call.account, update.set, update.remove)
+    call.storage.update_account_meta(call.account, update.set, update.remove, check=check_meta_totals)
     return Response(b"", 204, content_type=HTML)
 
 

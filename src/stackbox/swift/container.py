@@ -73,7 +73,8 @@ async def put_container(call: Call) -> Response:
         versioning.apply_versioning_request(call)
         return Response(b"", 201, content_type=HTML)
     if updates or removes:
-        call.storage.update_container_meta(call.account, call.container, updates, removes)
+        call.storage.update_container_meta(call.account, call.container, updates, removes,
+                                           check=check_meta_totals)
     versioning.apply_versioning_request(call)
     return Response(html_body(202), 202, content_type=HTML)
 
@@ -105,7 +106,8 @@ async def head_container(call: Call) -> Response:
 
 async def post_container(call: Call) -> Response:
     updates, removes = _changes(call)
-    call.storage.update_container_meta(call.account, call.container, updates, removes)
+    call.storage.update_container_meta(call.account, call.container, updates, removes,
+                                       check=check_meta_totals)
     versioning.apply_versioning_request(call)
     return Response(b"", 204, content_type=HTML)
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import threading
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 
+from stackbox.sqlite import connect
 from stackbox.storage.checksums import checksum_of
 from stackbox.storage.engine import Engine
 from stackbox.storage.types import (
@@ -153,3 +156,53 @@ async def test_deleting_the_container_drops_uploads(engine: Engine) -> None:
     engine.delete_container(ACCOUNT, "box")
     engine.collect_garbage(grace=0)
     assert blob_count(engine) == 0
+
+
+async def test_a_failing_completion_of_many_parts_does_not_wait_for_the_write_lock(tmp_path: Path) -> None:
+    """Parts are read and checked before the write lock: while another writer holds it, a completion
+    refused for EntityTooSmall answers at once (it used to wait for the lock, then hold it while
+    reading every part)."""
+    engine = Engine(tmp_path / "data", fsync=False)
+    engine.create_container(ACCOUNT, "box")
+    upload = engine.create_upload(ACCOUNT, "box", "many")
+    listed = [(number, (await engine.put_part(ACCOUNT, "box", upload.upload_id, number, chunks(b"x"))).etag)
+              for number in range(1, 2001)]
+    other = connect(tmp_path / "data" / "meta.db")
+    other.execute("BEGIN IMMEDIATE")
+    releaser = threading.Timer(3.0, other.execute, ("COMMIT",))
+    releaser.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(EntityTooSmall):
+            engine.complete_upload(ACCOUNT, "box", upload.upload_id, listed, min_part_size=5 << 20)
+        assert time.monotonic() - started < 1.0
+    finally:
+        releaser.join()
+        other.close()
+    assert len(engine.list_parts(ACCOUNT, "box", upload.upload_id, limit=10_000)[0]) == 2000
+    engine.close()
+
+
+async def test_a_part_uploaded_again_during_completion_is_noticed(engine: Engine) -> None:
+    """The commit checks that the parts read before the write lock are still the upload's: an object
+    never references a replaced (freed) part's blob."""
+    upload_id, parts = await upload_three(engine)
+    stale = engine._catalog.stored_parts(upload_id)
+    await engine.put_part(ACCOUNT, "box", upload_id, 2, chunks(b"replacement"))
+    fresh_read = engine._catalog.stored_parts
+    reads = iter([stale])
+    engine._catalog.stored_parts = lambda upload_id: next(reads, None) or fresh_read(upload_id)  # type: ignore[method-assign]
+    with pytest.raises(InvalidPart) as refused:
+        engine.complete_upload(ACCOUNT, "box", upload_id, parts)
+    assert refused.value.number == 2
+    assert not engine.list_objects(ACCOUNT, "box").objects
+    reads = iter([stale] * 3)
+    with pytest.raises(InvalidPart):
+        engine.complete_upload(ACCOUNT, "box", upload_id, parts)
+    parts[1] = (2, hashlib.md5(b"replacement").hexdigest())
+    stale = engine._catalog.stored_parts(upload_id)
+    await engine.put_part(ACCOUNT, "box", upload_id, 4, chunks(b"unused"))
+    reads = iter([stale])  # changed, but both reads make the same object: the retry commits it
+    engine.complete_upload(ACCOUNT, "box", upload_id, parts)
+    completed = engine.head_object(ACCOUNT, "box", "mp")
+    assert await read_all(engine, completed) == PART_1 + b"replacement" + PART_3

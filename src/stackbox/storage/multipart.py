@@ -7,12 +7,14 @@ Swift static large objects), and parts not used are freed with the upload.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 
 from stackbox.storage.blobs import BlobStore
 from stackbox.storage.checksums import combine_full_object, composite
@@ -41,9 +43,11 @@ from stackbox.storage.types import (
     UploadListing,
     WriteChecks,
 )
-from stackbox.storage.upload_records import StoredParts
+from stackbox.storage.upload_records import PartsChanged, StoredParts
 
 _CRCS = ("crc32", "crc32c", "crc64nvme")
+#: Completions retried when a part is uploaded again meanwhile, before giving up with InvalidPart.
+_COMPLETION_ATTEMPTS = 3
 
 
 class MultipartOperations:
@@ -157,18 +161,22 @@ class MultipartOperations:
         """
         upload = self.get_upload(account, container, upload_id)
         ref = self._catalog.container_ref(account, container)
+        assemble = partial(_assemble, upload, parts, etag=etag, checksum=checksum,
+                           min_part_size=min_part_size)
+        for _ in range(_COMPLETION_ATTEMPTS - 1):
+            with contextlib.suppress(PartsChanged):
+                return self._complete_once(ref, upload, assemble, preconditions)
+        return self._complete_once(ref, upload, assemble, preconditions)
 
-        def build(stored: StoredParts) -> NewObject:
-            chosen = _choose_parts(parts, stored, min_part_size)
-            return NewObject(
-                size=sum(part.size for part, _ in chosen),
-                etag=etag or _multipart_etag([part.etag for part, _ in chosen]),
-                attrs=upload.attrs,
-                checksum=checksum or _derived_checksum(upload, [part for part, _ in chosen]),
-                parts=[ObjectPart(part.number, part.size, part.etag, part.checksum) for part, _ in chosen],
-                extents=[Extent(blob_id, 0, part.size) for part, blob_id in chosen])
-
-        return self._catalog.finish_upload(ref, upload_id, upload.key, build, preconditions, time.time())
+    def _complete_once(self, ref: ContainerRef, upload: UploadInfo,
+                       assemble: Callable[[StoredParts], NewObject],
+                       preconditions: Preconditions) -> ObjectInfo:
+        # Reading and checking up to 10,000 parts happens before the write lock is taken; the commit
+        # only checks that the parts read are still the upload's.
+        stored, fingerprint = self._catalog.stored_parts(upload.upload_id)
+        new = assemble(stored)
+        return self._catalog.finish_upload(ref, upload.upload_id, upload.key, new, fingerprint, preconditions,
+                                           time.time())
 
     def expire_uploads(self, older_than: float) -> int:
         """Abort every upload initiated before `older_than` (epoch seconds); returns how many."""
@@ -178,6 +186,18 @@ class MultipartOperations:
             self._catalog.abort_upload(upload_id, now)
         self._maybe_purge()
         return len(ids)
+
+
+def _assemble(upload: UploadInfo, requested: Sequence[tuple[int, str]], stored: StoredParts, *,
+              etag: str | None, checksum: Checksum | None, min_part_size: int) -> NewObject:
+    chosen = _choose_parts(requested, stored, min_part_size)
+    return NewObject(
+        size=sum(part.size for part, _ in chosen),
+        etag=etag or _multipart_etag([part.etag for part, _ in chosen]),
+        attrs=upload.attrs,
+        checksum=checksum or _derived_checksum(upload, [part for part, _ in chosen]),
+        parts=[ObjectPart(part.number, part.size, part.etag, part.checksum) for part, _ in chosen],
+        extents=[Extent(blob_id, 0, part.size) for part, blob_id in chosen])
 
 
 def _choose_parts(requested: Sequence[tuple[int, str]], stored: StoredParts,

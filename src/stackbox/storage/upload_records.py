@@ -7,7 +7,7 @@ crosses them, so that another catalog (PostgreSQL, issue 12) provides the same m
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -16,6 +16,7 @@ import orjson
 from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.types import (
     Extent,
+    InvalidPart,
     NoSuchUpload,
     ObjectAttrs,
     ObjectInfo,
@@ -27,6 +28,10 @@ from stackbox.storage.types import (
 
 #: What a completion is given: the upload's stored parts by number, with the blob each lives in.
 StoredParts = Mapping[int, tuple[PartInfo, str]]
+
+
+class PartsChanged(InvalidPart):
+    """A part was uploaded again between reading the parts and committing the completion."""
 
 
 class UploadRecords:
@@ -96,16 +101,27 @@ class UploadRecords:
         with self.write() as conn:
             self._drop_upload(conn, upload_id, now)
 
-    def finish_upload(self, ref: ContainerRef, upload_id: str, key: str,
-                      build: Callable[[StoredParts], NewObject], preconditions: Preconditions,
-                      now: float) -> ObjectInfo:
-        """In one transaction: the object `build` makes of the stored parts is committed as a new
-        version of `key`, and the upload and the parts it did not use are dropped (with their
-        blob references)."""
+    def stored_parts(self, upload_id: str) -> tuple[StoredParts, str]:
+        """The upload's parts by number with their blobs, read without the write lock; and their
+        fingerprint, which `finish_upload` checks is still current."""
+        rows = self.conn.execute("SELECT number, size, etag, last_modified, checksum, blob_id FROM part "
+                                 "WHERE upload_id = ? ORDER BY number", (upload_id,)).fetchall()
+        return {row[0]: (PartInfo(*row[:5]), row[5]) for row in rows}, ",".join(row[5] for row in rows)
+
+    def finish_upload(self, ref: ContainerRef, upload_id: str, key: str, new: NewObject, fingerprint: str,
+                      preconditions: Preconditions, now: float) -> ObjectInfo:
+        """In one transaction: `new`, built from the parts `stored_parts` returned with `fingerprint`,
+        is committed as a new version of `key`, and the upload and the parts it did not use are
+        dropped (with their blob references). NoSuchUpload if the upload ended meanwhile,
+        PartsChanged if a part was uploaded again."""
         with self.write() as conn:
-            rows = conn.execute("SELECT number, size, etag, last_modified, checksum, blob_id FROM part "
-                                "WHERE upload_id = ?", (upload_id,)).fetchall()
-            new = build({row[0]: (PartInfo(*row[:5]), row[5]) for row in rows})
+            if conn.execute("SELECT 1 FROM upload WHERE id = ?", (upload_id,)).fetchone() is None:
+                raise NoSuchUpload(upload_id)
+            # Blob ids are never reused: the same ids in the same order are the very parts read.
+            current = conn.execute("SELECT group_concat(blob_id, ',') FROM (SELECT blob_id FROM part "
+                                   "WHERE upload_id = ? ORDER BY number)", (upload_id,)).fetchone()[0]
+            if (current or "") != fingerprint:
+                raise PartsChanged(0)
             info = self.store_object(conn, ref, key, new, preconditions, now)
             self._drop_upload(conn, upload_id, now)
         return info

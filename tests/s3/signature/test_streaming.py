@@ -3,10 +3,12 @@ own default PutObject, and malformed framing."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import io
+from collections.abc import AsyncIterator
 from typing import Any
 
 import boto3
@@ -32,6 +34,7 @@ from stackbox.http import Request
 from stackbox.s3.errors import S3Error
 from stackbox.s3.signature import AuthResult, PayloadMode, authenticate
 from stackbox.s3.signature.checksums import Checksum
+from stackbox.s3.signature.streaming import MAX_TRAILING_BLANK, AwsChunkedDecoder
 
 ENDPOINT = "http://127.0.0.1:8080"
 
@@ -193,6 +196,32 @@ def test_malformed_framing(body: bytes, code: str) -> None:
         read_body(auth(request), request)
     assert caught.value.code == code
     assert caught.value.status == 400
+
+
+def test_a_little_whitespace_after_the_body_is_accepted() -> None:
+    body = b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n" + b" \r\n" * 1000
+    request = unsigned_trailer_request(b"hello", body_override=body, piece_size=100)
+    assert read_body(auth(request), request) == b"hello"
+
+
+def test_endless_whitespace_after_the_final_chunk_is_refused_after_a_few_kib() -> None:
+    read = 0
+
+    async def endless_blank() -> AsyncIterator[bytes]:
+        nonlocal read
+        yield b"5\r\nhello\r\n0\r\n\r\n"
+        while True:
+            read += 1024
+            yield b" " * 1024
+
+    async def decode() -> bytes:
+        decoder = AwsChunkedDecoder(decoded_length=5, signer=None, expected_trailer=None)
+        return b"".join([piece async for piece in decoder.decode(endless_blank())])
+
+    with pytest.raises(S3Error) as caught:
+        asyncio.run(asyncio.wait_for(decode(), timeout=10))
+    assert (caught.value.code, caught.value.status) == ("InvalidRequest", 400)
+    assert read <= MAX_TRAILING_BLANK + 1024
 
 
 def test_trailer_without_the_closing_blank_line_is_accepted() -> None:

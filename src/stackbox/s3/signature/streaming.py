@@ -22,6 +22,8 @@ from stackbox.storage.pipeline import background_hashing
 
 MAX_LINE = 4096
 MAX_TRAILER_LINES = 16
+#: Whitespace tolerated after an aws-chunked body's last chunk and trailers.
+MAX_TRAILING_BLANK = 4096
 TRAILER_SIGNATURE = "x-amz-trailer-signature"
 
 
@@ -120,12 +122,15 @@ class _Framing:
             yield piece
 
     async def rest_is_blank(self) -> bool:
-        """Whether nothing but whitespace follows (read without keeping it)."""
+        """Whether nothing but whitespace follows (read without keeping it): False as soon as more
+        than MAX_TRAILING_BLANK bytes of it did, which a client has no reason to send."""
+        seen = len(self._buffer)
         if self._buffer.strip():
             return False
         self._buffer.clear()
         async for piece in self._source:
-            if piece.strip():
+            seen += len(piece)
+            if piece.strip() or seen > MAX_TRAILING_BLANK:
                 return False
         return True
 

@@ -178,3 +178,29 @@ def test_healthcheck_answers_while_big_delete_objects_run(cloud: RunningCloud, s
     # A worker that deletes a thousand keys without yielding answers nothing else until it is done.
     shortest = min(took for _, took in results)
     assert slowest < 0.5 * shortest, (slowest, shortest)
+
+
+def test_anonymous_callers_abort_and_list_only_uploads_started_anonymously(
+        make_client: MakeClient, s3: BaseClient, dropbox: str) -> None:
+    """S3: AbortMultipartUpload and ListParts are the bucket owner's and the initiator's; an anonymous
+    caller of a public-read-write bucket is the initiator of anonymous uploads only."""
+    anonymous = make_client(None)
+    owned = s3.create_multipart_upload(Bucket=dropbox, Key="owned")["UploadId"]
+    s3.upload_part(Bucket=dropbox, Key="owned", UploadId=owned, PartNumber=1, Body=b"secret part")
+    for attempt in (partial(anonymous.list_parts, Bucket=dropbox, Key="owned", UploadId=owned),
+                    partial(anonymous.abort_multipart_upload, Bucket=dropbox, Key="owned", UploadId=owned)):
+        with pytest.raises(anonymous.exceptions.ClientError) as refused:
+            attempt()
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    listed = s3.list_parts(Bucket=dropbox, Key="owned", UploadId=owned)["Parts"]
+    assert [part["Size"] for part in listed] == [11]
+
+    dropped = anonymous.create_multipart_upload(Bucket=dropbox, Key="dropped")["UploadId"]
+    anonymous.upload_part(Bucket=dropbox, Key="dropped", UploadId=dropped, PartNumber=1, Body=b"anon")
+    assert len(anonymous.list_parts(Bucket=dropbox, Key="dropped", UploadId=dropped)["Parts"]) == 1
+    assert len(s3.list_parts(Bucket=dropbox, Key="dropped", UploadId=dropped)["Parts"]) == 1
+    anonymous.abort_multipart_upload(Bucket=dropbox, Key="dropped", UploadId=dropped)
+    other = anonymous.create_multipart_upload(Bucket=dropbox, Key="other")["UploadId"]
+    s3.abort_multipart_upload(Bucket=dropbox, Key="other", UploadId=other)
+    s3.abort_multipart_upload(Bucket=dropbox, Key="owned", UploadId=owned)
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=dropbox)

@@ -26,6 +26,8 @@ MIN_PART_SIZE = 5 << 20
 MAX_PART_SIZE = 5 << 30
 _CHECKSUM_TYPES = ("FULL_OBJECT", "COMPOSITE")
 _CRCS = ("crc32", "crc32c", "crc64nvme")
+#: The initiator recorded for uploads started without credentials.
+ANONYMOUS = "anonymous"
 
 
 def part_number(query: Mapping[str, str]) -> int:
@@ -51,7 +53,8 @@ async def create_upload(call: S3Call) -> Response:
     algorithm, checksum_type = _upload_checksum(call.headers)
     attrs = dataclasses.replace(object_attrs(call.headers), lock=requested_lock(call))
     upload = call.storage.create_upload(call.account, call.bucket, call.key, attrs,
-                                        checksum_algorithm=algorithm, checksum_type=checksum_type)
+                                        checksum_algorithm=algorithm, checksum_type=checksum_type,
+                                        initiator=_caller(call))
     headers = []
     if upload.checksum_algorithm is not None and upload.checksum_type is not None:
         headers = [("x-amz-checksum-algorithm", upload.checksum_algorithm.upper()),
@@ -97,8 +100,22 @@ async def upload_part(call: S3Call) -> Response:
     return Response(b"", 200, written_headers(part.etag, checksum))
 
 
+def _caller(call: S3Call) -> str:
+    return call.context.user_id if call.context is not None else ANONYMOUS
+
+
+def _check_owner_or_initiator(call: S3Call, upload: UploadInfo) -> None:
+    """AbortMultipartUpload and ListParts are the bucket owner's (the project's readers and writers,
+    as the route's access says) and the initiator's: an anonymous caller (of a public bucket) may
+    only touch uploads an anonymous caller started, as in S3."""
+    if call.context is None and upload.initiator != ANONYMOUS:
+        raise S3Error("AccessDenied")
+
+
 async def abort_upload(call: S3Call) -> Response:
-    call.storage.abort_upload(call.account, call.bucket, current_upload(call).upload_id)
+    upload = current_upload(call)
+    _check_owner_or_initiator(call, upload)
+    call.storage.abort_upload(call.account, call.bucket, upload.upload_id)
     return Response(b"", 204)
 
 
@@ -227,6 +244,7 @@ async def list_parts(call: S3Call) -> Response:
     query = call.query
     call.check_object_acl(None)  # an upload has no ACL of its own that could make it public
     upload = current_upload(call)
+    _check_owner_or_initiator(call, upload)
     upload_id = upload.upload_id
     marker_raw = query.get("part-number-marker", "0")
     marker = decimal(marker_raw)

@@ -126,8 +126,8 @@ class ObjectStore(Protocol):
 
     # ------------------------------------------------------------------ multipart uploads
     def create_upload(self, account: str, container: str, key: str, attrs: ObjectAttrs = ..., *,
-                      checksum_algorithm: str | None = None,
-                      checksum_type: ChecksumType | None = None) -> UploadInfo: ...
+                      checksum_algorithm: str | None = None, checksum_type: ChecksumType | None = None,
+                      initiator: str | None = None) -> UploadInfo: ...
 
     def get_upload(self, account: str, container: str, upload_id: str) -> UploadInfo: ...
 

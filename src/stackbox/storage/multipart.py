@@ -73,16 +73,17 @@ class MultipartOperations:
 
     def create_upload(self, account: str, container: str, key: str, attrs: ObjectAttrs = DEFAULT_ATTRS, *,
                       checksum_algorithm: str | None = None,
-                      checksum_type: ChecksumType | None = None) -> UploadInfo:
+                      checksum_type: ChecksumType | None = None, initiator: str | None = None) -> UploadInfo:
         """Start an upload; `attrs` apply to the object on completion. Parts are checksummed with
-        `checksum_algorithm` (if any); `checksum_type` says how the object's checksum is derived."""
+        `checksum_algorithm` (if any); `checksum_type` says how the object's checksum is derived;
+        `initiator` is kept for the front end's access rules."""
         ref = self._writable(account, container, key, NO_PRECONDITIONS)
         if checksum_algorithm is not None and checksum_type is None:
             checksum_type = "FULL_OBJECT" if checksum_algorithm in _CRCS else "COMPOSITE"
         # Time-ordered ids: uploads of one key list in initiation order, as in S3.
         upload_id = f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
         upload = UploadInfo(upload_id, account, container, key, time.time(), attrs,
-                            checksum_algorithm, checksum_type)
+                            checksum_algorithm, checksum_type, initiator)
         self._catalog.add_upload(ref.id, upload)
         return upload
 

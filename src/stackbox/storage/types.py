@@ -304,6 +304,8 @@ class UploadInfo:
     #: The checksum algorithm the parts are checksummed with (None: MD5 only).
     checksum_algorithm: str | None
     checksum_type: ChecksumType | None
+    #: Who started it (a user id, or "anonymous"); None for uploads older than this field.
+    initiator: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

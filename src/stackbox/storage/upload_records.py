@@ -145,6 +145,7 @@ def _encode_upload(upload: UploadInfo) -> bytes:
         "content_type": attrs.content_type, "meta": attrs.meta, "headers": attrs.headers, "tags": attrs.tags,
         "acl": attrs.acl, "delete_at": attrs.delete_at, "checksum": [upload.checksum_algorithm,
                                                                      upload.checksum_type],
+        "initiator": upload.initiator,
         "lock": None if attrs.lock is None else [attrs.lock.mode, attrs.lock.retain_until,
                                                  attrs.lock.legal_hold]})
 
@@ -154,7 +155,8 @@ def _decode_upload(account: str, container: str, row: Sequence[Any]) -> UploadIn
     document = orjson.loads(raw)
     algorithm, checksum_type = document.pop("checksum")
     lock = document.pop("lock", None)
+    initiator = document.pop("initiator", None)
     document["lock"] = None if lock is None else ObjectLock(*lock)
     return UploadInfo(upload_id, account, container, key, initiated, ObjectAttrs(**document), algorithm,
-                      checksum_type)
+                      checksum_type, initiator)
 

@@ -156,6 +156,66 @@ def test_paging_with_version_marker(conn: swiftclient.Connection, versioned: str
     assert [item["name"] for item in rolled] == ["b"] * 3
 
 
+def _listed(items: list[dict[str, Any]]) -> list[tuple[str, str | None, bool | None]]:
+    return [(item.get("name") or item["subdir"], item.get("version_id"), item.get("is_latest"))
+            for item in items]
+
+
+def test_reverse_versions_listing_and_paging(conn: swiftclient.Connection, versioned: str) -> None:
+    """`reverse` lists the exact reverse order (keys descending, oldest version first); a marker
+    alone starts with that object's own versions, as Swift 2.38 does; version_marker pages on."""
+    for key in ("a", "b/1", "b/2", "c"):
+        for body in (b"1", b"22"):
+            conn.put_object(versioned, key, body)
+    conn.delete_object(versioned, "c")
+    everything = versions(conn, versioned)
+    backwards = versions(conn, versioned, reverse="true")
+    assert _listed(backwards) == _listed(everything)[::-1] and len(backwards) == 9
+    assert versions(conn, versioned, reverse="junk") == everything
+    pages: list[dict[str, Any]] = versions(conn, versioned, reverse="on", limit="2")
+    while len(pages) < 9:
+        last = pages[-1]
+        pages += versions(conn, versioned, reverse="1", limit="2", marker=last["name"],
+                          version_marker=last["version_id"])
+    # As in Swift, a page that starts inside an object does not call its current version latest.
+    assert [item["version_id"] for item in pages] == [item["version_id"] for item in backwards]
+    assert _listed(versions(conn, versioned, reverse="yes", prefix="b/")) == _listed(backwards)[3:7]
+    from_b2 = versions(conn, versioned, reverse="true", marker="b/2")
+    assert [item["name"] for item in from_b2] == ["b/2", "b/2", "b/1", "b/1", "a", "a"]
+    assert [item["is_latest"] for item in from_b2[:2]] == [False, False]  # as Swift: outside its window
+    assert versions(conn, versioned, reverse="true", marker="0") == []
+    rolled = versions(conn, versioned, reverse="true", delimiter="/")
+    assert [item.get("name") or item["subdir"] for item in rolled] == ["c", "c", "c", "b/", "a", "a"]
+
+
+def test_end_marker_only_changes_is_latest(conn: swiftclient.Connection, versioned: str) -> None:
+    """Swift 2.38 does not bound a versions listing by end_marker; the current version of an
+    object at or past it is not `is_latest` (the plain listing it comes from stops there), and,
+    listed backwards, an older delete marker is the first `is_latest` one seen."""
+    conn.put_object(versioned, "a", b"1")
+    conn.put_object(versioned, "d", b"1")
+    conn.delete_object(versioned, "d")
+    conn.put_object(versioned, "d", b"22")
+    everything = _listed(versions(conn, versioned))
+    assert [latest for _, _, latest in everything] == [True, True, False, False]
+    bounded = _listed(versions(conn, versioned, end_marker="d"))
+    assert [(name, version) for name, version, _ in bounded] == [(n, v) for n, v, _ in everything]
+    assert [latest for _, _, latest in bounded] == [True, False, True, False]
+    backwards = _listed(versions(conn, versioned, reverse="true"))
+    assert [latest for _, _, latest in backwards] == [False, True, True, True]
+    bounded = _listed(versions(conn, versioned, reverse="true", end_marker="a"))
+    assert [latest for _, _, latest in bounded] == [False, True, True, False]
+
+
+def test_reverse_versions_listing_is_refused_to_strangers(
+        admin_swift: Swift, versioned: str, make_user: MakeUser,
+        user_swift: Callable[[User, str | None], Swift]) -> None:
+    admin_swift("PUT", f"/{versioned}/k", data=b"secret")
+    as_stranger = user_swift(make_user(), admin_swift.account)
+    assert as_stranger("GET", f"/{versioned}?versions&reverse=true&end_marker=z").status_code == 403
+    assert admin_swift("GET", f"/{versioned}?versions&reverse=true", token=None).status_code == 401
+
+
 def test_plain_and_xml_versions_listings(admin_swift: Swift, versioned: str) -> None:
     admin_swift("PUT", f"/{versioned}/d/k", data=b"1")
     admin_swift("PUT", f"/{versioned}/d/k", data=b"22")

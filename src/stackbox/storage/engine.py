@@ -70,7 +70,15 @@ from stackbox.storage.types import (
     VersionListing,
     WriteChecks,
 )
-from stackbox.storage.versions import Position, VersionRow, check_version_id, list_versions, start_position
+from stackbox.storage.versions import (
+    Position,
+    VersionRow,
+    check_version_id,
+    list_versions,
+    list_versions_desc,
+    start_position,
+    start_position_desc,
+)
 
 #: Freed blobs keep their files this long, so that reads which already resolved an object finish.
 FREED_BLOB_GRACE = 60.0
@@ -328,15 +336,23 @@ class Engine(MultipartOperations, LifecycleOperations):
 
     def list_object_versions(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
                              key_marker: str = "", version_id_marker: str = "",
-                             limit: int = 1000) -> VersionListing:
+                             limit: int = 1000, reverse: bool = False) -> VersionListing:
         """One page of versions and delete markers (keys ascending, newest first within a key),
-        after `key_marker` (and, with `version_id_marker`, after that version of it), S3 style."""
+        after `key_marker` (and, with `version_id_marker`, after that version of it), S3 style.
+        `reverse`: the exact reverse order, from `key_marker`'s oldest version (or from below the
+        version named) down (Swift's `reverse=true`)."""
         ref = self._catalog.container_ref(account, container)
         now = time.time()
         marker_version = None
         if key_marker and version_id_marker:
             check_version_id(version_id_marker)
             marker_version = self._catalog.internal_version(ref.id, key_marker, version_id_marker)
+        if reverse:
+            def fetch_desc(position: Position | None, lower: str, count: int) -> Iterator[VersionRow]:
+                return self._catalog.versions_desc(ref.id, position, lower, count, now)
+
+            return list_versions_desc(fetch_desc, prefix=prefix, delimiter=delimiter, limit=limit,
+                                      start=start_position_desc(key_marker, marker_version, prefix))
         start = start_position(key_marker, marker_version, prefix, delimiter)
 
         def fetch(position: Position, upper: str | None, count: int) -> Iterator[VersionRow]:

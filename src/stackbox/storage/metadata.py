@@ -267,8 +267,19 @@ class Catalog(UploadRecords, LockRecords):
             f"SELECT key, version, is_null, latest, marker, size, etag, content_type, last_modified, "
             f"manifest_type FROM object INDEXED BY object_version WHERE container_id = ? {clauses} "
             f"AND {LIVE} ORDER BY key, version LIMIT ?", (container_id, *params, now, count))
-        return (VersionRow(VersionEntry(row[0], NULL_VERSION if row[2] else row[1], bool(row[3]),
-                                        bool(row[4]), *row[5:]), row[1]) for row in rows)
+        return map(_version_row, rows)
+
+    def versions_desc(self, container_id: int, position: Position | None, lower: str, count: int,
+                      now: float) -> Iterator[VersionRow]:
+        """Versions and delete markers in descending (key, version) order (oldest first within a
+        key) from below `position` (None: the top) down to `lower`, lazily."""
+        clauses, params = ("", []) if position is None else _position_desc_sql(position)
+        rows = self.conn.execute(
+            f"SELECT key, version, is_null, latest, marker, size, etag, content_type, last_modified, "
+            f"manifest_type FROM object INDEXED BY object_version WHERE container_id = ? AND key >= ? "
+            f"{clauses} AND {LIVE} ORDER BY key DESC, version DESC LIMIT ?",
+            (container_id, lower, *params, now, count))
+        return map(_version_row, rows)
 
     def internal_version(self, container_id: int, key: str, version_id: str) -> str | None:
         """The internal id of a key's version named by its public id (None: no such version)."""
@@ -701,6 +712,17 @@ def _position_sql(position: Position) -> tuple[str, list[str]]:
     if position.version is None:
         return f"AND key {'>=' if position.inclusive else '>'} ?", [position.key]
     return "AND (key, version) > (?, ?)", [position.key, position.version]
+
+
+def _version_row(row: tuple[Any, ...]) -> VersionRow:
+    entry = VersionEntry(row[0], NULL_VERSION if row[2] else row[1], bool(row[3]), bool(row[4]), *row[5:])
+    return VersionRow(entry, row[1])
+
+
+def _position_desc_sql(position: Position) -> tuple[str, list[str]]:
+    if position.version is None:
+        return f"AND key {'<=' if position.inclusive else '<'} ?", [position.key]
+    return "AND (key, version) < (?, ?)", [position.key, position.version]
 
 
 UPDATABLE = frozenset({"content_type", "meta", "headers", "tags", "acl", "delete_at"})

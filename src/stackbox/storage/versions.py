@@ -54,6 +54,10 @@ class Position:
 
 #: fetch(position, upper key bound or None, count) -> up to `count` rows in (key, version) order.
 Fetch = Callable[[Position, str | None, int], Iterable[VersionRow]]
+#: fetch_desc(position, lower key bound, count) -> up to `count` rows in descending (key, version)
+#: order, below `position` (None: from the top); a position without a version means keys < key
+#: (`inclusive`: keys <= key).
+FetchDesc = Callable[[Position | None, str, int], Iterable[VersionRow]]
 
 
 def list_versions(fetch: Fetch, *, prefix: str, delimiter: str, start: Position | None,
@@ -84,9 +88,39 @@ def start_position(key_marker: str, marker_version: str | None, prefix: str,
     return Position(key_marker)
 
 
+def list_versions_desc(fetch: FetchDesc, *, prefix: str, delimiter: str, start: Position | None,
+                       limit: int) -> VersionListing:
+    """One page backwards (Swift's `reverse`): keys descending, oldest version first within a key,
+    common prefixes in their place, from below `start` (None: the end of `prefix`)."""
+    if limit <= 0:
+        return VersionListing([], [], False, None, None)
+    scan = _VersionScan(prefix, delimiter, limit, descending=True)
+    position = start
+    rows = fetch(position, prefix, limit + 1)
+    while not scan.truncated:
+        position = scan.feed(rows, position, limit)
+        if position is None:
+            break
+        rows = fetch(position, prefix, limit - scan.count() + 1)
+    return scan.result()
+
+
+def start_position_desc(key_marker: str, marker_version: str | None, prefix: str) -> Position | None:
+    """The backward scan start: below `marker_version` of `key_marker`, or, with a marker alone,
+    at its last version (Swift lists the marker's own versions first when reversed). None: the
+    end of `prefix`."""
+    top = successor(prefix) if prefix else None
+    if not key_marker or (top is not None and key_marker >= top):
+        return None if top is None else Position(top)
+    if marker_version is not None:
+        return Position(key_marker, marker_version)
+    return Position(key_marker, None, True)
+
+
 class _VersionScan:
-    def __init__(self, prefix: str, delimiter: str, limit: int) -> None:
+    def __init__(self, prefix: str, delimiter: str, limit: int, *, descending: bool = False) -> None:
         self.prefix = prefix
+        self.descending = descending
         self.delimiter = delimiter
         self.limit = limit
         self.versions: list[VersionEntry] = []
@@ -98,7 +132,7 @@ class _VersionScan:
     def count(self) -> int:
         return len(self.versions) + len(self.prefixes)
 
-    def feed(self, rows: Iterable[VersionRow], position: Position, limit: int) -> Position | None:
+    def feed(self, rows: Iterable[VersionRow], position: Position | None, limit: int) -> Position | None:
         """Take rows until the page is full; returns where to fetch next (None: done)."""
         wanted = limit - self.count() + 1
         fetched = 0
@@ -111,12 +145,18 @@ class _VersionScan:
             if rolled is not None:
                 self.prefixes.append(rolled)
                 self.last = (rolled, None)
-                after = successor(rolled)
-                return None if after is None else Position(after, None, True)
+                return self._past(rolled)
             self.versions.append(row.entry)
             self.last = (row.entry.key, row.entry.version_id)
             position = Position(row.entry.key, row.version)
         return position if fetched >= wanted else None
+
+    def _past(self, rolled: str) -> Position | None:
+        """Where the scan goes on after a common prefix: beyond every key that starts with it."""
+        if self.descending:
+            return Position(rolled)
+        after = successor(rolled)
+        return None if after is None else Position(after, None, True)
 
     def result(self) -> VersionListing:
         key_marker, version_marker = self.last if (self.truncated and self.last) else (None, None)

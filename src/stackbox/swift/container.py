@@ -84,7 +84,8 @@ async def get_container(call: Call) -> Response:
     fmt = listing_format(call.request)
     query = listing_query(call.request)
     if "versions" in call.query:
-        body = render_versions(versioning.list_versions(call, query), fmt, call.container)
+        versions = versioning.list_versions(call, query)
+        body = render_versions(versions, fmt, call.container, reverse=query.reverse)
     else:
         listing = call.storage.list_objects(
             call.account, call.container, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,

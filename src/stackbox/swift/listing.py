@@ -102,15 +102,15 @@ def render_objects(listing: ObjectListing, fmt: str, container: str, path_only: 
     return _plain(entry if isinstance(entry, str) else entry.key for entry in entries)
 
 
-def render_versions(listing: VersionListing, fmt: str, container: str) -> bytes:
+def render_versions(listing: VersionListing, fmt: str, container: str, *, reverse: bool = False) -> bytes:
     """A `?versions` listing: JSON gives each version `version_id` and `is_latest` (newest first
     within an object); XML and plain text list versions as objects, as Swift's formats do."""
     objects = [_version_as_object(entry) for entry in listing.versions]
     if fmt != "json":
         as_objects = ObjectListing(objects, listing.prefixes, listing.truncated, None)
-        return render_objects(as_objects, fmt, container)
+        return render_objects(as_objects, fmt, container, reverse=reverse)
     pairs = list(zip(objects, listing.versions, strict=True))
-    entries = _merged(pairs, listing.prefixes, lambda pair: pair[0].key)
+    entries = _merged(pairs, listing.prefixes, lambda pair: pair[0].key, reverse)
     return _json([_version_json(entry) for entry in entries])
 
 

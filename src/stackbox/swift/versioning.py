@@ -10,12 +10,13 @@ version (other than "null") is the account owner's: a reader or writer through a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from urllib.parse import quote
 
 from stackbox.http import Response
 from stackbox.storage import types as st
-from stackbox.storage.types import ContainerInfo, Deletion, ObjectInfo, VersionListing
+from stackbox.storage.types import ContainerInfo, Deletion, ObjectInfo, VersionEntry, VersionListing
 from stackbox.storage.versions import check_version_id
 from stackbox.swift import legacy_versioning
 from stackbox.swift.acl import denied
@@ -80,15 +81,43 @@ def check_listing_query(call: Call, query: ListingQuery) -> None:
 
 def list_versions(call: Call, query: ListingQuery) -> VersionListing:
     """One page of versions: `marker` alone skips all of that object's versions, `version_marker`
-    resumes after that version of it (as swiftclient pages with the last item's version_id)."""
+    resumes after that version of it (as swiftclient pages with the last item's version_id).
+    `reverse` lists the exact reverse order, where `marker` alone starts with that object's own
+    versions; `end_marker` only changes `is_latest` (see `_swift_latest`)."""
     check_listing_query(call, query)
     try:
-        return call.storage.list_object_versions(
+        listing = call.storage.list_object_versions(
             call.account, call.container, prefix=query.prefix, delimiter=query.delimiter,
             key_marker=query.marker, version_id_marker=call.query.get("version_marker", ""),
-            limit=query.limit)
+            limit=query.limit, reverse=query.reverse)
     except st.InvalidVersionId:
         raise html_error(400, "invalid version_marker param") from None
+    return dataclasses.replace(listing, versions=_swift_latest(listing.versions, query))
+
+
+def _swift_latest(versions: list[VersionEntry], query: ListingQuery) -> list[VersionEntry]:
+    """`is_latest` as Swift 2.38 derives it: a current object only when the plain listing with the
+    same marker, end_marker and direction would show it (Swift does not bound the versions by
+    end_marker, only that listing), and the first delete marker of an object that had no latest
+    entry before it in listing order (so, reversed, an older marker too)."""
+    seen: set[str] = set()
+    result = []
+    for entry in versions:
+        if entry.delete_marker:
+            latest = entry.key not in seen
+        elif entry.version_id == st.NULL_VERSION:
+            latest = entry.latest
+        else:
+            latest = entry.latest and _in_plain_listing(entry.key, query)
+        if latest:
+            seen.add(entry.key)
+        result.append(entry if latest == entry.latest else dataclasses.replace(entry, latest=latest))
+    return result
+
+
+def _in_plain_listing(key: str, query: ListingQuery) -> bool:
+    low, high = (query.end_marker, query.marker) if query.reverse else (query.marker, query.end_marker)
+    return (not low or key > low) and (not high or key < high)
 
 
 # ------------------------------------------------------------------------------ objects

@@ -216,6 +216,39 @@ def test_reverse_versions_listing_is_refused_to_strangers(
     assert admin_swift("GET", f"/{versioned}?versions&reverse=true", token=None).status_code == 401
 
 
+def test_bytes_used_count_every_version(conn: swiftclient.Connection, versioned: str) -> None:
+    """As in Swift 2.38: X-Container-Bytes-Used (and the account's totals and listing) count every
+    version, delete markers as 0; X-Container-Object-Count counts the current objects only."""
+    def totals() -> tuple[int, int]:
+        headers = conn.head_container(versioned)
+        listed = sum(item["bytes"] for item in versions(conn, versioned))
+        assert int(headers["x-container-bytes-used"]) == listed
+        return int(headers["x-container-object-count"]), listed
+
+    account_before = int(conn.head_account()["x-account-bytes-used"])
+    conn.put_object(versioned, "k", b"12345")
+    conn.put_object(versioned, "k", b"123")
+    conn.delete_object(versioned, "k")
+    conn.put_object(versioned, "p", b"1")
+    assert totals() == (1, 9)
+    assert int(conn.head_account()["x-account-bytes-used"]) - account_before == 9
+    listed = conn.get_account(prefix=versioned)[1]
+    assert [item["bytes"] for item in listed if item["name"] == versioned] == [9]
+    oldest = versions(conn, versioned, prefix="k")[-1]["version_id"]
+    conn.delete_object(versioned, "k", query_string=f"version-id={oldest}")
+    assert totals() == (1, 4)
+    conn.post_container(versioned, headers={"X-Versions-Enabled": "false"})
+    conn.put_object(versioned, "p", b"null")  # beside the versioned one
+    conn.put_object(versioned, "p", b"nil")  # replaces the null version
+    assert totals() == (1, 7)
+    conn.delete_object(versioned, "p")  # a null marker replaces it
+    assert totals() == (0, 4)
+    for item in versions(conn, versioned):
+        conn.delete_object(versioned, item["name"], query_string=f"version-id={item['version_id']}")
+    assert totals() == (0, 0)
+    assert int(conn.head_account()["x-account-bytes-used"]) == account_before
+
+
 def test_plain_and_xml_versions_listings(admin_swift: Swift, versioned: str) -> None:
     admin_swift("PUT", f"/{versioned}/d/k", data=b"1")
     admin_swift("PUT", f"/{versioned}/d/k", data=b"22")

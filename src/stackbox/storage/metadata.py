@@ -307,40 +307,40 @@ class Catalog(UploadRecords, LockRecords):
             conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 0)", new.new_blob)
         # References are taken before the previous version's are dropped: they may share blobs.
         self._add_refs(conn, new.extents)
-        version, is_null, reused = self._make_way(conn, ref, key, latest, now)
+        version, is_null, reused, freed = self._make_way(conn, ref, key, latest, now)
         row = (key, new.size, new.etag, new.attrs.content_type, now, new.attrs.delete_at,
                new.attrs.manifest_type, encode_object_attrs(new.attrs, new.checksum, new.parts),
                encode_extents(new.extents) if new.inline is None else None, new.attrs.manifest, new.inline)
         _write_current(conn, ref.id, reused, (version, is_null, 0, *row))
         if lock is not None:
             self._store_lock(conn, ref.id, key, lock)
-        replaced = _counted(latest)
-        self._count(conn, ref.id, 1 - replaced[0], new.size - replaced[1], now)
+        self._count(conn, ref.id, 1 - _counted(latest), new.size - freed, now)
         return row_to_object(ref.account, ref.name, row, _public_id(ref.versioning, is_null, version),
                              lock=lock or NO_LOCK)
 
     def _make_way(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, latest: _Row | None,
-                  now: float) -> tuple[str, bool, int | None]:
+                  now: float) -> tuple[str, bool, int | None, int]:
         """Make room for a new current version of `key` (object or delete marker): demote the
         current one; outside "enabled", also drop the null version, which the new one replaces.
-        Returns the new version's internal id, whether it is the null version, and the row to
+        Returns the new version's internal id, whether it is the null version, the row to
         overwrite in place (the current null version: the common unversioned overwrite costs one
-        row update, not a delete and an insert in every index)."""
+        row update, not a delete and an insert in every index), and the bytes of the version
+        replaced (the caller takes them off the container's total)."""
         version = new_version(None if latest is None else latest.version)
         if ref.versioning == "enabled":
             if latest is not None:
                 conn.execute("UPDATE object SET latest = 0 WHERE id = ?", (latest.id,))
-            return version, False, None
+            return version, False, None, 0
         if latest is not None and latest.is_null:
             if latest.extents is not None:
                 self._drop_refs(conn, decode_extents(latest.extents), now)
-            return version, True, latest.id
+            return version, True, latest.id, latest.size
         null = _null_version(conn, ref.id, key)
         if null is not None:
             self._drop_row(conn, null, now)
         if latest is not None:
             conn.execute("UPDATE object SET latest = 0 WHERE id = ?", (latest.id,))
-        return version, True, None
+        return version, True, None, 0 if null is None else null.size
 
     def _locked_object(self, conn: sqlite3.Connection, account: str, container: str, key: str,
                       now: float, version_id: str | None = None) -> ObjectInfo:
@@ -414,11 +414,10 @@ class Catalog(UploadRecords, LockRecords):
             if latest is not None:
                 self._remove_row(conn, latest, now)
             return Deletion(etag is not None, None, False)
-        version, is_null, reused = self._make_way(conn, ref, key, latest, now)
+        version, is_null, reused, freed = self._make_way(conn, ref, key, latest, now)
         marker = (key, 0, "", "", now, None, None, b"{}", None, None, None)
         _write_current(conn, ref.id, reused, (version, is_null, 1, *marker))
-        replaced = _counted(latest)
-        self._count(conn, ref.id, -replaced[0], -replaced[1], now)
+        self._count(conn, ref.id, -_counted(latest), -freed, now)
         return Deletion(etag is not None, NULL_VERSION if is_null else version, True)
 
     def _delete_version(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version_id: str,
@@ -451,17 +450,19 @@ class Catalog(UploadRecords, LockRecords):
     def _remove_row(self, conn: sqlite3.Connection, row: _Row, now: float) -> None:
         """Deletes a version for good; when it was current, the next newest one becomes current."""
         self._drop_row(conn, row, now)
-        if not row.latest:
-            return
-        removed = _counted(row)
+        promoted = self._promote_newest(conn, row) if row.latest else 0
+        self._count(conn, row.container_id, promoted - _counted(row), -row.size, now)
+
+    def _promote_newest(self, conn: sqlite3.Connection, removed: _Row) -> int:
+        """Makes the newest remaining version of the removed one's key current; returns what it
+        adds to the object count."""
         promoted = conn.execute(f"SELECT {ROW_COLUMNS} FROM object INDEXED BY object_version "
                                 "WHERE container_id = ? AND key = ? ORDER BY version LIMIT 1",
-                                (row.container_id, row.key)).fetchone()
-        added = (0, 0)
-        if promoted is not None:
-            conn.execute("UPDATE object SET latest = 1 WHERE id = ?", (promoted[0],))
-            added = _counted(_Row(*promoted)._replace(latest=1))
-        self._count(conn, row.container_id, added[0] - removed[0], added[1] - removed[1], now)
+                                (removed.container_id, removed.key)).fetchone()
+        if promoted is None:
+            return 0
+        conn.execute("UPDATE object SET latest = 1 WHERE id = ?", (promoted[0],))
+        return _counted(_Row(*promoted)._replace(latest=1))
 
     def _drop_row(self, conn: sqlite3.Connection, row: _Row, now: float) -> None:
         conn.execute("DELETE FROM object WHERE id = ?", (row.id,))
@@ -688,9 +689,11 @@ def _live_etag(row: _Row | None, now: float) -> str | None:
     return row.etag
 
 
-def _counted(row: _Row | None) -> tuple[int, int]:
-    """What a current version adds to its container's totals: (objects, bytes)."""
-    return (1, row.size) if row is not None and row.latest and not row.marker else (0, 0)
+def _counted(row: _Row | None) -> int:
+    """What a version adds to its container's object count: 1 if it is a current object. Its bytes
+    count whatever its state (as Swift counts every version's): writes add them, `_make_way` and
+    `_remove_row` take them off."""
+    return 1 if row is not None and row.latest and not row.marker else 0
 
 
 def _public_id(versioning: Versioning, is_null: int, version: str) -> str | None:

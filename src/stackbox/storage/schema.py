@@ -9,6 +9,8 @@ partial indexes keep the hot paths O(page) however many old versions a key has: 
 Schema 3: S3 Object Lock. `container.object_lock` holds a locked container's configuration (JSON,
 NULL: no lock); a version's retention (`lock_mode`, `lock_until`) and `legal_hold` are columns, NULL
 or 0 when unset, so that an unlocked row stores nothing more than before.
+Schema 4: `container.bytes_used` counts every version's bytes (noncurrent ones too, as Swift's
+X-Container-Bytes-Used does), no longer the current objects' only; `object_count` is unchanged.
 
 An empty database gets `CURRENT` (schema 2), then every later step: `_STEPS` is append-only, each
 release adds the step from the previous version and raises `SCHEMA_VERSION`.
@@ -24,7 +26,7 @@ from collections.abc import Callable
 
 from stackbox.storage.types import SchemaTooNew
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _OBJECT_TABLE = """CREATE TABLE {name} (
     id INTEGER PRIMARY KEY, container_id INTEGER NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL,
@@ -90,8 +92,14 @@ _OBJECT_LOCK = (
     "ALTER TABLE object ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0",
 )
 
+#: Schema 3 -> 4: bytes used count every version (one pass over the versions, at upgrade only).
+_VERSION_BYTES = (
+    "UPDATE container SET bytes_used = "
+    "(SELECT COALESCE(SUM(size), 0) FROM object WHERE object.container_id = container.id)",
+)
+
 #: from version -> the statements that lead to the next one (append-only).
-_STEPS: dict[int, tuple[str, ...]] = {1: _VERSIONS, 2: _OBJECT_LOCK}
+_STEPS: dict[int, tuple[str, ...]] = {1: _VERSIONS, 2: _OBJECT_LOCK, 3: _VERSION_BYTES}
 #: The version `CURRENT` creates.
 _CURRENT_VERSION = 2
 

@@ -115,3 +115,30 @@ def test_serve_refuses_a_newer_data_dir_with_a_clear_message(tmp_path: Path) -> 
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
     assert "written by a newer stackbox" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_schema_3_bytes_used_come_to_count_every_version(tmp_path: Path) -> None:
+    """Schema 3 counted the current objects' bytes only; the upgrade counts every version's."""
+    data = tmp_path / "data"
+    engine = Engine(data)
+    try:
+        engine.create_container(DEMO, "box")
+        engine.set_versioning(DEMO, "box", "enabled")
+        for body in (b"12345", b"123"):
+            await engine.put_object(DEMO, "box", "k", chunks(body))
+        await engine.delete(DEMO, "box", "k")
+    finally:
+        engine.close()
+    conn = sqlite3.connect(data / "meta.db")
+    with conn:
+        conn.execute("UPDATE container SET bytes_used = 0")  # as schema 3 kept it: no current object
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    engine = Engine(data)
+    try:
+        assert user_version(data / "meta.db") == schema.SCHEMA_VERSION
+        box = engine.get_container(DEMO, "box")
+        assert (box.object_count, box.bytes_used) == (0, 8)
+        assert engine.get_account(DEMO).bytes_used == 8
+    finally:
+        engine.close()

@@ -30,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from stackbox.epoch import EpochCache, SharedCounter
 from stackbox.storage.blobs import CHUNK_SIZE, BlobStore, TempBlob
 from stackbox.storage.codec import slice_extents
 from stackbox.storage.ingest import Received, receive
@@ -119,6 +120,12 @@ class Engine(MultipartOperations, LifecycleOperations):
         #: stale (deleted by another worker): commits look the container up again, so a stale entry
         #: only delays NoSuchContainer until the body is read.
         self._known_containers: dict[tuple[str, str], ContainerRef] = {}
+        #: Container metadata read on hot paths (S3 lifecycle rules on every GET/HEAD/PUT, Swift's
+        #: legacy versioning on every PUT/DELETE), cached per worker; every worker's entries go
+        #: as soon as any worker changes a container's metadata (the epoch is bumped after commit).
+        self._meta_epoch = SharedCounter(data_dir / "container-epoch")
+        self._container_meta: EpochCache[tuple[str, str], Mapping[str, str]] = EpochCache(
+            self._meta_epoch, KNOWN_CONTAINERS)
 
     @classmethod
     def recover(cls, data_dir: Path) -> RecoveryReport:
@@ -168,13 +175,27 @@ class Engine(MultipartOperations, LifecycleOperations):
 
     def create_container(self, account: str, name: str, meta: Mapping[str, str] | None = None) -> bool:
         """True if created, False if it already existed (then `meta` is not applied)."""
-        return self._catalog.create_container(account, name, meta or {})
+        created = self._catalog.create_container(account, name, meta or {})
+        self._meta_epoch.bump()
+        return created
 
     def get_container(self, account: str, name: str) -> ContainerInfo:
         info = self._catalog.container(account, name)
         if info is None:
             raise NoSuchContainer(f"{account}/{name}")
         return info
+
+    def container_meta(self, account: str, name: str) -> Mapping[str, str]:
+        """`get_container(...).meta`, cached until any worker changes a container's metadata."""
+        key = (account, name)
+        cached = self._container_meta.get(key)
+        if cached is not None:
+            return cached
+        epoch = self._meta_epoch.value()
+        meta = self.get_container(account, name).meta
+        if self._meta_epoch.value() == epoch:  # else a change committed meanwhile: do not cache
+            self._container_meta.put(key, meta)
+        return meta
 
     def container_accounts(self, name: str) -> list[str]:
         """The accounts holding a container called `name` (S3 uses it for anonymous access to public
@@ -183,12 +204,15 @@ class Engine(MultipartOperations, LifecycleOperations):
 
     def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],
                               remove: Iterable[str] = (), check: MetaCheck | None = None) -> ContainerInfo:
-        return self._catalog.update_container_meta(account, name, updates, remove, check)
+        info = self._catalog.update_container_meta(account, name, updates, remove, check)
+        self._meta_epoch.bump()
+        return info
 
     def delete_container(self, account: str, name: str) -> None:
         """Raises `ContainerNotEmpty` while it holds a live object; pending uploads are aborted."""
         self._known_containers.pop((account, name), None)
         self._catalog.delete_container(account, name, time.time())
+        self._meta_epoch.bump()
         self._maybe_purge()
 
     def list_objects(self, account: str, container: str, *, prefix: str = "", delimiter: str = "",
@@ -308,7 +332,9 @@ class Engine(MultipartOperations, LifecycleOperations):
 
     def create_locked_container(self, account: str, name: str, meta: Mapping[str, str] | None = None) -> bool:
         """`create_container` with Object Lock on and versioning enabled (for good, both)."""
-        return self._catalog.create_locked_container(account, name, meta or {})
+        created = self._catalog.create_locked_container(account, name, meta or {})
+        self._meta_epoch.bump()
+        return created
 
     def get_lock_configuration(self, account: str, container: str) -> LockConfiguration | None:
         """None: the container has no Object Lock."""

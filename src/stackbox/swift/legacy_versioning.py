@@ -76,7 +76,7 @@ def archive_of(call: Call) -> tuple[str, str] | None:
     """(archive container, mode) of the request's container, None when it has no legacy mode
     (or does not exist: the request itself answers that)."""
     try:
-        meta = call.storage.get_container(call.account, call.container).meta
+        meta = call.storage.container_meta(call.account, call.container)
     except st.NoSuchContainer:
         return None
     location = meta.get(LOCATION)

@@ -117,3 +117,17 @@ def test_member_is_an_operator(make_user: MakeUser, user_swift: UserSwift) -> No
     assert member("PUT", f"/{name}", headers={"X-Container-Write": "x:y"}).status_code == 201
     assert member("HEAD", f"/{name}").headers["X-Container-Write"] == "x:y"
     assert member("PUT").status_code == 202
+
+
+def test_revoked_acls_stop_working_at_once_in_every_worker(
+        make_user: MakeUser, user_swift: Callable[..., Swift]) -> None:
+    """Container metadata (ACLs among it) is cached per worker: a change made through one worker
+    must reach every other before the next request."""
+    owner = user_swift(make_user("member"))
+    name = unique("revoke")
+    assert owner("PUT", f"/{name}", headers={"X-Container-Read": ".r:*"}).status_code == 201
+    assert owner("PUT", f"/{name}/o", data=b"secret").status_code == 201
+    for _ in range(20):  # both workers read (and cache) the public ACL
+        assert owner("GET", f"/{name}/o", token=None).status_code == 200
+    assert owner("POST", f"/{name}", headers={"X-Remove-Container-Read": "x"}).status_code == 204
+    assert {owner("GET", f"/{name}/o", token=None).status_code for _ in range(20)} == {401}

@@ -155,7 +155,7 @@ class S3Call:
         owner = s3_owner(self.storage, bucket) if bucket and access in (Access.READ, Access.WRITE) else None
         if owner is None:
             raise S3Error("AccessDenied")
-        bucket_acl = self.storage.get_container(owner, bucket).meta.get(BUCKET_ACL_META)
+        bucket_acl = self.storage.container_meta(owner, bucket).get(BUCKET_ACL_META)
         public_read = bucket_acl in PUBLIC_READ_ACLS
         allowed = bucket_acl == "public-read-write" if access is Access.WRITE else public_read or object_read
         if not allowed:

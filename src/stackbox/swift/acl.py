@@ -105,7 +105,7 @@ def _temp_url_reaches(call: Call, account: str, container: str) -> bool:
 
 def _container_acl(call: Call, account: str, container: str, key: str) -> list[str] | None:
     try:
-        meta = call.storage.get_container(account, container).meta
+        meta = call.storage.container_meta(account, container)
     except NoSuchContainer:
         return None
     return parse_acl(meta.get(key, ""))

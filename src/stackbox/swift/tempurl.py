@@ -143,7 +143,7 @@ def scoped_keys(call: Call) -> Iterable[tuple[str, str | None]]:
     """Each key with the container it confines a signature to (None for the account's keys)."""
     account_meta = call.storage.get_account(call.account).meta
     try:
-        container_meta = call.storage.get_container(call.account, call.container).meta
+        container_meta = call.storage.container_meta(call.account, call.container)
     except NoSuchContainer:
         container_meta = {}
     for meta, scope in ((account_meta, None), (container_meta, call.container)):

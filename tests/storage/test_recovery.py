@@ -55,6 +55,8 @@ class Acks:
             if line.strip() == "ready":
                 self.ready.set()
                 continue
+            if not line.endswith("\n"):
+                break  # cut short by the kill: not an acknowledgement
             key, version, etag = line.split()
             self.latest[key] = max(self.latest.get(key, (-1, "")), (int(version), etag))
 

@@ -37,7 +37,9 @@ async def writer(engine: Engine, name: str, task: int, versioned: bool) -> None:
         key = f"{name}/{task}/shared" if version % 2 else f"{name}/{task}/{version:06d}"
         data = content(key, version, SIZES[version % len(SIZES)])
         obj = await engine.put_object(ACCOUNT, "crash", key, body(data))
-        print(key, version, obj.etag, *([obj.version_id] if versioned else []), flush=True)
+        fields = [key, str(version), obj.etag, *([obj.version_id or ""] if versioned else [])]
+        sys.stdout.write(" ".join(fields) + "\n")  # one write per acknowledgement
+        sys.stdout.flush()
 
 
 async def main(data_dir: Path, name: str, versioned: bool) -> None:

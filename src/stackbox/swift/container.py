@@ -20,6 +20,7 @@ from stackbox.swift.headers import (
 )
 from stackbox.swift.listing import (
     CONTENT_TYPES,
+    list_container,
     listing_format,
     listing_query,
     render_objects,
@@ -87,10 +88,8 @@ async def get_container(call: Call) -> Response:
         versions = versioning.list_versions(call, query)
         body = render_versions(versions, fmt, call.container, reverse=query.reverse)
     else:
-        listing = call.storage.list_objects(
-            call.account, call.container, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
-            end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
-        body = render_objects(listing, fmt, call.container, query.path_only,
+        listing = list_container(call.storage, call.account, call.container, query)
+        body = render_objects(listing, fmt, call.container,
                               symlink.listed_links(call, listing, fmt), reverse=query.reverse)
     headers = container_headers(info, call.owner, CONTENT_TYPES[fmt])
     if "format" not in call.query:

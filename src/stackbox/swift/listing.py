@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
 from stackbox.http import Request
@@ -20,6 +20,9 @@ from stackbox.storage.types import (
 )
 from stackbox.swift.errors import html_error
 from stackbox.swift.headers import LISTING_LIMIT, is_true, iso_date
+
+if TYPE_CHECKING:
+    from stackbox.storage.contract import ObjectStore
 
 CONTENT_TYPES = {
     "json": "application/json; charset=utf-8",
@@ -73,6 +76,49 @@ def _limit(raw: str | None) -> int:
     return limit
 
 
+def list_container(storage: ObjectStore, account: str, container: str, query: ListingQuery) -> ObjectListing:
+    """One page of a container listing; a `path=` listing as Swift's container server makes it."""
+    if query.path_only:
+        return _path_listing(storage, account, container, query)
+    return storage.list_objects(account, container, prefix=query.prefix, delimiter=query.delimiter,
+                                marker=query.marker, end_marker=query.end_marker, limit=query.limit,
+                                reverse=query.reverse)
+
+
+def _path_listing(storage: ObjectStore, account: str, container: str, query: ListingQuery) -> ObjectListing:
+    """The objects directly under `query.prefix`: not the directory's own marker object, nor anything
+    deeper, except an object named like a subdirectory (`a/b/`) where Swift's scan meets it before
+    that directory's contents. Unlike rolled-up subdirs in a delimiter listing, skipped names do not
+    count against the limit, so the page is filled from further reads."""
+    objects: list[ObjectEntry] = []
+    marker = query.marker
+    while len(objects) < query.limit:
+        page = storage.list_objects(account, container, prefix=query.prefix, delimiter="/", marker=marker,
+                                    end_marker=query.end_marker, limit=query.limit - len(objects),
+                                    reverse=query.reverse)
+        dir_objects = (_dir_object(storage, account, container, query, prefix, marker)
+                       for prefix in page.prefixes)
+        found = [*page.objects, *(entry for entry in dir_objects if entry is not None)]
+        found.sort(key=_object_key, reverse=query.reverse)
+        objects += [entry for entry in found if entry.key != query.prefix]
+        if not page.truncated or page.next_marker is None:
+            break
+        marker = page.next_marker
+    return ObjectListing(objects[:query.limit], [], False, None)
+
+
+def _dir_object(storage: ObjectStore, account: str, container: str, query: ListingQuery, prefix: str,
+                marker: str) -> ObjectEntry | None:
+    """The object named `prefix` if a path listing shows it: ascending, it comes before everything
+    under it; descending, after, so Swift shows it only when nothing else under it is in range."""
+    under = storage.list_objects(account, container, prefix=prefix, marker=marker,
+                                 end_marker=query.end_marker, limit=2 if query.reverse else 1,
+                                 reverse=query.reverse).objects
+    if not under or under[-1].key != prefix or (query.reverse and len(under) > 1):
+        return None
+    return under[-1]
+
+
 def listing_format(request: Request) -> str:
     """`format=` wins; else the Accept header; else plain text."""
     requested = request.query.get("format", "").lower()
@@ -85,10 +131,10 @@ def listing_format(request: Request) -> str:
     return "plain"
 
 
-def render_objects(listing: ObjectListing, fmt: str, container: str, path_only: bool = False,
+def render_objects(listing: ObjectListing, fmt: str, container: str,
                    links: dict[str, dict[str, object]] | None = None, *, reverse: bool = False) -> bytes:
     """`links`: the extra JSON keys of the symlinks listed, by name (see `symlink.listed_links`)."""
-    entries = _merged(listing.objects, [] if path_only else listing.prefixes, _object_key, reverse)
+    entries = _merged(listing.objects, listing.prefixes, _object_key, reverse)
     if fmt == "json":
         extra = links or {}
         # A subdir never shares its name with a listed object (such a key rolls up into it).

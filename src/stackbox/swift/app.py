@@ -27,7 +27,7 @@ from stackbox.identity import access_rules
 from stackbox.storage import types as st
 from stackbox.swift import account, bulk, container, copying, formpost, obj, tempurl
 from stackbox.swift.acl import authorize, unauthorized
-from stackbox.swift.context import Call, split_path
+from stackbox.swift.context import BadPath, Call, split_path
 from stackbox.swift.errors import SwiftError
 from stackbox.swift.info import INFO_BODY
 
@@ -127,9 +127,12 @@ async def _route(request: Request, storage: ObjectStore, identity: IdentityServi
         return Response(INFO_BODY, 200, content_type="application/json; charset=UTF-8")
     if not request.path_is_clean:
         raise SwiftError(412, "Invalid UTF8 or contains NULL")
-    parts = split_path(path)
+    try:
+        parts = split_path(path)
+    except BadPath:
+        raise SwiftError(412, "Bad URL") from None
     if parts is None:
-        raise SwiftError(412, "Bad URL")
+        raise SwiftError(404)
     call = Call(request, storage, identity, *parts)
     if formpost.is_form_post(call):
         return await formpost.form_post(call)

@@ -48,8 +48,17 @@ class Call:
         return f"/v1/{self.account}/{self.container}/{self.obj}"
 
 
+class BadPath(ValueError):
+    """A path Swift's proxy finds no controller for (412 "Bad URL")."""
+
+
 def split_path(path: str) -> tuple[str, str, str] | None:
-    """`/v1/<account>[/<container>[/<object>]]` -> (account, container, object), None if malformed."""
+    """`/v1/<account>[/<container>[/<object>]]` -> (account, container, object); None for a path
+    with an empty segment before the last (Swift answers it 404); BadPath for `/v1` or `/v1/`."""
+    if path in ("/v1", "/v1/"):
+        raise BadPath(path)
+    if not path.startswith("/v1/"):
+        return None
     parts = path[len("/v1/"):].split("/", 2)
     account = parts[0]
     container = parts[1] if len(parts) > 1 else ""

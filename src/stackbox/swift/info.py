@@ -6,6 +6,9 @@ from typing import Any
 
 import orjson
 
+from stackbox.s3.delete import MAX_DELETE_KEYS
+from stackbox.s3.list import MAX_KEYS
+from stackbox.s3.multipart import MAX_PARTS, MIN_PART_SIZE
 from stackbox.swift import bulk, headers, large_objects, symlink, tempurl
 
 SWIFT_VERSION = "2.38.3"
@@ -62,6 +65,21 @@ def capabilities() -> dict[str, Any]:
             "max_deletes_per_request": bulk.MAX_DELETES_PER_REQUEST,
             "max_failed_deletes": bulk.MAX_FAILED_DELETES,
         },
+        "s3api": s3api_capabilities(),
+    }
+
+
+def s3api_capabilities() -> dict[str, Any]:
+    """The S3 front end on the same port, under s3api's keys, with the limits it enforces (AWS's:
+    10,000 parts where s3api's default is 1,000). `s3_acl`: S3 ACLs are stored and enforced."""
+    return {
+        "max_bucket_listing": MAX_KEYS,
+        "max_parts_listing": MAX_KEYS,
+        "max_upload_part_num": MAX_PARTS,
+        "max_multi_delete_objects": MAX_DELETE_KEYS,
+        "allow_multipart_uploads": True,
+        "min_segment_size": MIN_PART_SIZE,
+        "s3_acl": True,
     }
 
 

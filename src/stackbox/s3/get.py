@@ -4,34 +4,26 @@ and GetObjectAttributes."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from stackbox import objecthttp
 from stackbox.digits import decimal
-from stackbox.http import Response, StreamingResponse
+from stackbox.http import Response
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import checksum_element, object_headers
 from stackbox.s3.lifecycle import expiration_headers
 from stackbox.s3.object_lock import lock_headers
-from stackbox.s3.signature.canonical import parse_http_date
 from stackbox.s3.versioning import requested_version, version_headers
 from stackbox.storage.types import ObjectInfo
+
+Span = objecthttp.Span
 
 _OVERRIDDEN = ("content-type", "content-language", "expires", "cache-control", "content-disposition",
                "content-encoding")
 _OVERRIDES = {f"response-{name}": name for name in _OVERRIDDEN}
 _ATTRIBUTES = frozenset({"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"})
 MAX_PART_NUMBER = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class ByteRange:
-    start: int
-    stop: int  #: exclusive
-
-    def content_range(self, size: int) -> str:
-        return f"bytes {self.start}-{self.stop - 1}/{size}"
 
 
 async def get_object(call: S3Call) -> Response:
@@ -62,64 +54,28 @@ def _read(call: S3Call, *, head: bool) -> Response:
 
 
 def check_conditions(headers: Mapping[str, str], obj: ObjectInfo) -> bool:
-    """RFC 7232 as S3 applies it: PreconditionFailed, or True for 304 Not Modified."""
-    modified = int(obj.last_modified)
-    if_match = headers.get("if-match")
-    if if_match is not None:
-        if not _etag_matches(if_match, obj.etag):
-            raise S3Error("PreconditionFailed", Condition="If-Match")
-    else:
-        since = _header_time(headers, "if-unmodified-since")
-        if since is not None and modified > since:
-            raise S3Error("PreconditionFailed", Condition="If-Unmodified-Since")
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None:
-        return _etag_matches(if_none_match, obj.etag)
-    since = _header_time(headers, "if-modified-since")
-    return since is not None and modified <= since
+    """RFC 9110 as S3 applies it: PreconditionFailed, or True for 304 Not Modified."""
+    verdict = objecthttp.evaluate_conditions(headers, obj.etag, int(obj.last_modified),
+                                             objecthttp.S3_CONDITIONS)
+    if verdict is not None and verdict.status == 412:
+        raise S3Error("PreconditionFailed", Condition=verdict.condition)
+    return verdict is not None
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    candidates = [value.strip().removeprefix("W/").strip('"') for value in header.split(",")]
-    return "*" in candidates or etag in candidates
-
-
-def _header_time(headers: Mapping[str, str], name: str) -> float | None:
-    value = headers.get(name)
-    return parse_http_date(value) if value else None
-
-
-def parse_range(header: str | None, size: int) -> ByteRange | None:
+def parse_range(header: str | None, size: int) -> Span | None:
     """The one range of a `Range` header; None to send the whole object (no header, one S3 ignores
     because it is not a valid bytes range, or several ranges: S3 serves one range per GET and answers
     a multi-range request with the whole object). InvalidRange if the range cannot be satisfied."""
-    if not header or not header.startswith("bytes=") or "," in header:
+    spans = objecthttp.parse_range(header, size, objecthttp.S3_RANGES)
+    if spans is None:
         return None
-    first, dash, last = header[len("bytes="):].strip().partition("-")
-    if not _valid_range_spec(first, dash, last):
-        return None
-    if not first:
-        length = min(int(last), size)
-        if length > 0:
-            return ByteRange(size - length, size)
-    else:
-        start = int(first)
-        if last and int(last) < start:
-            return None
-        if start < size:
-            return ByteRange(start, min(int(last) + 1, size) if last else size)
-    raise S3Error("InvalidRange", headers=[("content-range", f"bytes */{size}")],
-                  RangeRequested=header, ActualObjectSize=str(size))
+    if not spans:
+        raise S3Error("InvalidRange", headers=[("content-range", f"bytes */{size}")],
+                      RangeRequested=header or "", ActualObjectSize=str(size))
+    return spans[0]
 
 
-def _valid_range_spec(first: str, dash: str, last: str) -> bool:
-    """`first-`, `first-last` or `-suffix_length`, all decimal."""
-    if not dash or (last and decimal(last) is None):
-        return False
-    return decimal(first) is not None or (not first and bool(last))
-
-
-def _part_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]]) -> ByteRange | None:
+def _part_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]]) -> Span | None:
     """`?partNumber=N`: the bytes of part N of a multipart object (the whole of a simple one, as part 1)."""
     raw = call.query.get("partNumber")
     if raw is None:
@@ -133,12 +89,12 @@ def _part_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]]) -
     if not obj.parts:
         if number != 1:
             raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", status=416)
-        return ByteRange(0, obj.size)
+        return 0, obj.size
     if number > len(obj.parts):
         raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", status=416)
     start = sum(part.size for part in obj.parts[: number - 1])
     headers.append(("x-amz-mp-parts-count", str(len(obj.parts))))
-    return ByteRange(start, start + obj.parts[number - 1].size)
+    return start, start + obj.parts[number - 1].size
 
 
 def _with_overrides(headers: list[tuple[str, str]], query: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -150,30 +106,17 @@ def _with_overrides(headers: list[tuple[str, str]], query: Mapping[str, str]) ->
 
 def _whole(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], head: bool) -> Response:
     headers.append(("content-length", str(obj.size)))
-    if head:
-        return Response(b"", 200, headers)
-    inline = _inline_data(obj)
-    if inline is not None:
-        return Response(inline, 200, headers)
-    return StreamingResponse(call.storage.read(obj), 200, headers)
+    return objecthttp.span_answer(call.storage, obj, (0, obj.size), 200, headers, head=head)
 
 
-def _inline_data(obj: ObjectInfo) -> bytes | None:
-    """The bytes of a small object kept in its metadata row: sent in one piece, without streaming."""
-    if len(obj.extents) == 1 and obj.extents[0].data is not None:
-        return obj.extents[0].data
-    return None
-
-
-def _single_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], byte_range: ByteRange,
+def _single_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], byte_range: Span,
                   head: bool, *, partial: bool) -> Response:
-    headers.append(("content-length", str(byte_range.stop - byte_range.start)))
+    start, stop = byte_range
+    headers.append(("content-length", str(stop - start)))
     status = 206 if partial else 200
     if partial:
-        headers.append(("content-range", byte_range.content_range(obj.size)))
-    if head:
-        return Response(b"", status, headers)
-    return StreamingResponse(call.storage.read(obj, byte_range.start, byte_range.stop), status, headers)
+        headers.append(("content-range", objecthttp.content_range(byte_range, obj.size)))
+    return objecthttp.span_answer(call.storage, obj, byte_range, status, headers, head=head)
 
 
 async def get_object_attributes(call: S3Call) -> Response:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 
+from stackbox import objecthttp
 from stackbox.http import Response
+from stackbox.storage.contract import ObjectStore
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, Preconditions, StorageError, WriteChecks
 from stackbox.swift import copying, large_objects, legacy_versioning, symlink, versioning
 from stackbox.swift.container import ALLOWED_METHODS
@@ -13,7 +16,6 @@ from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError, bad_request, html_body, html_error
 from stackbox.swift.headers import MAX_FILE_SIZE
 from stackbox.swift.object_meta import check_object_name, created, object_headers, request_attrs
-from stackbox.swift.ranges import body_response, check_conditions
 
 
 def declared_length(headers: Mapping[str, str]) -> int | None:
@@ -84,12 +86,32 @@ async def get_object(call: Call) -> Response:
     if link_headers:  # a followed symlink's Content-Location names its target already
         version_headers = [header for header in version_headers if header[0] != "Content-Location"]
     headers += version_headers
-    status = check_conditions(call.headers, obj.etag, obj.last_modified, call.method)
-    if status is not None:
-        return _condition_failed(status, headers)
+    verdict = objecthttp.evaluate_conditions(call.headers, obj.etag, math.ceil(obj.last_modified),
+                                             objecthttp.SWIFT_CONDITIONS)
+    if verdict is not None:
+        return _condition_failed(verdict.status, headers)
     # Swift ignores Range on HEAD: the answer describes the whole object.
     range_header = None if head else call.headers.get("range")
-    return body_response(call.storage, obj, headers, range_header, head)
+    return body_answer(call.storage, obj, headers, range_header, head=head)
+
+
+def body_answer(storage: ObjectStore, obj: ObjectInfo, headers: list[tuple[str, str]],
+                range_header: str | None, *, head: bool) -> Response:
+    """200 with the whole object, 206 with one span or `multipart/byteranges` with several; 416 (with
+    the object's headers, as Swift sends them) when no span is satisfiable."""
+    spans = objecthttp.parse_range(range_header, obj.size, objecthttp.SWIFT_RANGES)
+    if spans == []:
+        return Response(html_body(416), 416, [*headers, ("Content-Range", f"bytes */{obj.size}")])
+    if spans is None:
+        headers.append(("content-length", str(obj.size)))
+        return objecthttp.span_answer(storage, obj, (0, obj.size), 200, headers, head=head)
+    if len(spans) == 1:
+        headers += [("Content-Range", objecthttp.content_range(spans[0], obj.size)),
+                    ("content-length", str(spans[0][1] - spans[0][0]))]
+        return objecthttp.span_answer(storage, obj, spans[0], 206, headers, head=head)
+    content_type = next((value for name, value in headers if name == "Content-Type"), "")
+    headers = [(name, value) for name, value in headers if name != "Content-Type"]
+    return objecthttp.multipart_answer(storage, obj, spans, headers, content_type, head=head)
 
 
 def _read(call: Call, version_id: str | None) -> ObjectInfo:

@@ -152,17 +152,24 @@ def test_presigned_get_and_put(minio: Minio, bucket: str) -> None:
     assert tampered.status_code == 403
 
 
-def test_presigned_post_policy_is_refused_clearly(cloud: RunningCloud, minio: Minio, bucket: str) -> None:
-    """Browser POST uploads (issue 10) are not implemented yet: the form is refused, nothing stored."""
+def test_presigned_post_policy_upload(cloud: RunningCloud, minio: Minio, bucket: str) -> None:
+    """A browser upload with MinIO's POST policy (SigV4): the key within `starts-with`, the type and
+    size as the policy says; a key outside the prefix is refused and stores nothing."""
     policy = PostPolicy(bucket, datetime.now(UTC) + timedelta(minutes=5))
     policy.add_starts_with_condition("key", "uploads/")
+    policy.add_equals_condition("Content-Type", "text/plain")
+    policy.add_content_length_range_condition(1, 100)
     form = minio.presigned_post_policy(policy)
-    posted = requests.post(f"{cloud.object_url}/{bucket}", data={**form, "key": "uploads/a"},
-                           files={"file": ("a", b"data")}, timeout=10)
-    # Until issue 10 lands, the form is refused as any unknown bucket POST; then this test changes.
-    assert posted.status_code == 405, posted.text
-    assert b"<Code>MethodNotAllowed</Code>" in posted.content
-    assert [found.object_name for found in minio.list_objects(bucket, recursive=True)] == []
+    posted = requests.post(f"{cloud.object_url}/{bucket}", timeout=10, files={"file": ("a.txt", b"data")},
+                           data={**form, "key": "uploads/a", "Content-Type": "text/plain"})
+    assert posted.status_code == 204, posted.text
+    stat = minio.stat_object(bucket, "uploads/a")
+    assert (stat.size, stat.content_type, f'"{stat.etag}"') == (4, "text/plain", posted.headers["etag"])
+    outside = requests.post(f"{cloud.object_url}/{bucket}", timeout=10, files={"file": ("b", b"data")},
+                            data={**form, "key": "elsewhere/b", "Content-Type": "text/plain"})
+    assert outside.status_code == 403, outside.text
+    assert b'Policy Condition failed: ["starts-with", "$key", "uploads/"]' in outside.content
+    assert [found.object_name for found in minio.list_objects(bucket, recursive=True)] == ["uploads/a"]
 
 
 def test_copy_with_conditions(minio: Minio, bucket: str) -> None:

@@ -26,6 +26,7 @@ from stackbox.http import (
 from stackbox.s3 import acl, bucket, copy, delete, get, lifecycle, multipart, put, tagging, versioning
 from stackbox.s3 import list as listing
 from stackbox.s3 import object_lock as locking
+from stackbox.s3 import post_object as posting
 from stackbox.s3.call import Access, S3Call
 from stackbox.s3.errors import S3Error, request_id_source
 from stackbox.s3.signature import authenticate
@@ -87,8 +88,15 @@ async def _handle(call: S3Call, virtual: bool) -> Response:
     cloud = call.cloud
     call.auth = authenticate(call.request, cloud.identity.ec2_secret, region=cloud.settings.s3_region,
                              virtual_bucket=call.bucket if virtual else None)
+    if call.auth is None and posting.is_post_object(call):
+        bucket.check_name(call.bucket)
+        return await _in_bucket(posting.post_object, call)
     handler, access = _route(call)
     _authorize(call, access)
+    return await _in_bucket(handler, call)
+
+
+async def _in_bucket(handler: Handler, call: S3Call) -> Response:
     try:
         return await handler(call)
     except storage.NoSuchContainer:

@@ -36,6 +36,12 @@ ERRORS: dict[str, tuple[int, str]] = {
                          "uploaded, or the specified entity tag may not match the part's entity tag."),
     "InvalidPartOrder": (400, "The list of parts was not in ascending order. Parts must be ordered by part "
                               "number."),
+    "InvalidPolicyDocument": (400, "The content of the form does not meet the conditions specified in the "
+                                   "policy document."),
+    "IncorrectNumberOfFilesInPostRequest": (400, "POST requires exactly one file upload per request."),
+    "MalformedPOSTRequest": (400, "The body of your POST request is not well-formed multipart/form-data."),
+    "MaxPostPreDataLengthExceededError": (400, "Your POST request fields preceding the upload file were too "
+                                               "large."),
     "InvalidURI": (400, "Couldn't parse the specified URI."),
     "InvalidTag": (400, "The tag provided was not a valid tag."),
     "InvalidRange": (416, "The requested range is not satisfiable"),

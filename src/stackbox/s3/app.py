@@ -221,6 +221,8 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     versioning_error = versioning.storage_error(error, call) or locking.storage_error(error, call)
     if versioning_error is not None:
         return versioning_error
+    if isinstance(error, storage.QuotaExceeded):  # a Swift quota on the bucket, as s3api answers it
+        return S3Error("EntityTooLarge", "Upload exceeds quota.")
     code = _STORAGE_ERRORS.get(type(error)) if isinstance(error, storage.StorageError) else None
     if code == "NoSuchKey":
         return S3Error(code, Key=call.key)

@@ -39,6 +39,7 @@ from stackbox.storage.listing import KeyRange, list_page
 from stackbox.storage.manifests import flatten
 from stackbox.storage.metadata import Catalog, visible
 from stackbox.storage.multipart import MultipartOperations
+from stackbox.storage.quotas import Quota, quota_of
 from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.space import disk_full_refused, private_dir
 from stackbox.storage.types import (
@@ -126,6 +127,9 @@ class Engine(MultipartOperations, LifecycleOperations):
         self._meta_epoch = SharedCounter(data_dir / "container-epoch")
         self._container_meta: EpochCache[tuple[str, str], Mapping[str, str]] = EpochCache(
             self._meta_epoch, KNOWN_CONTAINERS)
+        #: Account metadata read on every object write (its quotas), cached the same way.
+        self._account_meta: EpochCache[str, Mapping[str, str]] = EpochCache(self._meta_epoch,
+                                                                             KNOWN_CONTAINERS)
 
     @classmethod
     def recover(cls, data_dir: Path) -> RecoveryReport:
@@ -159,6 +163,19 @@ class Engine(MultipartOperations, LifecycleOperations):
         """Sets `updates` and deletes the `remove` names in the account's metadata; `check` may
         refuse the result (by raising) before it is written."""
         self._catalog.update_account_meta(account, updates, remove, check)
+        self._meta_epoch.bump()
+
+    def account_meta(self, account: str) -> Mapping[str, str]:
+        """`get_account(...).meta`, cached until any worker changes an account's or a container's
+        metadata."""
+        cached = self._account_meta.get(account)
+        if cached is not None:
+            return cached
+        epoch = self._meta_epoch.value()
+        meta = self._catalog.account_meta(account)
+        if self._meta_epoch.value() == epoch:
+            self._account_meta.put(account, meta)
+        return meta
 
     def list_containers(self, account: str, *, prefix: str = "", delimiter: str = "", marker: str = "",
                         end_marker: str = "", limit: int = 10_000, reverse: bool = False) -> ContainerListing:
@@ -196,6 +213,10 @@ class Engine(MultipartOperations, LifecycleOperations):
         if self._meta_epoch.value() == epoch:  # else a change committed meanwhile: do not cache
             self._container_meta.put(key, meta)
         return meta
+
+    def quota(self, account: str, container: str) -> Quota | None:
+        """The quotas a write to the container must keep, from cached metadata (no query)."""
+        return quota_of(self.container_meta(account, container), self.account_meta(account))
 
     def container_accounts(self, name: str) -> list[str]:
         """The accounts holding a container called `name` (S3 uses it for anonymous access to public
@@ -264,11 +285,14 @@ class Engine(MultipartOperations, LifecycleOperations):
         InsufficientStorage (also before reading the body, for a declared length that does not fit).
         """
         ref = self._writable(account, container, key, preconditions, cached=True)
+        quota = self.quota(account, container)
+        if quota is not None:  # refused before the body is read when its declared length cannot fit
+            quota.check(self._catalog.conn, ref.id, account, checks.length or 0)
         self._make_room(checks.length or 0)
         with disk_full_refused():
             received = await receive(self._blobs, body, checks)
             checksum = _stored_checksum(checks, received)
-            return await self._commit_received(ref, key, received, attrs, checksum, preconditions)
+            return await self._commit_received(ref, key, received, attrs, checksum, preconditions, quota)
 
     def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Bytes [start, end) of the object (end exclusive, default: its size) in chunks of <= 1 MiB.
@@ -397,13 +421,14 @@ class Engine(MultipartOperations, LifecycleOperations):
         if source_version is not None:
             check_version_id(source_version)
         dst = self._catalog.container_ref(dst_account, dst_container)
+        quota = self.quota(dst_account, dst_container)
         now = time.time()
 
         def build(src: ObjectInfo) -> NewObject:
             if source_etag is not None and source_etag.strip('"') != src.etag:
                 raise PreconditionFailed("the copy source changed")
             return NewObject(src.size, src.etag, _attrs_of(src) if attrs is None else attrs, src.checksum,
-                             src.parts, src.extents, _inline_data(src))
+                             src.parts, src.extents, _inline_data(src), quota=quota)
 
         source = (src_account, src_container, src_key)
         return self._catalog.copy_version(source, source_version, dst, dst_key, build, preconditions, now)
@@ -422,7 +447,8 @@ class Engine(MultipartOperations, LifecycleOperations):
         now = time.time()
         flat = flatten(account, segments, lambda location: self._catalog.find_object(*location, now))
         final_attrs = dataclasses.replace(attrs, manifest_type="slo")
-        new = NewObject(flat.size, etag or flat.etag, final_attrs, extents=flat.extents)
+        new = NewObject(flat.size, etag or flat.etag, final_attrs, extents=flat.extents,
+                        quota=self.quota(account, container))
         return self._catalog.store_manifest(ref, key, new, flat.segments, preconditions, now)
 
     def reap_expired(self, now: float | None = None, limit: int = 1000) -> int:
@@ -464,15 +490,16 @@ class Engine(MultipartOperations, LifecycleOperations):
         return ref
 
     async def _commit_received(self, ref: ContainerRef, key: str, received: Received, attrs: ObjectAttrs,
-                               checksum: Checksum | None, preconditions: Preconditions) -> ObjectInfo:
-        new = NewObject(received.size, received.md5_hex, attrs, checksum, inline=received.inline)
+                               checksum: Checksum | None, preconditions: Preconditions,
+                               quota: Quota | None) -> ObjectInfo:
+        new = NewObject(received.size, received.md5_hex, attrs, checksum, inline=received.inline, quota=quota)
         temp = received.temp
         undo = None
         if temp is not None:
             await self._publish(temp)
             new = NewObject(received.size, received.md5_hex, attrs, checksum,
                             extents=(Extent(temp.blob_id, 0, received.size),),
-                            new_blob=(temp.blob_id, received.size))
+                            new_blob=(temp.blob_id, received.size), quota=quota)
             undo = partial(self._blobs.delete, temp.blob_id)
         info = await self._catalog.commit_object(ref, key, new, preconditions, time.time(), undo)
         self._maybe_purge()

@@ -132,6 +132,10 @@ class Catalog(UploadRecords, LockRecords):
         created, meta = (row[0], orjson.loads(row[1])) if row else (0.0, {})
         return AccountInfo(account, created, meta, totals[0], totals[1], totals[2])
 
+    def account_meta(self, account: str) -> dict[str, str]:
+        row = self.conn.execute("SELECT meta FROM account WHERE name = ?", (account,)).fetchone()
+        return orjson.loads(row[0]) if row else {}
+
     def update_account_meta(self, account: str, updates: Mapping[str, str], remove: Iterable[str],
                             check: MetaCheck | None = None) -> None:
         with self.write() as conn:
@@ -300,6 +304,8 @@ class Catalog(UploadRecords, LockRecords):
                      preconditions: Preconditions, now: float) -> ObjectInfo:
         """The body of `commit_object`, inside a transaction the caller holds."""
         ref = _current_ref(conn, ref)
+        if new.quota is not None:
+            new.quota.check(conn, ref.id, ref.account, new.size)
         latest = _latest(conn, ref.id, key)
         check_preconditions(_live_etag(latest, now), preconditions)
         lock = self._new_version_lock(conn, ref, new.attrs.lock, now)

@@ -21,6 +21,7 @@ from stackbox.storage.checksums import combine_full_object, composite
 from stackbox.storage.ingest import receive
 from stackbox.storage.listing import initial_range
 from stackbox.storage.metadata import Catalog
+from stackbox.storage.quotas import Quota
 from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.space import disk_full_refused
 from stackbox.storage.types import (
@@ -63,6 +64,9 @@ class MultipartOperations:
         raise NotImplementedError
 
     def _maybe_purge(self) -> None:
+        raise NotImplementedError
+
+    def quota(self, account: str, container: str) -> Quota | None:
         raise NotImplementedError
 
     def head_object(self, account: str, container: str, key: str) -> ObjectInfo:
@@ -163,7 +167,7 @@ class MultipartOperations:
         upload = self.get_upload(account, container, upload_id)
         ref = self._catalog.container_ref(account, container)
         assemble = partial(_assemble, upload, parts, etag=etag, checksum=checksum,
-                           min_part_size=min_part_size)
+                           min_part_size=min_part_size, quota=self.quota(account, container))
         for _ in range(_COMPLETION_ATTEMPTS - 1):
             with contextlib.suppress(PartsChanged):
                 return self._complete_once(ref, upload, assemble, preconditions)
@@ -190,7 +194,8 @@ class MultipartOperations:
 
 
 def _assemble(upload: UploadInfo, requested: Sequence[tuple[int, str]], stored: StoredParts, *,
-              etag: str | None, checksum: Checksum | None, min_part_size: int) -> NewObject:
+              etag: str | None, checksum: Checksum | None, min_part_size: int,
+              quota: Quota | None) -> NewObject:
     chosen = _choose_parts(requested, stored, min_part_size)
     return NewObject(
         size=sum(part.size for part, _ in chosen),
@@ -198,7 +203,8 @@ def _assemble(upload: UploadInfo, requested: Sequence[tuple[int, str]], stored: 
         attrs=upload.attrs,
         checksum=checksum or _derived_checksum(upload, [part for part, _ in chosen]),
         parts=[ObjectPart(part.number, part.size, part.etag, part.checksum) for part, _ in chosen],
-        extents=[Extent(blob_id, 0, part.size) for part, blob_id in chosen])
+        extents=[Extent(blob_id, 0, part.size) for part, blob_id in chosen],
+        quota=quota)
 
 
 def _choose_parts(requested: Sequence[tuple[int, str]], stored: StoredParts,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from stackbox.storage.quotas import Quota
 from stackbox.storage.types import Checksum, Extent, ObjectAttrs, ObjectPart, Versioning
 
 
@@ -21,6 +22,8 @@ class NewObject:
     inline: bytes | None = None
     #: A freshly published blob this version introduces: (blob id, size).
     new_blob: tuple[str, int] | None = None
+    #: The quotas the commit must keep (checked inside its transaction); None: no quota is set.
+    quota: Quota | None = None
 
 
 @dataclass(frozen=True, slots=True)

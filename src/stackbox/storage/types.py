@@ -443,6 +443,10 @@ class EntityTooLarge(StorageError):
     pass
 
 
+class QuotaExceeded(StorageError):
+    """The write would take its container or account past a quota (see `storage.quotas`)."""
+
+
 class InvalidRange(StorageError):
     pass
 

@@ -11,6 +11,7 @@ from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError, html_body
 from stackbox.swift.headers import check_meta_totals, meta_headers, meta_update, x_timestamp
 from stackbox.swift.listing import CONTENT_TYPES, listing_format, listing_query, render_containers
+from stackbox.swift.quotas import account_quota_changes, account_quota_headers
 
 
 def account_headers(call: Call, info: AccountInfo, content_type: str) -> list[tuple[str, str]]:
@@ -27,6 +28,7 @@ def account_headers(call: Call, info: AccountInfo, content_type: str) -> list[tu
         (policy + "Bytes-Used", str(info.bytes_used)),
         *meta_headers(info.meta, "account", owner=call.owner),
         ("Accept-Ranges", "bytes"),
+        *account_quota_headers(info.meta),
     ]
     auth = call.auth
     # Swift's keystoneauth records the owning project's domain on the account.
@@ -57,15 +59,23 @@ async def head_account(call: Call) -> Response:
 
 
 async def post_account(call: Call) -> Response:
-    update = meta_update(call.headers, "account")
-    check_meta_totals(update.applied_to(call.storage.get_account(call.account).meta))
-    call.storage.update_account_meta(call.account, update.set, update.remove, check=check_meta_totals)
+    _update_meta(call)
     return Response(b"", 204, content_type=HTML)
 
 
 async def put_account(call: Call) -> Response:
     """Accounts exist implicitly; only owners get here, and their PUT is accepted as Swift's is."""
+    _update_meta(call)
     return Response(html_body(202), 202, content_type=HTML)
+
+
+def _update_meta(call: Call) -> None:
+    quotas_set, quotas_removed = account_quota_changes(call)
+    update = meta_update(call.headers, "account")
+    check_meta_totals(update.applied_to(call.storage.get_account(call.account).meta))
+    updates, removes = {**update.set, **quotas_set}, [*update.remove, *quotas_removed]
+    if updates or removes:
+        call.storage.update_account_meta(call.account, updates, removes, check=check_meta_totals)
 
 
 async def delete_account(call: Call) -> Response:

@@ -25,10 +25,10 @@ from stackbox.http import (
 )
 from stackbox.identity import access_rules
 from stackbox.storage import types as st
-from stackbox.swift import account, bulk, container, copying, formpost, obj, tempurl
+from stackbox.swift import account, bulk, container, copying, formpost, obj, quotas, tempurl
 from stackbox.swift.acl import authorize, unauthorized
 from stackbox.swift.context import BadPath, Call, split_path
-from stackbox.swift.errors import SwiftError
+from stackbox.swift.errors import SwiftError, html_error
 from stackbox.swift.info import INFO_BODY
 
 if TYPE_CHECKING:
@@ -109,6 +109,8 @@ def _error_response(error: SwiftError, method: str) -> Response:
 
 
 def _storage_error(error: st.StorageError) -> SwiftError:
+    if isinstance(error, st.QuotaExceeded):
+        return html_error(413, quotas.EXCEEDED)
     for kind, status in STORAGE_ERRORS:
         if isinstance(error, kind):
             if isinstance(error, st.KeyTooLong):

@@ -28,6 +28,7 @@ from stackbox.storage.types import (
     EntityTooLarge,
     NoSuchContainer,
     ObjectAttrs,
+    QuotaExceeded,
     StorageError,
     WriteChecks,
 )
@@ -367,7 +368,7 @@ async def _store_member(call: Call, archive: tarfile.TarFile, member: tarfile.Ta
     try:
         await call.storage.put_object(call.account, container, key, _chunks(data, member.size),
                                       attrs=attrs, checks=checks)
-    except EntityTooLarge:
+    except (EntityTooLarge, QuotaExceeded):
         return _TOO_LARGE
     except StorageError:
         return "400 Bad Request"

@@ -26,6 +26,7 @@ from stackbox.swift.listing import (
     render_objects,
     render_versions,
 )
+from stackbox.swift.quotas import check_container_quotas
 
 #: Swift's `Allow` for a container or object (COPY is a middleware's, so not listed).
 ALLOWED_METHODS = "DELETE, HEAD, POST, PUT, GET, OPTIONS"
@@ -55,6 +56,7 @@ def _check_name(name: str) -> None:
 
 
 def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
+    check_container_quotas(call.headers)
     update = meta_update(call.headers, "container")
     try:
         info: ContainerInfo | None = call.storage.get_container(call.account, call.container)

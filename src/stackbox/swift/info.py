@@ -65,6 +65,8 @@ def capabilities() -> dict[str, Any]:
             "max_deletes_per_request": bulk.MAX_DELETES_PER_REQUEST,
             "max_failed_deletes": bulk.MAX_FAILED_DELETES,
         },
+        "account_quotas": {},
+        "container_quotas": {},
         "s3api": s3api_capabilities(),
     }
 

@@ -23,7 +23,7 @@ from stackbox.http import (
     Scope,
     Send,
 )
-from stackbox.s3 import acl, bucket, copy, delete, get, lifecycle, multipart, put, tagging, versioning
+from stackbox.s3 import acl, bucket, copy, cors, delete, get, lifecycle, multipart, put, tagging, versioning
 from stackbox.s3 import list as listing
 from stackbox.s3 import object_lock as locking
 from stackbox.s3 import post_object as posting
@@ -41,7 +41,7 @@ Handler = Callable[[S3Call], Awaitable[Response]]
 Route = tuple[Handler, Access]
 
 #: Bucket sub-resources we do not implement: S3 answers these with its own errors or empty documents.
-_UNSUPPORTED_BUCKET = ("policy", "cors", "website", "replication", "notification", "logging",
+_UNSUPPORTED_BUCKET = ("policy", "website", "replication", "notification", "logging",
                        "encryption", "accelerate", "requestPayment", "inventory", "metrics",
                        "analytics", "intelligent-tiering", "ownershipControls", "publicAccessBlock")
 _UNSUPPORTED_OBJECT = ("torrent", "restore", "select")
@@ -63,6 +63,8 @@ def create_s3_app(cloud: Cloud) -> ASGIApp:
         except BaseException as error:  # every failure must become an S3 error
             response = _unexpected(error, call).response(call.resource, request_id,
                                                          head=request.method == "HEAD")
+        if "origin" in request.headers and request.method != "OPTIONS":
+            response.headers += _cors_headers(call, bucket_name)
         # SDKs report both ids in their errors and logs (boto3's ResponseMetadata, awscli --debug).
         response.headers += (("x-amz-request-id", request_id), ("x-amz-id-2", request_id))
         if call.body_withheld:
@@ -70,6 +72,15 @@ def create_s3_app(cloud: Cloud) -> ASGIApp:
         await response(send)
 
     return app
+
+
+def _cors_headers(call: S3Call, bucket_name: str) -> list[tuple[str, str]]:
+    """The bucket's CORS headers for a request from a browser; none if they cannot be read."""
+    try:
+        return cors.response_headers(call.storage, call.request, bucket_name)
+    except Exception:  # the answer itself must still go out
+        log.exception("S3 CORS headers for %s failed", call.resource)
+        return []
 
 
 def _address(request: Request, domain_suffix: str) -> tuple[str, str, bool]:
@@ -85,6 +96,8 @@ def _address(request: Request, domain_suffix: str) -> tuple[str, str, bool]:
 async def _handle(call: S3Call, virtual: bool) -> Response:
     if not call.request.path_is_clean:
         raise S3Error("InvalidURI")
+    if call.request.method == "OPTIONS":
+        return await cors.preflight(call)
     cloud = call.cloud
     call.auth = authenticate(call.request, cloud.identity.ec2_secret, region=cloud.settings.s3_region,
                              virtual_bucket=call.bucket if virtual else None)
@@ -121,6 +134,7 @@ _BUCKET_ROUTES: RouteTable = {
             ("versioning", (versioning.get_bucket_versioning, Access.OWNER_READ)),
             ("object-lock", (locking.get_object_lock_configuration, Access.OWNER_READ)),
             ("lifecycle", (lifecycle.get_bucket_lifecycle, Access.OWNER_READ)),
+            ("cors", (cors.get_bucket_cors, Access.OWNER_READ)),
             ("versions", (versioning.list_object_versions, Access.READ)),
             ("uploads", (listing.list_uploads, Access.READ)),
             (None, (listing.list_objects, Access.READ))],
@@ -130,9 +144,11 @@ _BUCKET_ROUTES: RouteTable = {
             ("versioning", (versioning.put_bucket_versioning, Access.OWNER_WRITE)),
             ("object-lock", (locking.put_object_lock_configuration, Access.OWNER_WRITE)),
             ("lifecycle", (lifecycle.put_bucket_lifecycle, Access.OWNER_WRITE)),
+            ("cors", (cors.put_bucket_cors, Access.OWNER_WRITE)),
             (None, (bucket.create_bucket, Access.OWNER_WRITE))],
     "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.OWNER_WRITE)),
                ("lifecycle", (lifecycle.delete_bucket_lifecycle, Access.OWNER_WRITE)),
+               ("cors", (cors.delete_bucket_cors, Access.OWNER_WRITE)),
                (None, (bucket.delete_bucket, Access.OWNER_WRITE))],
     "POST": [("delete", (delete.delete_objects, Access.WRITE))],
 }

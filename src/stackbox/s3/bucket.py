@@ -14,7 +14,7 @@ from stackbox.s3.object_lock import enabled_on_create
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 #: What S3 answers, for a bucket without one, to the sub-resources we do not implement.
-_MISSING_CONFIGURATION = {"policy": "NoSuchBucketPolicy", "cors": "NoSuchCORSConfiguration"}
+_MISSING_CONFIGURATION = {"policy": "NoSuchBucketPolicy"}
 
 
 def check_name(name: str) -> None:

@@ -12,6 +12,7 @@ from stackbox.http import Response
 #: code -> (HTTP status, default message), as Amazon S3 documents them.
 ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied"),
+    "AccessForbidden": (403, "Access Forbidden"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
     "BadRequest": (400, "Bad Request"),

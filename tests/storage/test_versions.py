@@ -118,11 +118,14 @@ async def test_preconditions_apply_to_the_current_version(engine: Engine) -> Non
     engine.set_versioning(ACCOUNT, "box", "enabled")
     first = await engine.put_object(ACCOUNT, "box", "k", chunks(b"first"))
     await engine.delete(ACCOUNT, "box", "k")
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(NoSuchObject):  # under a delete marker there is no current object to match
         await engine.put_object(ACCOUNT, "box", "k", chunks(b"x"), preconditions=Preconditions(
             if_match_etag=first.etag))
     await engine.put_object(ACCOUNT, "box", "k", chunks(b"x"), preconditions=Preconditions(
         if_none_match_star=True))
+    with pytest.raises(PreconditionFailed):
+        await engine.put_object(ACCOUNT, "box", "k", chunks(b"y"), preconditions=Preconditions(
+            if_match_etag=first.etag))
 
 
 async def test_version_ids_are_checked(engine: Engine) -> None:

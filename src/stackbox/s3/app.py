@@ -216,6 +216,7 @@ _STORAGE_ERRORS: dict[type[storage.StorageError], str] = {
     storage.ContainerNotEmpty: "BucketNotEmpty",
     storage.KeyTooLong: "KeyTooLongError",
     storage.PreconditionFailed: "PreconditionFailed",
+    storage.ConditionalConflict: "ConditionalRequestConflict",
     storage.BadDigest: "BadDigest",
     storage.ChecksumMismatch: "BadDigest",
     storage.IncompleteBody: "IncompleteBody",
@@ -228,6 +229,15 @@ _STORAGE_ERRORS: dict[type[storage.StorageError], str] = {
     storage.UnsupportedChecksum: "InvalidRequest",
     storage.InsufficientStorage: "InsufficientCapacity",
 }
+
+
+_WRITE_CONDITIONS = {"if-none-match": "If-None-Match", "if-match": "If-Match",
+                     "x-amz-if-match-size": "x-amz-if-match-size",
+                     "x-amz-if-match-last-modified-time": "x-amz-if-match-last-modified-time"}
+
+
+def _failed_condition(call: S3Call) -> str:
+    return next((name for header, name in _WRITE_CONDITIONS.items() if header in call.headers), "If-Match")
 
 
 def _unexpected(error: BaseException, call: S3Call) -> S3Error:
@@ -243,7 +253,7 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     if code == "NoSuchKey":
         return S3Error(code, Key=call.key)
     if code == "PreconditionFailed":
-        return S3Error(code, Condition="If-None-Match" if "if-none-match" in call.headers else "If-Match")
+        return S3Error(code, Condition=_failed_condition(call))
     if code == "NoSuchUpload":
         return S3Error(code, UploadId=call.query.get("uploadId", ""))
     if code is not None:

@@ -35,7 +35,10 @@ async def create_bucket(call: S3Call) -> Response:
     create = call.storage.create_locked_container if locked else call.storage.create_container
     created = create(call.account, call.bucket, meta)
     if not created:
-        raise S3Error("BucketAlreadyOwnedByYou", BucketName=call.bucket)
+        if call.cloud.settings.s3_region != "us-east-1":
+            raise S3Error("BucketAlreadyOwnedByYou", BucketName=call.bucket)
+        # us-east-1 keeps S3's original answer: creating a bucket you already own succeeds.
+        return Response(b"", 200, [("location", f"/{call.bucket}")])
     if s3_owner(call.storage, call.bucket) != call.account:
         # Another project created it in the same instant: S3 names are global, the first keeps it.
         call.storage.delete_container(call.account, call.bucket)

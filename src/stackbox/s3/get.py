@@ -135,7 +135,7 @@ async def get_object_attributes(call: S3Call) -> Response:
         children.append("<Checksum>" + checksum_element(checksum)
                         + xml.element("ChecksumType", checksum.type) + "</Checksum>")
     if "ObjectParts" in wanted and obj.parts:
-        children.append(_object_parts(obj, call.query))
+        children.append(_object_parts(obj, call.headers))
     if "StorageClass" in wanted:
         children.append(xml.element("StorageClass", "STANDARD"))
     if "ObjectSize" in wanted:
@@ -144,9 +144,10 @@ async def get_object_attributes(call: S3Call) -> Response:
     return xml.xml_response("GetObjectAttributesResponse", children, headers=headers)
 
 
-def _object_parts(obj: ObjectInfo, query: Mapping[str, str]) -> str:
-    marker = _int_param(query, "part-number-marker", 0)
-    limit = min(_int_param(query, "max-parts", 1000), 1000)
+def _object_parts(obj: ObjectInfo, headers: Mapping[str, str]) -> str:
+    """The ObjectParts page the `x-amz-part-number-marker` and `x-amz-max-parts` headers ask for."""
+    marker = _int_param(headers, "x-amz-part-number-marker", 0)
+    limit = min(_int_param(headers, "x-amz-max-parts", 1000), 1000)
     after = [part for part in obj.parts if part.number > marker]
     shown = after[:limit]
     algorithm = obj.checksum.algorithm.upper() if obj.checksum is not None else None
@@ -161,8 +162,8 @@ def _object_parts(obj: ObjectInfo, query: Mapping[str, str]) -> str:
             + parts + "</ObjectParts>")
 
 
-def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
-    raw = query.get(name)
+def _int_param(headers: Mapping[str, str], name: str, default: int) -> int:
+    raw = headers.get(name)
     if raw is None:
         return default
     value = decimal(raw)

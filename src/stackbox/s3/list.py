@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
 from urllib.parse import quote
 
+from stackbox.digits import decimal
 from stackbox.http import Response
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
-from stackbox.storage.types import ObjectEntry, ObjectListing, UploadInfo
+from stackbox.storage.types import ContainerListing, ObjectEntry, ObjectListing, UploadInfo
 
 MAX_KEYS = 1000
 _MAX_BUCKETS = 10_000
@@ -33,12 +34,42 @@ def owner(call: S3Call, tag: str = "Owner") -> str:
     return f"<{tag}>{owner_fields(call)}</{tag}>"
 
 
+#: ListBuckets' paging parameters: with any of them S3 pages, and names each bucket's region.
+_BUCKET_PAGING = ("max-buckets", "continuation-token", "prefix", "bucket-region")
+
+
 async def list_buckets(call: S3Call) -> Response:
-    listing = call.storage.list_containers(call.account, limit=_MAX_BUCKETS)
+    query = call.query
+    paged = any(name in query for name in _BUCKET_PAGING)
+    limit = _max_buckets(query.get("max-buckets"))
+    token = query.get("continuation-token")
+    marker = _decode_token(token) if token else ""
+    prefix = query.get("prefix", "")
+    region = call.cloud.settings.s3_region
+    if query.get("bucket-region", region) != region:
+        listing = ContainerListing([], [], False, None)
+    else:
+        listing = call.storage.list_containers(call.account, prefix=prefix, marker=marker, limit=limit)
+    region_element = xml.element("BucketRegion", region) if paged else ""
     buckets = "".join(
         "<Bucket>" + xml.element("Name", info.name) + xml.element("CreationDate", xml.iso8601(info.created))
-        + "</Bucket>" for info in listing.containers)
-    return xml.xml_response("ListAllMyBucketsResult", [owner(call), f"<Buckets>{buckets}</Buckets>"])
+        + region_element + "</Bucket>" for info in listing.containers)
+    children = [f"<Buckets>{buckets}</Buckets>", owner(call)]
+    if listing.truncated and listing.next_marker:
+        children.append(xml.element("ContinuationToken", _encode_token(listing.next_marker)))
+    if "prefix" in query:
+        children.append(xml.element("Prefix", prefix))
+    return xml.xml_response("ListAllMyBucketsResult", children)
+
+
+def _max_buckets(raw: str | None) -> int:
+    if raw is None:
+        return _MAX_BUCKETS
+    value = decimal(raw.strip())
+    if value is None or not 1 <= value <= _MAX_BUCKETS:
+        raise S3Error("InvalidArgument", "Argument max-buckets must be an integer between 1 and "
+                      f"{_MAX_BUCKETS}", ArgumentName="max-buckets", ArgumentValue=raw)
+    return value
 
 
 def asked_url_encoding(query: Mapping[str, str]) -> bool:

@@ -61,7 +61,8 @@ async def delete_bucket_tagging(call: S3Call) -> Response:
 
 
 def _tagging(tags: Mapping[str, str] | object, headers: list[tuple[str, str]] | None = None) -> Response:
-    items = tags.items() if isinstance(tags, Mapping) else ()
+    # A tag set has no order of its own: answered sorted by key, the same whatever order it was given in.
+    items = sorted(tags.items()) if isinstance(tags, Mapping) else []
     tag_set = "".join(f"<Tag>{xml.element('Key', name)}{xml.element('Value', value)}</Tag>"
                       for name, value in items)
     return xml.xml_response("Tagging", [f"<TagSet>{tag_set}</TagSet>"], headers=headers)

@@ -49,6 +49,7 @@ from stackbox.storage.types import (
     NO_PRECONDITIONS,
     AccountInfo,
     Checksum,
+    ConditionalConflict,
     ContainerInfo,
     ContainerListing,
     Deletion,
@@ -60,6 +61,7 @@ from stackbox.storage.types import (
     LockConfiguration,
     MetaCheck,
     NoSuchContainer,
+    NoSuchObject,
     ObjectAttrs,
     ObjectEntry,
     ObjectInfo,
@@ -280,9 +282,10 @@ class Engine(MultipartOperations, LifecycleOperations):
                          preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo:
         """Stream `body` into a new version of the object; see the module docstring for guarantees.
 
-        Raises NoSuchContainer, KeyTooLong, PreconditionFailed (also before reading the body when it
-        already fails), EntityTooLarge, IncompleteBody, BadDigest, ChecksumMismatch,
-        InsufficientStorage (also before reading the body, for a declared length that does not fit).
+        Raises NoSuchContainer, KeyTooLong, PreconditionFailed or NoSuchObject (before reading the
+        body: see `Preconditions`), ConditionalConflict (they held then, not at the commit),
+        EntityTooLarge, IncompleteBody, BadDigest, ChecksumMismatch, InsufficientStorage (also
+        before reading the body, for a declared length that does not fit).
         """
         ref = self._writable(account, container, key, preconditions, cached=True)
         quota = self.quota(account, container)
@@ -292,7 +295,11 @@ class Engine(MultipartOperations, LifecycleOperations):
         with disk_full_refused():
             received = await receive(self._blobs, body, checks)
             checksum = _stored_checksum(checks, received)
-            return await self._commit_received(ref, key, received, attrs, checksum, preconditions, quota)
+            try:
+                return await self._commit_received(ref, key, received, attrs, checksum, preconditions,
+                                                   quota)
+            except (PreconditionFailed, NoSuchObject) as error:
+                raise ConditionalConflict(str(error)) from error
 
     def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Bytes [start, end) of the object (end exclusive, default: its size) in chunks of <= 1 MiB.
@@ -475,9 +482,9 @@ class Engine(MultipartOperations, LifecycleOperations):
         _check_key(key)
         lookup = self._container_ref if cached else self._catalog.container_ref
         ref = lookup(account, container)
-        if preconditions.if_none_match_star and self._catalog.find_object(account, container, key,
-                                                                          time.time()) is not None:
-            raise PreconditionFailed("the object exists")
+        if preconditions.any:
+            found = self._catalog.find_object(account, container, key, time.time())
+            preconditions.check(None if found is None else (found.etag, found.size, found.last_modified))
         return ref
 
     def _container_ref(self, account: str, container: str) -> ContainerRef:

@@ -93,9 +93,7 @@ class _Sink:
         self.buffer.append(chunk)
         if self.temp is None and self.received <= self.inline_limit:
             return
-        if self.temp is None:
-            self.temp = self.blobs.create()
-            self.writing = BackgroundBatches(self.temp.write_all)
+        temp = self.temp if self.temp is not None else self._open_temp()
         assert self.writing is not None
         for piece in self.buffer:
             await self.writing.add(piece)
@@ -106,7 +104,12 @@ class _Sink:
             self.unchecked = 0
             self.blobs.check_room()
         if self.blobs.fsync and self.unsynced >= BACKGROUND_SYNC_BYTES:
-            await self._background_sync(self.temp)
+            await self._background_sync(temp)
+
+    def _open_temp(self) -> TempBlob:
+        self.temp = temp = self.blobs.create()
+        self.writing = BackgroundBatches(temp.write_all)
+        return temp
 
     async def _background_sync(self, temp: TempBlob) -> None:
         if self.syncing is not None:
@@ -116,6 +119,8 @@ class _Sink:
 
     async def flush(self) -> None:
         """Wait for everything running in the background."""
+        if self.temp is None and self.received > self.inline_limit:
+            self._open_temp()  # an empty body that must still be a blob (a multipart part)
         await self.hashing.finish()
         if self.writing is not None:
             await self.writing.finish()

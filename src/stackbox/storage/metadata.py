@@ -58,7 +58,6 @@ from stackbox.storage.types import (
     ObjectAttrs,
     ObjectEntry,
     ObjectInfo,
-    PreconditionFailed,
     Preconditions,
     VersionEntry,
     Versioning,
@@ -74,7 +73,8 @@ LIVE = "(delete_at IS NULL OR delete_at > ?)"
 #: Keys per `IN (...)` list, well under SQLite's limit on bound parameters.
 _KEYS_PER_QUERY = 500
 #: What version bookkeeping reads of a row (`_Row`).
-ROW_COLUMNS = "id, container_id, key, version, is_null, latest, marker, size, etag, extents, delete_at"
+ROW_COLUMNS = ("id, container_id, key, version, is_null, latest, marker, size, etag, extents, delete_at, "
+               "last_modified")
 #: A version read in full, joined with its container (`_find`).
 READ_COLUMNS = ", ".join(f"o.{name.strip()}" for name in OBJECT_COLUMNS.split(",")) + \
     ", o.is_null, o.version, o.marker, c.versioning, " + \
@@ -93,6 +93,7 @@ class _Row(NamedTuple):
     etag: str
     extents: bytes | None
     delete_at: int | None
+    last_modified: float
 
 
 class Catalog(UploadRecords, LockRecords):
@@ -307,7 +308,7 @@ class Catalog(UploadRecords, LockRecords):
         if new.quota is not None:
             new.quota.check(conn, ref.id, ref.account, new.size)
         latest = _latest(conn, ref.id, key)
-        check_preconditions(_live_etag(latest, now), preconditions)
+        preconditions.check(_live_state(latest, now))
         lock = self._new_version_lock(conn, ref, new.attrs.lock, now)
         if new.new_blob is not None:
             conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 0)", new.new_blob)
@@ -415,7 +416,7 @@ class Catalog(UploadRecords, LockRecords):
             return self._delete_version(conn, ref, key, version_id, now, bypass_governance)
         latest = _latest(conn, ref.id, key)
         etag = _live_etag(latest, now)
-        check_preconditions(etag, preconditions)
+        preconditions.check(_live_state(latest, now))
         if ref.versioning == "unversioned":
             if latest is not None:
                 self._remove_row(conn, latest, now)
@@ -606,14 +607,6 @@ def _newer_noncurrent(conn: sqlite3.Connection, container_id: int, key: str, ver
         "AND latest = 0 AND marker = 0 LIMIT ?)", (container_id, key, version, most)).fetchone()[0])
 
 
-def check_preconditions(current_etag: str | None, preconditions: Preconditions) -> None:
-    if preconditions.if_none_match_star and current_etag is not None:
-        raise PreconditionFailed("the object exists")
-    wanted = preconditions.if_match_etag
-    if wanted is not None and (current_etag is None or wanted.strip().strip('"') not in (current_etag, "*")):
-        raise PreconditionFailed("the object's etag differs")
-
-
 def _current_ref(conn: sqlite3.Connection, ref: ContainerRef) -> ContainerRef:
     """The container named by `ref` as it is now, looked up by name: `ref` may come from a cache,
     and the container may have been deleted or recreated (with another id), or its versioning
@@ -693,6 +686,14 @@ def _live_etag(row: _Row | None, now: float) -> str | None:
     if row is None or row.marker or (row.delete_at is not None and row.delete_at <= now):
         return None
     return row.etag
+
+
+def _live_state(row: _Row | None, now: float) -> tuple[str, int, float] | None:
+    """(etag, size, last modified) of a current version that is a live object (what preconditions test)."""
+    if _live_etag(row, now) is None:
+        return None
+    assert row is not None
+    return row.etag, row.size, row.last_modified
 
 
 def _counted(row: _Row | None) -> int:

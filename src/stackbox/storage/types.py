@@ -157,8 +157,34 @@ class Preconditions:
 
     #: `If-None-Match: *`: fail if the object exists.
     if_none_match_star: bool = False
-    #: `If-Match: <etag>`: fail unless the object exists with this etag (quotes are ignored).
+    #: `If-Match: <etag>` (or `*`): NoSuchObject if there is no current object, PreconditionFailed
+    #: unless it has this etag (quotes are ignored).
     if_match_etag: str | None = None
+    #: S3's `x-amz-if-match-size` / `-last-modified-time` (DeleteObject): PreconditionFailed unless
+    #: the current object has this size / was last modified in this very second; no object holds both.
+    if_match_size: int | None = None
+    if_match_modified: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return self != NO_PRECONDITIONS
+
+    def check(self, current: tuple[str, int, float] | None) -> None:
+        """Raise unless they hold for the current live object (etag, size, last modified), or None."""
+        if current is None:
+            if self.if_match_etag is not None:
+                raise NoSuchObject("no current object to match")
+            return
+        etag, size, modified = current
+        if self.if_none_match_star:
+            raise PreconditionFailed("the object exists")
+        wanted = self.if_match_etag
+        if wanted is not None and wanted.strip().strip('"') not in (etag, "*"):
+            raise PreconditionFailed("the object's etag differs")
+        if self.if_match_size is not None and self.if_match_size != size:
+            raise PreconditionFailed("the object's size differs")
+        if self.if_match_modified is not None and self.if_match_modified != int(modified):
+            raise PreconditionFailed("the object's modification time differs")
 
 
 NO_PRECONDITIONS = Preconditions()
@@ -412,6 +438,11 @@ class KeyTooLong(InvalidKey):
 
 class PreconditionFailed(StorageError):
     pass
+
+
+class ConditionalConflict(PreconditionFailed):
+    """The conditions held when the write began but no longer did when it was committed: another
+    write or delete of the object happened meanwhile (S3's 409 ConditionalRequestConflict)."""
 
 
 class BadDigest(StorageError):

@@ -206,3 +206,23 @@ def test_v2_clock_skew_and_unknown_key() -> None:
     assert error_of(sign_v2("GET", URLS[0]), now=time.time() + 3600).code == "RequestTimeTooSkewed"
     unknown = sign_v2("GET", URLS[0], credentials=Credentials("NOPE", "x"))
     assert error_of(unknown).code == "InvalidAccessKeyId"
+
+
+@pytest.mark.parametrize("header", ["date", "x-amz-date"])
+def test_v2_date_before_the_epoch_is_not_a_valid_date(header: str) -> None:
+    """S3 answers AccessDenied (not RequestTimeTooSkewed) to a SigV2 request dated before 1970."""
+    import base64
+    import hashlib
+    import hmac
+
+    stamp = "Tue, 07 Jul 1950 21:53:04 GMT"
+    date_line, amz_line = (stamp, "") if header == "date" else ("", f"x-amz-date:{stamp}\n")
+    to_sign = f"GET\n\n\n{date_line}\n{amz_line}/bucket/key"
+    digest = hmac.new(EC2.secret.encode(), to_sign.encode(), hashlib.sha1).digest()
+    signature = base64.b64encode(digest).decode()
+    request = make_request("GET", f"{ENDPOINT}/bucket/key",
+                           [(header, stamp), ("authorization", f"AWS {EC2.access}:{signature}")])
+    with pytest.raises(S3Error) as caught:
+        authenticate(request, lookup, region=REGION)
+    assert (caught.value.code, caught.value.status) == ("AccessDenied", 403)
+    assert caught.value.message == "AWS authentication requires a valid Date or x-amz-date header"

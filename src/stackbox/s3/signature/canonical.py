@@ -167,7 +167,7 @@ def request_time(headers: dict[str, str]) -> tuple[str, float]:
     else:
         amz_date = headers.get("date", "")
         epoch = parse_http_date(amz_date) if amz_date else None
-    if epoch is None:
+    if epoch is None or epoch < 0:  # S3 takes no date before the epoch for a valid one
         raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
     return amz_date, epoch
 

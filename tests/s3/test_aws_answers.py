@@ -1,0 +1,355 @@
+"""Places where AWS S3's answer is precise and SDKs branch on it: zero-byte parts, re-creating a bucket,
+conditional writes and deletes, tag set order, ListBuckets paging, GetObjectAttributes paging."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import http.client
+import threading
+from urllib.parse import urlparse
+
+import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.client import BaseClient
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from cloud import RunningCloud
+from s3.conftest import Ec2Pair, MakeClient, MakePair, unique
+
+MIB = 1 << 20
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
+    response = excinfo.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], str(response["Error"]["Code"])
+
+
+def body_of(s3: BaseClient, bucket: str, key: str) -> bytes:
+    return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+# ------------------------------------------------------------------------------ multipart, buckets
+
+
+def test_zero_byte_part_is_a_valid_last_part(s3: BaseClient, bucket: str) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    first = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"a" * (5 * MIB))
+    empty = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=2, Body=b"")
+    assert empty["ETag"] == f'"{hashlib.md5(b"").hexdigest()}"'
+    listed = s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload_id)["Parts"]
+    assert [part["Size"] for part in listed] == [5 * MIB, 0]
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": first["ETag"]}, {"PartNumber": 2, "ETag": empty["ETag"]}]})
+    assert s3.head_object(Bucket=bucket, Key="mp")["ContentLength"] == 5 * MIB
+    assert s3.get_object(Bucket=bucket, Key="mp", PartNumber=2)["ContentLength"] == 0
+    assert body_of(s3, bucket, "mp") == b"a" * (5 * MIB)
+
+
+def test_zero_byte_only_part(s3: BaseClient, bucket: str) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="empty", ChecksumAlgorithm="CRC32")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="empty", UploadId=upload_id, PartNumber=1, Body=b"",
+                          ChecksumAlgorithm="CRC32")
+    assert part["ChecksumCRC32"] == "AAAAAA=="
+    s3.complete_multipart_upload(Bucket=bucket, Key="empty", UploadId=upload_id, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]}]})
+    assert body_of(s3, bucket, "empty") == b""
+
+
+def test_recreating_your_own_bucket_in_us_east_1(s3: BaseClient, bucket: str, make_client: MakeClient,
+                                                 make_pair: MakePair) -> None:
+    """us-east-1 answers 200 to creating a bucket you already own (other regions: 409
+    BucketAlreadyOwnedByYou, tested on a server in another region below); anyone else gets 409
+    BucketAlreadyExists and the bucket stays the owner's."""
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x")
+    assert s3.create_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert body_of(s3, bucket, "kept") == b"x"
+    other = make_client(make_pair("member"))
+    with pytest.raises(ClientError) as excinfo:
+        other.create_bucket(Bucket=bucket)
+    assert error_of(excinfo) == (409, "BucketAlreadyExists")
+    with pytest.raises(ClientError) as excinfo:
+        other.list_objects_v2(Bucket=bucket)
+    assert error_of(excinfo)[0] == 403
+
+
+@pytest.fixture(scope="module")
+def eu_cloud(tmp_path_factory: pytest.TempPathFactory) -> RunningCloud:
+    from cloud import start_cloud
+
+    running = start_cloud(tmp_path_factory.mktemp("eu") / "data", workers=1,
+                          extra_env={"STACKBOX_S3_REGION": "eu-west-1"})
+    yield running
+    running.stop()
+
+
+def test_recreating_your_own_bucket_elsewhere(eu_cloud: RunningCloud) -> None:
+    import boto3
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.identity import v3
+
+    login = v3.Password(auth_url=eu_cloud.auth_url, username="admin", password=eu_cloud.admin_password,
+                        project_name="admin", user_domain_id="default", project_domain_id="default")
+    admin = ks_session.Session(auth=login)
+    credential = admin.post(f"{eu_cloud.auth_url}/users/{admin.get_user_id()}/credentials/OS-EC2",
+                            json={"tenant_id": admin.get_project_id()}).json()["credential"]
+    s3 = boto3.client("s3", endpoint_url=eu_cloud.object_url, region_name="eu-west-1",
+                      aws_access_key_id=credential["access"], aws_secret_access_key=credential["secret"])
+    location = {"LocationConstraint": "eu-west-1"}
+    s3.create_bucket(Bucket="mine", CreateBucketConfiguration=location)
+    with pytest.raises(ClientError) as excinfo:
+        s3.create_bucket(Bucket="mine", CreateBucketConfiguration=location)
+    assert error_of(excinfo) == (409, "BucketAlreadyOwnedByYou")
+
+
+# ------------------------------------------------------------------------------ conditional writes
+
+
+def test_put_if_match(s3: BaseClient, bucket: str) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"new", IfMatch='"' + "0" * 32 + '"')
+    assert error_of(excinfo) == (404, "NoSuchKey")
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["ETag"]
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch='"' + "0" * 32 + '"')
+    assert error_of(excinfo) == (412, "PreconditionFailed")
+    assert s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch=etag)["ETag"] != etag
+    assert body_of(s3, bucket, "k") == b"two"
+    s3.delete_object(Bucket=bucket, Key="k")
+    with pytest.raises(ClientError) as excinfo:  # a deleted key is a missing one
+        s3.put_object(Bucket=bucket, Key="k", Body=b"three", IfMatch="*")
+    assert error_of(excinfo) == (404, "NoSuchKey")
+
+
+def test_put_if_none_match_takes_only_a_star(s3: BaseClient, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"one", IfNoneMatch="*")
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfNoneMatch="*")
+    assert error_of(excinfo) == (412, "PreconditionFailed")
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfNoneMatch='"abc"')
+    assert error_of(excinfo) == (501, "NotImplemented")
+    assert body_of(s3, bucket, "k") == b"one"
+
+
+def test_complete_if_match_on_a_missing_key(s3: BaseClient, bucket: str) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"p")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    with pytest.raises(ClientError) as excinfo:
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id, IfMatch="*",
+                                     MultipartUpload=parts)
+    assert error_of(excinfo) == (404, "NoSuchKey")
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id, IfNoneMatch="*",
+                                 MultipartUpload=parts)
+    assert body_of(s3, bucket, "mp") == b"p"
+
+
+def _put_racing(cloud: RunningCloud, pair: Ec2Pair, bucket: str, key: str, headers: dict[str, str],
+                meanwhile: threading.Event, resume: threading.Event) -> http.client.HTTPResponse:
+    """A signed PUT whose body is sent in two halves, waiting in between until `resume` is set."""
+    body = b"x" * (256 * 1024)
+    url = f"{cloud.object_url}/{bucket}/{key}"
+    request = AWSRequest(method="PUT", url=url, data=body,
+                         headers={**headers, "x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    S3SigV4Auth(Credentials(pair.access, pair.secret), "s3", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    connection = http.client.HTTPConnection(urlparse(cloud.object_url).netloc, timeout=30)
+    connection.putrequest("PUT", f"/{bucket}/{key}", skip_accept_encoding=True)
+    for name, value in prepared.headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    connection.send(body[: len(body) // 2])
+    meanwhile.set()
+    resume.wait(30)
+    connection.send(body[len(body) // 2:])
+    return connection.getresponse()
+
+
+@pytest.mark.parametrize("condition", ["if-none-match", "if-match"])
+def test_conditional_put_conflicting_with_a_write_meanwhile(
+        cloud: RunningCloud, member: Ec2Pair, s3: BaseClient, bucket: str, condition: str) -> None:
+    """The conditions held when the upload began; another write landed before it finished: S3's
+    409 ConditionalRequestConflict, and the other write stays."""
+    headers = {"If-None-Match": "*"}
+    if condition == "if-match":
+        headers = {"If-Match": s3.put_object(Bucket=bucket, Key="raced", Body=b"first")["ETag"]}
+    started, resume = threading.Event(), threading.Event()
+    answers: list[http.client.HTTPResponse] = []
+    racer = threading.Thread(target=lambda: answers.append(
+        _put_racing(cloud, member, bucket, "raced", headers, started, resume)))
+    racer.start()
+    assert started.wait(30)
+    s3.put_object(Bucket=bucket, Key="raced", Body=b"meanwhile")
+    resume.set()
+    racer.join(30)
+    answer = answers[0]
+    assert (answer.status, b"<Code>ConditionalRequestConflict</Code>" in answer.read()) == (409, True)
+    assert body_of(s3, bucket, "raced") == b"meanwhile"
+
+
+# ------------------------------------------------------------------------------ conditional deletes
+
+
+def test_delete_if_match(s3: BaseClient, bucket: str) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"hello")["ETag"]
+    with pytest.raises(ClientError) as excinfo:
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch='"' + "0" * 32 + '"')
+    assert error_of(excinfo) == (412, "PreconditionFailed")
+    assert body_of(s3, bucket, "k") == b"hello"
+    s3.delete_object(Bucket=bucket, Key="k", IfMatch=etag)
+    for if_match in (etag, "*"):
+        with pytest.raises(ClientError) as excinfo:
+            s3.delete_object(Bucket=bucket, Key="k", IfMatch=if_match)
+        assert error_of(excinfo) == (404, "NoSuchKey")
+    s3.delete_object(Bucket=bucket, Key="k")  # unconditional: a missing key is deleted already
+
+
+def test_delete_if_size_and_modification_time(s3: BaseClient, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"hello")
+    modified = s3.head_object(Bucket=bucket, Key="k")["LastModified"]
+    earlier = modified - datetime.timedelta(seconds=1)
+    failing: list[dict[str, object]] = [
+        {"IfMatchSize": 4}, {"IfMatchLastModifiedTime": earlier},
+        {"IfMatchSize": 5, "IfMatchLastModifiedTime": earlier}, {"IfMatch": "*", "IfMatchSize": 6}]
+    for conditions in failing:
+        with pytest.raises(ClientError) as excinfo:
+            s3.delete_object(Bucket=bucket, Key="k", **conditions)
+        assert error_of(excinfo) == (412, "PreconditionFailed"), conditions
+    assert body_of(s3, bucket, "k") == b"hello"
+    s3.delete_object(Bucket=bucket, Key="k", IfMatchSize=5, IfMatchLastModifiedTime=modified)
+    with pytest.raises(ClientError) as excinfo:
+        s3.head_object(Bucket=bucket, Key="k")
+    assert error_of(excinfo)[0] == 404
+    s3.delete_object(Bucket=bucket, Key="k", IfMatchSize=5)  # documented: no object holds the condition
+
+
+def test_delete_conditions_refuse_a_version_id(s3: BaseClient, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"v1")
+    with pytest.raises(ClientError) as excinfo:
+        s3.delete_object(Bucket=bucket, Key="k", VersionId=put["VersionId"], IfMatch=put["ETag"])
+    assert error_of(excinfo) == (501, "NotImplemented")
+    assert excinfo.value.response["Error"]["Header"] == "if-match"
+    marker = s3.delete_object(Bucket=bucket, Key="k", IfMatch=put["ETag"])
+    assert marker["DeleteMarker"] is True
+    with pytest.raises(ClientError) as excinfo:  # under a delete marker there is no current object
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=put["ETag"])
+    assert error_of(excinfo) == (404, "NoSuchKey")
+
+
+def test_delete_objects_per_object_conditions(s3: BaseClient, bucket: str) -> None:
+    etags = {key: s3.put_object(Bucket=bucket, Key=key, Body=key.encode())["ETag"] for key in "abcdef"}
+    modified = s3.head_object(Bucket=bucket, Key="c")["LastModified"]
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "a", "ETag": etags["a"]},
+        {"Key": "b", "ETag": etags["a"]},
+        {"Key": "c", "LastModifiedTime": modified, "Size": 1},
+        {"Key": "d", "Size": 2},
+        {"Key": "e", "LastModifiedTime": modified - datetime.timedelta(days=1)},
+        {"Key": "missing", "ETag": etags["f"]},
+        {"Key": "f"},
+    ]})
+    assert sorted(entry["Key"] for entry in answer["Deleted"]) == ["a", "c", "f"]
+    assert sorted((entry["Key"], entry["Code"]) for entry in answer["Errors"]) == [
+        ("b", "PreconditionFailed"), ("d", "PreconditionFailed"), ("e", "PreconditionFailed"),
+        ("missing", "NoSuchKey")]
+    left = [entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert left == ["b", "d", "e"]
+
+
+def test_conditional_delete_by_an_outsider(s3: BaseClient, bucket: str, make_client: MakeClient,
+                                           make_pair: MakePair, member: Ec2Pair) -> None:
+    """A condition is evaluated only for a caller who may delete: no one else learns from the answer
+    whether the key exists or what its ETag is, and nothing is deleted."""
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"hello")["ETag"]
+    outsider = make_client(make_pair("member"))
+    reader = make_client(make_pair("reader", project_id=member.project_id))
+    for client in (outsider, reader):
+        for key, if_match in (("k", etag), ("k", '"' + "0" * 32 + '"'), ("missing", "*")):
+            with pytest.raises(ClientError) as excinfo:
+                client.delete_object(Bucket=bucket, Key=key, IfMatch=if_match)
+            assert error_of(excinfo) == (403, "AccessDenied")
+        with pytest.raises(ClientError) as excinfo:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k", "ETag": etag}]})
+        assert error_of(excinfo) == (403, "AccessDenied")
+    assert body_of(s3, bucket, "k") == b"hello"
+
+
+# ------------------------------------------------------------------------------ tags
+
+
+def test_tag_sets_come_back_sorted_by_key(s3: BaseClient, bucket: str) -> None:
+    given = [{"Key": "zeta", "Value": "1"}, {"Key": "Alpha", "Value": "2"}, {"Key": "mu", "Value": "3"}]
+    expected = sorted(given, key=lambda tag: tag["Key"])
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="zeta=1&Alpha=2&mu=3")
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == expected
+    s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": given})
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == expected
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": given})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == expected
+
+
+# ------------------------------------------------------------------------------ ListBuckets paging
+
+
+def test_list_buckets_pages(make_client: MakeClient, make_pair: MakePair) -> None:
+    owner = make_client(make_pair("member"))
+    prefix = unique("lb")
+    names = [f"{prefix}-{n}" for n in range(5)]
+    for name in names:
+        owner.create_bucket(Bucket=name)
+    owner.create_bucket(Bucket=unique("other"))
+    seen, token, pages = [], None, 0
+    while True:
+        extra = {"ContinuationToken": token} if token else {}
+        page = owner.list_buckets(MaxBuckets=2, Prefix=prefix, **extra)
+        assert page["Prefix"] == prefix and len(page["Buckets"]) <= 2
+        assert {bucket["BucketRegion"] for bucket in page["Buckets"]} <= {"us-east-1"}
+        seen += [bucket["Name"] for bucket in page["Buckets"]]
+        pages += 1
+        token = page.get("ContinuationToken")
+        if token is None:
+            break
+    assert (seen, pages) == (names, 3)
+    assert len(owner.list_buckets()["Buckets"]) == 6
+    assert owner.list_buckets(BucketRegion="eu-west-1")["Buckets"] == []
+    here = owner.list_buckets(BucketRegion="us-east-1", Prefix=prefix)["Buckets"]
+    assert [bucket["Name"] for bucket in here] == names
+    stranger = make_client(make_pair("member"))
+    assert stranger.list_buckets(Prefix=prefix)["Buckets"] == []
+
+
+@pytest.mark.parametrize("query", ["max-buckets=0", "max-buckets=10001", "max-buckets=x",
+                                   "continuation-token=%25%25"])
+def test_list_buckets_bad_paging(cloud: RunningCloud, member: Ec2Pair, query: str) -> None:
+    import requests
+
+    request = AWSRequest(method="GET", url=f"{cloud.object_url}/?{query}")
+    S3SigV4Auth(Credentials(member.access, member.secret), "s3", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    answer = requests.get(prepared.url, headers=dict(prepared.headers), timeout=30)
+    assert answer.status_code == 400 and "<Code>InvalidArgument</Code>" in answer.text
+
+
+# ------------------------------------------------------------------------------ GetObjectAttributes
+
+
+def test_object_attributes_page_parts(s3: BaseClient, bucket: str) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    parts = []
+    for number, body in enumerate((b"a" * (5 * MIB), b"b" * (5 * MIB), b"c"), 1):
+        done = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=number, Body=body)
+        parts.append({"PartNumber": number, "ETag": done["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id,
+                                 MultipartUpload={"Parts": parts})
+    page = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"], MaxParts=1,
+                                    PartNumberMarker=1)["ObjectParts"]
+    assert (page["TotalPartsCount"], page["PartNumberMarker"], page["NextPartNumberMarker"]) == (3, 1, 2)
+    assert (page["MaxParts"], page["IsTruncated"]) == (1, True)
+    assert [(part["PartNumber"], part["Size"]) for part in page["Parts"]] == [(2, 5 * MIB)]
+    last = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"],
+                                    PartNumberMarker=2)["ObjectParts"]
+    assert [part["PartNumber"] for part in last["Parts"]] == [3] and last["IsTruncated"] is False

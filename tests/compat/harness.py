@@ -31,7 +31,7 @@ COMPARED_HEADERS = re.compile(
     r"|x-symlink-.*|content-location|location|accept-ranges|x-amz-version-id|x-amz-delete-marker)$")
 PRESENCE_ONLY_HEADERS = {"last-modified", "x-timestamp", "x-object-meta-mtime"}
 SWIFT_TIMESTAMP = re.compile(r"\d{10}\.\d{5}(?:_[0-9a-f]{16})?")
-ISO_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
+ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?Z?")
 VERSION_ID_QUERY = re.compile(r"(version-id=|versionId=)([^&\s\"<]+)")
 VERSION_KEYS = {"version_id", "VersionId", "VersionIdMarker", "NextVersionIdMarker", "x-object-version-id",
                 "x-amz-version-id"}
@@ -149,10 +149,10 @@ class Side:
     def __post_init__(self) -> None:
         self.normalizer = Normalizer(self.base_url, self.account)
 
-    def swift(self, method: str, path: str = "", *, headers: dict[str, str] | None = None,
-              data: bytes = b"", label: str = "", record: bool = True) -> requests.Response:
-        """`path` is relative to the account: "/container/object?query"."""
-        sent = {"X-Auth-Token": self.token, **(headers or {})}
+    def swift(self, method: str, path: str = "", *, headers: dict[str, str] | None = None, data: bytes = b"",
+              label: str = "", record: bool = True, anonymous: bool = False) -> requests.Response:
+        """`path` is relative to the account: "/container/object?query"; `anonymous` sends no token."""
+        sent = {**({} if anonymous else {"X-Auth-Token": self.token}), **(headers or {})}
         answer = requests.request(method, f"{self.base_url}/v1/{self.account}{path}", headers=sent,
                                   data=data, timeout=30, allow_redirects=False)
         if record:

@@ -25,7 +25,7 @@ from stackbox.http import (
 )
 from stackbox.identity import access_rules
 from stackbox.storage import types as st
-from stackbox.swift import account, bulk, container, copying, formpost, obj, quotas, tempurl
+from stackbox.swift import account, bulk, container, copying, formpost, obj, quotas, staticweb, tempurl
 from stackbox.swift.acl import authorize, unauthorized
 from stackbox.swift.context import BadPath, Call, split_path
 from stackbox.swift.errors import SwiftError, html_error
@@ -132,12 +132,14 @@ async def _route(request: Request, storage: ObjectStore, identity: IdentityServi
     try:
         parts = split_path(path)
     except BadPath:
-        raise SwiftError(412, "Bad URL") from None
+        raise html_error(412, "Bad URL") from None
     if parts is None:
         raise SwiftError(404)
     call = Call(request, storage, identity, *parts)
     if formpost.is_form_post(call):
         return await formpost.form_post(call)
+    if staticweb.applies(call):
+        return await staticweb.serve(call, _authenticate, obj.get_object)
     _authenticate(call)
     response = await _handler(call)(call)
     if call.temp_url:

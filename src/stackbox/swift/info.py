@@ -67,6 +67,7 @@ def capabilities() -> dict[str, Any]:
         },
         "account_quotas": {},
         "container_quotas": {},
+        "staticweb": {},
         "s3api": s3api_capabilities(),
     }
 

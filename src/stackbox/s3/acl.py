@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from stackbox.http import Response
 from stackbox.s3 import xml
-from stackbox.s3.call import BUCKET_ACL_META, S3Call
+from stackbox.s3.authorize import BUCKET_ACL_META
+from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import canned_acl
 from stackbox.s3.list import owner, owner_fields
@@ -43,6 +44,9 @@ async def get_object_acl(call: S3Call) -> Response:
 
 
 async def put_object_acl(call: S3Call) -> Response:
+    if call.object_acl_decides:  # not the bucket's owner: the object's ACL must grant WRITE_ACP
+        obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
+        call.check_object_acl(obj.acl)
     acl = await _requested_acl(call)
     info = call.storage.update_version(call.account, call.bucket, call.key, requested_version(call),
                                        {"acl": acl})

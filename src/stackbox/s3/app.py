@@ -1,9 +1,8 @@
 """The S3 front end: addressing, authentication, authorization, dispatch, and error responses.
 
 Every request is authenticated against `cloud.identity.ec2_secret` (an in-process cache that every
-worker invalidates at once when a credential is deleted). The caller's project account holds its
-buckets; anonymous requests reach a bucket (held by its name's first creator: `s3_owner` in call.py) only
-through a public canned ACL.
+worker invalidates at once when a credential is deleted). The route table names each request's
+operation (operations.py) and one authorizer (authorize.py) decides it before the handler runs.
 """
 
 from __future__ import annotations
@@ -26,8 +25,10 @@ from stackbox.http import (
 from stackbox.s3 import acl, bucket, copy, cors, delete, get, lifecycle, multipart, put, tagging, versioning
 from stackbox.s3 import list as listing
 from stackbox.s3 import object_lock as locking
+from stackbox.s3 import operations as ops
 from stackbox.s3 import post_object as posting
-from stackbox.s3.call import Access, S3Call
+from stackbox.s3.authorize import authorize
+from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error, request_id_source
 from stackbox.s3.signature import authenticate
 from stackbox.storage import types as storage
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[S3Call], Awaitable[Response]]
-Route = tuple[Handler, Access]
+Route = tuple[Handler, ops.Operation]
 
 #: Bucket sub-resources we do not implement: S3 answers these with its own errors or empty documents.
 _UNSUPPORTED_BUCKET = ("policy", "website", "replication", "notification", "logging",
@@ -104,13 +105,15 @@ async def _handle(call: S3Call, virtual: bool) -> Response:
     if call.auth is None and posting.is_post_object(call):
         bucket.check_name(call.bucket)
         return await _in_bucket(posting.post_object, call)
-    handler, access = _route(call)
-    _authorize(call, access)
-    return await _in_bucket(handler, call)
+    handler, operation = _route(call)
+    return await _in_bucket(handler, call, operation)
 
 
-async def _in_bucket(handler: Handler, call: S3Call) -> Response:
+async def _in_bucket(handler: Handler, call: S3Call, operation: ops.Operation | None = None) -> Response:
+    """Run `handler` (authorized as `operation` first, unless it authorizes itself)."""
     try:
+        if operation is not None:
+            authorize(call, operation)
         return await handler(call)
     except storage.NoSuchContainer:
         raise _missing_bucket(call) from None
@@ -128,50 +131,50 @@ async def _put_object_data(call: S3Call) -> Response:
 RouteTable = dict[str, list[tuple[str | None, Route]]]
 
 _BUCKET_ROUTES: RouteTable = {
-    "GET": [("location", (bucket.get_location, Access.OWNER_READ)),
-            ("acl", (acl.get_bucket_acl, Access.OWNER_READ)),
-            ("tagging", (tagging.get_bucket_tagging, Access.OWNER_READ)),
-            ("versioning", (versioning.get_bucket_versioning, Access.OWNER_READ)),
-            ("object-lock", (locking.get_object_lock_configuration, Access.OWNER_READ)),
-            ("lifecycle", (lifecycle.get_bucket_lifecycle, Access.OWNER_READ)),
-            ("cors", (cors.get_bucket_cors, Access.OWNER_READ)),
-            ("versions", (versioning.list_object_versions, Access.READ)),
-            ("uploads", (listing.list_uploads, Access.READ)),
-            (None, (listing.list_objects, Access.READ))],
-    "HEAD": [(None, (bucket.head_bucket, Access.READ))],
-    "PUT": [("acl", (acl.put_bucket_acl, Access.OWNER_WRITE)),
-            ("tagging", (tagging.put_bucket_tagging, Access.OWNER_WRITE)),
-            ("versioning", (versioning.put_bucket_versioning, Access.OWNER_WRITE)),
-            ("object-lock", (locking.put_object_lock_configuration, Access.OWNER_WRITE)),
-            ("lifecycle", (lifecycle.put_bucket_lifecycle, Access.OWNER_WRITE)),
-            ("cors", (cors.put_bucket_cors, Access.OWNER_WRITE)),
-            (None, (bucket.create_bucket, Access.OWNER_WRITE))],
-    "DELETE": [("tagging", (tagging.delete_bucket_tagging, Access.OWNER_WRITE)),
-               ("lifecycle", (lifecycle.delete_bucket_lifecycle, Access.OWNER_WRITE)),
-               ("cors", (cors.delete_bucket_cors, Access.OWNER_WRITE)),
-               (None, (bucket.delete_bucket, Access.OWNER_WRITE))],
-    "POST": [("delete", (delete.delete_objects, Access.WRITE))],
+    "GET": [("location", (bucket.get_location, ops.GET_BUCKET_LOCATION)),
+            ("acl", (acl.get_bucket_acl, ops.GET_BUCKET_ACL)),
+            ("tagging", (tagging.get_bucket_tagging, ops.GET_BUCKET_TAGGING)),
+            ("versioning", (versioning.get_bucket_versioning, ops.GET_BUCKET_VERSIONING)),
+            ("object-lock", (locking.get_object_lock_configuration, ops.GET_LOCK_CONFIGURATION)),
+            ("lifecycle", (lifecycle.get_bucket_lifecycle, ops.GET_LIFECYCLE)),
+            ("cors", (cors.get_bucket_cors, ops.GET_BUCKET_CORS)),
+            ("versions", (versioning.list_object_versions, ops.LIST_BUCKET_VERSIONS)),
+            ("uploads", (listing.list_uploads, ops.LIST_UPLOADS)),
+            (None, (listing.list_objects, ops.LIST_BUCKET))],
+    "HEAD": [(None, (bucket.head_bucket, ops.LIST_BUCKET))],
+    "PUT": [("acl", (acl.put_bucket_acl, ops.PUT_BUCKET_ACL)),
+            ("tagging", (tagging.put_bucket_tagging, ops.PUT_BUCKET_TAGGING)),
+            ("versioning", (versioning.put_bucket_versioning, ops.PUT_BUCKET_VERSIONING)),
+            ("object-lock", (locking.put_object_lock_configuration, ops.PUT_LOCK_CONFIGURATION)),
+            ("lifecycle", (lifecycle.put_bucket_lifecycle, ops.PUT_LIFECYCLE)),
+            ("cors", (cors.put_bucket_cors, ops.PUT_BUCKET_CORS)),
+            (None, (bucket.create_bucket, ops.CREATE_BUCKET))],
+    "DELETE": [("tagging", (tagging.delete_bucket_tagging, ops.PUT_BUCKET_TAGGING)),
+               ("lifecycle", (lifecycle.delete_bucket_lifecycle, ops.PUT_LIFECYCLE)),
+               ("cors", (cors.delete_bucket_cors, ops.PUT_BUCKET_CORS)),
+               (None, (bucket.delete_bucket, ops.DELETE_BUCKET))],
+    "POST": [("delete", (delete.delete_objects, ops.DELETE_OBJECTS))],
 }
 
 _OBJECT_ROUTES: RouteTable = {
-    "GET": [("uploadId", (multipart.list_parts, Access.READ)),
-            ("acl", (acl.get_object_acl, Access.OWNER_READ)),
-            ("tagging", (tagging.get_object_tagging, Access.OWNER_READ)),
-            ("retention", (locking.get_object_retention, Access.OWNER_READ)),
-            ("legal-hold", (locking.get_object_legal_hold, Access.OWNER_READ)),
-            ("attributes", (get.get_object_attributes, Access.READ)),
-            (None, (get.get_object, Access.READ))],
-    "HEAD": [(None, (get.head_object, Access.READ))],
-    "PUT": [("acl", (acl.put_object_acl, Access.OWNER_WRITE)),
-            ("tagging", (tagging.put_object_tagging, Access.OWNER_WRITE)),
-            ("retention", (locking.put_object_retention, Access.OWNER_WRITE)),
-            ("legal-hold", (locking.put_object_legal_hold, Access.OWNER_WRITE)),
-            (None, (_put_object_data, Access.WRITE))],
-    "DELETE": [("uploadId", (multipart.abort_upload, Access.WRITE)),
-               ("tagging", (tagging.delete_object_tagging, Access.OWNER_WRITE)),
-               (None, (delete.delete_object, Access.WRITE))],
-    "POST": [("uploads", (multipart.create_upload, Access.WRITE)),
-             ("uploadId", (multipart.complete_upload, Access.WRITE))],
+    "GET": [("uploadId", (multipart.list_parts, ops.LIST_PARTS)),
+            ("acl", (acl.get_object_acl, ops.GET_OBJECT_ACL)),
+            ("tagging", (tagging.get_object_tagging, ops.GET_OBJECT_TAGGING)),
+            ("retention", (locking.get_object_retention, ops.GET_RETENTION)),
+            ("legal-hold", (locking.get_object_legal_hold, ops.GET_LEGAL_HOLD)),
+            ("attributes", (get.get_object_attributes, ops.GET_OBJECT_ATTRIBUTES)),
+            (None, (get.get_object, ops.GET_OBJECT))],
+    "HEAD": [(None, (get.head_object, ops.GET_OBJECT))],
+    "PUT": [("acl", (acl.put_object_acl, ops.PUT_OBJECT_ACL)),
+            ("tagging", (tagging.put_object_tagging, ops.PUT_OBJECT_TAGGING)),
+            ("retention", (locking.put_object_retention, ops.PUT_RETENTION)),
+            ("legal-hold", (locking.put_object_legal_hold, ops.PUT_LEGAL_HOLD)),
+            (None, (_put_object_data, ops.PUT_OBJECT))],
+    "DELETE": [("uploadId", (multipart.abort_upload, ops.ABORT_UPLOAD)),
+               ("tagging", (tagging.delete_object_tagging, ops.DELETE_OBJECT_TAGGING)),
+               (None, (delete.delete_object, ops.DELETE_OBJECT))],
+    "POST": [("uploads", (multipart.create_upload, ops.PUT_OBJECT)),
+             ("uploadId", (multipart.complete_upload, ops.PUT_OBJECT))],
 }
 
 
@@ -179,7 +182,7 @@ def _route(call: S3Call) -> Route:
     method = call.request.method
     if not call.bucket:
         if method == "GET":
-            return listing.list_buckets, Access.NONE
+            return listing.list_buckets, ops.LIST_BUCKETS
         raise S3Error("MethodNotAllowed", Method=method, ResourceType="SERVICE")
     bucket.check_name(call.bucket)
     if call.key:
@@ -191,17 +194,14 @@ def _pick(routes: RouteTable, unsupported: tuple[str, ...], call: S3Call, resour
     method = call.request.method
     query = call.query
     if query and any(name in query for name in unsupported):
-        return bucket.unsupported, Access.OWNER_READ if method in ("GET", "HEAD") else Access.OWNER_WRITE
+        reads = method in ("GET", "HEAD")
+        if call.key:
+            return bucket.unsupported, ops.GET_OBJECT_OTHER if reads else ops.PUT_OBJECT_OTHER
+        return bucket.unsupported, ops.GET_BUCKET_OTHER if reads else ops.PUT_BUCKET_OTHER
     for sub_resource, route in routes.get(method, ()):
         if sub_resource is None or sub_resource in query:
             return route
     raise S3Error("MethodNotAllowed", Method=method, ResourceType=resource_type)
-
-
-def _authorize(call: S3Call, access: Access) -> None:
-    object_read = bool(call.key) and call.request.method in ("GET", "HEAD")
-    grant = call.grant(call.bucket, access, object_read=object_read)
-    call.account, call.needs_object_acl = grant.account, grant.needs_object_acl
 
 
 def _missing_bucket(call: S3Call) -> S3Error:

@@ -6,7 +6,8 @@ import re
 
 from stackbox.http import Response
 from stackbox.s3 import xml
-from stackbox.s3.call import BUCKET_ACL_META, S3Call, s3_owner
+from stackbox.s3.authorize import BUCKET_ACL_META, s3_owner
+from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import canned_acl
 from stackbox.s3.object_lock import enabled_on_create

@@ -4,74 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
 from stackbox.auth import AuthContext
 from stackbox.digits import decimal
 from stackbox.http import Request, read_limited
-from stackbox.s3 import xml
+from stackbox.s3 import authorize, xml
 from stackbox.s3.errors import S3Error
+from stackbox.s3.operations import Operation
 from stackbox.s3.signature import AuthResult
-from stackbox.storage.types import NoSuchContainer
 
 if TYPE_CHECKING:
     from stackbox.app import Cloud
     from stackbox.storage.contract import ObjectStore
-
-#: Container metadata key holding a bucket's canned ACL.
-BUCKET_ACL_META = "s3:acl"
-PUBLIC_READ_ACLS = frozenset({"public-read", "public-read-write"})
-
-
-class Access(Enum):
-    """What an operation needs from the caller's role on the bucket's project."""
-
-    NONE = "none"  # ListBuckets: any authenticated caller
-    READ = "read"
-    WRITE = "write"
-    #: The owner's operations (ACLs, tags, location, creating or deleting the bucket): S3 grants them
-    #: through no canned ACL (READ_ACP and WRITE_ACP are the owner's), so never to anonymous callers.
-    OWNER_READ = "owner-read"
-    OWNER_WRITE = "owner-write"
-
-    @property
-    def reads(self) -> bool:
-        return self in (Access.READ, Access.OWNER_READ)
-
-    @property
-    def writes(self) -> bool:
-        return self in (Access.WRITE, Access.OWNER_WRITE)
-
-
-@dataclass(frozen=True, slots=True)
-class BucketGrant:
-    """Where a bucket is for one caller, and what still limits a read of it."""
-
-    account: str
-    #: An anonymous read the bucket ACL did not allow: only a public-read object ACL can allow it.
-    needs_object_acl: bool = False
-
-
-def s3_owner(storage: ObjectStore, bucket: str) -> str | None:
-    """The account holding `bucket` in S3's one namespace: its only holder, or the first to create it
-    when Swift (whose names are per account) or an older data dir made more; None if no account
-    holds it or the first two creations tie."""
-    accounts = storage.container_accounts(bucket)
-    if len(accounts) < 2:
-        return accounts[0] if accounts else None
-    created = []
-    for account in accounts:
-        try:
-            created.append((storage.get_container(account, bucket).created, account))
-        except NoSuchContainer:  # deleted meanwhile
-            continue
-    created.sort()
-    if not created or (len(created) > 1 and created[0][0] == created[1][0]):
-        return None
-    return created[0][1]
-
 
 @dataclass(slots=True)
 class S3Call:
@@ -80,10 +26,12 @@ class S3Call:
     auth: AuthResult | None
     bucket: str
     key: str
-    #: The account that holds `bucket`: the caller's own, or (anonymous callers) the public bucket's.
+    #: The account that holds `bucket` (the caller's own project's, or another's it was granted).
     account: str = ""
-    #: An anonymous read the bucket ACL did not allow: only a public-read object ACL can allow it.
-    needs_object_acl: bool = False
+    #: The operation the route names (set by the authorizer).
+    operation: Operation | None = None
+    #: The bucket left the decision to the object's ACL (checked on the version the handler reads).
+    object_acl_decides: bool = False
     body_started: bool = field(default=False, repr=False)
 
     @property
@@ -141,28 +89,7 @@ class S3Call:
             raise S3Error("MalformedXML")
         return xml.parse(body, root)
 
-    def grant(self, bucket: str, access: Access, *, object_read: bool = False) -> BucketGrant:
-        """Where `bucket` is for this caller, if it may have `access` (AccessDenied otherwise): the
-        caller's own project, or for an anonymous caller the bucket's owner when its canned ACL is
-        public. `object_read` is a read of one object, which a public-read object ACL alone may allow."""
-        context = self.context
-        if context is not None:
-            account = context.account
-            if account is None or (access.reads and not context.can_read) or (
-                    access.writes and not context.can_write):
-                raise S3Error("AccessDenied")
-            return BucketGrant(account)
-        owner = s3_owner(self.storage, bucket) if bucket and access in (Access.READ, Access.WRITE) else None
-        if owner is None:
-            raise S3Error("AccessDenied")
-        bucket_acl = self.storage.container_meta(owner, bucket).get(BUCKET_ACL_META)
-        public_read = bucket_acl in PUBLIC_READ_ACLS
-        allowed = bucket_acl == "public-read-write" if access is Access.WRITE else public_read or object_read
-        if not allowed:
-            raise S3Error("AccessDenied")
-        return BucketGrant(owner, needs_object_acl=access is Access.READ and not public_read)
-
     def check_object_acl(self, acl: str | None) -> None:
-        """For anonymous reads the bucket did not allow: the object's own canned ACL decides."""
-        if self.needs_object_acl and acl not in PUBLIC_READ_ACLS:
-            raise S3Error("AccessDenied")
+        """For a request the bucket left to the object's ACL: that ACL must grant the operation."""
+        if self.object_acl_decides:
+            authorize.check_object_acl(self, acl, self.operation)

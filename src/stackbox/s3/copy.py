@@ -7,13 +7,14 @@ from urllib.parse import parse_qsl, unquote
 
 from stackbox.digits import decimal
 from stackbox.http import Response
-from stackbox.s3 import xml
-from stackbox.s3.call import PUBLIC_READ_ACLS, Access, S3Call
+from stackbox.s3 import authorize, xml
+from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.get import check_conditions
 from stackbox.s3.headers import canned_acl, check_key, checksum_element, object_attrs, tags_from_header
 from stackbox.s3.multipart import current_upload, part_number
 from stackbox.s3.object_lock import requested_lock
+from stackbox.s3.operations import GET_OBJECT
 from stackbox.s3.put import write_preconditions
 from stackbox.s3.versioning import invalid_version, version_headers
 from stackbox.storage.types import (
@@ -75,8 +76,8 @@ def _source(call: S3Call) -> ObjectInfo:
     bucket, key = _parse_source(call.headers["x-amz-copy-source"])
     version_id = _source_version(call)
     try:
-        grant = call.grant(bucket, Access.READ, object_read=True)
-        source = call.storage.head_object(grant.account, bucket, key, version_id)
+        decision = authorize.decide(call, GET_OBJECT, bucket, key)
+        source = call.storage.head_object(decision.account, bucket, key, version_id)
     except NoSuchContainer:
         elsewhere = any(account != call.account for account in call.storage.container_accounts(bucket))
         error = S3Error("AccessDenied") if elsewhere else S3Error("NoSuchBucket", BucketName=bucket)
@@ -90,8 +91,8 @@ def _source(call: S3Call) -> ObjectInfo:
     except DeleteMarkerVersion:
         raise S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete "
                       "marker by version id.") from None
-    if grant.needs_object_acl and source.acl not in PUBLIC_READ_ACLS:
-        raise S3Error("AccessDenied")
+    if decision.object_acl_decides:
+        authorize.check_object_acl(call, source.acl, GET_OBJECT)
     conditions = {name: call.headers[f"x-amz-copy-source-{name}"] for name in _SOURCE_CONDITIONS
                   if f"x-amz-copy-source-{name}" in call.headers}
     if check_conditions(conditions, source):

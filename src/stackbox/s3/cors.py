@@ -12,7 +12,8 @@ import orjson
 from stackbox.cors import CorsRule, first_match, requested_headers
 from stackbox.http import Request, Response
 from stackbox.s3 import xml
-from stackbox.s3.call import S3Call, s3_owner
+from stackbox.s3.authorize import s3_owner
+from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.storage.types import NoSuchContainer
 

@@ -106,9 +106,11 @@ def _caller(call: S3Call) -> str:
 
 def _check_owner_or_initiator(call: S3Call, upload: UploadInfo) -> None:
     """AbortMultipartUpload and ListParts are the bucket owner's (the project's readers and writers,
-    as the route's access says) and the initiator's: an anonymous caller (of a public bucket) may
-    only touch uploads an anonymous caller started, as in S3."""
-    if call.context is None and upload.initiator != ANONYMOUS:
+    as the route's access says) and the initiator's: anyone else a bucket ACL or policy lets in (an
+    anonymous caller, another project's user) may only touch the uploads they started, as in S3."""
+    context = call.context
+    owner_side = context is not None and context.account == call.account
+    if not owner_side and upload.initiator != _caller(call):
         raise S3Error("AccessDenied")
 
 

@@ -17,9 +17,10 @@ from datetime import datetime
 
 from stackbox.digits import decimal
 from stackbox.http import Response
-from stackbox.s3 import xml
+from stackbox.s3 import authorize, xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
+from stackbox.s3.operations import BYPASS_GOVERNANCE
 from stackbox.s3.versioning import requested_version
 from stackbox.storage import types as storage
 from stackbox.storage.types import LockConfiguration, LockMode, ObjectInfo, ObjectLock
@@ -39,9 +40,10 @@ def enabled_on_create(headers: Mapping[str, str]) -> bool:
 
 
 def bypasses_governance(call: S3Call) -> bool:
-    """`x-amz-bypass-governance-retention: true` from a caller who may write the bucket's project."""
+    """`x-amz-bypass-governance-retention: true` from a caller allowed s3:BypassGovernanceRetention (the
+    bucket project's writers, or whom its policy allows)."""
     asked = call.headers.get("x-amz-bypass-governance-retention", "").strip().lower() == "true"
-    return asked and call.context is not None and call.context.can_write
+    return asked and authorize.permits(call, BYPASS_GOVERNANCE)
 
 
 def _mode(name: str) -> LockMode:

@@ -16,10 +16,11 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from stackbox.formdata import FormDataError, FormReader, field_name, form_boundary
 from stackbox.http import Response, sendable
-from stackbox.s3 import xml
-from stackbox.s3.call import Access, S3Call
+from stackbox.s3 import authorize, xml
+from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_OBJECT_SIZE, check_key, object_attrs
+from stackbox.s3.operations import PUT_OBJECT
 from stackbox.s3.post_policy import PostPolicy, parse_policy
 from stackbox.s3.signature import AuthResult, PayloadMode
 from stackbox.s3.signature.post import form_signer, missing_field
@@ -101,8 +102,7 @@ def _authorize(call: S3Call, form: _Form) -> tuple[str, PostPolicy | None]:
                                call.headers)
         policy = parse_policy(form.fields["policy"])
         policy.check({**form.fields, "bucket": call.bucket, "key": key})
-    grant = call.grant(call.bucket, Access.WRITE)
-    call.account = grant.account
+    call.account = authorize.decide(call, PUT_OBJECT, call.bucket, key).account
     return key, policy
 
 

@@ -204,9 +204,13 @@ def test_bucket_names_are_unique_across_projects(make_client: MakeClient, make_p
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
     # The owner may create it again (us-east-1 answers 200 to that) and it stays the owner's.
     assert s3.create_bucket(Bucket=victim["public"])["ResponseMetadata"]["HTTPStatusCode"] == 200
-    with pytest.raises(squatter.exceptions.ClientError) as raised:
-        squatter.list_objects_v2(Bucket=victim["public"])
-    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # The squatter reads it as the public bucket it is (its ACL grants every caller READ), owns nothing.
+    squatter.list_objects_v2(Bucket=victim["public"])
+    for attempt in (lambda: squatter.put_bucket_acl(Bucket=victim["public"], ACL="private"),
+                    lambda: squatter.delete_bucket(Bucket=victim["public"])):
+        with pytest.raises(squatter.exceptions.ClientError) as raised:
+            attempt()
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
 def test_a_swift_container_of_the_same_name_does_not_take_a_public_bucket_offline(

@@ -57,6 +57,12 @@ class Settings:
     #: object data is refused (507) while the data dir's file system has less free space than this,
     #: which keeps room for metadata commits, deletes and start-up recovery
     reserve_bytes: int = 64 << 20
+    #: Swift proxy's `cors_allow_origin`: origins (comma-separated) every container allows
+    cors_allow_origin: str = ""
+    #: Swift proxy's `cors_expose_headers`: headers (comma-separated) every CORS answer exposes
+    cors_expose_headers: str = ""
+    #: Swift proxy's `strict_cors_mode`: CORS headers only for origins a container (or the above) allows
+    strict_cors_mode: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

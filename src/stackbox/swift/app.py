@@ -25,7 +25,7 @@ from stackbox.http import (
 )
 from stackbox.identity import access_rules
 from stackbox.storage import types as st
-from stackbox.swift import account, bulk, container, copying, formpost, obj, quotas, staticweb, tempurl
+from stackbox.swift import account, bulk, container, copying, cors, formpost, obj, quotas, staticweb, tempurl
 from stackbox.swift.acl import authorize, unauthorized
 from stackbox.swift.context import BadPath, Call, split_path
 from stackbox.swift.errors import SwiftError, html_error
@@ -77,10 +77,20 @@ def create_swift_app(storage: ObjectStore, identity: IdentityService) -> ASGIApp
         except Exception as exc:  # every failure becomes one of Swift's answers, never a traceback
             error = _as_swift_error(exc, request, trans_id)
             response = _error_response(error, request.method)
+        if "origin" in request.headers:
+            _add_cors_headers(request, response, storage, identity)
         response.headers += (("X-Trans-Id", trans_id), ("X-Openstack-Request-Id", trans_id))
         await response(send)
 
     return app
+
+
+def _add_cors_headers(request: Request, response: Response, storage: ObjectStore,
+                      identity: IdentityService) -> None:
+    try:
+        cors.add_response_headers(request, response, storage, identity.settings)
+    except Exception:  # the answer itself must still go out
+        log.exception("CORS headers for %s %s failed", request.method, request.path)
 
 
 def _as_swift_error(exc: Exception, request: Request, trans_id: str) -> SwiftError:
@@ -136,6 +146,8 @@ async def _route(request: Request, storage: ObjectStore, identity: IdentityServi
     if parts is None:
         raise SwiftError(404)
     call = Call(request, storage, identity, *parts)
+    if call.method == "OPTIONS":
+        return cors.options(call)
     if formpost.is_form_post(call):
         return await formpost.form_post(call)
     if staticweb.applies(call):

@@ -205,3 +205,24 @@ def test_header_fields_cannot_smuggle_lines(s3: BaseClient, bucket: str, field: 
     url, form = presigned(s3, bucket, "k", [["starts-with", f"${field}", ""]], {field: "a\r\nx-evil: 1"})
     assert error(post(url, form))[:2] == (400, "InvalidArgument")
     assert keys(s3, bucket) == []
+
+
+def test_browser_flow_with_cors_on_one_connection(s3: BaseClient, bucket: str) -> None:
+    """A page on another origin posts the form (a simple request: no preflight) and reads the answer
+    thanks to the bucket's CORS rule; a refused upload on the same keep-alive connection leaves it usable."""
+    origin = "https://uploader.example"
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": [origin], "AllowedMethods": ["POST"], "ExposeHeaders": ["ETag", "Location"]}]})
+    url, form = presigned(s3, bucket, "pics/${filename}", [["starts-with", "$key", "pics/"],
+                                                          ["content-length-range", 1, 1 << 20]])
+    with requests.Session() as browser:
+        refused = browser.post(url, data=form, files={"file": ("big.bin", b"x" * (2 << 20))},
+                               headers={"Origin": origin}, timeout=30)
+        assert error(refused)[:2] == (400, "EntityTooLarge")
+        assert refused.headers["access-control-allow-origin"] == origin
+        posted = browser.post(url, data=form, files={"file": ("cat.png", b"png")}, headers={"Origin": origin},
+                              timeout=30)
+        assert posted.status_code == 204, posted.text
+        exposed = posted.headers["access-control-expose-headers"]
+        assert (posted.headers["access-control-allow-origin"], exposed) == (origin, "ETag, Location")
+    assert keys(s3, bucket) == ["pics/cat.png"]

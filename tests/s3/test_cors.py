@@ -90,12 +90,15 @@ def test_invalid_configurations(s3: BaseClient, bucket: str, rules: list[Any], c
         s3.get_bucket_cors(Bucket=bucket)
 
 
-def test_raw_documents_without_a_rule_part(cloud: RunningCloud, s3: BaseClient, bucket: str) -> None:
+def test_raw_documents_malformed_or_too_large(cloud: RunningCloud, s3: BaseClient, bucket: str) -> None:
     for document in (b"<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod></CORSRule>"
                      b"</CORSConfiguration>",
                      b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET"
                      b"</AllowedMethod><MaxAgeSeconds>soon</MaxAgeSeconds></CORSRule></CORSConfiguration>",
-                     b"<Other/>"):
+                     b"<Other/>",
+                     b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET"
+                     b"</AllowedMethod>" + b"<AllowedHeader>x</AllowedHeader>" * 3000
+                     + b"</CORSRule></CORSConfiguration>"):
         url = s3.generate_presigned_url("put_bucket_cors", Params={
             "Bucket": bucket, "CORSConfiguration": {"CORSRules": RULES}})
         answer = requests.put(url, data=document, timeout=10)

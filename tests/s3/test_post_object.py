@@ -226,3 +226,13 @@ def test_browser_flow_with_cors_on_one_connection(s3: BaseClient, bucket: str) -
         exposed = posted.headers["access-control-expose-headers"]
         assert (posted.headers["access-control-allow-origin"], exposed) == (origin, "ETag, Location")
     assert keys(s3, bucket) == ["pics/cat.png"]
+
+
+def test_tagging_field(s3: BaseClient, bucket: str) -> None:
+    tagging = "<Tagging><TagSet><Tag><Key>team</Key><Value>web</Value></Tag></TagSet></Tagging>"
+    url, form = presigned(s3, bucket, "tagged", [{"tagging": tagging}], {"tagging": tagging})
+    assert post(url, form).status_code == 204
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [{"Key": "team", "Value": "web"}]
+    url, form = presigned(s3, bucket, "bad", [["starts-with", "$tagging", ""]], {"tagging": "<Tagging>"})
+    assert error(post(url, form))[:2] == (400, "MalformedXML")
+    assert keys(s3, bucket) == ["tagged"]

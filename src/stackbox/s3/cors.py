@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 #: Container metadata key holding a bucket's CORS rules (JSON).
 CORS_META = "s3:cors"
 MAX_RULES = 100
+#: AWS caps a CORS configuration at 64 KB; every request from a browser is matched against it.
+MAX_DOCUMENT_BYTES = 64 << 10
 METHODS = ("GET", "PUT", "HEAD", "POST", "DELETE")
 VARY = ("Origin", "Access-Control-Request-Headers", "Access-Control-Request-Method")
 _NOT_ALLOWED = ("CORSResponse: This CORS request is not allowed. This is usually because the evalution of "
@@ -39,7 +41,7 @@ async def get_bucket_cors(call: S3Call) -> Response:
 
 async def put_bucket_cors(call: S3Call) -> Response:
     call.storage.get_container(call.account, call.bucket)
-    rules = parse_rules(await call.read_document("CORSConfiguration"))
+    rules = parse_rules(xml.parse(await call.read_body(MAX_DOCUMENT_BYTES), "CORSConfiguration"))
     call.storage.update_container_meta(call.account, call.bucket, {CORS_META: _encode(rules)})
     return Response(b"", 200)
 

@@ -9,6 +9,7 @@ enforced as it flows. Fields after the file are ignored, as S3 ignores them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import Message
@@ -19,11 +20,12 @@ from stackbox.http import Response, sendable
 from stackbox.s3 import authorize, xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
-from stackbox.s3.headers import MAX_OBJECT_SIZE, check_key, object_attrs
+from stackbox.s3.headers import MAX_OBJECT_SIZE, MAX_OBJECT_TAGS, check_key, object_attrs
 from stackbox.s3.operations import PUT_OBJECT
 from stackbox.s3.post_policy import PostPolicy, parse_policy
 from stackbox.s3.signature import AuthResult, PayloadMode
 from stackbox.s3.signature.post import form_signer, missing_field
+from stackbox.s3.tagging import tags_of_document
 from stackbox.s3.versioning import version_headers
 from stackbox.storage import types as storage
 from stackbox.storage.types import WriteChecks
@@ -130,8 +132,12 @@ async def _store(call: S3Call, form: _Form, key: str, policy: PostPolicy | None,
                  data: AsyncIterator[bytes]) -> storage.ObjectInfo:
     low, high = policy.length_range if policy and policy.length_range else (0, MAX_OBJECT_SIZE)
     limited = _length_checked(data, low, min(high, MAX_OBJECT_SIZE))
-    return await call.storage.put_object(call.account, call.bucket, key, limited, attrs=object_attrs(
-        _object_headers(form)), checks=WriteChecks(max_length=MAX_OBJECT_SIZE))
+    attrs = object_attrs(_object_headers(form))
+    if "tagging" in form.raw:
+        tags = tags_of_document(xml.parse(form.raw["tagging"], "Tagging"), MAX_OBJECT_TAGS)
+        attrs = dataclasses.replace(attrs, tags=tags)
+    return await call.storage.put_object(call.account, call.bucket, key, limited, attrs=attrs,
+                                         checks=WriteChecks(max_length=MAX_OBJECT_SIZE))
 
 
 async def _length_checked(data: AsyncIterator[bytes], low: int, high: int) -> AsyncIterator[bytes]:

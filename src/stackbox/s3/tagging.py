@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from xml.etree.ElementTree import Element
 
 import orjson
 
@@ -69,7 +70,11 @@ def _tagging(tags: Mapping[str, str] | object, headers: list[tuple[str, str]] | 
 
 
 async def _requested_tags(call: S3Call, limit: int) -> dict[str, str]:
-    root = await call.read_document("Tagging")
+    return tags_of_document(await call.read_document("Tagging"), limit)
+
+
+def tags_of_document(root: Element, limit: int) -> dict[str, str]:
+    """The tags of a `<Tagging>` document (a request body, or a POST form's `tagging` field)."""
     tag_set = root.find("TagSet")
     if tag_set is None:
         raise S3Error("MalformedXML")

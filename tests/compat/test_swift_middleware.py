@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
+from urllib.parse import quote, urlencode
+
 import pytest
 import requests
 
@@ -128,3 +132,101 @@ def test_info_advertises_what_the_reference_does(cloud: RunningCloud) -> None:
         assert section in ours, section
         assert set(settings) <= set(ours[section]), (section, set(settings) - set(ours[section]))
     assert ours["swift"] == {**reference["swift"], "version": ours["swift"]["version"]}
+
+
+# ------------------------------------------------------------------------------------------------ TempURL
+
+EXPIRES = 2_000_000_000
+EXPIRES_ISO = "2033-05-18T03:33:20Z"
+
+
+def _signed(side: Side, method: str, c: str, obj: str, key: str, *, expires: int = EXPIRES,
+            prefix: str | None = None, digest: str = "sha256", encoded: bool = False) -> str:
+    """The query string of a TempURL for `obj` (or for every object under `prefix`)."""
+    path = f"/v1/{side.account}/{c}/"
+    target = f"prefix:{path}{prefix}" if prefix is not None else f"{path}{obj}"
+    mac = hmac.new(key.encode(), f"{method}\n{expires}\n{target}".encode(), digest)
+    sig = mac.hexdigest()
+    if encoded:
+        sig = f"{digest}:{base64.urlsafe_b64encode(mac.digest()).decode().rstrip('=')}"
+    query = {"temp_url_sig": sig, "temp_url_expires": str(expires)}
+    if prefix is not None:
+        query["temp_url_prefix"] = prefix
+    return urlencode(query)
+
+
+def _tempurl_container(side: Side, c: str) -> None:
+    # Header values are UTF-8 on the wire, as Swift reads them.
+    key = "clé un".encode()
+    side.swift("PUT", f"/{c}", headers={"X-Container-Meta-Temp-URL-Key": key,  # type: ignore[dict-item]
+                                        "X-Container-Meta-Temp-URL-Key-2": "two"})
+    for name, extra in (("dir/file.txt", {}), ("dir/ünï côdé.txt", {}),
+                        ("disp.txt", {"Content-Disposition": "inline; filename=own.txt"}),
+                        ("meta.txt", {"X-Object-Meta-Secret": "s", "X-Object-Meta-Public-Color": "red"})):
+        headers = {"Content-Type": "text/plain", **extra}
+        side.swift("PUT", f"/{c}/{quote(name)}", data=b"data", headers=headers, record=False)
+
+
+def _temp(side: Side, method: str, c: str, obj: str, query: str, label: str, **kwargs: object) -> None:
+    side.swift(method, f"/{c}/{quote(obj)}?{query}", anonymous=True, label=f"{method} {obj} ({label})",
+               **kwargs)  # type: ignore[arg-type]
+
+
+def _get(side: Side, c: str, obj: str, label: str, *, key: str = "two", method: str = "GET",
+         signed_as: str = "GET", extra: str = "", **signing: object) -> None:
+    query = _signed(side, signed_as, c, obj, key, **signing)  # type: ignore[arg-type]
+    _temp(side, method, c, obj, query + extra, label)
+
+
+def tempurl_reads(side: Side, c: str) -> None:
+    _tempurl_container(side, c)
+    _get(side, c, "dir/file.txt", "utf-8 key", key="clé un")
+    _get(side, c, "dir/file.txt", "second key")
+    _get(side, c, "dir/file.txt", "head as get", method="HEAD")
+    _get(side, c, "dir/file.txt", "head as put", method="HEAD", signed_as="PUT")
+    _get(side, c, "dir/file.txt", "get as put", signed_as="PUT")
+    _get(side, c, "dir/ünï côdé.txt", "utf-8 path", key="clé un")
+    _get(side, c, "dir/file.txt", "sha512 base64", digest="sha512", encoded=True)
+    for extra in ("filename=My+File.pdf", "inline", "inline&filename=n%C3%A9.txt", "filename="):
+        _get(side, c, "dir/file.txt", extra, extra="&" + extra)
+    _get(side, c, "disp.txt", "stored disposition")
+    _get(side, c, "disp.txt", "inline wins", extra="&inline")
+    _get(side, c, "meta.txt", "private metadata hidden")
+    iso = _signed(side, "GET", c, "dir/file.txt", "two").replace(str(EXPIRES), EXPIRES_ISO)
+    _temp(side, "GET", c, "dir/file.txt", iso, "iso expiry")
+    _get(side, c, "dir/file.txt", "expired", expires=1_500_000_000)
+    _get(side, c, "dir/file.txt", "bad key", key="wrong")
+    _get(side, c, "missing", "missing")
+
+
+def tempurl_prefix(side: Side, c: str) -> None:
+    _tempurl_container(side, c)
+    query = _signed(side, "GET", c, "", "two", prefix="dir/")
+    _temp(side, "GET", c, "dir/file.txt", query, "in prefix")
+    _temp(side, "GET", c, "dir/ünï côdé.txt", query, "in prefix, utf-8")
+    _temp(side, "GET", c, "disp.txt", query, "outside prefix")
+    everything = _signed(side, "GET", c, "", "two", prefix="")
+    _temp(side, "GET", c, "meta.txt", everything, "empty prefix")
+
+
+def tempurl_writes(side: Side, c: str) -> None:
+    _tempurl_container(side, c)
+    put = _signed(side, "PUT", c, "new.txt", "two")
+    _temp(side, "PUT", c, "new.txt", put, "put", data=b"fresh", headers={"X-Object-Meta-A": "b"})
+    for header, value in (("X-Object-Manifest", f"{c}/dir/"), ("X-Copy-From", f"{c}/dir/file.txt"),
+                          ("X-Symlink-Target", f"{c}/dir/file.txt")):
+        _temp(side, "PUT", c, "new.txt", put, header, headers={header: value})
+    _temp(side, "PUT", c, "new.txt", put + "&multipart-manifest=put", "manifest query", data=b"[]")
+    side.swift("GET", f"/{c}/new.txt")
+    _temp(side, "POST", c, "new.txt", _signed(side, "POST", c, "new.txt", "two"), "post",
+          headers={"X-Object-Meta-C": "d"})
+    _temp(side, "DELETE", c, "new.txt", _signed(side, "DELETE", c, "new.txt", "two"), "delete")
+    side.swift("GET", f"/{c}/new.txt")
+
+
+TEMPURL_SCENARIOS = [tempurl_reads, tempurl_prefix, tempurl_writes]
+
+
+@pytest.mark.parametrize("scenario", scenario_params(TEMPURL_SCENARIOS, {}))
+def test_tempurl_matches_swift(compare: Compare, scenario: Scenario) -> None:
+    compare(scenario, ignore_headers=frozenset({"x-container-bytes-used"}))

@@ -89,7 +89,7 @@ def _check_signature(call: Call, fields: dict[str, str]) -> None:
     except SwiftError:
         raise SwiftError(401, "FormPost: Invalid Signature") from None
     for key in signing_keys(call):
-        if hmac.compare_digest(hmac.new(key.encode(), message.encode(), digest).digest(), signature):
+        if hmac.compare_digest(hmac.new(key, message.encode(), digest).digest(), signature):
             return
     raise SwiftError(401, "FormPost: Invalid Signature")
 

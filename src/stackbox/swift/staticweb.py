@@ -182,6 +182,9 @@ async def _error_page(call: Call, site: Site, error: SwiftError, handler: Handle
             page = None
         if page is not None and page.status < 300:
             page.status = error.status
+            if error.status == 401:  # the challenge of Keystone's middleware, which answers every 401
+                keystone = call.identity.settings.identity_url.removesuffix("/v3")
+                page.headers.append(("Www-Authenticate", f'Keystone uri="{keystone}"'))
             return page
     raise error
 

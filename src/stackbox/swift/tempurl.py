@@ -32,7 +32,7 @@ _OWN_PARAMETERS = frozenset({"temp_url_sig", "temp_url_expires", "temp_url_prefi
 #: 9999-12-31T23:59:59Z, the last moment an HTTP date can name.
 _LAST_EXPIRY = 253_402_300_799
 #: Headers that would make a written object point at data the URL does not grant.
-_DISALLOWED_HEADERS = ("x-object-manifest", "x-symlink-target")
+_DISALLOWED_HEADERS = ("x-object-manifest", "x-symlink-target", "x-copy-from")
 
 
 def invalid() -> SwiftError:
@@ -61,7 +61,7 @@ def authorize_temp_url(call: Call) -> None:
             message = f"{method}\n{expires}\n{path}"
             if ip_range is not None:
                 message = f"ip={ip_range}\n{message}"
-            expected = hmac.new(key.encode(), message.encode(), digest).digest()
+            expected = hmac.new(key, message.encode(), digest).digest()
             if hmac.compare_digest(expected, signature):
                 _confine(call, scope)
                 return
@@ -134,12 +134,23 @@ def _ip_allowed(ip_range: str, client: str) -> bool:
         return False
 
 
-def signing_keys(call: Call) -> Iterable[str]:
+def signing_keys(call: Call) -> Iterable[bytes]:
     """The account's and then the container's temp URL keys (also FormPost's keys)."""
     return (key for key, _ in scoped_keys(call))
 
 
-def scoped_keys(call: Call) -> Iterable[tuple[str, str | None]]:
+def key_bytes(key: str) -> list[bytes]:
+    """The bytes a stored key was set as. Swift signs with the UTF-8 bytes of the header value; a value
+    kept as read off the wire (each byte one latin-1 character) gives them back by latin-1."""
+    candidates = [key.encode()]
+    try:
+        raw = key.encode("latin-1")
+    except UnicodeEncodeError:
+        return candidates
+    return candidates if raw == candidates[0] else [raw, *candidates]
+
+
+def scoped_keys(call: Call) -> Iterable[tuple[bytes, str | None]]:
     """Each key with the container it confines a signature to (None for the account's keys)."""
     account_meta = call.storage.get_account(call.account).meta
     try:
@@ -150,7 +161,8 @@ def scoped_keys(call: Call) -> Iterable[tuple[str, str | None]]:
         for name in _KEY_NAMES:
             key = user_meta(meta, name)
             if key:
-                yield key, scope
+                for raw in key_bytes(key):
+                    yield raw, scope
 
 
 def _shown(header: str) -> bool:
@@ -163,19 +175,25 @@ def response_headers(call: Call, status: int,
     that expire with the URL."""
     kept = [(name, value) for name, value in headers if _shown(name.lower())]
     if call.method in ("GET", "HEAD") and 200 <= status < 300:
+        stored = next((v for n, v in kept if n.lower() == "content-disposition"), None)
         kept = [(n, v) for n, v in kept if n.lower() != "content-disposition"]
-        kept.append(("Content-Disposition", _disposition(call)))
+        kept.append(("Content-Disposition", _disposition(call, stored).replace("\n", "%0A")))
         kept.append(("Expires", http_date(int(_expiry(call.query["temp_url_expires"])))))
     return kept
 
 
-def _disposition(call: Call) -> str:
-    filename = call.query.get("filename")
+def _disposition(call: Call, stored: str | None) -> str:
+    """`inline` or `filename` from the URL; else the object's own Content-Disposition; else a download
+    named after the object (its last path segment)."""
+    filename = call.query.get("filename") or None
     if "inline" in call.query:
-        kind = "inline"
-        if filename is None:
-            return kind
-    else:
-        kind = "attachment"
-        filename = filename or call.obj.rsplit("/", 1)[-1]
+        return "inline" if filename is None else _named("inline", filename)
+    if filename is not None:
+        return _named("attachment", filename)
+    if stored is not None:
+        return stored
+    return _named("attachment", call.obj.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _named(kind: str, filename: str) -> str:
     return f"{kind}; filename=\"{quote(filename, safe=' /')}\"; filename*=UTF-8''{quote(filename)}"

@@ -1,0 +1,72 @@
+"""TempURL details as Swift 2.38's tempurl answers them (captured from the reference): UTF-8 keys,
+Content-Disposition (`filename`, `inline`, the object's own), and X-Copy-From refused on writes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from urllib.parse import quote
+
+import requests
+
+from swift.helpers import Swift, unique
+
+
+def _url(swift: Swift, method: str, path: str, key: bytes, extra: str = "") -> str:
+    expires = int(time.time()) + 300
+    full = f"/v1/{swift.account}{path}"
+    signature = hmac.new(key, f"{method}\n{expires}\n{full}".encode(), hashlib.sha256).hexdigest()
+    return f"{swift.cloud.object_url}{quote(full)}?temp_url_sig={signature}&temp_url_expires={expires}{extra}"
+
+
+def _container(admin_swift: Swift) -> str:
+    name = unique("tu")
+    # The key's UTF-8 bytes go on the wire, as Swift clients send them; Swift signs with them.
+    headers = {"X-Container-Meta-Temp-URL-Key": "clé".encode()}
+    assert admin_swift("PUT", f"/{name}", headers=headers).status_code == 201  # type: ignore[arg-type]
+    assert admin_swift("PUT", f"/{name}/plain.txt", data=b"data").status_code == 201
+    stored = {"Content-Disposition": "inline; filename=own.txt"}
+    assert admin_swift("PUT", f"/{name}/ünï.txt", data=b"own", headers=stored).status_code == 201
+    return name
+
+
+def test_a_utf8_key_signs_utf8_paths(admin_swift: Swift) -> None:
+    name = _container(admin_swift)
+    answer = requests.get(_url(admin_swift, "GET", f"/{name}/ünï.txt", "clé".encode()), timeout=10)
+    assert (answer.status_code, answer.content) == (200, b"own")
+    # The same text's latin-1 bytes are another key.
+    assert requests.get(_url(admin_swift, "GET", f"/{name}/ünï.txt", "clé".encode("latin-1")),
+                        timeout=10).status_code == 401
+
+
+def test_content_disposition(admin_swift: Swift) -> None:
+    name = _container(admin_swift)
+    key = "clé".encode()
+
+    def disposition(path: str, extra: str = "") -> str:
+        answer = requests.get(_url(admin_swift, "GET", path, key, extra), timeout=10)
+        assert answer.status_code == 200
+        return answer.headers["Content-Disposition"]
+
+    assert disposition(f"/{name}/plain.txt") == \
+        "attachment; filename=\"plain.txt\"; filename*=UTF-8''plain.txt"
+    assert disposition(f"/{name}/ünï.txt") == "inline; filename=own.txt"  # the object's own
+    assert disposition(f"/{name}/ünï.txt", "&filename=a%20b.pdf") == \
+        "attachment; filename=\"a b.pdf\"; filename*=UTF-8''a%20b.pdf"
+    assert disposition(f"/{name}/plain.txt", "&inline") == "inline"
+    assert disposition(f"/{name}/plain.txt", "&inline&filename=%C3%A9") == \
+        "inline; filename=\"%C3%A9\"; filename*=UTF-8''%C3%A9"
+
+
+def test_a_put_url_cannot_copy_from_elsewhere(admin_swift: Swift) -> None:
+    """X-Copy-From would make the URL's PUT store data the URL does not grant (Swift refuses it)."""
+    name = _container(admin_swift)
+    secret = unique("secret")
+    assert admin_swift("PUT", f"/{secret}").status_code == 201
+    assert admin_swift("PUT", f"/{secret}/s", data=b"classified").status_code == 201
+    url = _url(admin_swift, "PUT", f"/{name}/copy", "clé".encode())
+    refused = requests.put(url, headers={"X-Copy-From": f"{secret}/s"}, timeout=10)
+    assert refused.status_code == 400
+    assert refused.text == "The header 'X-Copy-From' is not allowed in this tempurl"
+    assert admin_swift("GET", f"/{name}/copy").status_code == 404

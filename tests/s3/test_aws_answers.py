@@ -353,3 +353,95 @@ def test_object_attributes_page_parts(s3: BaseClient, bucket: str) -> None:
     last = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"],
                                     PartNumberMarker=2)["ObjectParts"]
     assert [part["PartNumber"] for part in last["Parts"]] == [3] and last["IsTruncated"] is False
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("aws:created", "x", "Your TagKey cannot be prefixed with aws:"),
+    ("AWS:created", "x", "Your TagKey cannot be prefixed with aws:"),
+    ("a,b", "x", "The TagKey you have provided is invalid"),
+    ("k", "a,b", "The TagValue you have provided is invalid"),
+    ("k", "semi;colon", "The TagValue you have provided is invalid"),
+    ("k", "x" * 257, "The TagValue you have provided is too long"),
+])
+def test_invalid_tags(s3: BaseClient, bucket: str, key: str, value: str, message: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    tagging = {"TagSet": [{"Key": key, "Value": value}]}
+    attempts = [lambda: s3.put_object_tagging(Bucket=bucket, Key="k", Tagging=tagging),
+                lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging=tagging)]
+    for attempt in attempts:
+        with pytest.raises(ClientError) as excinfo:
+            attempt()
+        assert error_of(excinfo) == (400, "InvalidTag")
+        assert excinfo.value.response["Error"]["Message"] == message
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+
+
+def test_tags_in_any_script(s3: BaseClient, bucket: str) -> None:
+    tags = [{"Key": "Größe 1", "Value": "東京 +-=._:/@"}, {"Key": "empty", "Value": ""}]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": tags})
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == sorted(tags, key=lambda t: t["Key"])
+
+
+# ------------------------------------------------------------------------------ raw requests
+
+
+def signed(cloud: RunningCloud, pair: Ec2Pair, method: str, path: str, body: bytes = b"",
+           headers: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
+    import requests
+
+    request = AWSRequest(method=method, url=f"{cloud.object_url}{path}", data=body, headers=headers or {})
+    S3SigV4Auth(Credentials(pair.access, pair.secret), "s3", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    answer = requests.request(method, prepared.url, headers=dict(prepared.headers), data=body, timeout=30)
+    return answer.status_code, answer.text, dict(answer.headers)
+
+
+def md5_of(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def test_control_documents_are_checked_against_their_content_md5(cloud: RunningCloud, member: Ec2Pair,
+                                                                  s3: BaseClient, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    tags = b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>"
+    delete = b"<Delete><Object><Key>k</Key></Object></Delete>"
+    documents = ((f"/{bucket}/k?tagging", tags), (f"/{bucket}?tagging", tags), (f"/{bucket}?delete", delete))
+    for path, body in documents:
+        method = "POST" if path.endswith("?delete") else "PUT"
+        status, text, _ = signed(cloud, member, method, path, body, {"Content-MD5": md5_of(b"other")})
+        assert (status, "<Code>BadDigest</Code>" in text) == (400, True), text
+        status, text, _ = signed(cloud, member, method, path, body, {"Content-MD5": "not-an-md5"})
+        assert (status, "<Code>InvalidDigest</Code>" in text) == (400, True), text
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    status, text, _ = signed(cloud, member, "POST", f"/{bucket}?delete", delete)
+    assert (status, "<Code>InvalidRequest</Code>" in text) == (400, True), text
+    assert "Content-MD5 OR x-amz-checksum-*" in text
+    assert body_of(s3, bucket, "k") == b"x"
+    status, text, _ = signed(cloud, member, "POST", f"/{bucket}?delete", delete,
+                             {"Content-MD5": md5_of(delete)})
+    assert status == 200 and "<Deleted><Key>k</Key></Deleted>" in text
+
+
+def test_only_the_standard_storage_class(s3: BaseClient, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", StorageClass="STANDARD")
+    for storage_class in ("GLACIER", "DEEP_ARCHIVE"):
+        with pytest.raises(ClientError) as excinfo:
+            s3.put_object(Bucket=bucket, Key="k", Body=b"y", StorageClass=storage_class)
+        assert error_of(excinfo) == (400, "InvalidStorageClass")
+        with pytest.raises(ClientError) as excinfo:
+            s3.create_multipart_upload(Bucket=bucket, Key="mp", StorageClass=storage_class)
+        assert error_of(excinfo) == (400, "InvalidStorageClass")
+    assert body_of(s3, bucket, "k") == b"x"
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("aws-chunked, gzip", "gzip"), ("gzip, aws-chunked", "gzip"),
+                                              ("gzip, br", "gzip, br"), ("aws-chunked", None)])
+def test_aws_chunked_is_not_stored_as_a_content_encoding(cloud: RunningCloud, member: Ec2Pair,
+                                                         s3: BaseClient, bucket: str, sent: str,
+                                                         stored: str | None) -> None:
+    status, text, _ = signed(cloud, member, "PUT", f"/{bucket}/k", b"data", {"Content-Encoding": sent})
+    assert status == 200, text
+    assert s3.head_object(Bucket=bucket, Key="k").get("ContentEncoding") == stored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from stackbox.digits import decimal
 from stackbox.http import Request, read_limited
 from stackbox.s3 import authorize, xml
 from stackbox.s3.errors import S3Error
+from stackbox.s3.headers import content_md5_hex
 from stackbox.s3.operations import Operation
 from stackbox.s3.signature import AuthResult
 
@@ -81,7 +83,12 @@ class S3Call:
         return decimal(length) if length is not None else None
 
     async def read_body(self, limit: int = xml.MAX_DOCUMENT_BYTES) -> bytes:
-        return await read_limited(self.payload(), limit)
+        """A small request body (a control document), checked against its Content-MD5 if it has one."""
+        md5_hex = content_md5_hex(self.headers)
+        body = await read_limited(self.payload(), limit)
+        if md5_hex is not None and hashlib.md5(body, usedforsecurity=False).hexdigest() != md5_hex:
+            raise S3Error("BadDigest")
+        return body
 
     async def read_document(self, root: str) -> Element:
         body = await self.read_body()

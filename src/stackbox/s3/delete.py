@@ -14,6 +14,7 @@ from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_KEY_BYTES
 from stackbox.s3.object_lock import bypasses_governance
 from stackbox.s3.signature.canonical import parse_http_date
+from stackbox.s3.signature.checksums import checksum_from_headers
 from stackbox.s3.versioning import deletion_headers, requested_version
 from stackbox.storage.types import (
     NO_PRECONDITIONS,
@@ -78,6 +79,13 @@ def _timestamp(text: str) -> int | None:
 
 
 async def delete_objects(call: S3Call) -> Response:
+    headers = call.headers
+    proven = any(name in headers for name in ("content-md5", "x-amz-trailer")) \
+        or checksum_from_headers(headers) is not None
+    if not proven:
+        # S3 requires the document's integrity to be provable (every SDK sends one of them).
+        raise S3Error("InvalidRequest", "Missing required header for this request: Content-MD5 OR "
+                      "x-amz-checksum-*")
     root = await call.read_document("Delete")
     quiet = (xml.child_text(root, "Quiet", "false") or "").strip().lower() == "true"
     nodes = root.findall("Object")

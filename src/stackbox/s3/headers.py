@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -26,6 +27,7 @@ CANNED_ACLS = frozenset({"private", "public-read", "public-read-write", "authent
 MAX_OBJECT_TAGS = 10
 MAX_TAG_KEY = 128
 MAX_TAG_VALUE = 256
+_TAG_PUNCTUATION = frozenset("+-=._:/@")
 
 
 def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
@@ -41,10 +43,14 @@ def content_headers(headers: Mapping[str, str]) -> dict[str, str]:
     stored = {name: headers[name] for name in STORED_HEADERS if name in headers}
     encoding = stored.get("content-encoding")
     if encoding is not None:
-        # aws-chunked only frames this request's body; it is not how the object is encoded.
-        kept = [part.strip() for part in encoding.split(",") if part.strip().lower() != "aws-chunked"]
-        if kept:
-            stored["content-encoding"] = ",".join(kept)
+        # aws-chunked only frames this request's body; it is not how the object is encoded. The other
+        # codings are kept as sent (`aws-chunked, gzip` is stored as `gzip`, `gzip, br` untouched).
+        parts = encoding.split(",")
+        kept = [part for part in parts if part.strip().lower() != "aws-chunked"]
+        if len(kept) < len(parts):
+            encoding = ",".join(kept).strip()
+        if encoding:
+            stored["content-encoding"] = encoding
         else:
             del stored["content-encoding"]
     return stored
@@ -59,8 +65,16 @@ def canned_acl(headers: Mapping[str, str]) -> str | None:
     return acl
 
 
+def check_storage_class(headers: Mapping[str, str]) -> None:
+    """Objects are STANDARD only: another class would be a promise (of price, of retrieval) not kept."""
+    asked = headers.get("x-amz-storage-class")
+    if asked is not None and asked.strip() != "STANDARD":
+        raise S3Error("InvalidStorageClass", StorageClassRequested=asked)
+
+
 def object_attrs(headers: Mapping[str, str]) -> ObjectAttrs:
     """What a PutObject / CreateMultipartUpload / CopyObject(REPLACE) sets besides the data."""
+    check_storage_class(headers)
     return ObjectAttrs(
         content_type=headers.get("content-type") or DEFAULT_CONTENT_TYPE,
         meta=user_metadata(headers),
@@ -84,11 +98,20 @@ def validated_tags(pairs: list[tuple[str, str]], limit: int) -> dict[str, str]:
         raise S3Error("BadRequest", "Object tags cannot be greater than 10" if limit == MAX_OBJECT_TAGS
                       else f"Bucket tags cannot be greater than {limit}")
     for name, value in tags.items():
-        if not name or len(name) > MAX_TAG_KEY:
+        if not name or len(name) > MAX_TAG_KEY or not _tag_text(name):
             raise S3Error("InvalidTag", "The TagKey you have provided is invalid")
+        if name.lower().startswith("aws:"):
+            raise S3Error("InvalidTag", "Your TagKey cannot be prefixed with aws:")
         if len(value) > MAX_TAG_VALUE:
             raise S3Error("InvalidTag", "The TagValue you have provided is too long")
+        if not _tag_text(value):
+            raise S3Error("InvalidTag", "The TagValue you have provided is invalid")
     return tags
+
+
+def _tag_text(text: str) -> bool:
+    """AWS's tag alphabet: letters, digits and spaces of any script, and `+ - = . _ : / @`."""
+    return all(char in _TAG_PUNCTUATION or unicodedata.category(char)[0] in "LNZ" for char in text)
 
 
 def content_md5_hex(headers: Mapping[str, str]) -> str | None:

@@ -104,6 +104,18 @@ def account_quotas_need_the_reseller(side: Side, c: str) -> None:
         side.swift("POST", "", headers={header: "100"}, label=f"POST account {header}")
 
 
+def keystoneauth_tokens(side: Side, c: str) -> None:
+    side.swift("PUT", f"/{c}", headers={"X-Container-Read": ".r:*"})
+    side.swift("PUT", f"/{c}/o", data=b"public")
+    side.swift("PUT", f"/{c}-private")
+    side.swift("PUT", f"/{c}-private/o", data=b"private")
+    for path in (f"/{c}/o", f"/{c}-private/o", f"/{c}"):
+        side.swift("GET", path, headers={"X-Service-Token": "garbage"}, label=f"GET {path} bad service token")
+        side.swift("GET", path, headers={"X-Auth-Token": "garbage"}, anonymous=True,
+                   label=f"GET {path} bad token")
+        side.swift("GET", path, headers={"X-Service-Token": side.token}, label=f"GET {path} user as service")
+
+
 def routing_edges(side: Side, c: str) -> None:
     for path in ["//v1/AUTH_x/c", "//info", "/v1", "/v1/", "/v1//c", "/v1//c/o"]:
         answer = requests.get(side.base_url + path, headers={"X-Auth-Token": side.token}, timeout=30)
@@ -112,7 +124,7 @@ def routing_edges(side: Side, c: str) -> None:
 
 SCENARIOS = [staticweb_anonymous, staticweb_anonymous_head, staticweb_listings_only, staticweb_listings_off,
              staticweb_without_rlistings, staticweb_private_and_web_mode, staticweb_directory_type,
-             container_quotas, account_quotas_need_the_reseller, routing_edges]
+             container_quotas, account_quotas_need_the_reseller, keystoneauth_tokens, routing_edges]
 KNOWN: dict[str, str] = {}
 
 

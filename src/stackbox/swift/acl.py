@@ -21,6 +21,8 @@ from stackbox.swift.context import Call
 from stackbox.swift.errors import SwiftError, html_error
 from stackbox.swift.headers import READ_ACL, WRITE_ACL
 
+DEFAULT_DOMAIN = "default"
+ACCOUNT_PREFIX = "AUTH_"
 READ_METHODS = frozenset({"GET", "HEAD"})
 WRITE_METHODS = frozenset({"PUT", "POST", "DELETE"})
 
@@ -76,7 +78,7 @@ def may_read(call: Call, account: str, container: str, *, listing: bool = False)
     if entries is None:
         return False
     auth = call.auth
-    if auth is not None and _project_user_granted(entries, auth):
+    if auth is not None and _project_user_granted(entries, auth, _names_allowed(call, auth, account)):
         return True
     if referrer_allowed(entries, call.headers):
         return not listing or ".rlistings" in entries
@@ -93,7 +95,8 @@ def may_write(call: Call, account: str, container: str) -> bool:
     entries = _container_acl(call, account, container, WRITE_ACL)
     if auth is None or entries is None:
         return False
-    return _project_user_granted(entries, auth) or (auth.account == account and _role_granted(entries, auth))
+    return (_project_user_granted(entries, auth, _names_allowed(call, auth, account))
+            or (auth.account == account and _role_granted(entries, auth)))
 
 
 def _temp_url_reaches(call: Call, account: str, container: str) -> bool:
@@ -115,14 +118,26 @@ def parse_acl(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
-def _project_user_granted(entries: list[str], auth: AuthContext) -> bool:
-    """keystoneauth's cross-tenant grant: `<project>:<user>`, each an id, a name or `*`."""
+def _project_user_granted(entries: list[str], auth: AuthContext, names: bool) -> bool:
+    """keystoneauth's cross-tenant grant: `<project>:<user>`, each an id or `*`, or with `names` a name."""
+    projects = ("*", auth.project_id, auth.project_name) if names else ("*", auth.project_id)
+    users = ("*", auth.user_id, auth.user_name) if names else ("*", auth.user_id)
     for entry in entries:
         project, colon, user = entry.partition(":")
-        if (colon and not entry.startswith(".") and project in ("*", auth.project_id, auth.project_name)
-                and user in ("*", auth.user_id, auth.user_name)):
+        if colon and not entry.startswith(".") and project in projects and user in users:
             return True
     return False
+
+
+def _names_allowed(call: Call, auth: AuthContext, account: str) -> bool:
+    """keystoneauth matches ACL entries by name only when names are unambiguous: the caller's user and
+    project, and the account's project, are all in the default domain (names are unique per domain)."""
+    if auth.user_domain_id != DEFAULT_DOMAIN or auth.project_domain_id not in (DEFAULT_DOMAIN, None):
+        return False
+    if auth.account == account:
+        return True
+    project = call.identity.store.get("project", account.removeprefix(ACCOUNT_PREFIX))
+    return project is not None and project["domain_id"] in (DEFAULT_DOMAIN, None)
 
 
 def _role_granted(entries: list[str], auth: AuthContext) -> bool:

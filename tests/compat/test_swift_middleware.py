@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -236,7 +237,24 @@ def tempurl_writes(side: Side, c: str) -> None:
     side.swift("GET", f"/{c}/new.txt")
 
 
-TEMPURL_SCENARIOS = [tempurl_reads, tempurl_prefix, tempurl_writes]
+def tempurl_manifests(side: Side, c: str) -> None:
+    """A container key's URL reaches that container only: a manifest's segments elsewhere are refused."""
+    _tempurl_container(side, c)
+    side.swift("PUT", f"/{c}-seg", record=False)
+    for container in (c, f"{c}-seg"):
+        side.swift("PUT", f"/{container}/s1", data=b"a" * 10, record=False)
+    for name, segments in (("near", f"/{c}/s1"), ("far", f"/{c}-seg/s1")):
+        manifest = json.dumps([{"path": segments}]).encode()
+        side.swift("PUT", f"/{c}/{name}?multipart-manifest=put", data=manifest, record=False)
+        _get(side, c, name, f"slo {name}")
+        _get(side, c, name, f"slo {name} manifest", extra="&multipart-manifest=get")
+    side.swift("PUT", f"/{c}/dlo-near", headers={"X-Object-Manifest": f"{c}/s"}, record=False)
+    side.swift("PUT", f"/{c}/dlo-far", headers={"X-Object-Manifest": f"{c}-seg/s"}, record=False)
+    _get(side, c, "dlo-near", "dlo near")
+    _get(side, c, "dlo-far", "dlo far")
+
+
+TEMPURL_SCENARIOS = [tempurl_reads, tempurl_prefix, tempurl_writes, tempurl_manifests]
 
 
 @pytest.mark.parametrize("scenario", scenario_params(TEMPURL_SCENARIOS, {}))

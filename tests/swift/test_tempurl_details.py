@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from urllib.parse import quote
 
@@ -70,3 +71,24 @@ def test_a_put_url_cannot_copy_from_elsewhere(admin_swift: Swift) -> None:
     assert refused.status_code == 400
     assert refused.text == "The header 'X-Copy-From' is not allowed in this tempurl"
     assert admin_swift("GET", f"/{name}/copy").status_code == 404
+
+
+def test_a_container_key_url_reaches_no_segment_elsewhere(admin_swift: Swift) -> None:
+    """Swift's authorize_same_container: the URL's sub-reads stay in the container whose key signed it."""
+    name = _container(admin_swift)
+    other = unique("seg")
+    assert admin_swift("PUT", f"/{other}").status_code == 201
+    assert admin_swift("PUT", f"/{other}/s", data=b"elsewhere").status_code == 201
+    assert admin_swift("PUT", f"/{name}/s", data=b"here").status_code == 201
+    for manifest, segments in (("near", f"/{name}/s"), ("far", f"/{other}/s")):
+        body = json.dumps([{"path": segments}])
+        assert admin_swift("PUT", f"/{name}/{manifest}?multipart-manifest=put", data=body).status_code == 201
+    key = "clé".encode()
+    assert requests.get(_url(admin_swift, "GET", f"/{name}/near", key), timeout=10).content == b"here"
+    far = requests.get(_url(admin_swift, "GET", f"/{name}/far", key), timeout=10)
+    assert b"elsewhere" not in far.content
+    assert far.status_code in (401, 409)
+    assert admin_swift("PUT", f"/{name}/dlo", headers={"X-Object-Manifest": f"{other}/s"}).status_code == 201
+    dlo = requests.get(_url(admin_swift, "GET", f"/{name}/dlo", key), timeout=10)
+    assert dlo.status_code == 401 and b"elsewhere" not in dlo.content
+    assert dlo.headers["Www-Authenticate"].startswith("Keystone uri=")

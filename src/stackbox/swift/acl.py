@@ -32,6 +32,8 @@ def unauthorized(call: Call) -> SwiftError:
     account comes from the path: quoted, as swob quotes the realm, it cannot break the header."""
     keystone_uri = call.identity.settings.identity_url.removesuffix("/v3")
     challenge = f'Swift realm="{quote(call.account)}", Keystone uri="{keystone_uri}"'
+    if call.temp_url:  # refused by the URL's own scope (tempurl's check), not keystoneauth's
+        challenge = f'Keystone uri="{keystone_uri}"'
     return SwiftError(401, headers=[("Www-Authenticate", challenge)])
 
 

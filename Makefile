@@ -20,6 +20,7 @@ $(TEST_STAMP): $(STAMP)
 	  (apt-get install -y -qq rclone >/dev/null 2>&1 || \
 	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq rclone >/dev/null 2>&1)) || \
 	  echo "rclone not installed: its tests will be skipped"; }
+	@sh tests/backends/provision.sh $(VENV)
 	touch $@
 
 install: $(STAMP)

@@ -445,3 +445,33 @@ def test_aws_chunked_is_not_stored_as_a_content_encoding(cloud: RunningCloud, me
     status, text, _ = signed(cloud, member, "PUT", f"/{bucket}/k", b"data", {"Content-Encoding": sent})
     assert status == 200, text
     assert s3.head_object(Bucket=bucket, Key="k").get("ContentEncoding") == stored
+
+
+def test_anonymous_callers_learn_only_that_no_bucket_has_a_name(cloud: RunningCloud, s3: BaseClient,
+                                                                 make_client: MakeClient) -> None:
+    """A name no one holds (never created, or deleted) is NoSuchBucket for everyone, as in S3; a name
+    someone holds stays AccessDenied to those it does not grant."""
+    anonymous = make_client(None)
+    deleted, private = unique("gone"), unique("private")
+    s3.create_bucket(Bucket=deleted)
+    s3.delete_bucket(Bucket=deleted)
+    s3.create_bucket(Bucket=private)
+    s3.put_object(Bucket=private, Key="k", Body=b"secret")
+    for name in (unique("never"), deleted):
+        with pytest.raises(ClientError) as excinfo:
+            anonymous.list_objects_v2(Bucket=name)
+        assert error_of(excinfo) == (404, "NoSuchBucket")
+        with pytest.raises(ClientError) as excinfo:
+            anonymous.get_object(Bucket=name, Key="k")
+        assert error_of(excinfo) == (404, "NoSuchBucket")
+        with pytest.raises(ClientError) as excinfo:
+            anonymous.put_object(Bucket=name, Key="k", Body=b"x")
+        assert error_of(excinfo) == (404, "NoSuchBucket")
+    for attempt in (lambda: anonymous.list_objects_v2(Bucket=private),
+                    lambda: anonymous.get_object(Bucket=private, Key="k"),
+                    lambda: anonymous.get_object(Bucket=private, Key="missing"),
+                    lambda: anonymous.put_object(Bucket=private, Key="k", Body=b"x")):
+        with pytest.raises(ClientError) as excinfo:
+            attempt()
+        assert error_of(excinfo) == (403, "AccessDenied")
+    assert body_of(s3, private, "k") == b"secret"

@@ -244,6 +244,9 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     """An S3 error for whatever escaped a handler; only real bugs become InternalError."""
     if isinstance(error, storage.NoSuchContainer):
         return _missing_bucket(call)
+    if call.object_acl_decides and isinstance(error, (storage.NoSuchObject, storage.NoSuchVersion)):
+        # Only a caller who may list the bucket learns that a key is not there (S3's rule).
+        return S3Error("AccessDenied")
     versioning_error = versioning.storage_error(error, call) or locking.storage_error(error, call)
     if versioning_error is not None:
         return versioning_error

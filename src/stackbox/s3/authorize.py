@@ -88,8 +88,8 @@ def _role_allows(context: AuthContext | None, role: Role) -> bool:
 
 def bucket_account(storage: ObjectStore, context: AuthContext | None, bucket: str) -> str:
     """The account a request's bucket name means: the caller's own project's bucket of that name if it
-    has one, else the name's S3 owner (its only holder, or its first creator); AccessDenied for an
-    anonymous caller naming no bucket (as S3 answers it)."""
+    has one, else the name's S3 owner (its only holder, or its first creator); NoSuchBucket for an
+    anonymous caller naming no bucket, as S3 answers it (a name no one holds reveals nothing)."""
     own = context.account if context is not None else None
     if own is not None:
         try:
@@ -101,7 +101,7 @@ def bucket_account(storage: ObjectStore, context: AuthContext | None, bucket: st
     if holder is not None:
         return holder
     if own is None:
-        raise S3Error("AccessDenied")
+        raise S3Error("NoSuchBucket", BucketName=bucket)
     return own
 
 

@@ -274,6 +274,24 @@ VERSIONING_ENABLED = (b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/
                       b"<Status>Enabled</Status></VersioningConfiguration>")
 
 
+def bench_policy(bucket: str, statements: int) -> bytes:
+    """A policy of `statements` statements of the kinds people write (grants to other projects, denies
+    of prefixes, conditions on headers and addresses), none of which refuses the benchmark's requests."""
+    arn = f"arn:aws:s3:::{bucket}"
+    kinds = [
+        lambda i: {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::project{i}:root"},
+                   "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": [arn, f"{arn}/shared{i}/*"]},
+        lambda i: {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": f"{arn}/locked{i}/*"},
+        lambda i: {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"{arn}/*",
+                   "Condition": {"StringEquals": {"s3:x-amz-acl": "public-read-write"}}},
+        lambda i: {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"{arn}/*",
+                   "Condition": {"IpAddress": {"aws:SourceIp": f"192.0.2.{i % 250}/32"}}},
+    ]
+    document = {"Version": "2012-10-17",
+                "Statement": [{"Sid": f"s{i}", **kinds[i % len(kinds)](i)} for i in range(statements)]}
+    return json.dumps(document).encode()
+
+
 def make_bucket(target: Target, bucket: str, versioned: bool) -> None:
     expect(target, s3_raw(target, "PUT", f"/{bucket}"), (200, 409))
     if versioned:
@@ -599,6 +617,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--list-keys", type=int, default=10_000)
     parser.add_argument("--huge-gib", type=int, default=5, help="object size of the rss phase")
+    parser.add_argument("--bucket-policy", type=int, default=0, metavar="N",
+                        help="give stackbox's bucket a policy of N statements (the authorizer's cost)")
     parser.add_argument("--refcloud", type=Path,
                         default=Path(os.environ.get("REFCLOUD_DIR", "/tmp/refcloud")))
     args = parser.parse_args()
@@ -619,6 +639,9 @@ def main() -> int:
     try:
         for target in targets:
             expect(target, s3_raw(target, "PUT", f"/{bucket}"))
+            if args.bucket_policy and target.name == "stackbox":
+                expect(target, s3_raw(target, "PUT", f"/{bucket}", "policy=",
+                                      bench_policy(bucket, args.bucket_policy)), (204,))
             if "list" in phases:
                 print(f"populating {args.list_keys} keys on {target.name}", file=sys.stderr, flush=True)
                 populate_listing(target, bucket, args.list_keys)

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from cloud import RunningCloud
-from s3.conftest import MakeClient, MakePair, unique
+from s3.conftest import Ec2Pair, MakeClient, MakePair, unique
+
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 
 def _code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
     return str(excinfo.value.response["Error"]["Code"])
+
+
+def _refused(attempt: Any, code: str = "AccessDenied") -> None:
+    with pytest.raises(ClientError) as excinfo:
+        attempt()
+    assert _code(excinfo) == code, excinfo.value.response
 
 
 def test_public_read_bucket_is_readable_by_another_project(make_client: MakeClient, make_pair: MakePair,
@@ -62,3 +72,83 @@ def test_another_project_cannot_abort_or_list_the_owners_uploads(
     own = other.create_multipart_upload(Bucket=name, Key="mine")["UploadId"]
     other.abort_multipart_upload(Bucket=name, Key="mine", UploadId=own)
     assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=name)["Uploads"]] == [upload]
+
+
+def _grants(acl: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(grant["Grantee"]["Type"], grant["Grantee"].get("ID") or grant["Grantee"].get("URI", ""),
+             grant["Permission"]) for grant in acl["Grants"]]
+
+
+def test_grant_headers_share_a_bucket_with_one_project(make_client: MakeClient, make_pair: MakePair,
+                                                       member: Ec2Pair, s3: BaseClient) -> None:
+    name = unique("grant")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="k", Body=b"granted")
+    friend, stranger = make_pair("member"), make_pair("member")
+    s3.put_bucket_acl(Bucket=name, GrantRead=f'id="{friend.project_id}"',
+                      GrantReadACP=f"id={friend.project_id}")
+    acl = s3.get_bucket_acl(Bucket=name)
+    assert _grants(acl) == [("CanonicalUser", member.project_id, "FULL_CONTROL"),
+                            ("CanonicalUser", friend.project_id, "READ"),
+                            ("CanonicalUser", friend.project_id, "READ_ACP")]
+    assert acl["Grants"][1]["Grantee"]["DisplayName"] == friend.project_name
+    reader = make_client(friend)
+    assert reader.get_object(Bucket=name, Key="k")["Body"].read() == b"granted"
+    assert reader.get_bucket_acl(Bucket=name)["Owner"]["ID"] == member.project_id
+    _refused(lambda: reader.put_object(Bucket=name, Key="k", Body=b"overwrite"))
+    _refused(lambda: reader.put_bucket_acl(Bucket=name, ACL="public-read"))
+    _refused(lambda: make_client(stranger).get_object(Bucket=name, Key="k"))
+
+
+def test_object_acl_document_grants_one_user(make_client: MakeClient, make_pair: MakePair, member: Ec2Pair,
+                                             s3: BaseClient, bucket: str, cloud: RunningCloud) -> None:
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"for one user")
+    friend = make_pair("member")
+    owner = s3.get_object_acl(Bucket=bucket, Key="doc")["Owner"]
+    s3.put_object_acl(Bucket=bucket, Key="doc", AccessControlPolicy={
+        "Owner": owner,
+        "Grants": [{"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"},
+                   {"Grantee": {"Type": "CanonicalUser", "ID": friend.user_id}, "Permission": "READ"}]})
+    assert _grants(s3.get_object_acl(Bucket=bucket, Key="doc")) == [
+        ("CanonicalUser", member.project_id, "FULL_CONTROL"), ("CanonicalUser", friend.user_id, "READ")]
+    assert make_client(friend).get_object(Bucket=bucket, Key="doc")["Body"].read() == b"for one user"
+    colleague = make_client(make_pair("member", project_id=friend.project_id))
+    _refused(lambda: colleague.get_object(Bucket=bucket, Key="doc"))
+    _refused(lambda: make_client(friend).get_object_acl(Bucket=bucket, Key="doc"))
+    assert requests.get(f"{cloud.object_url}/{bucket}/doc", timeout=10).status_code == 403
+
+
+def test_grants_by_uri_and_email_and_on_put(make_client: MakeClient, make_pair: MakePair, s3: BaseClient,
+                                            bucket: str, admin: Any, cloud: RunningCloud) -> None:
+    s3.put_object(Bucket=bucket, Key="anyone", Body=b"open", GrantRead=f'uri="{ALL_USERS}"')
+    assert requests.get(f"{cloud.object_url}/{bucket}/anyone", timeout=10).content == b"open"
+    assert ("Group", ALL_USERS, "READ") in _grants(s3.get_object_acl(Bucket=bucket, Key="anyone"))
+    friend = make_pair("member")
+    email = f"{unique('mail')}@example.com"
+    assert admin.patch(f"{cloud.auth_url}/users/{friend.user_id}",
+                       json={"user": {"email": email}}).status_code == 200
+    s3.put_object(Bucket=bucket, Key="mailed", Body=b"by mail", GrantRead=f'emailAddress="{email}"')
+    mailed = _grants(s3.get_object_acl(Bucket=bucket, Key="mailed"))
+    assert ("CanonicalUser", friend.user_id, "READ") in mailed
+    assert make_client(friend).get_object(Bucket=bucket, Key="mailed")["Body"].read() == b"by mail"
+    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead='emailAddress="nobody@example.com"'),
+             "UnresolvableGrantByEmailAddress")
+    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead='id="no-such-canonical-id"'),
+             "InvalidArgument")
+    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead='uri="http://example.com/group"'),
+             "InvalidArgument")
+    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead="nonsense"), "InvalidArgument")
+    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, ACL="private", GrantRead=f'uri="{ALL_USERS}"'),
+             "InvalidRequest")
+    _refused(lambda: s3.put_object(Bucket=bucket, Key="x", Body=b"x", GrantRead='id="no-such-canonical-id"'),
+             "InvalidArgument")
+    assert _grants(s3.get_bucket_acl(Bucket=bucket))[1:] == []
+
+
+def test_malformed_acl_documents(s3: BaseClient, bucket: str, cloud: RunningCloud) -> None:
+    owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]
+    for grant in ({"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "EVERYTHING"},
+                  {"Grantee": {"Type": "CanonicalUser"}, "Permission": "READ"}):
+        _refused(lambda grant=grant: s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={  # type: ignore
+            "Owner": owner, "Grants": [grant]}), "MalformedACLError")
+    assert _grants(s3.get_bucket_acl(Bucket=bucket))[1:] == []

@@ -1,34 +1,34 @@
-"""Canned ACLs: Get/PutBucketAcl and Get/PutObjectAcl.
+"""ACLs: Get/PutBucketAcl and Get/PutObjectAcl, from a canned ACL, `x-amz-grant-*` headers or an
+AccessControlPolicy document.
 
-Only canned ACLs are stored (private, public-read, public-read-write, authenticated-read); an
-AccessControlPolicy document is accepted when its grants amount to one of them.
+Grants are stored as grants (grants.py: a canned name when they are exactly a canned ACL's, which is
+also what earlier releases stored); the owner's FULL_CONTROL is implicit and always shown first.
 """
 
 from __future__ import annotations
 
+from xml.etree.ElementTree import Element
+
 from stackbox.http import Response
-from stackbox.s3 import xml
+from stackbox.s3 import authorize, grantees, grants, xml
 from stackbox.s3.authorize import BUCKET_ACL_META
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
+from stackbox.s3.grants import Grant, Grantee
 from stackbox.s3.headers import canned_acl
 from stackbox.s3.list import owner, owner_fields
 from stackbox.s3.versioning import requested_version, version_headers
 
-ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
-AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
-_XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
-#: canned ACL -> the group grants it adds to the owner's FULL_CONTROL.
-_GROUP_GRANTS = {
-    "public-read": ((ALL_USERS, "READ"),),
-    "public-read-write": ((ALL_USERS, "READ"), (ALL_USERS, "WRITE")),
-    "authenticated-read": ((AUTHENTICATED_USERS, "READ"),),
-}
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+#: xsi:type -> (the element naming the grantee, how a request names that kind).
+_GRANTEE_TYPES = {"CanonicalUser": ("ID", "id"), "Group": ("URI", "uri"),
+                  "AmazonCustomerByEmail": ("EmailAddress", "emailaddress")}
+MAX_GRANTS = 100
 
 
 async def get_bucket_acl(call: S3Call) -> Response:
-    info = call.storage.get_container(call.account, call.bucket)
-    return _policy(call, info.meta.get(BUCKET_ACL_META))
+    meta = call.storage.container_meta(call.account, call.bucket)
+    return _policy(call, meta.get(BUCKET_ACL_META))
 
 
 async def put_bucket_acl(call: S3Call) -> Response:
@@ -54,48 +54,90 @@ async def put_object_acl(call: S3Call) -> Response:
 
 
 def _policy(call: S3Call, acl: str | None, headers: list[tuple[str, str]] | None = None) -> Response:
-    owner_grantee = f'<Grantee {_XSI} xsi:type="CanonicalUser">{owner_fields(call)}</Grantee>'
-    grants = [f"<Grant>{owner_grantee}<Permission>FULL_CONTROL</Permission></Grant>"]
-    grants += [f'<Grant><Grantee {_XSI} xsi:type="Group">{xml.element("URI", uri)}</Grantee>'
-               f"{xml.element('Permission', permission)}</Grant>"
-               for uri, permission in _GROUP_GRANTS.get(acl or "private", ())]
+    listed = [grantees.owner_grant_xml(owner_fields(call))]
+    listed += [grantees.grant_xml(call.cloud, grant) for grant in grants.stored_grants(acl)]
     return xml.xml_response("AccessControlPolicy",
-                            [owner(call), f"<AccessControlList>{''.join(grants)}</AccessControlList>"],
+                            [owner(call), f"<AccessControlList>{''.join(listed)}</AccessControlList>"],
                             headers=headers)
 
 
+def header_acl(call: S3Call) -> str | None:
+    """The ACL the request's headers set (x-amz-acl or x-amz-grant-*), stored form; None if neither."""
+    canned = canned_acl(call.headers)
+    named = grants.header_grantees(call.headers)
+    if canned is not None and named is not None:
+        raise S3Error("InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed")
+    if named is None:
+        return canned
+    if len(named) > MAX_GRANTS:
+        raise S3Error("InvalidArgument", "Too many grants", ArgumentName="x-amz-grant-*")
+    return grants.encode(tuple(dict.fromkeys(grantees.resolve(call.cloud, grantee, permission)
+                                             for grantee, permission in named)))
+
+
+def requested_object_acl(call: S3Call) -> str | None:
+    """The ACL an object write sets from its headers (checked against the bucket's settings)."""
+    acl = header_acl(call)
+    if acl is not None:
+        authorize.check_acl_change(call, grants.stored_grants(acl))
+    return acl
+
+
 async def _requested_acl(call: S3Call) -> str:
-    if any(name.startswith("x-amz-grant-") for name in call.headers):
-        raise S3Error("NotImplemented", "x-amz-grant-* headers are not implemented; use a canned ACL.")
-    header_acl = canned_acl(call.headers)
+    acl = await _read_acl(call)
+    authorize.check_acl_change(call, grants.stored_grants(acl))
+    return acl
+
+
+async def _read_acl(call: S3Call) -> str:
+    from_headers = header_acl(call)
     body = await call.read_body()
-    if header_acl is not None:
+    if from_headers is not None:
         if body.strip():
             raise S3Error("UnexpectedContent", "This request does not support content")
-        return header_acl
+        return from_headers
     if not body.strip():
         raise S3Error("MissingSecurityHeader", MissingHeaderName="x-amz-acl")
-    return _canned_from_document(body)
+    return grants.encode(_grants_from_document(call, body))
 
 
-def _canned_from_document(body: bytes) -> str:
+def _grants_from_document(call: S3Call, body: bytes) -> grants.Grants:
     try:
         root = xml.parse(body, "AccessControlPolicy")
     except S3Error:
         raise _malformed_acl() from None
-    groups: set[tuple[str, str]] = set()
-    for grant in root.iter("Grant"):
-        grantee = grant.find("Grantee")
-        permission = xml.child_text(grant, "Permission")
-        if grantee is None or permission is None:
-            raise _malformed_acl()
-        uri = xml.child_text(grantee, "URI")
-        if uri is not None:
-            groups.add((uri, permission))
-    for canned, grants in sorted(_GROUP_GRANTS.items(), key=lambda item: -len(item[1])):
-        if set(grants) <= groups:
-            return canned
-    return "private"
+    acl = root.find("AccessControlList")
+    found = acl.findall("Grant") if acl is not None else []
+    if len(found) > MAX_GRANTS:
+        raise _malformed_acl()
+    owner_id = call.account.removeprefix("AUTH_")
+    result: list[Grant] = []
+    for node in found:
+        grant = grantees.resolve(call.cloud, _document_grantee(node), _permission(node))
+        if grant.kind == "id" and grant.grantee == owner_id and grant.permission == "FULL_CONTROL":
+            continue  # the owner's own grant: implicit
+        if grant not in result:
+            result.append(grant)
+    return tuple(result)
+
+
+def _document_grantee(node: Element) -> Grantee:
+    grantee = node.find("Grantee")
+    if grantee is None:
+        raise _malformed_acl()
+    kind = grantee.get(_XSI_TYPE) or grantee.get("type") or ""
+    element, request_kind = _GRANTEE_TYPES.get(kind, ("", ""))
+    value = xml.child_text(grantee, element) if element else None
+    if value is None:
+        raise _malformed_acl()
+    return Grantee(request_kind, value.strip())
+
+
+def _permission(node: Element) -> str:
+    permission = (xml.child_text(node, "Permission") or "").strip()
+    if permission not in grants.PERMISSIONS:
+        raise _malformed_acl()
+    return permission
 
 
 def _malformed_acl() -> S3Error:

@@ -22,7 +22,20 @@ from stackbox.http import (
     Scope,
     Send,
 )
-from stackbox.s3 import acl, bucket, copy, cors, delete, get, lifecycle, multipart, put, tagging, versioning
+from stackbox.s3 import (
+    acl,
+    bucket,
+    bucket_policy,
+    copy,
+    cors,
+    delete,
+    get,
+    lifecycle,
+    multipart,
+    put,
+    tagging,
+    versioning,
+)
 from stackbox.s3 import list as listing
 from stackbox.s3 import object_lock as locking
 from stackbox.s3 import operations as ops
@@ -42,9 +55,9 @@ Handler = Callable[[S3Call], Awaitable[Response]]
 Route = tuple[Handler, ops.Operation]
 
 #: Bucket sub-resources we do not implement: S3 answers these with its own errors or empty documents.
-_UNSUPPORTED_BUCKET = ("policy", "website", "replication", "notification", "logging",
+_UNSUPPORTED_BUCKET = ("website", "replication", "notification", "logging",
                        "encryption", "accelerate", "requestPayment", "inventory", "metrics",
-                       "analytics", "intelligent-tiering", "ownershipControls", "publicAccessBlock")
+                       "analytics", "intelligent-tiering")
 _UNSUPPORTED_OBJECT = ("torrent", "restore", "select")
 
 
@@ -138,6 +151,10 @@ _BUCKET_ROUTES: RouteTable = {
             ("object-lock", (locking.get_object_lock_configuration, ops.GET_LOCK_CONFIGURATION)),
             ("lifecycle", (lifecycle.get_bucket_lifecycle, ops.GET_LIFECYCLE)),
             ("cors", (cors.get_bucket_cors, ops.GET_BUCKET_CORS)),
+            ("policyStatus", (bucket_policy.get_bucket_policy_status, ops.GET_BUCKET_POLICY_STATUS)),
+            ("policy", (bucket_policy.get_bucket_policy, ops.GET_BUCKET_POLICY)),
+            ("publicAccessBlock", (bucket_policy.get_public_access_block, ops.GET_PUBLIC_ACCESS_BLOCK)),
+            ("ownershipControls", (bucket_policy.get_ownership_controls, ops.GET_OWNERSHIP_CONTROLS)),
             ("versions", (versioning.list_object_versions, ops.LIST_BUCKET_VERSIONS)),
             ("uploads", (listing.list_uploads, ops.LIST_UPLOADS)),
             (None, (listing.list_objects, ops.LIST_BUCKET))],
@@ -148,10 +165,16 @@ _BUCKET_ROUTES: RouteTable = {
             ("object-lock", (locking.put_object_lock_configuration, ops.PUT_LOCK_CONFIGURATION)),
             ("lifecycle", (lifecycle.put_bucket_lifecycle, ops.PUT_LIFECYCLE)),
             ("cors", (cors.put_bucket_cors, ops.PUT_BUCKET_CORS)),
+            ("policy", (bucket_policy.put_bucket_policy, ops.PUT_BUCKET_POLICY)),
+            ("publicAccessBlock", (bucket_policy.put_public_access_block, ops.PUT_PUBLIC_ACCESS_BLOCK)),
+            ("ownershipControls", (bucket_policy.put_ownership_controls, ops.PUT_OWNERSHIP_CONTROLS)),
             (None, (bucket.create_bucket, ops.CREATE_BUCKET))],
     "DELETE": [("tagging", (tagging.delete_bucket_tagging, ops.PUT_BUCKET_TAGGING)),
                ("lifecycle", (lifecycle.delete_bucket_lifecycle, ops.PUT_LIFECYCLE)),
                ("cors", (cors.delete_bucket_cors, ops.PUT_BUCKET_CORS)),
+               ("policy", (bucket_policy.delete_bucket_policy, ops.DELETE_BUCKET_POLICY)),
+               ("publicAccessBlock", (bucket_policy.delete_public_access_block, ops.PUT_PUBLIC_ACCESS_BLOCK)),
+               ("ownershipControls", (bucket_policy.delete_ownership_controls, ops.PUT_OWNERSHIP_CONTROLS)),
                (None, (bucket.delete_bucket, ops.DELETE_BUCKET))],
     "POST": [("delete", (delete.delete_objects, ops.DELETE_OBJECTS))],
 }

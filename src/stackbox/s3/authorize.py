@@ -1,19 +1,24 @@
 """The S3 authorizer: one function decides every request, named by its operation, for its caller.
 
 AWS's evaluation logic, with a project standing for an AWS account: the bucket belongs to the project
-holding it; that project's users act through their roles (reader reads, member and admin write); any
-other caller (another project's user, or anonymous) needs a grant of the bucket's ACL (or, for object
-reads, of the object's ACL, which the handler checks on the version it reads).
+holding it; an explicit Deny of its bucket policy wins over everything; that project's users act through
+their roles (reader reads, member and admin write); any other caller (another project's user, or
+anonymous) needs an Allow of the bucket policy or a grant of the bucket's ACL (or, for object reads, of
+the object's ACL, which the handler checks on the version it reads). The public access block and
+BucketOwnerEnforced ownership take public grants, public policies or ACLs out of the picture.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stackbox.s3 import grants
 from stackbox.s3.errors import S3Error
-from stackbox.s3.operations import CREATE_BUCKET, LIST_BUCKETS, Operation, Role
+from stackbox.s3.operations import CREATE_BUCKET, LIST_BUCKETS, POLICY_OPERATIONS, Operation, Role
+from stackbox.s3.policy import Effect, compiled, resource_arn
+from stackbox.s3.policy_context import RequestKeys
 from stackbox.storage.types import NoSuchContainer
 
 if TYPE_CHECKING:
@@ -21,8 +26,13 @@ if TYPE_CHECKING:
     from stackbox.s3.call import S3Call
     from stackbox.storage.contract import ObjectStore
 
-#: Container metadata key holding a bucket's ACL (a canned name or grants: see grants.py).
+#: Container metadata keys: the bucket's ACL (a canned name or grants: see grants.py), its policy (the
+#: JSON text as stored), public access block and object ownership setting.
 BUCKET_ACL_META = "s3:acl"
+POLICY_META = "s3:policy"
+PUBLIC_ACCESS_BLOCK_META = "s3:public-access-block"
+OWNERSHIP_META = "s3:ownership"
+BUCKET_OWNER_ENFORCED = "BucketOwnerEnforced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +41,32 @@ class Decision:
 
     account: str
     object_acl_decides: bool = False
+    #: The bucket's public access block ignores public grants (IgnorePublicAcls).
+    ignore_public_acls: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AccessBlock:
+    """A bucket's public access block (stored as four 0/1 flags in AWS's order)."""
+
+    block_public_acls: bool = False
+    ignore_public_acls: bool = False
+    block_public_policy: bool = False
+    restrict_public_buckets: bool = False
+
+    @staticmethod
+    def stored(value: str | None) -> AccessBlock:
+        if not value or len(value) != 4:
+            return NO_BLOCK
+        return AccessBlock(*(flag == "1" for flag in value))
+
+    def encode(self) -> str:
+        return "".join("1" if flag else "0" for flag in (self.block_public_acls, self.ignore_public_acls,
+                                                          self.block_public_policy,
+                                                          self.restrict_public_buckets))
+
+
+NO_BLOCK = AccessBlock()
 
 
 def authorize(call: S3Call, operation: Operation) -> None:
@@ -38,10 +74,24 @@ def authorize(call: S3Call, operation: Operation) -> None:
     call.operation = operation
     decision = decide(call, operation, call.bucket, call.key)
     call.account, call.object_acl_decides = decision.account, decision.object_acl_decides
+    call.ignore_public_acls = decision.ignore_public_acls
 
 
-def decide(call: S3Call, operation: Operation, bucket: str, key: str = "") -> Decision:
-    """The decision on `operation` by this caller on `bucket` and `key` (a copy source's too)."""
+def check_acl_change(call: S3Call, new: grants.Grants) -> None:
+    """Setting these grants (beyond the owner's) on the request's bucket or object: refused when the
+    bucket's ownership controls turn ACLs off or its public access block blocks public ACLs."""
+    meta = call.storage.container_meta(call.account, call.bucket)
+    if new and meta.get(OWNERSHIP_META) == BUCKET_OWNER_ENFORCED:
+        raise S3Error("AccessControlListNotSupported")
+    if grants.is_public(new) and AccessBlock.stored(meta.get(PUBLIC_ACCESS_BLOCK_META)).block_public_acls:
+        raise S3Error("AccessDenied")
+
+
+def decide(call: S3Call, operation: Operation, bucket: str, key: str = "", *,
+           version_id: str | None = None) -> Decision:
+    """The decision on `operation` by this caller on `bucket` and `key` (a copy source's too), with AWS's
+    logic: an explicit Deny of the bucket policy wins; the bucket's project acts through its roles;
+    anyone else needs an Allow of the policy or a grant of the ACL (the object's, for object reads)."""
     context = call.context
     if operation is LIST_BUCKETS or operation is CREATE_BUCKET:
         account = context.account if context is not None else None
@@ -50,14 +100,47 @@ def decide(call: S3Call, operation: Operation, bucket: str, key: str = "") -> De
         return Decision(account)
     account = bucket_account(call.storage, context, bucket)
     meta = call.storage.container_meta(account, bucket)
-    if context is not None and context.account == account and _role_allows(context, operation.role):
+    if operation.per_key and not key and POLICY_META in meta:
+        return Decision(account)  # DeleteObjects: the policy decides each key on its own
+    owner_side = context is not None and context.account == account
+    block = AccessBlock.stored(meta.get(PUBLIC_ACCESS_BLOCK_META))
+    verdict = _policy_verdict(call, operation, meta, account, bucket, key, version_id, owner_side, block)
+    if verdict is Effect.DENY:
+        if not (owner_side and operation in POLICY_OPERATIONS and context is not None and context.is_admin):
+            raise S3Error("AccessDenied")
+        verdict = None  # the project's admins can always mend the policy (AWS's root-user rule)
+    if (owner_side and _role_allows(context, operation.role)) or verdict is Effect.ALLOW:
         return Decision(account)
+    if meta.get(OWNERSHIP_META) == BUCKET_OWNER_ENFORCED:
+        raise S3Error("AccessDenied")  # ACLs are off
     acl = grants.stored_grants(meta.get(BUCKET_ACL_META))
-    if operation.bucket_acl is not None and grants.allows(acl, context, operation.bucket_acl):
+    ignore_public = block.ignore_public_acls
+    if operation.bucket_acl is not None and grants.allows(acl, context, operation.bucket_acl,
+                                                          ignore_public=ignore_public):
         return Decision(account)
     if operation.object_acl is not None:
-        return Decision(account, object_acl_decides=True)
+        return Decision(account, object_acl_decides=True, ignore_public_acls=ignore_public)
     raise S3Error("AccessDenied")
+
+
+def _policy_verdict(call: S3Call, operation: Operation, meta: Mapping[str, str], account: str, bucket: str,
+                    key: str, version_id: str | None, owner_side: bool, block: AccessBlock) -> Effect | None:
+    text = meta.get(POLICY_META)
+    if text is None:
+        return None
+    policy = compiled(text, bucket)
+    if version_id is None:
+        version_id = call.query.get("versionId") if operation.versioned else None
+    action = operation.name_for(version_id)
+    statements = policy.for_action(action)
+    if not statements:
+        return None
+    resource = resource_arn(bucket, key) if operation.on_object else resource_arn(bucket)
+    keys = RequestKeys(call, account, bucket, key)
+    verdict = policy.evaluate(action, resource, call.context, keys.lookup)
+    if verdict is Effect.ALLOW and not owner_side and block.restrict_public_buckets and policy.public:
+        return None  # RestrictPublicBuckets: a public policy lets no one outside the project in
+    return verdict
 
 
 def permits(call: S3Call, operation: Operation) -> bool:
@@ -69,10 +152,12 @@ def permits(call: S3Call, operation: Operation) -> bool:
     return not decision.object_acl_decides
 
 
-def check_object_acl(call: S3Call, stored_acl: str | None, operation: Operation | None) -> None:
+def check_object_acl(call: S3Call, stored_acl: str | None, operation: Operation | None, *,
+                     ignore_public: bool = False) -> None:
     """For a request the bucket left to the object's ACL: that ACL must grant the operation."""
     permission = operation.object_acl if operation is not None else None
-    if permission is None or not grants.allows(grants.stored_grants(stored_acl), call.context, permission):
+    if permission is None or not grants.allows(grants.stored_grants(stored_acl), call.context, permission,
+                                               ignore_public=ignore_public):
         raise S3Error("AccessDenied")
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import re
 
 from stackbox.http import Response
-from stackbox.s3 import xml
-from stackbox.s3.authorize import BUCKET_ACL_META, s3_owner
+from stackbox.s3 import grants, xml
+from stackbox.s3.acl import header_acl
+from stackbox.s3.authorize import BUCKET_ACL_META, BUCKET_OWNER_ENFORCED, OWNERSHIP_META, s3_owner
+from stackbox.s3.bucket_policy import OWNERSHIP_SETTINGS, invalid_acl_with_ownership
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
-from stackbox.s3.headers import canned_acl
 from stackbox.s3.object_lock import enabled_on_create
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-#: What S3 answers, for a bucket without one, to the sub-resources we do not implement.
-_MISSING_CONFIGURATION = {"policy": "NoSuchBucketPolicy"}
 
 
 def check_name(name: str) -> None:
@@ -26,12 +25,11 @@ def check_name(name: str) -> None:
 
 
 async def create_bucket(call: S3Call) -> Response:
-    acl = canned_acl(call.headers) or "private"
+    meta = _new_bucket_meta(call)
     await _check_location(call)
     holders = call.storage.container_accounts(call.bucket)
     if holders and call.account not in holders:
         raise S3Error("BucketAlreadyExists", BucketName=call.bucket)
-    meta = {BUCKET_ACL_META: acl}
     locked = enabled_on_create(call.headers)
     create = call.storage.create_locked_container if locked else call.storage.create_container
     created = create(call.account, call.bucket, meta)
@@ -45,6 +43,21 @@ async def create_bucket(call: S3Call) -> Response:
         call.storage.delete_container(call.account, call.bucket)
         raise S3Error("BucketAlreadyExists", BucketName=call.bucket)
     return Response(b"", 200, [("location", f"/{call.bucket}")])
+
+
+def _new_bucket_meta(call: S3Call) -> dict[str, str]:
+    """The new bucket's ACL (x-amz-acl or x-amz-grant-*) and object ownership (x-amz-object-ownership)."""
+    acl = header_acl(call) or "private"
+    meta = {BUCKET_ACL_META: acl}
+    ownership = call.headers.get("x-amz-object-ownership")
+    if ownership is not None:
+        if ownership not in OWNERSHIP_SETTINGS:
+            raise S3Error("InvalidArgument", "Invalid x-amz-object-ownership header",
+                          ArgumentName="x-amz-object-ownership", ArgumentValue=ownership)
+        if ownership == BUCKET_OWNER_ENFORCED and grants.stored_grants(acl):
+            raise invalid_acl_with_ownership()
+        meta[OWNERSHIP_META] = ownership
+    return meta
 
 
 async def _check_location(call: S3Call) -> None:
@@ -79,8 +92,4 @@ async def get_location(call: S3Call) -> Response:
 
 async def unsupported(call: S3Call) -> Response:
     call.storage.get_container(call.account, call.bucket)
-    if call.request.method == "GET" and not call.key:
-        for sub_resource, code in _MISSING_CONFIGURATION.items():
-            if sub_resource in call.query:
-                raise S3Error(code, BucketName=call.bucket)
     raise S3Error("NotImplemented", "This operation is not implemented.")

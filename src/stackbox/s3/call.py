@@ -34,6 +34,8 @@ class S3Call:
     operation: Operation | None = None
     #: The bucket left the decision to the object's ACL (checked on the version the handler reads).
     object_acl_decides: bool = False
+    #: The bucket's public access block ignores public grants (of the object's ACL too).
+    ignore_public_acls: bool = False
     body_started: bool = field(default=False, repr=False)
 
     @property
@@ -99,4 +101,4 @@ class S3Call:
     def check_object_acl(self, acl: str | None) -> None:
         """For a request the bucket left to the object's ACL: that ACL must grant the operation."""
         if self.object_acl_decides:
-            authorize.check_object_acl(self, acl, self.operation)
+            authorize.check_object_acl(self, acl, self.operation, ignore_public=self.ignore_public_acls)

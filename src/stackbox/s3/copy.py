@@ -8,10 +8,11 @@ from urllib.parse import parse_qsl, unquote
 from stackbox.digits import decimal
 from stackbox.http import Response
 from stackbox.s3 import authorize, xml
+from stackbox.s3.acl import requested_object_acl
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.get import check_conditions
-from stackbox.s3.headers import canned_acl, check_key, checksum_element, object_attrs, tags_from_header
+from stackbox.s3.headers import check_key, checksum_element, object_attrs, tags_from_header
 from stackbox.s3.multipart import current_upload, part_number
 from stackbox.s3.object_lock import requested_lock
 from stackbox.s3.operations import GET_OBJECT
@@ -76,7 +77,7 @@ def _source(call: S3Call) -> ObjectInfo:
     bucket, key = _parse_source(call.headers["x-amz-copy-source"])
     version_id = _source_version(call)
     try:
-        decision = authorize.decide(call, GET_OBJECT, bucket, key)
+        decision = authorize.decide(call, GET_OBJECT, bucket, key, version_id=version_id)
         source = call.storage.head_object(decision.account, bucket, key, version_id)
     except NoSuchContainer:
         elsewhere = any(account != call.account for account in call.storage.container_accounts(bucket))
@@ -92,7 +93,8 @@ def _source(call: S3Call) -> ObjectInfo:
         raise S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete "
                       "marker by version id.") from None
     if decision.object_acl_decides:
-        authorize.check_object_acl(call, source.acl, GET_OBJECT)
+        authorize.check_object_acl(call, source.acl, GET_OBJECT,
+                                   ignore_public=decision.ignore_public_acls)
     conditions = {name: call.headers[f"x-amz-copy-source-{name}"] for name in _SOURCE_CONDITIONS
                   if f"x-amz-copy-source-{name}" in call.headers}
     if check_conditions(conditions, source):
@@ -124,7 +126,8 @@ def _copied_attrs(call: S3Call, source: ObjectInfo) -> ObjectAttrs:
     # Copying an older version onto its key is how S3 users restore it: only the current one is "itself".
     same_object = ((source.account, source.container, source.key) == (call.account, call.bucket, call.key)
                    and _source_version(call) is None)
-    if same_object and metadata_directive == "COPY" and "x-amz-acl" not in headers \
+    acl = requested_object_acl(call)
+    if same_object and metadata_directive == "COPY" and acl is None \
             and tagging_directive == "COPY":
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object "
                       "to itself without changing the object's metadata, storage class, website redirect "
@@ -132,10 +135,9 @@ def _copied_attrs(call: S3Call, source: ObjectInfo) -> ObjectAttrs:
     if metadata_directive == "REPLACE":
         attrs = object_attrs(headers)
     else:
-        attrs = ObjectAttrs(source.content_type, source.meta, source.headers, source.tags,
-                            canned_acl(headers))
+        attrs = ObjectAttrs(source.content_type, source.meta, source.headers, source.tags, acl)
     tags = tags_from_header(headers.get("x-amz-tagging")) if tagging_directive == "REPLACE" else source.tags
-    return dataclasses.replace(attrs, tags=tags, acl=canned_acl(headers))
+    return dataclasses.replace(attrs, tags=tags, acl=acl)
 
 
 def _directive(headers: dict[str, str], name: str) -> str:

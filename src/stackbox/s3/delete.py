@@ -8,11 +8,12 @@ from xml.etree.ElementTree import Element
 
 from stackbox.digits import decimal
 from stackbox.http import Response
-from stackbox.s3 import xml
+from stackbox.s3 import authorize, xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_KEY_BYTES
 from stackbox.s3.object_lock import bypasses_governance
+from stackbox.s3.operations import DELETE_OBJECT
 from stackbox.s3.signature.canonical import parse_http_date
 from stackbox.s3.signature.checksums import checksum_from_headers
 from stackbox.s3.versioning import deletion_headers, requested_version
@@ -119,6 +120,10 @@ async def _delete_one(call: S3Call, key: str, version_id: str | None, conditions
     named = xml.element("Key", key) + xml.optional("VersionId", version_id)
     if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         return _failed(named, "KeyTooLongError", "Your key is too long")
+    try:
+        authorize.decide(call, DELETE_OBJECT, call.bucket, key, version_id=version_id)
+    except S3Error as refused:
+        return _failed(named, refused.code, refused.message)
     if version_id is not None and conditions.any:
         return _failed(named, "NotImplemented", "A header you provided implies functionality that is not "
                        "implemented")

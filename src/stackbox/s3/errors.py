@@ -59,6 +59,14 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NoSuchKey": (404, "The specified key does not exist."),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
+    "MalformedPolicy": (400, "Policies must be valid JSON and the first byte must be '{'"),
+    "NoSuchPublicAccessBlockConfiguration": (404, "The public access block configuration was not found"),
+    "OwnershipControlsNotFoundError": (404, "The bucket ownership controls were not found"),
+    "AccessControlListNotSupported": (400, "The bucket does not allow ACLs"),
+    "InvalidBucketAclWithObjectOwnership": (400, "Bucket cannot have ACLs set with ObjectOwnership's "
+                                                 "BucketOwnerEnforced setting"),
+    "UnresolvableGrantByEmailAddress": (400, "The e-mail address you provided does not match any account on "
+                                             "record."),
     "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
     "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist"),
     "NoSuchVersion": (404, "The specified version does not exist."),

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stackbox.auth import AuthContext
+from stackbox.s3.errors import S3Error
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
@@ -86,3 +89,39 @@ def allows(grants: Grants, context: AuthContext | None, permission: str, *,
 
 def is_public(grants: Grants) -> bool:
     return any(grant.public for grant in grants)
+
+
+GRANT_HEADERS = {"x-amz-grant-read": "READ", "x-amz-grant-write": "WRITE", "x-amz-grant-read-acp": "READ_ACP",
+                 "x-amz-grant-write-acp": "WRITE_ACP", "x-amz-grant-full-control": "FULL_CONTROL"}
+LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+GROUPS = frozenset({ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY})
+_GRANTEE = re.compile(r'\s*(id|uri|emailAddress)\s*=\s*(?:"([^"]*)"|([^,\s]*))\s*(?:,|$)', re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Grantee:
+    """A grantee as a request names it: `id=`, `uri=` or `emailAddress=`."""
+
+    kind: str  # "id", "uri", "emailaddress"
+    value: str
+
+
+def header_grantees(headers: Mapping[str, str]) -> list[tuple[Grantee, str]] | None:
+    """The (grantee, permission) pairs of the `x-amz-grant-*` headers; None when none is sent."""
+    found: list[tuple[Grantee, str]] = []
+    sent = False
+    for header, permission in GRANT_HEADERS.items():
+        value = headers.get(header)
+        if value is None:
+            continue
+        sent = True
+        position = 0
+        while position < len(value):
+            match = _GRANTEE.match(value, position)
+            if match is None or match.end() == position:
+                raise S3Error("InvalidArgument", "Argument format not recognized", ArgumentName=header,
+                              ArgumentValue=value)
+            found.append((Grantee(match.group(1).lower(), match.group(2) if match.group(2) is not None
+                                  else match.group(3)), permission))
+            position = match.end()
+    return found if sent else None

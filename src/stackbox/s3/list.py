@@ -13,6 +13,7 @@ from stackbox.http import Response
 from stackbox.s3 import xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
+from stackbox.s3.grantees import display_name
 from stackbox.storage.types import ContainerListing, ObjectEntry, ObjectListing, UploadInfo
 
 MAX_KEYS = 1000
@@ -26,7 +27,8 @@ def owner_fields(call: S3Call) -> str:
     if context is not None and context.project_id is not None and call.account == context.account:
         owner_id, name = context.project_id, context.project_name or context.project_id
     else:
-        owner_id = name = call.account.removeprefix("AUTH_")
+        owner_id = call.account.removeprefix("AUTH_")
+        name = display_name(call.cloud, owner_id)
     return xml.element("ID", owner_id) + xml.element("DisplayName", name)
 
 

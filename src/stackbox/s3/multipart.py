@@ -10,6 +10,7 @@ from xml.etree.ElementTree import Element
 from stackbox.digits import decimal
 from stackbox.http import Response
 from stackbox.s3 import xml
+from stackbox.s3.acl import requested_object_acl
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import check_key, checksum_element, object_attrs
@@ -51,7 +52,8 @@ def current_upload(call: S3Call) -> UploadInfo:
 async def create_upload(call: S3Call) -> Response:
     check_key(call.key)
     algorithm, checksum_type = _upload_checksum(call.headers)
-    attrs = dataclasses.replace(object_attrs(call.headers), lock=requested_lock(call))
+    attrs = dataclasses.replace(object_attrs(call.headers), lock=requested_lock(call),
+                                acl=requested_object_acl(call))
     upload = call.storage.create_upload(call.account, call.bucket, call.key, attrs,
                                         checksum_algorithm=algorithm, checksum_type=checksum_type,
                                         initiator=_caller(call))

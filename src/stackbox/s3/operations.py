@@ -33,6 +33,10 @@ class Operation:
     versioned: str | None = None
     #: On a key (its resource is `arn:aws:s3:::bucket/key`) rather than on the bucket.
     on_object: bool = False
+    #: Decided key by key by its handler (DeleteObjects), not as a whole.
+    per_key: bool = False
+    #: May set an ACL from request headers (x-amz-acl, x-amz-grant-*).
+    sets_acl: bool = False
 
     def name_for(self, version_id: str | None) -> str:
         return self.versioned if version_id is not None and self.versioned else self.action
@@ -43,9 +47,9 @@ def _bucket(action: str, role: Role, acl: str | None = None) -> Operation:
 
 
 def _object(action: str, role: Role, *, bucket_acl: str | None = None, object_acl: str | None = None,
-            versioned: str | None = None) -> Operation:
+            versioned: str | None = None, sets_acl: bool = False) -> Operation:
     return Operation(f"s3:{action}", role, bucket_acl=bucket_acl, object_acl=object_acl,
-                     versioned=f"s3:{versioned}" if versioned else None, on_object=True)
+                     versioned=f"s3:{versioned}" if versioned else None, on_object=True, sets_acl=sets_acl)
 
 
 R, W = Role.READ, Role.WRITE
@@ -58,7 +62,7 @@ LIST_BUCKET_VERSIONS = _bucket("ListBucketVersions", R, "READ")
 LIST_UPLOADS = _bucket("ListBucketMultipartUploads", R, "READ")
 GET_BUCKET_LOCATION = _bucket("GetBucketLocation", R)
 GET_BUCKET_ACL = _bucket("GetBucketAcl", R, "READ_ACP")
-PUT_BUCKET_ACL = _bucket("PutBucketAcl", W, "WRITE_ACP")
+PUT_BUCKET_ACL = Operation("s3:PutBucketAcl", W, bucket_acl="WRITE_ACP", sets_acl=True)
 GET_BUCKET_TAGGING = _bucket("GetBucketTagging", R)
 PUT_BUCKET_TAGGING = _bucket("PutBucketTagging", W)
 GET_BUCKET_VERSIONING = _bucket("GetBucketVersioning", R)
@@ -87,7 +91,8 @@ GET_OBJECT = _object("GetObject", R, bucket_acl="READ", object_acl="READ", versi
 GET_OBJECT_ATTRIBUTES = _object("GetObjectAttributes", R, bucket_acl="READ", object_acl="READ",
                                 versioned="GetObjectVersionAttributes")
 GET_OBJECT_ACL = _object("GetObjectAcl", R, object_acl="READ_ACP", versioned="GetObjectVersionAcl")
-PUT_OBJECT_ACL = _object("PutObjectAcl", W, object_acl="WRITE_ACP", versioned="PutObjectVersionAcl")
+PUT_OBJECT_ACL = _object("PutObjectAcl", W, object_acl="WRITE_ACP", versioned="PutObjectVersionAcl",
+                         sets_acl=True)
 GET_OBJECT_TAGGING = _object("GetObjectTagging", R, versioned="GetObjectVersionTagging")
 PUT_OBJECT_TAGGING = _object("PutObjectTagging", W, versioned="PutObjectVersionTagging")
 DELETE_OBJECT_TAGGING = _object("DeleteObjectTagging", W, versioned="DeleteObjectVersionTagging")
@@ -95,13 +100,16 @@ GET_RETENTION = _object("GetObjectRetention", R)
 PUT_RETENTION = _object("PutObjectRetention", W)
 GET_LEGAL_HOLD = _object("GetObjectLegalHold", R)
 PUT_LEGAL_HOLD = _object("PutObjectLegalHold", W)
-PUT_OBJECT = _object("PutObject", W, bucket_acl="WRITE")
+PUT_OBJECT = _object("PutObject", W, bucket_acl="WRITE", sets_acl=True)
 DELETE_OBJECT = _object("DeleteObject", W, bucket_acl="WRITE", versioned="DeleteObjectVersion")
 #: DeleteObjects: S3 authorizes it as s3:DeleteObject of each key.
-DELETE_OBJECTS = Operation("s3:DeleteObject", W, bucket_acl="WRITE")
+DELETE_OBJECTS = Operation("s3:DeleteObject", W, bucket_acl="WRITE", per_key=True)
 LIST_PARTS = _object("ListMultipartUploadParts", R, bucket_acl="READ")
 ABORT_UPLOAD = _object("AbortMultipartUpload", W, bucket_acl="WRITE")
 #: Not a request of its own: what `x-amz-bypass-governance-retention: true` needs.
 BYPASS_GOVERNANCE = _object("BypassGovernanceRetention", W)
 GET_OBJECT_OTHER = _object("GetObjectConfiguration", R)
 PUT_OBJECT_OTHER = _object("PutObjectConfiguration", W)
+
+#: What a project's admins may always do, whatever the policy denies (so a policy cannot lock them out).
+POLICY_OPERATIONS = frozenset({GET_BUCKET_POLICY, PUT_BUCKET_POLICY, DELETE_BUCKET_POLICY})

@@ -8,6 +8,7 @@ from functools import partial
 
 from stackbox.http import Response
 from stackbox.s3 import xml
+from stackbox.s3.acl import requested_object_acl
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_OBJECT_SIZE, check_key, content_md5_hex, object_attrs
@@ -29,7 +30,7 @@ async def put_object(call: S3Call) -> Response:
     check_key(call.key)
     lock = requested_lock(call)
     check_upload_integrity(call, lock)
-    attrs = dataclasses.replace(object_attrs(call.headers), lock=lock)
+    attrs = dataclasses.replace(object_attrs(call.headers), lock=lock, acl=requested_object_acl(call))
     info = await call.storage.put_object(call.account, call.bucket, call.key, call.payload(), attrs=attrs,
                                          checks=write_checks(call), preconditions=write_preconditions(call))
     return Response(b"", 200, written_headers(info.etag, info.checksum) + version_headers(info)

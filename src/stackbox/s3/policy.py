@@ -1,0 +1,257 @@
+"""Bucket policies: validation (MalformedPolicy with AWS's messages), compilation and evaluation.
+
+A policy is compiled once per stored text (`compiled()` is cached on the text, which the container
+metadata cache hands back unchanged until the policy changes); evaluating it for a request only looks
+at the statements whose actions name the request's operation (indexed per action name on first use).
+
+Principals: `*` or {"AWS": "*"} is everyone (anonymous callers too); a project is named by its id,
+`arn:aws:iam::<project_id>:root` or {"CanonicalUser": "<project_id>"} (any user acting in it); a user by
+`arn:aws:iam::<project_id>:user/<user name>` (that user acting in that project).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from stackbox.auth import AuthContext
+from stackbox.s3.errors import S3Error
+from stackbox.s3.policy_conditions import (
+    BadCondition,
+    Condition,
+    KeyValues,
+    parse_conditions,
+    restricts,
+    wildcard,
+)
+
+MAX_POLICY_BYTES = 20 * 1024
+VERSIONS = ("2012-10-17", "2008-10-17")
+_STATEMENT_FIELDS = frozenset({"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction",
+                               "Resource", "NotResource", "Condition"})
+_TOP_FIELDS = frozenset({"Version", "Id", "Statement"})
+_ACTION = re.compile(r"^(\*|s3:[A-Za-z*?]+)$", re.I)
+_IAM_ARN = re.compile(r"^arn:aws:iam::([^:/]+):(root|user/(.+))$")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ARN_PREFIX = "arn:aws:s3:::"
+
+
+class Effect(Enum):
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+def malformed(message: str) -> S3Error:
+    return S3Error("MalformedPolicy", message)
+
+
+@dataclass(frozen=True, slots=True)
+class Principals:
+    everyone: bool = False
+    projects: frozenset[str] = frozenset()
+    users: frozenset[tuple[str, str]] = frozenset()  # (project id, user name)
+
+    def match(self, context: AuthContext | None) -> bool:
+        if self.everyone:
+            return True
+        if context is None or context.project_id is None:
+            return False
+        return context.project_id in self.projects or (context.project_id, context.user_name) in self.users
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    effect: Effect
+    principals: Principals
+    not_principal: bool
+    actions: re.Pattern[str]
+    not_action: bool
+    resources: re.Pattern[str]
+    not_resource: bool
+    conditions: tuple[Condition, ...]
+
+    def applies_to(self, action: str) -> bool:
+        return (self.actions.fullmatch(action) is not None) != self.not_action
+
+    def matches(self, context: AuthContext | None, resource: str, lookup: KeyValues) -> bool:
+        if self.principals.match(context) == self.not_principal:
+            return False
+        if (self.resources.fullmatch(resource) is not None) == self.not_resource:
+            return False
+        return all(condition.holds(lookup) for condition in self.conditions)
+
+    @property
+    def public(self) -> bool:
+        """An Allow to everyone not pinned by a condition to fixed callers (AWS's IsPublic)."""
+        everyone = not self.principals.everyone if self.not_principal else self.principals.everyone
+        return (self.effect is Effect.ALLOW and everyone
+                and not any(restricts(condition) for condition in self.conditions))
+
+
+@dataclass(slots=True)
+class Policy:
+    statements: tuple[Statement, ...]
+    _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict)
+
+    @property
+    def public(self) -> bool:
+        return any(statement.public for statement in self.statements)
+
+    def for_action(self, action: str) -> tuple[Statement, ...]:
+        found = self._by_action.get(action)
+        if found is None:
+            found = tuple(statement for statement in self.statements if statement.applies_to(action))
+            if len(self._by_action) < 256:
+                self._by_action[action] = found
+        return found
+
+    def evaluate(self, action: str, resource: str, context: AuthContext | None, lookup: KeyValues, *,
+                 ignore_public: bool = False) -> Effect | None:
+        """DENY if a matching statement denies, else ALLOW if one allows, else None (no opinion).
+        `ignore_public`: public Allows do not count (RestrictPublicBuckets)."""
+        allowed = False
+        for statement in self.for_action(action):
+            if statement.effect is Effect.ALLOW and (allowed or (ignore_public and statement.public)):
+                continue
+            if statement.matches(context, resource, lookup):
+                if statement.effect is Effect.DENY:
+                    return Effect.DENY
+                allowed = True
+        return Effect.ALLOW if allowed else None
+
+
+def resource_arn(bucket: str, key: str = "") -> str:
+    return f"{ARN_PREFIX}{bucket}/{key}" if key else f"{ARN_PREFIX}{bucket}"
+
+
+@functools.lru_cache(maxsize=512)
+def compiled(text: str, bucket: str) -> Policy:
+    """The policy stored as `text` (validated when it was stored)."""
+    return parse(text, bucket)
+
+
+def parse(text: str, bucket: str) -> Policy:
+    """Validate and compile a policy document for `bucket`; MalformedPolicy if AWS would refuse it."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_POLICY_BYTES:
+        raise malformed("Policies must be less than 20 KB")
+    if not text.lstrip().startswith("{"):
+        raise malformed("Policies must be valid JSON and the first byte must be '{'")
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        raise malformed("This policy contains invalid Json") from None
+    if not isinstance(document, dict):
+        raise malformed("Policies must be valid JSON and the first byte must be '{'")
+    for name in document:
+        if name not in _TOP_FIELDS:
+            raise malformed(f"Unknown field {name}")
+    version = document.get("Version")
+    if version is not None and version not in VERSIONS:
+        raise malformed("The policy must contain a valid version string")
+    raw = document.get("Statement")
+    if raw is None:
+        raise malformed("Missing required field Statement")
+    statements = raw if isinstance(raw, list) else [raw]
+    if not statements:
+        raise malformed("Could not parse the policy: Statement is empty!")
+    return Policy(tuple(_statement(item, bucket) for item in statements))
+
+
+def _statement(raw: Any, bucket: str) -> Statement:
+    if not isinstance(raw, dict):
+        raise malformed("This policy contains invalid Json")
+    for name in raw:
+        if name not in _STATEMENT_FIELDS:
+            raise malformed(f"Unknown field {name}")
+    effect = raw.get("Effect")
+    if effect is None:
+        raise malformed("Missing required field Effect")
+    if effect not in ("Allow", "Deny"):
+        raise malformed(f"Invalid effect: {effect}")
+    principal_field = _one_of(raw, "Principal", "NotPrincipal")
+    action_field = _one_of(raw, "Action", "NotAction")
+    resource_field = _one_of(raw, "Resource", "NotResource")
+    actions = _strings(raw[action_field], "Policy has invalid action")
+    if not actions or not all(_ACTION.match(action) for action in actions):
+        raise malformed("Policy has invalid action")
+    resources = _strings(raw[resource_field], "Policy has invalid resource")
+    if not resources or not all(_resource_ok(resource, bucket) for resource in resources):
+        raise malformed("Policy has invalid resource")
+    try:
+        conditions = parse_conditions(raw["Condition"]) if "Condition" in raw else ()
+    except BadCondition as error:
+        raise malformed(str(error)) from None
+    return Statement(
+        effect=Effect(effect),
+        principals=_principals(raw[principal_field]),
+        not_principal=principal_field == "NotPrincipal",
+        actions=_any_of(actions, ignore_case=True),
+        not_action=action_field == "NotAction",
+        resources=_any_of(resources),
+        not_resource=resource_field == "NotResource",
+        conditions=conditions,
+    )
+
+
+def _one_of(raw: dict[str, Any], name: str, negated: str) -> str:
+    if name in raw and negated in raw:
+        raise malformed(f"Conflicting fields {name} and {negated}")
+    if name in raw:
+        return name
+    if negated in raw:
+        return negated
+    raise malformed(f"Missing required field {name}")
+
+
+def _strings(value: Any, error: str) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) and item for item in values):
+        raise malformed(error)
+    return values
+
+
+def _resource_ok(resource: str, bucket: str) -> bool:
+    """The resource names this bucket or objects in it (wildcards allowed), as S3 requires."""
+    if resource == "*":
+        return True
+    if not resource.startswith(ARN_PREFIX):
+        return False
+    bucket_part = resource[len(ARN_PREFIX):].split("/", 1)[0]
+    return wildcard(bucket_part).fullmatch(bucket) is not None
+
+
+def _any_of(patterns: Sequence[str], *, ignore_case: bool = False) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{wildcard(pattern).pattern})" for pattern in patterns),
+                      re.S | (re.I if ignore_case else 0))
+
+
+def _principals(value: Any) -> Principals:
+    if value == "*":
+        return Principals(everyone=True)
+    if not isinstance(value, dict) or not value:
+        raise malformed("Invalid principal in policy")
+    everyone = False
+    projects: set[str] = set()
+    users: set[tuple[str, str]] = set()
+    for kind, raw in value.items():
+        if kind not in ("AWS", "CanonicalUser"):
+            raise malformed("Invalid principal in policy")
+        for name in _strings(raw, "Invalid principal in policy"):
+            if name == "*" and kind == "AWS":
+                everyone = True
+                continue
+            match = _IAM_ARN.match(name) if kind == "AWS" else None
+            if match is not None and match.group(3) is not None:
+                users.add((match.group(1), match.group(3)))
+            elif match is not None:
+                projects.add(match.group(1))
+            elif _ID.match(name):
+                projects.add(name)
+            else:
+                raise malformed("Invalid principal in policy")
+    return Principals(everyone, frozenset(projects), frozenset(users))

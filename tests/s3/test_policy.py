@@ -1,0 +1,248 @@
+"""Bucket policies, the public access block and ownership controls, driven by boto3 and raw HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from cloud import RunningCloud
+from s3.conftest import Ec2Pair, MakeClient, MakePair, unique
+
+
+def _code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(excinfo.value.response["Error"]["Code"])
+
+
+def _refused(attempt: Any, code: str = "AccessDenied") -> None:
+    with pytest.raises(ClientError) as excinfo:
+        attempt()
+    assert _code(excinfo) == code, excinfo.value.response
+
+
+def _policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@pytest.fixture
+def shared(s3: BaseClient) -> str:
+    name = unique("pol")
+    s3.create_bucket(Bucket=name)
+    for key in ("public/a.txt", "secret/b.txt"):
+        s3.put_object(Bucket=name, Key=key, Body=key.encode())
+    return name
+
+
+@pytest.fixture(scope="module")
+def other(make_pair: MakePair) -> Ec2Pair:
+    return make_pair("member")
+
+
+def test_policy_round_trip_and_status(s3: BaseClient, shared: str) -> None:
+    _refused(lambda: s3.get_bucket_policy(Bucket=shared), "NoSuchBucketPolicy")
+    _refused(lambda: s3.get_bucket_policy_status(Bucket=shared), "NoSuchBucketPolicy")
+    document = _policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{shared}/public/*"})
+    s3.put_bucket_policy(Bucket=shared, Policy=document)
+    assert json.loads(s3.get_bucket_policy(Bucket=shared)["Policy"]) == json.loads(document)
+    assert s3.get_bucket_policy_status(Bucket=shared)["PolicyStatus"]["IsPublic"] is True
+    restricted = _policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                          "Resource": f"arn:aws:s3:::{shared}/*",
+                          "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}})
+    s3.put_bucket_policy(Bucket=shared, Policy=restricted)
+    assert s3.get_bucket_policy_status(Bucket=shared)["PolicyStatus"]["IsPublic"] is False
+    s3.delete_bucket_policy(Bucket=shared)
+    _refused(lambda: s3.get_bucket_policy(Bucket=shared), "NoSuchBucketPolicy")
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    ("not json", "Policies must be valid JSON and the first byte must be '{'"),
+    ('{"Statement": [', "This policy contains invalid Json"),
+    ('{"Version": "2012-10-17"}', "Missing required field Statement"),
+    (_policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::BUCKET/*"}),
+     "Missing required field Principal"),
+    (_policy({"Effect": "Maybe", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::BUCKET/*"}),
+     "Invalid effect: Maybe"),
+    (_policy({"Effect": "Allow", "Principal": "*", "Action": "ec2:RunInstances",
+              "Resource": "arn:aws:s3:::BUCKET/*"}), "Policy has invalid action"),
+    (_policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::someone-elses-bucket/*"}), "Policy has invalid resource"),
+    (_policy({"Effect": "Allow", "Principal": {"Federated": "x"}, "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::BUCKET/*"}), "Invalid principal in policy"),
+    (_policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::BUCKET/*", "Condition": {"StringEqualz": {"s3:prefix": "a"}}}),
+     "Invalid Condition type : StringEqualz"),
+    (_policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::BUCKET/*", "Condition": {"StringEquals": {"s3:nonsense": "a"}}}),
+     "Policy has an invalid condition key"),
+])
+def test_malformed_policies_are_refused(s3: BaseClient, shared: str, document: str, message: str) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_bucket_policy(Bucket=shared, Policy=document.replace("BUCKET", shared))
+    assert _code(excinfo) == "MalformedPolicy"
+    assert excinfo.value.response["Error"]["Message"] == message
+    _refused(lambda: s3.get_bucket_policy(Bucket=shared), "NoSuchBucketPolicy")
+
+
+def test_a_policy_grants_another_project_read(make_client: MakeClient, make_pair: MakePair, s3: BaseClient,
+                                              shared: str, other: Ec2Pair, cloud: RunningCloud) -> None:
+    reader = make_client(other)
+    _refused(lambda: reader.get_object(Bucket=shared, Key="public/a.txt"))
+    s3.put_bucket_policy(Bucket=shared, Policy=_policy(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other.project_id}:root"},
+         "Action": ["s3:GetObject", "s3:ListBucket"],
+         "Resource": [f"arn:aws:s3:::{shared}", f"arn:aws:s3:::{shared}/*"]}))
+    assert reader.get_object(Bucket=shared, Key="secret/b.txt")["Body"].read() == b"secret/b.txt"
+    assert len(reader.list_objects_v2(Bucket=shared)["Contents"]) == 2
+    # Only what was granted: no writes, no deletes, no ACLs, no policy; nobody else.
+    for attempt in (lambda: reader.put_object(Bucket=shared, Key="x", Body=b"x"),
+                    lambda: reader.delete_object(Bucket=shared, Key="public/a.txt"),
+                    lambda: reader.get_bucket_acl(Bucket=shared),
+                    lambda: reader.get_bucket_policy(Bucket=shared),
+                    lambda: reader.delete_bucket_policy(Bucket=shared)):
+        _refused(attempt)
+    stranger = make_client(make_pair("member"))
+    _refused(lambda: stranger.get_object(Bucket=shared, Key="public/a.txt"))
+    assert requests.get(f"{cloud.object_url}/{shared}/public/a.txt", timeout=10).status_code == 403
+    # Revoking it takes effect at once (every worker).
+    s3.delete_bucket_policy(Bucket=shared)
+    for _ in range(4):
+        _refused(lambda: make_client(other).get_object(Bucket=shared, Key="public/a.txt"))
+
+
+def test_a_user_principal_names_one_user(make_client: MakeClient, make_pair: MakePair, s3: BaseClient,
+                                         shared: str, other: Ec2Pair, admin: Any,
+                                         cloud: RunningCloud) -> None:
+    user_name = admin.get(f"{cloud.auth_url}/users/{other.user_id}").json()["user"]["name"]
+    s3.put_bucket_policy(Bucket=shared, Policy=_policy(
+        {"Effect": "Allow", "Principal": {"AWS": [f"arn:aws:iam::{other.project_id}:user/{user_name}"]},
+         "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{shared}/*"}))
+    assert make_client(other).get_object(Bucket=shared, Key="public/a.txt")["Body"].read() == b"public/a.txt"
+    colleague = make_client(make_pair("member", project_id=other.project_id))
+    _refused(lambda: colleague.get_object(Bucket=shared, Key="public/a.txt"))
+
+
+def test_an_explicit_deny_wins_even_for_the_owner(make_client: MakeClient, make_pair: MakePair,
+                                                  member: Ec2Pair, s3: BaseClient, shared: str) -> None:
+    s3.put_bucket_policy(Bucket=shared, Policy=_policy(
+        {"Effect": "Deny", "Principal": "*", "Action": ["s3:GetObject", "s3:DeleteObject"],
+         "Resource": f"arn:aws:s3:::{shared}/secret/*"}))
+    _refused(lambda: s3.get_object(Bucket=shared, Key="secret/b.txt"))
+    assert s3.get_object(Bucket=shared, Key="public/a.txt")["Body"].read() == b"public/a.txt"
+    # DeleteObjects is decided key by key.
+    result = s3.delete_objects(Bucket=shared, Delete={"Objects": [{"Key": "secret/b.txt"},
+                                                                  {"Key": "public/a.txt"}]})
+    assert [error["Code"] for error in result["Errors"]] == ["AccessDenied"]
+    assert [deleted["Key"] for deleted in result["Deleted"]] == ["public/a.txt"]
+    # A member cannot lift the policy's deny by rewriting the policy... unless it is an admin.
+    s3.delete_bucket_policy(Bucket=shared)  # the policy does not deny the policy operations
+    s3.put_bucket_policy(Bucket=shared, Policy=_policy(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{shared}",
+                                                                            f"arn:aws:s3:::{shared}/*"]}))
+    _refused(lambda: s3.delete_bucket_policy(Bucket=shared))
+    project_admin = make_client(make_pair("admin", project_id=member.project_id))
+    _refused(lambda: project_admin.get_object(Bucket=shared, Key="secret/b.txt"))
+    project_admin.delete_bucket_policy(Bucket=shared)
+    assert s3.get_object(Bucket=shared, Key="secret/b.txt")["Body"].read() == b"secret/b.txt"
+
+
+def test_conditions_on_prefix_and_source_ip(make_client: MakeClient, s3: BaseClient, shared: str,
+                                            other: Ec2Pair, cloud: RunningCloud) -> None:
+    s3.put_bucket_policy(Bucket=shared, Policy=_policy(
+        {"Effect": "Allow", "Principal": {"AWS": other.project_id}, "Action": "s3:ListBucket",
+         "Resource": f"arn:aws:s3:::{shared}", "Condition": {"StringLike": {"s3:prefix": "public/*"}}},
+        {"Sid": "loopback", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{shared}/public/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128"]}}},
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{shared}/secret/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}))
+    lister = make_client(other)
+    assert [item["Key"] for item in lister.list_objects_v2(Bucket=shared, Prefix="public/")["Contents"]] \
+        == ["public/a.txt"]
+    _refused(lambda: lister.list_objects_v2(Bucket=shared))
+    _refused(lambda: lister.list_objects_v2(Bucket=shared, Prefix="secret/"))
+    assert requests.get(f"{cloud.object_url}/{shared}/public/a.txt", timeout=10).content == b"public/a.txt"
+    assert requests.get(f"{cloud.object_url}/{shared}/secret/b.txt", timeout=10).status_code == 403
+
+
+def test_public_access_block_overrides_public_policy_and_acl(s3: BaseClient, shared: str,
+                                                             cloud: RunningCloud) -> None:
+    url = f"{cloud.object_url}/{shared}/public/a.txt"
+    public = _policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                      "Resource": f"arn:aws:s3:::{shared}/*"})
+    s3.put_bucket_policy(Bucket=shared, Policy=public)
+    assert requests.get(url, timeout=10).status_code == 200
+    _refused(lambda: s3.get_public_access_block(Bucket=shared), "NoSuchPublicAccessBlockConfiguration")
+    s3.put_public_access_block(Bucket=shared, PublicAccessBlockConfiguration={"RestrictPublicBuckets": True})
+    assert s3.get_public_access_block(Bucket=shared)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": True}
+    assert requests.get(url, timeout=10).status_code == 403
+    assert s3.get_object(Bucket=shared, Key="public/a.txt")["Body"].read() == b"public/a.txt"
+    # A public ACL and IgnorePublicAcls.
+    s3.delete_bucket_policy(Bucket=shared)
+    s3.put_bucket_acl(Bucket=shared, ACL="public-read")
+    assert requests.get(url, timeout=10).status_code == 200
+    s3.put_public_access_block(Bucket=shared, PublicAccessBlockConfiguration={"IgnorePublicAcls": True})
+    assert requests.get(url, timeout=10).status_code == 403
+    # BlockPublicPolicy and BlockPublicAcls refuse new public ones.
+    s3.put_public_access_block(Bucket=shared, PublicAccessBlockConfiguration={
+        "BlockPublicPolicy": True, "BlockPublicAcls": True})
+    _refused(lambda: s3.put_bucket_policy(Bucket=shared, Policy=public))
+    _refused(lambda: s3.put_bucket_acl(Bucket=shared, ACL="public-read-write"))
+    _refused(lambda: s3.put_object(Bucket=shared, Key="p", Body=b"p", ACL="public-read"))
+    s3.put_object(Bucket=shared, Key="p", Body=b"p", ACL="private")
+    s3.delete_public_access_block(Bucket=shared)
+    _refused(lambda: s3.get_public_access_block(Bucket=shared), "NoSuchPublicAccessBlockConfiguration")
+    assert requests.get(url, timeout=10).status_code == 200
+
+
+def test_only_the_owner_manages_policy_and_blocks(make_client: MakeClient, make_pair: MakePair,
+                                                  s3: BaseClient, shared: str, other: Ec2Pair,
+                                                  cloud: RunningCloud) -> None:
+    s3.put_bucket_acl(Bucket=shared, ACL="public-read-write")
+    stranger = make_client(other)
+    anyone = _policy({"Effect": "Allow", "Principal": "*", "Action": "s3:*",
+                      "Resource": f"arn:aws:s3:::{shared}/*"})
+    for attempt in (lambda: stranger.put_bucket_policy(Bucket=shared, Policy=anyone),
+                    lambda: stranger.get_bucket_policy_status(Bucket=shared),
+                    lambda: stranger.delete_public_access_block(Bucket=shared),
+                    lambda: stranger.put_bucket_ownership_controls(
+                        Bucket=shared, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})):
+        _refused(attempt)
+    reader = make_client(make_pair("reader", project_id=s3_project(s3)))
+    _refused(lambda: reader.put_bucket_policy(Bucket=shared, Policy=anyone))
+    for query in ("policy", "publicAccessBlock", "ownershipControls"):
+        sent = requests.put(f"{cloud.object_url}/{shared}?{query}", data=anyone, timeout=10)
+        assert sent.status_code == 403
+
+
+def s3_project(client: BaseClient) -> str:
+    return str(client.list_buckets()["Owner"]["ID"])
+
+
+def test_bucket_owner_enforced_turns_acls_off(make_client: MakeClient, s3: BaseClient, shared: str,
+                                              cloud: RunningCloud) -> None:
+    _refused(lambda: s3.get_bucket_ownership_controls(Bucket=shared), "OwnershipControlsNotFoundError")
+    s3.put_bucket_acl(Bucket=shared, ACL="public-read")
+    enforced = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    _refused(lambda: s3.put_bucket_ownership_controls(Bucket=shared, OwnershipControls=enforced),
+             "InvalidBucketAclWithObjectOwnership")
+    s3.put_bucket_acl(Bucket=shared, ACL="private")
+    s3.put_object_acl(Bucket=shared, Key="public/a.txt", ACL="public-read")
+    s3.put_bucket_ownership_controls(Bucket=shared, OwnershipControls=enforced)
+    assert s3.get_bucket_ownership_controls(Bucket=shared)["OwnershipControls"] == enforced
+    # The object's old public-read grant no longer counts; new ACLs are refused.
+    assert requests.get(f"{cloud.object_url}/{shared}/public/a.txt", timeout=10).status_code == 403
+    _refused(lambda: s3.put_bucket_acl(Bucket=shared, ACL="public-read"), "AccessControlListNotSupported")
+    _refused(lambda: s3.put_object(Bucket=shared, Key="k", Body=b"k", ACL="public-read"),
+             "AccessControlListNotSupported")
+    s3.put_object(Bucket=shared, Key="k", Body=b"k", ACL="bucket-owner-full-control")
+    s3.delete_bucket_ownership_controls(Bucket=shared)
+    assert requests.get(f"{cloud.object_url}/{shared}/public/a.txt", timeout=10).status_code == 200

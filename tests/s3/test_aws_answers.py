@@ -475,3 +475,64 @@ def test_anonymous_callers_learn_only_that_no_bucket_has_a_name(cloud: RunningCl
             attempt()
         assert error_of(excinfo) == (403, "AccessDenied")
     assert body_of(s3, private, "k") == b"secret"
+
+
+def test_part_numbers_of_a_simple_object(s3: BaseClient, bucket: str) -> None:
+    """Part 1 of an object uploaded whole is all of it, answered as a range (206 with Content-Range, as
+    AWS); any other part is 416 InvalidPartNumber (HEAD: the status alone); out of 1..10000 is 400."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"0123456789")
+    got = s3.get_object(Bucket=bucket, Key="k", PartNumber=1)
+    assert (got["ResponseMetadata"]["HTTPStatusCode"], got["ContentRange"]) == (206, "bytes 0-9/10")
+    assert got["Body"].read() == b"0123456789" and "PartsCount" not in got
+    head = s3.head_object(Bucket=bucket, Key="k", PartNumber=1)
+    assert (head["ResponseMetadata"]["HTTPStatusCode"], head["ContentLength"]) == (206, 10)
+    for read in (s3.get_object, s3.head_object):
+        with pytest.raises(ClientError) as excinfo:
+            read(Bucket=bucket, Key="k", PartNumber=2)
+        assert error_of(excinfo)[0] == 416
+        with pytest.raises(ClientError) as excinfo:
+            read(Bucket=bucket, Key="k", PartNumber=10001)
+        assert error_of(excinfo)[0] == 400
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=bucket, Key="k", PartNumber=2)
+    assert error_of(excinfo) == (416, "InvalidPartNumber")
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"")
+    empty = s3.get_object(Bucket=bucket, Key="empty", PartNumber=1)
+    assert (empty["ResponseMetadata"]["HTTPStatusCode"], empty["Body"].read()) == (200, b"")
+
+
+@pytest.mark.parametrize("kind", ["FULL_OBJECT", "COMPOSITE"])
+def test_completion_checksum_header_is_the_whole_objects(s3: BaseClient, bucket: str, kind: str) -> None:
+    """CompleteMultipartUpload's x-amz-checksum-crc32 is the object's checksum (of all its bytes, or the
+    `-N` checksum of the parts' checksums), not one of the XML document: right passes, wrong is BadDigest."""
+    import base64
+    import zlib
+
+    def crc(data: bytes) -> bytes:
+        return zlib.crc32(data).to_bytes(4, "big")
+
+    parts = [b"a" * (5 * MIB), b"tail"]
+    if kind == "FULL_OBJECT":
+        whole = base64.b64encode(crc(b"".join(parts))).decode()
+    else:
+        whole = base64.b64encode(crc(b"".join(crc(part) for part in parts))).decode() + "-2"
+    for declared, expected in (("AAAAAA==" + whole[8:], "BadDigest"), (whole, None)):
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=kind, ChecksumAlgorithm="CRC32",
+                                               ChecksumType=kind)["UploadId"]
+        listed = []
+        for number, body in enumerate(parts, 1):
+            done = s3.upload_part(Bucket=bucket, Key=kind, UploadId=upload_id, PartNumber=number, Body=body,
+                                  ChecksumAlgorithm="CRC32")
+            listed.append({"PartNumber": number, "ETag": done["ETag"],
+                           "ChecksumCRC32": done["ChecksumCRC32"]})
+        complete = {"Bucket": bucket, "Key": kind, "UploadId": upload_id, "ChecksumCRC32": declared,
+                    "ChecksumType": kind, "MultipartUpload": {"Parts": listed}}
+        if expected is not None:
+            with pytest.raises(ClientError) as excinfo:
+                s3.complete_multipart_upload(**complete)
+            assert error_of(excinfo) == (400, expected)
+            s3.abort_multipart_upload(Bucket=bucket, Key=kind, UploadId=upload_id)
+            continue
+        assert s3.complete_multipart_upload(**complete)["ChecksumCRC32"] == whole
+    head = s3.head_object(Bucket=bucket, Key=kind, ChecksumMode="ENABLED")
+    assert (head["ChecksumCRC32"], head["ChecksumType"]) == (whole, kind)

@@ -50,7 +50,10 @@ def _read(call: S3Call, *, head: bool) -> Response:
     byte_range = part if part is not None else parse_range(call.headers.get("range"), obj.size)
     if byte_range is None:
         return _whole(call, obj, headers, head)
-    return _single_range(call, obj, headers, byte_range, head, partial=part is None or obj.parts != ())
+    # A part is a range even when it is a simple object's whole (S3 answers 206 and its Content-Range),
+    # except for an empty object, which has no byte range to name.
+    partial = part is None or obj.parts != () or obj.size > 0
+    return _single_range(call, obj, headers, byte_range, head, partial=partial)
 
 
 def check_conditions(headers: Mapping[str, str], obj: ObjectInfo) -> bool:

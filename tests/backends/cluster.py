@@ -11,6 +11,7 @@ by hand and keeps it up until Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import pwd
@@ -41,6 +42,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _terminate_with_parent() -> None:
+    PR_SET_PDEATHSIG = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class Daemons:
     """The daemon processes one cluster started, stopped in the reverse order."""
@@ -49,10 +56,16 @@ class Daemons:
 
     def spawn(self, argv: Sequence[str], log: Path, user: str | None = None) -> subprocess.Popen[bytes]:
         with open(log, "ab") as output:
+            # A session of their own (a Ctrl-C reaches us, and we stop them in order), and a
+            # SIGTERM from the kernel should we die without stopping them (no stray daemons).
             process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=output,
-                                       stderr=subprocess.STDOUT, user=user, start_new_session=True)
+                                       stderr=subprocess.STDOUT, user=user, start_new_session=True,
+                                       preexec_fn=_terminate_with_parent)
         self.processes.append(process)
         return process
+
+    def find(self, program: str) -> subprocess.Popen[bytes]:
+        return next(process for process in self.processes if Path(str(process.args[0])).name == program)
 
     def check_alive(self) -> None:
         for process in self.processes:

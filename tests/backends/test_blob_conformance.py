@@ -7,7 +7,10 @@ namespace, files in the data dir), not only what the API answers.
 
 from __future__ import annotations
 
+import errno
+import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from backends.cluster import CephCluster
 from backends.conftest import RadosPool
 from stackbox.storage.blob_backend import BlobBackend, BlobWriter
 from stackbox.storage.blobs import CHUNK_SIZE
@@ -24,6 +28,7 @@ from stackbox.storage.file_blobs import FileBlobs
 from stackbox.storage.types import DataUnavailable, InsufficientStorage
 
 MiB = 1 << 20
+LAYOUT_OBJECT = "stackbox.blob-layout"
 PIECE = 100_003  # an odd write size, so that writes straddle every boundary
 
 
@@ -47,7 +52,7 @@ def _file_subject(tmp_path: Path) -> Subject:
 
 
 def _rados_subject(pool: RadosPool, **options: int) -> Subject:
-    from stackbox.storage.rados_blobs import LAYOUT_OBJECT, RadosBlobs
+    from stackbox.storage.rados_blobs import RadosBlobs
 
     backend = RadosBlobs.connect(pool.name, str(pool.conf), namespace=pool.namespace(), **options)
 
@@ -300,7 +305,63 @@ def test_rados_failed_write_leaves_nothing(rados_pool: RadosPool, size: int) -> 
             writer.commit()
         writer.abort()
         assert list(backend.scan()) == [small]
-        assert {entry.key for entry in backend.ioctx.list_objects()} == {
-            f"{small}.00000000", "stackbox.blob-layout"}
+        assert {entry.key for entry in backend.ioctx.list_objects()} == {f"{small}.00000000", LAYOUT_OBJECT}
     finally:
         backend.close()
+
+
+@pytest.mark.cluster
+def test_rados_operations_time_out_when_the_osd_stalls(rados_pool: RadosPool,
+                                                        ceph_cluster: CephCluster) -> None:
+    """A stalled OSD makes reads and writes fail after the operation timeout (librados would wait
+    forever); an abort that cannot reach the cluster returns, and what it left is collected later."""
+    from stackbox.storage.rados_blobs import RadosBlobs
+
+    backend = RadosBlobs.connect(rados_pool.name, str(rados_pool.conf), namespace=rados_pool.namespace(),
+                                 op_timeout=2)
+    osd = ceph_cluster.daemons.find("ceph-osd")
+    try:
+        data = payload(6 * MiB, seed=15)
+        kept = store(backend, data)
+        writer = backend.open_writer()
+        os.kill(osd.pid, signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            with pytest.raises(OSError) as timed_out:
+                read(backend, kept, 0, len(data))
+            assert timed_out.value.errno == errno.ETIMEDOUT
+            with pytest.raises(OSError):
+                _write(writer, data)
+                writer.commit()
+            writer.abort()
+            assert time.monotonic() - began < 15
+        finally:
+            os.kill(osd.pid, signal.SIGCONT)
+        assert read(backend, kept, 0, len(data)) == data
+        deadline = time.monotonic() + 30
+        expected = {f"{kept}.00000000", f"{kept}.00000001", LAYOUT_OBJECT}
+        while {entry.key for entry in backend.ioctx.list_objects()} != expected:
+            backend.collect_unfinished(older_than=time.time() + 5)
+            assert time.monotonic() < deadline, "the aborted write's stripes were never collected"
+            time.sleep(0.5)
+    finally:
+        backend.close()
+
+
+@pytest.mark.cluster
+def test_rados_from_url(rados_pool: RadosPool) -> None:
+    from stackbox.storage.rados_blobs import RadosBlobs
+
+    namespace = rados_pool.namespace()
+    url = f"rados://{rados_pool.name}?conf={rados_pool.conf}&namespace={namespace}"
+    backend = RadosBlobs.from_url(url)
+    try:
+        blob_id = store(backend, b"through the URL")
+        assert backend.ioctx.get_namespace() == namespace
+        assert read(backend, blob_id, 0, 15) == b"through the URL"
+    finally:
+        backend.close()
+    import rados
+
+    with pytest.raises(rados.ObjectNotFound):
+        RadosBlobs.from_url(f"rados://no-such-pool?conf={rados_pool.conf}", op_timeout=5)

@@ -24,7 +24,9 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from stackbox.storage.blob_backend import READ_CHUNK
 
@@ -46,6 +48,9 @@ READ_AHEAD = 4
 DELETE_WINDOW = 16
 LAYOUT_OBJECT = "stackbox.blob-layout"
 SIZE_XATTR = "stackbox.size"
+#: Seconds a RADOS operation may take before it fails (librados waits forever by default: a
+#: request must not hang on a stalled OSD); a read or write that times out raises ETIMEDOUT.
+OP_TIMEOUT = 30.0
 #: Free space figures are cluster-wide and eventually consistent: refreshed at most this often.
 STATS_TTL = 2.0
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
@@ -193,6 +198,33 @@ class RadosBlobWriter:
             log.warning("could not remove the stripes of aborted blob %s", self._blob_id, exc_info=True)
 
 
+@dataclass(frozen=True)
+class RadosTarget:
+    """Where blobs go, as `--blobs rados://POOL?conf=PATH&id=USER&namespace=NS` says."""
+
+    pool: str
+    conffile: str | None = None
+    client_id: str | None = None
+    namespace: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> RadosTarget:
+        parts = urlsplit(url)
+        if parts.scheme != "rados" or not parts.netloc or parts.path not in ("", "/") or parts.fragment:
+            raise ValueError(f"not a rados://POOL?conf=PATH&id=USER URL: {url!r}")
+        try:
+            query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+        except ValueError:
+            raise ValueError(f"malformed query in {url!r}") from None
+        unknown = set(query) - {"conf", "id", "namespace"}
+        repeated = [name for name, values in query.items() if len(values) > 1]
+        if unknown or repeated:
+            raise ValueError(f"unknown or repeated parameters {sorted(unknown | set(repeated))} in {url!r}")
+        value = {name: values[0] for name, values in query.items()}
+        return cls(unquote(parts.netloc), value.get("conf") or None, value.get("id") or None,
+                   value.get("namespace", ""))
+
+
 class RadosBlobs:
     """A `BlobBackend` on one RADOS pool (and namespace). Connect in each process after forking:
     a librados handle does not survive `fork`."""
@@ -211,11 +243,16 @@ class RadosBlobs:
 
     @classmethod
     def connect(cls, pool: str, conffile: str | None = None, client_id: str | None = None,
-                namespace: str = "", timeout: int = 30, **options: Any) -> RadosBlobs:
+                namespace: str = "", op_timeout: float = OP_TIMEOUT, **options: Any) -> RadosBlobs:
+        """Connect to `pool`; every operation (connecting included) fails with ETIMEDOUT after
+        `op_timeout` seconds instead of waiting for an unreachable OSD or monitor forever."""
         if rados is None:
             raise RuntimeError("the rados module (Debian's python3-rados) is not importable")
-        cluster = rados.Rados(conffile=conffile or "", rados_id=client_id)
-        cluster.connect(timeout=timeout)
+        timeout = f"{op_timeout:g}"
+        cluster = rados.Rados(conffile=conffile or "", rados_id=client_id,
+                              conf={"rados_osd_op_timeout": timeout, "rados_mon_op_timeout": timeout,
+                                    "client_mount_timeout": timeout})
+        cluster.connect(timeout=max(1, math.ceil(op_timeout)))
         try:
             ioctx = cluster.open_ioctx(pool)
             ioctx.set_namespace(namespace)
@@ -223,6 +260,11 @@ class RadosBlobs:
         except BaseException:
             cluster.shutdown()
             raise
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RadosBlobs:
+        target = RadosTarget.parse(url)
+        return cls.connect(target.pool, target.conffile, target.client_id, target.namespace, **options)
 
     def close(self) -> None:
         self.ioctx.close()

@@ -536,3 +536,31 @@ def test_completion_checksum_header_is_the_whole_objects(s3: BaseClient, bucket:
         assert s3.complete_multipart_upload(**complete)["ChecksumCRC32"] == whole
     head = s3.head_object(Bucket=bucket, Key=kind, ChecksumMode="ENABLED")
     assert (head["ChecksumCRC32"], head["ChecksumType"]) == (whole, kind)
+
+
+def test_configurations_a_bucket_never_has(s3: BaseClient, bucket: str, make_client: MakeClient,
+                                           make_pair: MakePair) -> None:
+    """What S3 answers for a bucket without logging, acceleration, notifications, requester pays,
+    replication or a website (Terraform reads each back); setting them stays NotImplemented; a caller
+    of another project gets AccessDenied, not the answers."""
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    notification = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert not any(name.endswith("Configurations") for name in notification)
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    for read, code in ((s3.get_bucket_replication, "ReplicationConfigurationNotFoundError"),
+                       (s3.get_bucket_website, "NoSuchWebsiteConfiguration")):
+        with pytest.raises(ClientError) as excinfo:
+            read(Bucket=bucket)
+        assert error_of(excinfo) == (404, code)
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_bucket_accelerate_configuration(Bucket=bucket, AccelerateConfiguration={"Status": "Enabled"})
+    assert error_of(excinfo) == (501, "NotImplemented")
+    outsider = make_client(make_pair("member"))
+    for read in (outsider.get_bucket_logging, outsider.get_bucket_replication, outsider.get_bucket_website):
+        with pytest.raises(ClientError) as excinfo:
+            read(Bucket=bucket)
+        assert error_of(excinfo) == (403, "AccessDenied")
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_bucket_logging(Bucket=unique("missing"))
+    assert error_of(excinfo) == (404, "NoSuchBucket")

@@ -90,6 +90,25 @@ async def get_location(call: S3Call) -> Response:
     return xml.xml_response("LocationConstraint", [] if region == "us-east-1" else [xml.text(region)])
 
 
+#: GET of a configuration stackbox never holds: what S3 answers for a bucket without one (SDKs and
+#: Terraform read them all back). Writing them stays NotImplemented.
+_EMPTY_CONFIGURATIONS: dict[str, tuple[str, list[str]]] = {
+    "logging": ("BucketLoggingStatus", []),
+    "accelerate": ("AccelerateConfiguration", []),
+    "notification": ("NotificationConfiguration", []),
+    "requestPayment": ("RequestPaymentConfiguration", ["<Payer>BucketOwner</Payer>"]),
+}
+_MISSING_CONFIGURATIONS = {"replication": "ReplicationConfigurationNotFoundError",
+                           "website": "NoSuchWebsiteConfiguration"}
+
+
 async def unsupported(call: S3Call) -> Response:
     call.storage.get_container(call.account, call.bucket)
+    if call.request.method == "GET" and not call.key:
+        for name, (root, children) in _EMPTY_CONFIGURATIONS.items():
+            if name in call.query:
+                return xml.xml_response(root, children)
+        for name, code in _MISSING_CONFIGURATIONS.items():
+            if name in call.query:
+                raise S3Error(code, BucketName=call.bucket)
     raise S3Error("NotImplemented", "This operation is not implemented.")

@@ -70,6 +70,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
     "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist"),
     "NoSuchVersion": (404, "The specified version does not exist."),
+    "NoSuchWebsiteConfiguration": (404, "The specified bucket does not have a website configuration"),
+    "ReplicationConfigurationNotFoundError": (404, "The replication configuration was not found"),
     "IllegalVersioningConfigurationException": (400, "Indicates that the versioning configuration specified "
                                                      "in the request is invalid."),
     "NoSuchUpload": (404, "The specified upload does not exist. The upload ID may be invalid, or the upload "

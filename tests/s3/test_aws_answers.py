@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import http.client
+import re
 import threading
 from urllib.parse import urlparse
 
@@ -564,3 +565,16 @@ def test_configurations_a_bucket_never_has(s3: BaseClient, bucket: str, make_cli
     with pytest.raises(ClientError) as excinfo:
         s3.get_bucket_logging(Bucket=unique("missing"))
     assert error_of(excinfo) == (404, "NoSuchBucket")
+
+
+def test_allow_unordered_listings(cloud: RunningCloud, member: Ec2Pair, s3: BaseClient, bucket: str) -> None:
+    """Ceph's `allow-unordered` (s3cmd sends it): accepted, the listing is in order anyway; with a
+    delimiter it is InvalidArgument, as Ceph answers (an unordered listing cannot roll up prefixes)."""
+    for key in ("b", "a/1", "c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    for version in ("", "list-type=2&"):
+        status, text, _ = signed(cloud, member, "GET", f"/{bucket}?{version}allow-unordered=true")
+        assert status == 200 and re.findall(r"<Key>([^<]+)</Key>", text) == ["a/1", "b", "c"]
+        query = f"{version}allow-unordered=true&delimiter=%2F"
+        status, text, _ = signed(cloud, member, "GET", f"/{bucket}?{query}")
+        assert (status, "<Code>InvalidArgument</Code>" in text) == (400, True), text

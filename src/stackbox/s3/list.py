@@ -123,6 +123,11 @@ async def list_objects(call: S3Call) -> Response:
     url_asked = asked_url_encoding(query)
     asked, limit = max_keys(query)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+    if delimiter and query.get("allow-unordered", "").lower() == "true":
+        # Ceph RGW's extension (s3cmd, s3-tests send it): an unordered listing cannot roll up prefixes.
+        # Listings here are always ordered, which an unordered listing may be.
+        raise S3Error("InvalidArgument", "allow-unordered cannot be used with a delimiter",
+                      ArgumentName="allow-unordered", ArgumentValue=query["allow-unordered"])
     if version2:
         # S3 ignores start-after once a continuation token is given (MinIO's SDK sends both).
         token = query.get("continuation-token")

@@ -1,5 +1,6 @@
 """Fuzzing S3's XML request bodies: the safe parser and what the handlers read from it
-(CompleteMultipartUpload parts, DeleteObjects keys, Tagging, AccessControlPolicy, the tagging header).
+(CompleteMultipartUpload parts, DeleteObjects keys, Tagging, AccessControlPolicy, CORSConfiguration, the
+tagging header).
 
 Property: a value or S3Error (MalformedXML, MalformedACLError, InvalidArgument, InvalidTag...),
 never another exception; DTDs and entities are refused before the parser sees them.
@@ -15,16 +16,19 @@ from hypothesis import strategies as st
 
 from stackbox.s3 import xml
 from stackbox.s3.acl import _canned_from_document
+from stackbox.s3.cors import parse_rules as parse_cors_rules
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_OBJECT_TAGS, tags_from_header, validated_tags
 from stackbox.s3.multipart import _requested_parts
 
 from .strategies import any_text, latin1_text, numberish
 
-ROOTS = ["CompleteMultipartUpload", "Delete", "Tagging", "AccessControlPolicy", "CreateBucketConfiguration"]
+ROOTS = ["CompleteMultipartUpload", "Delete", "Tagging", "AccessControlPolicy", "CreateBucketConfiguration",
+         "CORSConfiguration"]
 CHILDREN = ["Part", "PartNumber", "ETag", "ChecksumCRC32", "ChecksumSHA256", "Object", "Key", "Quiet",
             "TagSet", "Tag", "Value", "AccessControlList", "Grant", "Grantee", "URI", "Permission",
-            "LocationConstraint"]
+            "LocationConstraint", "CORSRule", "AllowedOrigin", "AllowedMethod", "AllowedHeader",
+            "ExposeHeader", "MaxAgeSeconds", "ID"]
 BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
                   b'<!ENTITY lol2 "&lol;&lol;&lol;">]><Delete><Object><Key>&lol2;</Key></Object></Delete>')
 
@@ -70,12 +74,18 @@ def _read_everything(body: bytes) -> None:
                 if tag_set is not None:
                     validated_tags([(xml.required_text(tag, "Key"), xml.required_text(tag, "Value"))
                                     for tag in tag_set.findall("Tag")], 50)
+            elif root_name == "CORSConfiguration":
+                for rule in parse_cors_rules(root):
+                    rule.allows("https://a.example", "GET", ["x-amz-date"])
     with contextlib.suppress(S3Error):
         _canned_from_document(body)
 
 
 @given(xml_documents())
 @example(BILLION_LAUGHS)
+@example(b"<CORSConfiguration><CORSRule><AllowedOrigin>https://*.example</AllowedOrigin><AllowedMethod>GET"
+         b"</AllowedMethod><AllowedHeader>x-amz-*</AllowedHeader><MaxAgeSeconds>60</MaxAgeSeconds></CORSRule>"
+         b"</CORSConfiguration>")
 @example(b"<CompleteMultipartUpload><Part><PartNumber>\xc2\xb2</PartNumber><ETag>e</ETag></Part>"
          b"</CompleteMultipartUpload>")
 @example(b"<CompleteMultipartUpload><Part><PartNumber>" + b"9" * 4301 + b"</PartNumber><ETag>e</ETag></Part>"

@@ -91,7 +91,7 @@ def create_s3_app(cloud: Cloud) -> ASGIApp:
 def _cors_headers(call: S3Call, bucket_name: str) -> list[tuple[str, str]]:
     """The bucket's CORS headers for a request from a browser; none if they cannot be read."""
     try:
-        return cors.response_headers(call.storage, call.request, bucket_name)
+        return cors.response_headers(call.storage, call.request, bucket_name, call.account)
     except Exception:  # the answer itself must still go out
         log.exception("S3 CORS headers for %s failed", call.resource)
         return []

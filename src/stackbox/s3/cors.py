@@ -154,13 +154,15 @@ async def preflight(call: S3Call) -> Response:
     return Response(b"", 200, answer)
 
 
-def response_headers(storage: ObjectStore, request: Request, bucket: str) -> list[tuple[str, str]]:
+def response_headers(storage: ObjectStore, request: Request, bucket: str,
+                     account: str = "") -> list[tuple[str, str]]:
     """CORS headers for an actual response (success or error) to a request from `Origin`: those of
-    the first rule allowing the origin and the request's method, none when no rule does."""
+    the first rule allowing the origin and the request's method, none when no rule does. `account`
+    holds the bucket when the request got as far as finding it (else the name's S3 owner is looked up)."""
     origin = request.headers.get("origin")
     if origin is None or not bucket:
         return []
-    owner = s3_owner(storage, bucket)
+    owner = account or s3_owner(storage, bucket)
     try:
         rules = stored_rules(storage, owner, bucket) if owner else ()
     except NoSuchContainer:

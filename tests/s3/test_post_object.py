@@ -236,3 +236,10 @@ def test_tagging_field(s3: BaseClient, bucket: str) -> None:
     url, form = presigned(s3, bucket, "bad", [["starts-with", "$tagging", ""]], {"tagging": "<Tagging>"})
     assert error(post(url, form))[:2] == (400, "MalformedXML")
     assert keys(s3, bucket) == ["tagged"]
+
+
+def test_only_the_content_type_field_sets_the_type(s3: BaseClient, bucket: str) -> None:
+    url, form = presigned(s3, bucket, "typed")
+    posted = requests.post(url, data=form, files={"file": ("a.jpg", b"jpeg", "image/jpeg")}, timeout=10)
+    assert posted.status_code == 204
+    assert s3.head_object(Bucket=bucket, Key="typed")["ContentType"] == "binary/octet-stream"

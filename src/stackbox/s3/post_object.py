@@ -169,8 +169,7 @@ def _object_headers(form: _Form) -> dict[str, str]:
             raise S3Error("InvalidArgument", f"The form field {name} holds characters a header cannot.",
                           ArgumentName=name, ArgumentValue="")
         headers[header] = value
-    if "content-type" not in headers and form.file is not None and form.file.get("content-type"):
-        headers["content-type"] = form.file.get_content_type()
+    # As on S3, only the Content-Type field sets the type: the file part's own header does not.
     return headers
 
 

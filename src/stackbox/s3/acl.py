@@ -102,6 +102,20 @@ async def _read_acl(call: S3Call) -> str:
 
 
 def _grants_from_document(call: S3Call, body: bytes) -> grants.Grants:
+    owner_id = call.account.removeprefix("AUTH_")
+    result: list[Grant] = []
+    for grantee, permission in document_grantees(body):
+        grant = grantees.resolve(call.cloud, grantee, permission)
+        if grant.kind == "id" and grant.grantee == owner_id and grant.permission == "FULL_CONTROL":
+            continue  # the owner's own grant: implicit
+        if grant not in result:
+            result.append(grant)
+    return tuple(result)
+
+
+def document_grantees(body: bytes) -> list[tuple[Grantee, str]]:
+    """The (grantee, permission) pairs of an AccessControlPolicy document; MalformedACLError if it is
+    not one."""
     try:
         root = xml.parse(body, "AccessControlPolicy")
     except S3Error:
@@ -110,15 +124,7 @@ def _grants_from_document(call: S3Call, body: bytes) -> grants.Grants:
     found = acl.findall("Grant") if acl is not None else []
     if len(found) > MAX_GRANTS:
         raise _malformed_acl()
-    owner_id = call.account.removeprefix("AUTH_")
-    result: list[Grant] = []
-    for node in found:
-        grant = grantees.resolve(call.cloud, _document_grantee(node), _permission(node))
-        if grant.kind == "id" and grant.grantee == owner_id and grant.permission == "FULL_CONTROL":
-            continue  # the owner's own grant: implicit
-        if grant not in result:
-            result.append(grant)
-    return tuple(result)
+    return [(_document_grantee(node), _permission(node)) for node in found]
 
 
 def _document_grantee(node: Element) -> Grantee:

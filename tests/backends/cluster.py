@@ -2,7 +2,8 @@
 
 `PostgresCluster` is a PostgreSQL server in a temp dir (fsync off) on a free loopback port;
 `CephCluster` is a one-node Ceph cluster on loopback: one mon, one mgr and one bluestore OSD on a
-sparse file (memstore's space accounting overflows, so it cannot be used), pools of size 1, no auth.
+sparse file (memstore's space accounting overflows, so it cannot be used), pools of size 1, cephx
+with generated keys.
 Both run their daemons in the foreground as our children, remember exactly those processes and
 stop them (and only them) in `stop`. `python tests/backends/cluster.py ceph|postgres` starts one
 by hand and keeps it up until Ctrl-C.
@@ -27,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CEPH_BINARIES = ("ceph-mon", "ceph-mgr", "ceph-osd", "ceph", "monmaptool")
+CEPH_BINARIES = ("ceph-mon", "ceph-mgr", "ceph-osd", "ceph", "monmaptool", "ceph-authtool")
 #: How long a cluster may take to become usable before the fixture gives up.
 START_TIMEOUT = 120.0
 
@@ -196,9 +197,10 @@ public_addr = 127.0.0.1
 ms_bind_ipv4 = true
 ms_bind_ipv6 = false
 ms_tcp_nodelay = true
-auth_cluster_required = none
-auth_service_required = none
-auth_client_required = none
+auth_cluster_required = cephx
+auth_service_required = cephx
+auth_client_required = cephx
+keyring = {root}/keyring
 run_dir = {root}/run
 admin_socket = {root}/run/$name.asok
 pid_file = {root}/run/$name.pid
@@ -271,7 +273,9 @@ class CephCluster:
         monmap = self.root / "monmap"
         _run(["monmaptool", "--create", "--fsid", fsid, "--addv", "a", f"[v2:127.0.0.1:{mon_port}]",
               str(monmap)])
-        _run(["ceph-mon", *conf, "--mkfs", "-i", "a", "--monmap", str(monmap)])
+        self._make_keyring()
+        _run(["ceph-mon", *conf, "--mkfs", "-i", "a", "--monmap", str(monmap),
+              "--keyring", str(self.keyring)])
         self.daemons.spawn(["ceph-mon", *conf, "-f", "-i", "a"], self.root / "log" / "mon.out")
         osd_uuid = str(uuid.uuid4())
         osd_id = self.ceph("osd", "new", osd_uuid).strip()
@@ -279,6 +283,35 @@ class CephCluster:
         self.daemons.spawn(["ceph-mgr", *conf, "-f", "-i", "x"], self.root / "log" / "mgr.out")
         self.daemons.spawn(["ceph-osd", *conf, "-f", "-i", osd_id], self.root / "log" / "osd.out")
         _wait_until(self._healthy, "Ceph (HEALTH_OK)", self.daemons)
+
+    @property
+    def keyring(self) -> Path:
+        return self.root / "keyring"
+
+    def _make_keyring(self) -> None:
+        """One keyring with a generated key for every daemon and the admin (the monitor imports
+        them, with their capabilities, when it is created)."""
+        entities = {
+            "mon.": ["mon", "allow *"],
+            "client.admin": ["mon", "allow *", "osd", "allow *", "mgr", "allow *", "mds", "allow *"],
+            "mgr.x": ["mon", "allow profile mgr", "osd", "allow *", "mds", "allow *"],
+            "osd.0": ["mon", "allow profile osd", "mgr", "allow profile osd", "osd", "allow *"],
+        }
+        for number, (name, caps) in enumerate(entities.items()):
+            create = ["--create-keyring"] if number == 0 else []
+            cap_args = [arg for service, cap in zip(caps[::2], caps[1::2], strict=True)
+                        for arg in ("--cap", service, cap)]
+            _run(["ceph-authtool", *create, str(self.keyring), "--gen-key", "-n", name, *cap_args])
+        self.keyring.chmod(0o600)
+
+    def add_client(self, name: str, *caps: str) -> Path:
+        """A cephx user with these capabilities (`mon`, "allow r", `osd`, ...): returns a conf file
+        that connects as it, with its own keyring."""
+        keyring = self.root / f"client.{name}.keyring"
+        self.ceph("auth", "get-or-create", f"client.{name}", *caps, "-o", str(keyring))
+        conf = self.root / f"client.{name}.conf"
+        conf.write_text(self.conf.read_text().replace(f"keyring = {self.keyring}", f"keyring = {keyring}"))
+        return conf
 
     def _healthy(self) -> bool:
         try:

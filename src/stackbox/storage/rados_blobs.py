@@ -77,6 +77,17 @@ def _failure(code: int, what: str) -> Exception:
     return OSError(-code, f"RADOS {what}: {errno.errorcode.get(-code, -code)}")
 
 
+@contextlib.contextmanager
+def _as_oserror() -> Iterator[None]:
+    """librados's own exceptions as the built-in OSError family (PermissionError, TimeoutError, ...),
+    which is what failed asynchronous operations raise too."""
+    try:
+        yield
+    except rados.Error as failure:
+        code = getattr(failure, "errno", None)
+        raise _failure(-abs(code) if code else -errno.EIO, str(failure)) from failure
+
+
 class _Window:
     """Asynchronous operations in flight, oldest first; at most `size` of them."""
 
@@ -245,21 +256,23 @@ class RadosBlobs:
     def connect(cls, pool: str, conffile: str | None = None, client_id: str | None = None,
                 namespace: str = "", op_timeout: float = OP_TIMEOUT, **options: Any) -> RadosBlobs:
         """Connect to `pool`; every operation (connecting included) fails with ETIMEDOUT after
-        `op_timeout` seconds instead of waiting for an unreachable OSD or monitor forever."""
+        `op_timeout` seconds instead of waiting for an unreachable OSD or monitor forever. Failures
+        are OSErrors (PermissionError when cephx refuses, FileNotFoundError for a missing pool)."""
         if rados is None:
             raise RuntimeError("the rados module (Debian's python3-rados) is not importable")
         timeout = f"{op_timeout:g}"
-        cluster = rados.Rados(conffile=conffile or "", rados_id=client_id,
-                              conf={"rados_osd_op_timeout": timeout, "rados_mon_op_timeout": timeout,
-                                    "client_mount_timeout": timeout})
-        cluster.connect(timeout=max(1, math.ceil(op_timeout)))
-        try:
-            ioctx = cluster.open_ioctx(pool)
-            ioctx.set_namespace(namespace)
-            return cls(cluster, ioctx, **options)
-        except BaseException:
-            cluster.shutdown()
-            raise
+        with _as_oserror():
+            cluster = rados.Rados(conffile=conffile or "", rados_id=client_id,
+                                  conf={"rados_osd_op_timeout": timeout, "rados_mon_op_timeout": timeout,
+                                        "client_mount_timeout": timeout})
+            cluster.connect(timeout=max(1, math.ceil(op_timeout)))
+            try:
+                ioctx = cluster.open_ioctx(pool)
+                ioctx.set_namespace(namespace)
+                return cls(cluster, ioctx, **options)
+            except BaseException:
+                cluster.shutdown()
+                raise
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RadosBlobs:
@@ -350,42 +363,45 @@ class RadosBlobs:
     # -- deleting and scanning ------------------------------------------------------------
 
     def delete(self, blob_id: str) -> None:
-        head = stripe_name(blob_id, 0)
-        try:
-            size = int(self.ioctx.get_xattr(head, SIZE_XATTR))
-        except rados.ObjectNotFound:
-            return
-        # The head goes first: from then on the blob is gone for readers, and whatever a crash
-        # leaves of the rest is a headless write that `collect_unfinished` removes.
-        self.remove_objects([head])
-        stripes = max(1, math.ceil(size / self.stripe_size))
-        self.remove_objects([stripe_name(blob_id, index) for index in range(1, stripes)])
+        with _as_oserror():
+            head = stripe_name(blob_id, 0)
+            try:
+                size = int(self.ioctx.get_xattr(head, SIZE_XATTR))
+            except rados.ObjectNotFound:
+                return
+            # The head goes first: from then on the blob is gone for readers, and whatever a crash
+            # leaves of the rest is a headless write that `collect_unfinished` removes.
+            self.remove_objects([head])
+            stripes = max(1, math.ceil(size / self.stripe_size))
+            self.remove_objects([stripe_name(blob_id, index) for index in range(1, stripes)])
 
     def scan(self) -> Iterator[str]:
-        for entry in self.ioctx.list_objects():
-            parsed = parse_stripe_name(entry.key)
-            if parsed is not None and parsed[1] == 0:
-                yield parsed[0]
+        with _as_oserror():
+            for entry in self.ioctx.list_objects():
+                parsed = parse_stripe_name(entry.key)
+                if parsed is not None and parsed[1] == 0:
+                    yield parsed[0]
 
     def collect_unfinished(self, older_than: float) -> int:
-        heads: set[str] = set()
-        headless: dict[str, list[str]] = {}
-        for entry in self.ioctx.list_objects():
-            parsed = parse_stripe_name(entry.key)
-            if parsed is None:
-                continue
-            if parsed[1] == 0:
-                heads.add(parsed[0])
-            else:
-                headless.setdefault(parsed[0], []).append(entry.key)
-        collected = 0
-        for blob_id, names in headless.items():
-            if blob_id in heads or self._exists(stripe_name(blob_id, 0)):
-                continue  # committed, perhaps since the listing
-            if self._newest_change(names) < older_than:
-                self.remove_objects(names)
-                collected += 1
-        return collected
+        with _as_oserror():
+            heads: set[str] = set()
+            headless: dict[str, list[str]] = {}
+            for entry in self.ioctx.list_objects():
+                parsed = parse_stripe_name(entry.key)
+                if parsed is None:
+                    continue
+                if parsed[1] == 0:
+                    heads.add(parsed[0])
+                else:
+                    headless.setdefault(parsed[0], []).append(entry.key)
+            collected = 0
+            for blob_id, names in headless.items():
+                if blob_id in heads or self._exists(stripe_name(blob_id, 0)):
+                    continue  # committed, perhaps since the listing
+                if self._newest_change(names) < older_than:
+                    self.remove_objects(names)
+                    collected += 1
+            return collected
 
     def _exists(self, name: str) -> bool:
         try:
@@ -408,7 +424,7 @@ class RadosBlobs:
             raise InsufficientStorage(f"less than {self.reserve_bytes} bytes would stay free in RADOS")
 
     def _available(self) -> int:
-        with self._stats_lock:
+        with _as_oserror(), self._stats_lock:
             fetched, available = self._avail
             if time.monotonic() - fetched > STATS_TTL:
                 available = int(self.cluster.get_cluster_stats()["kb_avail"]) * 1024

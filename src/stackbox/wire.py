@@ -86,6 +86,8 @@ class _Cycle(RequestResponseCycle):
 
     body_timeout: float
     timed_out: bool
+    #: The client closed its sending side before the body was complete (it still reads the answer).
+    cut_short: bool
 
     @classmethod
     def adopt(cls, cycle: RequestResponseCycle, body_timeout: float) -> None:
@@ -94,6 +96,7 @@ class _Cycle(RequestResponseCycle):
         assert isinstance(cycle, cls)
         cycle.body_timeout = body_timeout
         cycle.timed_out = False
+        cycle.cut_short = False
 
     async def send(self, message: Any) -> None:
         if self.flow.write_paused and not self.disconnected and not await self._drained():
@@ -113,6 +116,8 @@ class _Cycle(RequestResponseCycle):
             self.transport = transport
 
     async def receive(self) -> Any:
+        if self.cut_short and not self.body:
+            return {"type": "http.disconnect"}
         if self.waiting_for_100_continue and not self.transport.is_closing():
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self.waiting_for_100_continue = False
@@ -171,6 +176,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
         super().connection_lost(exc)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol allows True
+        """The client closed its sending side. In the middle of a request body, the body ended short:
+        the application hears that and its answer (S3's IncompleteBody) still reaches the client, which
+        can read; the connection closes after it. Otherwise it closes now, as uvicorn's does."""
+        cycle = self.cycle
+        if isinstance(cycle, _Cycle) and cycle.more_body and not cycle.response_complete:
+            cycle.cut_short = True
+            cycle.keep_alive = False
+            cycle.message_event.set()
+            return True
+        return None
 
     def data_received(self, data: bytes) -> None:
         head_in_progress = self._reading_head

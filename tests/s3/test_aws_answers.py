@@ -578,3 +578,28 @@ def test_allow_unordered_listings(cloud: RunningCloud, member: Ec2Pair, s3: Base
         query = f"{version}allow-unordered=true&delimiter=%2F"
         status, text, _ = signed(cloud, member, "GET", f"/{bucket}?{query}")
         assert (status, "<Code>InvalidArgument</Code>" in text) == (400, True), text
+
+
+def test_a_body_shorter_than_its_content_length(cloud: RunningCloud, member: Ec2Pair, s3: BaseClient,
+                                                bucket: str) -> None:
+    """The client sends half the bytes it announced and closes its sending side: S3's 400
+    IncompleteBody reaches it (the connection then closes) and nothing is stored."""
+    import socket
+
+    body = b"0123456789"
+    request = AWSRequest(method="PUT", url=f"{cloud.object_url}/{bucket}/short", data=body,
+                         headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    S3SigV4Auth(Credentials(member.access, member.secret), "s3", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    address = urlparse(cloud.object_url)
+    head = [f"PUT /{bucket}/short HTTP/1.1", f"Host: {address.netloc}"]
+    head += [f"{name}: {value}" for name, value in prepared.headers.items() if name.lower() != "host"]
+    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+        connection.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body[:5])
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"<Code>IncompleteBody</Code>" in answer, answer
+    assert b"connection: close" in answer.lower()
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +13,9 @@ import requests
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from cloud import RunningCloud
+from cloud import BIN, RunningCloud
 from s3.conftest import Ec2Pair, MakeClient, MakePair, unique
+from s3.test_clis import run
 
 
 def _code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
@@ -246,3 +250,47 @@ def test_bucket_owner_enforced_turns_acls_off(make_client: MakeClient, s3: BaseC
     s3.put_object(Bucket=shared, Key="k", Body=b"k", ACL="bucket-owner-full-control")
     s3.delete_bucket_ownership_controls(Bucket=shared)
     assert requests.get(f"{cloud.object_url}/{shared}/public/a.txt", timeout=10).status_code == 200
+
+
+def test_aws_cli_and_rclone_share_a_bucket_with_a_policy(cloud: RunningCloud, member: Ec2Pair,
+                                                         other: Ec2Pair, tmp_path: Path) -> None:
+    """The issue's "done when": a user grants another project read with a policy (aws CLI), and the
+    other project reads it with rclone; then the owner shares by ACL grant and blocks public access."""
+    env = cloud.cli_env(AWS_ACCESS_KEY_ID=member.access, AWS_SECRET_ACCESS_KEY=member.secret,
+                        AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=str(tmp_path / "none"))
+
+    def aws(*args: str) -> str:
+        return run([str(BIN / "aws"), "--endpoint-url", cloud.object_url, *args], env)
+
+    name = unique("clipol")
+    aws("s3", "mb", f"s3://{name}")
+    (tmp_path / "report.txt").write_bytes(b"quarterly\n")
+    aws("s3", "cp", str(tmp_path / "report.txt"), f"s3://{name}/reports/report.txt")
+    document = _policy({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other.project_id}:root"},
+                        "Action": ["s3:GetObject", "s3:ListBucket"],
+                        "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]})
+    aws("s3api", "put-bucket-policy", "--bucket", name, "--policy", document)
+    assert json.loads(json.loads(aws("s3api", "get-bucket-policy", "--bucket", name))["Policy"]) \
+        == json.loads(document)
+    rclone_env = cloud.cli_env(RCLONE_CONFIG_SB_TYPE="s3", RCLONE_CONFIG_SB_PROVIDER="Other",
+                               RCLONE_CONFIG_SB_ACCESS_KEY_ID=other.access,
+                               RCLONE_CONFIG_SB_SECRET_ACCESS_KEY=other.secret,
+                               RCLONE_CONFIG_SB_ENDPOINT=cloud.object_url,
+                               RCLONE_CONFIG_SB_REGION="us-east-1",
+                               RCLONE_CONFIG=str(tmp_path / "rclone.conf"))
+    rclone = shutil.which("rclone")
+    if rclone is not None:
+        run([rclone, "copy", f"sb:{name}/reports", str(tmp_path / "back")], rclone_env)
+        assert (tmp_path / "back" / "report.txt").read_bytes() == b"quarterly\n"
+        refused = subprocess.run([rclone, "copy", str(tmp_path / "report.txt"), f"sb:{name}/theirs"],
+                                 env=rclone_env, capture_output=True, text=True, timeout=120)
+        assert refused.returncode != 0
+    aws("s3api", "delete-bucket-policy", "--bucket", name)
+    aws("s3api", "put-bucket-acl", "--bucket", name, "--grant-read", f"id={other.project_id}")
+    assert other.project_id in aws("s3api", "get-bucket-acl", "--bucket", name)
+    aws("s3api", "put-bucket-acl", "--bucket", name, "--acl", "public-read")
+    assert requests.get(f"{cloud.object_url}/{name}/reports/report.txt", timeout=10).status_code == 200
+    aws("s3api", "put-public-access-block", "--bucket", name, "--public-access-block-configuration",
+        "IgnorePublicAcls=true,RestrictPublicBuckets=true")
+    assert requests.get(f"{cloud.object_url}/{name}/reports/report.txt", timeout=10).status_code == 403
+    assert '"IgnorePublicAcls": true' in aws("s3api", "get-public-access-block", "--bucket", name)

@@ -132,12 +132,13 @@ def _policy_verdict(call: S3Call, operation: Operation, meta: Mapping[str, str],
     if version_id is None:
         version_id = call.query.get("versionId") if operation.versioned else None
     action = operation.name_for(version_id)
-    statements = policy.for_action(action)
-    if not statements:
+    denies, allows = policy.for_action(action)
+    owner_allowed = owner_side and _role_allows(call.context, operation.role)
+    if not denies and (owner_allowed or not allows):
         return None
     resource = resource_arn(bucket, key) if operation.on_object else resource_arn(bucket)
     keys = RequestKeys(call, account, bucket, key)
-    verdict = policy.evaluate(action, resource, call.context, keys.lookup)
+    verdict = policy.evaluate(action, resource, call.context, keys.lookup, denies_only=owner_allowed)
     if verdict is Effect.ALLOW and not owner_side and block.restrict_public_buckets and policy.public:
         return None  # RestrictPublicBuckets: a public policy lets no one outside the project in
     return verdict

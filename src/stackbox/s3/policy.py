@@ -96,33 +96,37 @@ class Statement:
 @dataclass(slots=True)
 class Policy:
     statements: tuple[Statement, ...]
-    _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict)
+    _by_action: dict[str, tuple[tuple[Statement, ...], tuple[Statement, ...]]] = field(default_factory=dict)
 
     @property
     def public(self) -> bool:
         return any(statement.public for statement in self.statements)
 
-    def for_action(self, action: str) -> tuple[Statement, ...]:
+    def for_action(self, action: str) -> tuple[tuple[Statement, ...], tuple[Statement, ...]]:
+        """(the Deny statements, the Allow statements) whose actions name `action`."""
         found = self._by_action.get(action)
         if found is None:
-            found = tuple(statement for statement in self.statements if statement.applies_to(action))
+            applying = [statement for statement in self.statements if statement.applies_to(action)]
+            found = (tuple(statement for statement in applying if statement.effect is Effect.DENY),
+                     tuple(statement for statement in applying if statement.effect is Effect.ALLOW))
             if len(self._by_action) < 256:
                 self._by_action[action] = found
         return found
 
     def evaluate(self, action: str, resource: str, context: AuthContext | None, lookup: KeyValues, *,
-                 ignore_public: bool = False) -> Effect | None:
+                 denies_only: bool = False) -> Effect | None:
         """DENY if a matching statement denies, else ALLOW if one allows, else None (no opinion).
-        `ignore_public`: public Allows do not count (RestrictPublicBuckets)."""
-        allowed = False
-        for statement in self.for_action(action):
-            if statement.effect is Effect.ALLOW and (allowed or (ignore_public and statement.public)):
-                continue
+        `denies_only`: the caller is allowed anyway, only a Deny could change that."""
+        denies, allows = self.for_action(action)
+        for statement in denies:
             if statement.matches(context, resource, lookup):
-                if statement.effect is Effect.DENY:
-                    return Effect.DENY
-                allowed = True
-        return Effect.ALLOW if allowed else None
+                return Effect.DENY
+        if denies_only:
+            return None
+        for statement in allows:
+            if statement.matches(context, resource, lookup):
+                return Effect.ALLOW
+        return None
 
 
 def resource_arn(bucket: str, key: str = "") -> str:

@@ -7,6 +7,7 @@ hold (AND); the values of one key are alternatives (OR). `...IfExists` holds whe
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
@@ -85,10 +86,17 @@ def _compare(convert: Callable[[str], float | None], test: Callable[[float, floa
 
 
 def _ip_in(value: str, network: Any) -> bool:
+    address = _address(value)
+    return address is not None and address in network
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Client addresses repeat: parsed once each."""
     try:
-        return ipaddress.ip_address(value) in network
+        return ipaddress.ip_address(value)
     except ValueError:
-        return False
+        return None
 
 
 @dataclass(frozen=True, slots=True)

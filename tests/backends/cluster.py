@@ -1,6 +1,7 @@
 """Throwaway database and object-store clusters for the scale-out backends' tests and benchmarks.
 
-`PostgresCluster` is a PostgreSQL server in a temp dir (fsync off) on a free loopback port;
+`PostgresCluster` is a PostgreSQL server in a temp dir (fsync off) on a free loopback port, its
+`stackbox` superuser with a generated password;
 `CephCluster` is a one-node Ceph cluster on loopback: one mon, one mgr and one bluestore OSD on a
 sparse file (memstore's space accounting overflows, so it cannot be used), pools of size 1, cephx
 with generated keys.
@@ -16,6 +17,7 @@ import ctypes
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -133,11 +135,13 @@ class PostgresCluster:
     root: Path
     port: int = 0
     user: str | None = None
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     daemons: Daemons = field(default_factory=Daemons)
+    bin_dir: Path = Path("/nonexistent")
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://stackbox@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://stackbox:{self.password}@127.0.0.1:{self.port}/postgres"
 
     @classmethod
     def start(cls, root: Path | None = None) -> PostgresCluster:
@@ -151,12 +155,21 @@ class PostgresCluster:
         return cluster
 
     def _start(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
         data = self.root / "data"
+        password_file = self.root / "password"
+        password_file.write_text(self.password + "\n")
+        password_file.chmod(0o600)
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
-            os.chown(self.root, entry.pw_uid, entry.pw_gid)
-        _run([str(bin_dir / "initdb"), "-D", str(data), "-U", "stackbox", "--auth=trust", "-E", "UTF8",
-              "--no-sync", "--no-instructions"], user=self.user)
+            for path in (self.root, password_file):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        try:
+            _run([str(bin_dir / "initdb"), "-D", str(data), "-U", "stackbox", "--auth=scram-sha-256",
+                  f"--pwfile={password_file}", "-E", "UTF8", "--no-sync", "--no-instructions"],
+                 user=self.user)
+        finally:
+            password_file.unlink()
         settings = {"listen_addresses": "127.0.0.1", "port": str(self.port),
                     "unix_socket_directories": str(self.root), "fsync": "off", "synchronous_commit": "off",
                     "full_page_writes": "off", "max_connections": "200", "shared_buffers": "64MB"}
@@ -167,13 +180,9 @@ class PostgresCluster:
         _wait_until(self._accepts, "PostgreSQL", self.daemons)
 
     def _accepts(self) -> bool:
-        # The server accepts TCP connections only once it can serve them (after recovery).
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                pass
-        except OSError:
-            return False
-        return (self.root / "data" / "postmaster.pid").exists()
+        probe = [str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        ready = subprocess.run(probe, check=False, timeout=10)
+        return ready.returncode == 0
 
     def stop(self) -> None:
         self.daemons.stop(signal.SIGINT)  # PostgreSQL's "fast" shutdown

@@ -45,6 +45,13 @@ def test_a_pool_serves_concurrent_callers(postgres_cluster: PostgresCluster) -> 
         assert 2 <= len(pids) <= 4
 
 
+def test_a_wrong_or_missing_password_is_refused(postgres_cluster: PostgresCluster) -> None:
+    for dsn in (postgres_cluster.dsn.replace(postgres_cluster.password, "guessed"),
+                postgres_cluster.dsn.replace(f":{postgres_cluster.password}@", "@")):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(dsn, connect_timeout=5).close()
+
+
 def test_only_loopback_and_owner_only(postgres_cluster: PostgresCluster) -> None:
     with psycopg.connect(postgres_cluster.dsn) as connection:
         assert connection.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)

@@ -129,6 +129,9 @@ class Engine(MultipartOperations, LifecycleOperations):
         self._meta_epoch = SharedCounter(data_dir / "container-epoch")
         self._container_meta: EpochCache[tuple[str, str], Mapping[str, str]] = EpochCache(
             self._meta_epoch, KNOWN_CONTAINERS)
+        #: The quotas of each container written to, parsed from both (a 1-tuple: None is "no quota").
+        self._quotas: EpochCache[tuple[str, str], tuple[Quota | None]] = EpochCache(self._meta_epoch,
+                                                                                    KNOWN_CONTAINERS)
         #: Account metadata read on every object write (its quotas), cached the same way.
         self._account_meta: EpochCache[str, Mapping[str, str]] = EpochCache(self._meta_epoch,
                                                                              KNOWN_CONTAINERS)
@@ -217,8 +220,17 @@ class Engine(MultipartOperations, LifecycleOperations):
         return meta
 
     def quota(self, account: str, container: str) -> Quota | None:
-        """The quotas a write to the container must keep, from cached metadata (no query)."""
-        return quota_of(self.container_meta(account, container), self.account_meta(account))
+        """The quotas a write to the container must keep, from cached metadata (no query); the parsed
+        result is cached too (one lookup on the PUT path)."""
+        key = (account, container)
+        cached = self._quotas.get(key)
+        if cached is not None:
+            return cached[0]
+        epoch = self._meta_epoch.value()
+        quota = quota_of(self.container_meta(account, container), self.account_meta(account))
+        if self._meta_epoch.value() == epoch:
+            self._quotas.put(key, (quota,))
+        return quota
 
     def container_accounts(self, name: str) -> list[str]:
         """The accounts holding a container called `name` (S3 uses it for anonymous access to public

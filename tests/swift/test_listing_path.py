@@ -38,3 +38,10 @@ def test_path_limit_counts_only_listed_objects(admin_swift: Swift, conn: swiftcl
     assert _names(admin_swift, container, "path=a&limit=2&reverse=true&marker=a/e/") == ["a/d", "a/b"]
     assert _names(admin_swift, container, "path=a&end_marker=a/d") == ["a/b", "a/b/"]
     assert _names(admin_swift, container, "path=a&limit=0") == []
+
+
+def test_account_listings_ignore_path(admin_swift: Swift, container: str) -> None:
+    """Swift's account server has no path listings: the parameter changes nothing."""
+    plain = admin_swift("GET", f"?format=json&prefix={container}").json()
+    with_path = admin_swift("GET", f"?format=json&prefix={container}&path={container}").json()
+    assert [entry["name"] for entry in with_path] == [entry["name"] for entry in plain] == [container]

@@ -40,7 +40,7 @@ def account_headers(call: Call, info: AccountInfo, content_type: str) -> list[tu
 async def get_account(call: Call) -> Response:
     info = call.storage.get_account(call.account)
     fmt = listing_format(call.request)
-    query = listing_query(call.request)
+    query = listing_query(call.request, paths=False)
     listing = call.storage.list_containers(
         call.account, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
         end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)

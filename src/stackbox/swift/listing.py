@@ -51,9 +51,10 @@ class ListingQuery:
     path_only: bool = False
 
 
-def listing_query(request: Request) -> ListingQuery:
+def listing_query(request: Request, *, paths: bool = True) -> ListingQuery:
+    """The listing parameters; `path=` only where Swift honours it (containers, not accounts)."""
     query = request.query
-    path = query.get("path")
+    path = query.get("path") if paths else None
     if path is not None:
         prefix = path.rstrip("/") + "/" if path else ""
         return ListingQuery(prefix, "/", query.get("marker", ""), query.get("end_marker", ""),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import uuid
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -12,7 +13,7 @@ import requests
 
 from cloud import RunningCloud
 from compat.conftest import Compare
-from compat.harness import REFERENCE_URL, Scenario, Side, scenario_params
+from compat.harness import REFERENCE_AUTH_URL, REFERENCE_URL, Scenario, Side, keystone_token, scenario_params
 
 WEBSITE = {"X-Container-Read": ".r:*,.rlistings", "X-Container-Meta-Web-Index": "index.html",
            "X-Container-Meta-Web-Listings": "true", "X-Container-Meta-Web-Error": "error.html"}
@@ -260,3 +261,72 @@ TEMPURL_SCENARIOS = [tempurl_reads, tempurl_prefix, tempurl_writes, tempurl_mani
 @pytest.mark.parametrize("scenario", scenario_params(TEMPURL_SCENARIOS, {}))
 def test_tempurl_matches_swift(compare: Compare, scenario: Scenario) -> None:
     compare(scenario, ignore_headers=frozenset({"x-container-bytes-used"}))
+
+
+# ------------------------------------------------------------------------------------- keystoneauth
+
+def _other_project_login(cloud: RunningCloud, admin_token: str) -> tuple[str, str, str]:
+    """(token, project id, user id) of a fresh member of a fresh project on our side."""
+    base, headers = cloud.auth_url, {"X-Auth-Token": admin_token}
+    name = f"cmp-{uuid.uuid4().hex[:8]}"
+    project = requests.post(f"{base}/projects", headers=headers, timeout=30,
+                            json={"project": {"name": name, "domain_id": "default"}}).json()["project"]
+    user = requests.post(f"{base}/users", headers=headers, timeout=30, json={"user": {
+        "name": name, "password": name, "domain_id": "default"}}).json()["user"]
+    role = requests.get(f"{base}/roles?name=member", headers=headers, timeout=30).json()["roles"][0]
+    requests.put(f"{base}/projects/{project['id']}/users/{user['id']}/roles/{role['id']}", headers=headers,
+                 timeout=30).raise_for_status()
+    token, project_id = keystone_token(base, name, name, name)
+    return token, project_id, user["id"]
+
+
+def _reference_demo_login() -> tuple[str, str, str]:
+    token, project_id = keystone_token(REFERENCE_AUTH_URL, "demo", "demopass", "demo")
+    login = requests.get(f"{REFERENCE_AUTH_URL}/auth/tokens", timeout=30,
+                         headers={"X-Auth-Token": token, "X-Subject-Token": token}).json()
+    return token, project_id, login["token"]["user"]["id"]
+
+
+def _cross_project_statuses(base: str, admin: tuple[str, str], other: tuple[str, str, str],
+                            c: str) -> list[tuple[str, int]]:
+    admin_token, admin_project = admin
+    other_token, other_project, other_user = other
+    admin_account, other_account = f"AUTH_{admin_project}", f"AUTH_{other_project}"
+    seen: list[tuple[str, int]] = []
+
+    def call(label: str, method: str, account: str, path: str, token: str, **headers: str) -> None:
+        body = b"x" if method == "PUT" and "X-Copy-From" not in headers else b""
+        answer = requests.request(method, f"{base}/v1/{account}{path}", timeout=30, allow_redirects=False,
+                                  headers={"X-Auth-Token": token, **headers}, data=body)
+        seen.append((label, answer.status_code))
+
+    call("admin reads the other account", "GET", other_account, "", admin_token)
+    call("other reads the admin account", "GET", admin_account, "", other_token)
+    call("other makes a container in it", "PUT", admin_account, f"/{c}-intruder", other_token)
+    grant = f"{other_project}:{other_user}"
+    call("admin shares", "PUT", admin_account, f"/{c}", admin_token, **{"X-Container-Read": grant})
+    call("admin writes", "PUT", admin_account, f"/{c}/o", admin_token)
+    call("other reads the object", "GET", admin_account, f"/{c}/o", other_token)
+    call("other lists", "GET", admin_account, f"/{c}", other_token)
+    call("other writes without write ACL", "PUT", admin_account, f"/{c}/p", other_token)
+    call("other sees no ACL", "HEAD", admin_account, f"/{c}", other_token)
+    call("other makes its container", "PUT", other_account, f"/{c}-mine", other_token)
+    call("other copies in", "COPY", admin_account, f"/{c}/o", other_token,
+         Destination=f"{c}-mine/copy", **{"Destination-Account": other_account})
+    call("other copies out without write", "PUT", admin_account, f"/{c}/stolen", other_token,
+         **{"X-Copy-From": f"{c}-mine/copy", "X-Copy-From-Account": other_account})
+    call("admin grants write", "POST", admin_account, f"/{c}", admin_token, **{"X-Container-Write": grant})
+    call("other writes with write ACL", "PUT", admin_account, f"/{c}/p", other_token)
+    call("other deletes the container", "DELETE", admin_account, f"/{c}", other_token)
+    call("other sets account metadata", "POST", admin_account, "", other_token, **{"X-Account-Meta-A": "b"})
+    return seen
+
+
+def test_cross_project_access_matches_swift(cloud: RunningCloud, ours_login: tuple[str, str, object],
+                                            reference_login: tuple[str, str, object]) -> None:
+    c = f"cmp-{uuid.uuid4().hex[:10]}"
+    ours = _cross_project_statuses(cloud.object_url, (ours_login[0], ours_login[1]),
+                                   _other_project_login(cloud, ours_login[0]), c)
+    theirs = _cross_project_statuses(REFERENCE_URL, (reference_login[0], reference_login[1]),
+                                     _reference_demo_login(), c)
+    assert ours == theirs

@@ -45,3 +45,15 @@ def test_account_listings_ignore_path(admin_swift: Swift, container: str) -> Non
     plain = admin_swift("GET", f"?format=json&prefix={container}").json()
     with_path = admin_swift("GET", f"?format=json&prefix={container}&path={container}").json()
     assert [entry["name"] for entry in with_path] == [entry["name"] for entry in plain] == [container]
+
+
+def test_path_reads_past_many_subdirectories(admin_swift: Swift, conn: swiftclient.Connection,
+                                              container: str) -> None:
+    """Subdirectories are skipped by seeking, a thousand at a time, so a short limit still finds the
+    next direct object behind many of them."""
+    for index in range(60):
+        conn.put_object(container, f"top/d{index:03}/x", b"x")
+    conn.put_object(container, "top/z", b"z")
+    assert _names(admin_swift, container, "path=top&limit=1") == ["top/z"]
+    assert _names(admin_swift, container, "path=top&limit=1&reverse=true") == ["top/z"]
+    assert _names(admin_swift, container, "path=top&limit=1&marker=top/z") == []

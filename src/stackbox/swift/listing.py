@@ -77,6 +77,12 @@ def _limit(raw: str | None) -> int:
     return limit
 
 
+#: Pages of subdirectories a `path=` listing reads through at most to fill its page (each page costs
+#: O(limit): the engine seeks past a subdirectory's contents), so a request's work stays bounded.
+_PATH_ROUNDS = 16
+_PATH_BATCH = 1000
+
+
 def list_container(storage: ObjectStore, account: str, container: str, query: ListingQuery) -> ObjectListing:
     """One page of a container listing; a `path=` listing as Swift's container server makes it."""
     if query.path_only:
@@ -93,16 +99,20 @@ def _path_listing(storage: ObjectStore, account: str, container: str, query: Lis
     count against the limit, so the page is filled from further reads."""
     objects: list[ObjectEntry] = []
     marker = query.marker
-    while len(objects) < query.limit:
+    if query.limit <= 0:
+        return ObjectListing([], [], False, None)
+    for _ in range(_PATH_ROUNDS):
         page = storage.list_objects(account, container, prefix=query.prefix, delimiter="/", marker=marker,
-                                    end_marker=query.end_marker, limit=query.limit - len(objects),
-                                    reverse=query.reverse)
+                                    end_marker=query.end_marker,
+                                    limit=max(query.limit - len(objects), _PATH_BATCH), reverse=query.reverse)
+        # One query tells which subdirectories have an object of their own name (rarely any).
+        named = storage.current_meta(account, container, page.prefixes) if page.prefixes else {}
         dir_objects = (_dir_object(storage, account, container, query, prefix, marker)
-                       for prefix in page.prefixes)
+                       for prefix in page.prefixes if prefix in named)
         found = [*page.objects, *(entry for entry in dir_objects if entry is not None)]
         found.sort(key=_object_key, reverse=query.reverse)
         objects += [entry for entry in found if entry.key != query.prefix]
-        if not page.truncated or page.next_marker is None:
+        if len(objects) >= query.limit or not page.truncated or page.next_marker is None:
             break
         marker = page.next_marker
     return ObjectListing(objects[:query.limit], [], False, None)

@@ -181,6 +181,9 @@ def test_malformed_forms(cloud: RunningCloud, s3: BaseClient, member: Ec2Pair, b
     assert error(too_much)[:2] == (400, "MaxPostPreDataLengthExceededError")
     without_key = {name: value for name, value in form.items() if name != "key"}
     assert error(post(url, without_key))[:2] == (400, "InvalidArgument")
+    parts = {**{name: (None, value) for name, value in without_key.items()}, "key": (None, b"\xff\x01<")}
+    not_utf8 = requests.post(url, files={**parts, "file": ("f", b"x")}, timeout=10)
+    assert error(not_utf8)[:2] == (400, "InvalidArgument")
     broken = requests.post(url, data=b"--xyz\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk",
                            headers={"Content-Type": "multipart/form-data; boundary=xyz"}, timeout=10)
     assert error(broken)[:2] == (400, "MalformedPOSTRequest")

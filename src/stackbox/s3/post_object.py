@@ -116,7 +116,7 @@ def _object_key(form: _Form) -> str:
         key = raw_key.decode("utf-8")
     except UnicodeDecodeError:
         raise S3Error("InvalidArgument", "The key is not valid UTF-8.", ArgumentName="key",
-                      ArgumentValue=raw_key.decode("latin-1")) from None
+                      ArgumentValue="") from None
     assert form.file is not None
     key = key.replace("${filename}", form.file.get_filename() or "")
     if not key:

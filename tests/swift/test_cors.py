@@ -123,3 +123,11 @@ def test_operator_settings(operator_cloud: RunningCloud) -> None:
                           headers={"X-Auth-Token": token, "Origin": APP})
     assert cors_of(answer)["access-control-allow-origin"] == APP
     assert "X-Ops" in listed(cors_of(answer)["access-control-expose-headers"])
+
+
+def test_options_on_info(cloud: RunningCloud) -> None:
+    for headers in ({}, {"Origin": APP, "Access-Control-Request-Method": "GET"}):
+        answer = requests.options(f"{cloud.object_url}/info", headers=headers, timeout=10)
+        assert (answer.status_code, answer.content) == (200, b"")
+        assert answer.headers["Allow"] == "HEAD, GET, OPTIONS"
+        assert "access-control-allow-origin" not in cors_of(answer)

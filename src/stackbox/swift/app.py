@@ -28,7 +28,7 @@ from stackbox.storage import types as st
 from stackbox.swift import account, bulk, container, copying, cors, formpost, obj, quotas, staticweb, tempurl
 from stackbox.swift.acl import authorize, unauthorized
 from stackbox.swift.context import BadPath, Call, split_path
-from stackbox.swift.errors import SwiftError, html_error
+from stackbox.swift.errors import HTML, SwiftError, html_error
 from stackbox.swift.info import INFO_BODY
 
 if TYPE_CHECKING:
@@ -134,6 +134,8 @@ async def _route(request: Request, storage: ObjectStore, identity: IdentityServi
     if path == "/healthcheck":
         return Response(b"OK", 200, content_type="text/plain")
     if path == "/info":
+        if request.method == "OPTIONS":  # Swift's info controller: no CORS evaluation
+            return Response(b"", 200, [("Allow", "HEAD, GET, OPTIONS")], HTML)
         if request.method not in ("GET", "HEAD"):
             raise SwiftError(405, headers=[("Allow", "GET, OPTIONS, HEAD")])
         return Response(INFO_BODY, 200, content_type="application/json; charset=UTF-8")

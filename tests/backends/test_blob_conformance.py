@@ -108,6 +108,13 @@ def test_round_trip(subject: Subject, size: str) -> None:
     assert list(subject.backend.scan()) == [blob_id]
 
 
+def test_implements_the_protocol(subject: Subject) -> None:
+    assert isinstance(subject.backend, BlobBackend)
+    writer = subject.backend.open_writer()
+    assert isinstance(writer, BlobWriter)
+    writer.abort()
+
+
 def test_one_byte_writes(subject: Subject) -> None:
     data = payload(3000)
     writer = subject.backend.open_writer()

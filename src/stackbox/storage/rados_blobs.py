@@ -29,12 +29,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from stackbox.storage.blob_backend import READ_CHUNK
+from stackbox.storage.types import DataUnavailable, InsufficientStorage
 
 try:
     import rados  # Debian's python3-rados (`make test` links it into the virtual environment)
 except ImportError:
     rados = None
-from stackbox.storage.types import DataUnavailable, InsufficientStorage
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,6 @@ class _Window:
 
     def add(self, completion: Any, what: str) -> None:
         self._pending.append((completion, what))
-
-    def make_room(self) -> None:
-        """Wait for the oldest operations until another one fits; raises the first failure."""
-        while len(self._pending) >= self.size:
-            self._wait_oldest()
 
     def drain(self, keep: int = 0, missing_ok: bool = False) -> None:
         """Wait until at most `keep` operations are in flight; raises the first failure (but not
@@ -177,7 +172,7 @@ class RadosBlobWriter:
         if self._head is None:
             self._head = data
             return
-        self._window.make_room()
+        self._window.drain(keep=self._window.size - 1)  # room for this one
         self._stripes_sent += 1
         name = stripe_name(self._blob_id, self._stripes_sent)
         self._window.add(self._ioctx.aio_write_full(name, data), f"write of {name}")
@@ -326,7 +321,7 @@ class RadosBlobs:
         """Remove objects, many at once; those already gone are not an error."""
         window = _Window(DELETE_WINDOW)
         for name in names:
-            window.drain(keep=DELETE_WINDOW - 1, missing_ok=True)
+            window.drain(keep=window.size - 1, missing_ok=True)
             window.add(self.ioctx.aio_remove(name), f"remove of {name}")
         window.drain(missing_ok=True)
 

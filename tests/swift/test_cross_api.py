@@ -78,6 +78,12 @@ def test_multipart_upload_is_a_large_object_in_swift(s3: Any, conn: swiftclient.
     segments = json.loads(manifest)
     assert [(s["bytes"], s["hash"]) for s in segments] == [
         (len(data), etag.strip('"')) for data, etag in zip(parts, etags, strict=True)]
+    part, body = conn.get_object(bucket, "mpu", query_string="part-number=2")
+    assert (body, part["x-parts-count"], part["content-range"]) == (
+        b"b" * 10, "2", f"bytes {5 << 20}-{(5 << 20) + 9}/{(5 << 20) + 10}")
+    with pytest.raises(swiftclient.ClientException) as beyond:
+        conn.head_object(bucket, "mpu", query_string="part-number=3")
+    assert beyond.value.http_status == 416
     assert all(s["name"].startswith(f"/{bucket}+segments/mpu/") for s in segments)
 
 

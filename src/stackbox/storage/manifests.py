@@ -41,7 +41,8 @@ class SegmentVersion:
 class FlatManifest:
     extents: list[Extent]
     size: int
-    #: Swift's SLO etag: MD5 of the segments' etags, with `:first-last;` for ranged ones.
+    #: Swift's SLO etag: MD5 of the segments' etags, with `:first-last;` for ranged ones (an inline data
+    #: segment's etag is the MD5 of its bytes).
     etag: str
     segments: list[SegmentVersion]
 
@@ -73,6 +74,10 @@ def flatten(account: str, segments: Sequence[SegmentRef],
     extents: list[Extent] = []
     etags = hashlib.md5(usedforsecurity=False)
     for index, segment in enumerate(segments):
+        if segment.data is not None:
+            extents.append(Extent(None, 0, len(segment.data), segment.data))
+            etags.update(hashlib.md5(segment.data, usedforsecurity=False).hexdigest().encode())
+            continue
         location = (segment.account or account, segment.container, segment.key)
         source = sources.get(location)
         if source is None:

@@ -357,7 +357,8 @@ class SegmentRef:
     """One entry of a Swift static large object manifest, resolved by `put_manifest_object`.
 
     `start`/`end` select a byte range of the segment (end exclusive); `etag`/`size` (when given)
-    must match the segment, else `InvalidSegment`.
+    must match the segment, else `InvalidSegment`. A segment with `data` is those bytes themselves
+    (Swift's inline `data` segments; container and key are then unused).
     """
 
     container: str
@@ -367,6 +368,7 @@ class SegmentRef:
     etag: str | None = None
     size: int | None = None
     account: str | None = None
+    data: bytes | None = None
 
 
 # ---------------------------------------------------------------------------------------------- errors

@@ -12,10 +12,13 @@ containers (`sys:slo-sources`) and its nesting depth (`sys:slo-depth`) in its sy
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import hashlib
 import json
 import math
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -23,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from stackbox import objecthttp
 from stackbox.digits import decimal
 from stackbox.http import BodyTooLarge, Response
 from stackbox.storage.contract import ObjectStore
@@ -49,7 +53,7 @@ MAX_MANIFEST_SIZE = 8 * 1024 * 1024
 MAX_DLO_SEGMENTS = 10_000
 #: Keys a manifest entry may have (PUT), and those of the stored document, in Swift's order.
 MANIFEST_KEYS = frozenset({"path", "etag", "size_bytes", "range"})
-DOCUMENT_KEYS = ("name", "bytes", "hash", "content_type", "last_modified", "range", "sub_slo")
+DOCUMENT_KEYS = ("name", "bytes", "hash", "content_type", "last_modified", "range", "sub_slo", "data")
 #: Levels of SLOs within SLOs (Swift's `max_slo_recursion_depth`).
 MAX_SLO_DEPTH = 10
 #: System metadata of an SLO: the (account, container) pairs its data was read from, as JSON, and
@@ -58,6 +62,7 @@ SOURCES_META = "sys:slo-sources"
 DEPTH_META = "sys:slo-depth"
 
 Location = tuple[str, str]  # account, container
+_BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/")
 
 
 # ---------------------------------------------------------------------------------------------- SLO
@@ -68,7 +73,7 @@ async def put_slo(call: Call) -> Response:
         raw = await call.request.body(MAX_MANIFEST_SIZE)
     except BodyTooLarge:
         raise SwiftError(413, f"Manifest File > {MAX_MANIFEST_SIZE} bytes") from None
-    entries = _parse_manifest(raw)
+    entries = _parse_manifest(raw, f"{call.container}/{call.obj}")
     resolved = _resolve_segments(call, entries)
     expected = call.headers.get("etag")
     attrs = request_attrs(call)
@@ -86,31 +91,68 @@ async def put_slo(call: Call) -> Response:
     return created(info)
 
 
-def _parse_manifest(raw: bytes) -> list[dict[str, Any]]:
+def _parse_manifest(raw: bytes, own_path: str) -> list[dict[str, Any]]:
+    """The manifest's entries, checked as Swift checks them: every entry's problems are reported together."""
     try:
         entries = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise html_error(400, "Manifest must be valid JSON.\n") from None
-    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+    if not isinstance(entries, list):
         raise html_error(400, "Manifest must be a list.\n")
     if len(entries) > MAX_MANIFEST_SEGMENTS:
         raise html_error(400, f"Too many segments; max {MAX_MANIFEST_SEGMENTS}.\n")
-    for index, entry in enumerate(entries):
-        _check_entry_shape(index, entry)
+    problems = [problem for index, entry in enumerate(entries)
+                if (problem := _entry_problem(index, entry, len(entries), own_path)) is not None]
+    if entries and all(isinstance(entry, dict) and "data" in entry for entry in entries):
+        problems.append("Inline data segments require at least one object-backed segment.")
+    if problems:
+        raise bad_request("".join(f"{problem}\n" for problem in problems))
     return entries
 
 
-def _check_entry_shape(index: int, entry: dict[str, Any]) -> None:
-    extra = sorted(set(entry) - MANIFEST_KEYS)
+def _entry_problem(index: int, entry: Any, count: int, own_path: str) -> str | None:
+    if not isinstance(entry, dict):
+        return f"Index {index}: not a JSON object"
+    kind = next((key for key in ("data", "path") if key in entry), None)
+    if kind is None:
+        return f"Index {index}: expected keys to include one of 'data' or 'path'"
+    extra = sorted(set(entry) - (MANIFEST_KEYS if kind == "path" else {"data"}))
     if extra:
-        names = ", ".join(f'"{name}"' for name in extra)
-        raise bad_request(f"Index {index}: extraneous keys {names}\n")
-    path = entry.get("path")
-    if not isinstance(path, str) or "/" not in path.lstrip("/") or path.lstrip("/").endswith("/"):
-        raise bad_request(f"Index {index}: path does not refer to an object. "
-                          "Path must be of the form /container/object.\n")
-    if "range" in entry and _parse_range_spec(entry["range"]) is None:
-        raise bad_request(f"Index {index}: invalid range\n")
+        names = ", ".join(json.dumps(name) for name in extra)
+        return f"Index {index}: extraneous keys {names}"
+    if kind == "data":
+        return _data_problem(index, entry)
+    path = entry["path"]
+    if not isinstance(path, str):
+        return f'Index {index}: "path" must be a string'
+    if not isinstance(entry.get("etag", ""), str | None):
+        return f'Index {index}: "etag" must be a string or null (if provided)'
+    if "/" not in path.strip("/"):
+        return (f"Index {index}: path does not refer to an object. "
+                "Path must be of the form /container/object.")
+    size = entry.get("size_bytes")
+    if size is not None and isinstance(size, int) and size < 1 and index != count - 1:
+        return f"Index {index}: too small; each segment must be at least 1 byte."
+    if path.lstrip("/") == own_path:
+        return f"Index {index}: manifest must not include itself as a segment"
+    if entry.get("range") and _parse_range_spec(entry["range"]) is None:
+        return f"Index {index}: invalid range"
+    return None
+
+
+def _data_problem(index: int, entry: dict[str, Any]) -> str | None:
+    """Inline data must be strict base64 of at least one byte; stored with its padding normalized."""
+    raw = entry["data"]
+    try:
+        if not isinstance(raw, str) or not set(raw.strip("=")) <= _BASE64_ALPHABET:
+            raise ValueError(raw)
+        data = base64.b64decode(raw)
+    except (ValueError, binascii.Error):
+        return f"Index {index}: data must be valid base64"
+    if not data:
+        return f"Index {index}: too small; each segment must be at least 1 byte."
+    entry["data"] = base64.b64encode(data).decode("ascii")
+    return None
 
 
 @dataclass(slots=True)
@@ -129,6 +171,10 @@ def _resolve_segments(call: Call, entries: list[dict[str, Any]]) -> _Resolved:
     problems: list[str] = []
     read = _SegmentReader(call)
     for entry in entries:
+        if "data" in entry:
+            resolved.segments.append(SegmentRef("", "", data=base64.b64decode(entry["data"])))
+            resolved.document.append({"data": entry["data"]})
+            continue
         outcome = _resolve_entry(entry, read)
         if isinstance(outcome, str):
             problems.append(outcome)
@@ -273,6 +319,8 @@ def manifest_entries(obj: ObjectInfo) -> list[dict[str, Any]]:
 
 
 def _raw_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    if "data" in entry:
+        return {"data": entry["data"]}
     raw = {"etag": entry["hash"], "path": entry["name"], "size_bytes": entry["bytes"]}
     if "range" in entry:
         raw["range"] = entry["range"]
@@ -296,13 +344,57 @@ def slo_manifest_response(call: Call, obj: ObjectInfo) -> Response:
     return Response(b"" if call.method == "HEAD" else body, 200, headers)
 
 
+def part_number(call: Call) -> int | None:
+    """`?part-number=N` on a GET or HEAD of an SLO (or an S3 multipart object): N, checked as Swift does."""
+    raw = call.query.get("part-number")
+    if raw is None:
+        return None
+    number = decimal(raw.strip())
+    if number is None or number < 1:
+        raise html_error(400, "Part number must be an integer greater than 0")
+    if "range" in call.headers:
+        raise html_error(400, "Range requests are not supported with part number queries")
+    return number
+
+
+def part_answer(storage: ObjectStore, obj: ObjectInfo, number: int, headers: list[tuple[str, str]], *,
+                head: bool) -> Response:
+    """206 with the bytes of segment (or S3 part) `number`, or 416 past the last one."""
+    lengths = _part_lengths(obj)
+    headers = [*headers, ("X-Parts-Count", str(len(lengths)))]
+    if number > len(lengths):
+        body = b"" if head else b"The requested part number is not satisfiable"
+        headers += [("Content-Range", f"bytes */{obj.size}"), ("content-length", str(len(body)))]
+        return Response(body, 416, headers)
+    start = sum(lengths[:number - 1])
+    span = (start, start + lengths[number - 1])
+    headers += [("Content-Range", objecthttp.content_range(span, obj.size)),
+                ("content-length", str(lengths[number - 1]))]
+    return objecthttp.span_answer(storage, obj, span, 206, headers, head=head)
+
+
+def _part_lengths(obj: ObjectInfo) -> list[int]:
+    if obj.parts:
+        return [part.size for part in obj.parts]
+    return [_entry_length(entry) for entry in manifest_entries(obj)]
+
+
+def _entry_length(entry: dict[str, Any]) -> int:
+    if "data" in entry:
+        return len(base64.b64decode(entry["data"]))
+    if "range" in entry:
+        first, _, last = str(entry["range"]).partition("-")
+        return int(last) - int(first) + 1
+    return int(entry["bytes"])
+
+
 def segment_sources(obj: ObjectInfo) -> list[Location]:
     """Where an SLO's data was read from: as recorded, else (an SLO stored before they were) the
     containers its manifest names."""
     recorded = obj.meta.get(SOURCES_META)
     if recorded is not None:
         return [(account, container) for account, container in orjson.loads(recorded)]
-    names = (entry["name"] for entry in manifest_entries(obj))
+    names = (entry["name"] for entry in manifest_entries(obj) if "name" in entry)
     return sorted({(obj.account, name.lstrip("/").partition("/")[0]) for name in names})
 
 
@@ -332,7 +424,7 @@ async def delete_slo(call: Call) -> Response:
     if obj.manifest_type != "slo":
         return bulk_report(call, {"Number Deleted": 0, "Number Not Found": 0},
                            [[f"/{call.container}/{call.obj}", "Not an SLO manifest"]], "200 OK")
-    paths = [entry["name"] for entry in manifest_entries(obj)]
+    paths = [entry["name"] for entry in manifest_entries(obj) if "name" in entry]
     forbidden = [[path, "403 Forbidden"] for path in paths
                  if not may_write(call, call.account, path.lstrip("/").partition("/")[0])]
     if forbidden:

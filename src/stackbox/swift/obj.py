@@ -75,6 +75,8 @@ async def get_object(call: Call) -> Response:
     manifest_get = call.query.get("multipart-manifest") == "get"
     if (obj.manifest_type == "slo" or obj.parts) and manifest_get:
         return large_objects.slo_manifest_response(call, obj)
+    is_slo = obj.manifest_type == "slo" or bool(obj.parts)
+    part_number = large_objects.part_number(call) if is_slo and not manifest_get else None
     resolve = obj.manifest_type == "dlo" and not manifest_get
     # Swift reads an SLO's segments only for a GET, a DLO's listing for a HEAD too.
     if resolve or not head:
@@ -90,6 +92,8 @@ async def get_object(call: Call) -> Response:
                                              objecthttp.SWIFT_CONDITIONS)
     if verdict is not None:
         return _condition_failed(verdict.status, headers)
+    if part_number is not None:
+        return large_objects.part_answer(call.storage, obj, part_number, headers, head=head)
     # Swift ignores Range on HEAD: the answer describes the whole object.
     range_header = None if head else call.headers.get("range")
     return body_answer(call.storage, obj, headers, range_header, head=head)

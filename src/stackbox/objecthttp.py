@@ -44,6 +44,8 @@ class RangeRules:
 
 
 SWIFT_RANGES = RangeRules(lenient_syntax=True, several=True)
+#: Swift's DLO middleware serves one range and the whole object for several.
+SWIFT_DLO_RANGES = RangeRules(lenient_syntax=True, several=False)
 S3_RANGES = RangeRules(lenient_syntax=False, several=False)
 
 

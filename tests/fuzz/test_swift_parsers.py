@@ -46,7 +46,7 @@ def manifest_entries() -> st.SearchStrategy[object]:
     spec = st.one_of(numberish(10), st.integers(-5, 10**20), st.none(), st.floats(allow_nan=True),
                      st.sampled_from(["0-", "-1", "1-0", "-", "\u00b2-", "0-\u00b3"]))
     json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), any_text(10))
-    entry = st.dictionaries(st.sampled_from(["path", "etag", "size_bytes", "range", "extra"]),
+    entry = st.dictionaries(st.sampled_from(["path", "etag", "size_bytes", "range", "extra", "data"]),
                             st.one_of(path, spec, json_leaf), max_size=5)
     not_a_list = st.dictionaries(any_text(5), json_leaf, max_size=3)
     return st.one_of(st.lists(entry, max_size=8), json_leaf, not_a_list)
@@ -57,9 +57,10 @@ def manifest_entries() -> st.SearchStrategy[object]:
 @example(b'[{"path": "/c/o", "range": "0-\xc2\xb3"}]')
 @example(json.dumps([{"path": "/c/o"}] * (MAX_MANIFEST_SEGMENTS + 1)).encode())
 @example(b"[" * 5000 + b"]" * 5000)
+@example(b'[{"path": "/c/o", "range": 0}, {"data": "IQ=="}, {"data": "I Q=="}, {"data": 7}]')
 def test_slo_manifest(raw: bytes) -> None:
     with contextlib.suppress(SwiftError):
-        entries = _parse_manifest(raw)
+        entries = _parse_manifest(raw, "c/o")
         assert len(entries) <= MAX_MANIFEST_SEGMENTS
         for entry in entries:
             span = _segment_span(entry.get("range"), 1000)

@@ -6,12 +6,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 
+import requests
 import swiftclient
 
+from cloud import RunningCloud
 from swift.conftest import MakeUser
-from swift.helpers import Swift
+from swift.helpers import Swift, run_cli
 
 UserSwift = Callable[..., Swift]
 
@@ -135,3 +140,111 @@ def test_part_number_needs_read_access_to_the_segments(make_user: MakeUser, user
     assert (answer.status_code, b"aaaaa" in answer.content) == (409, False)
     conn.delete_object(public, "slo")
     conn.delete_container(public)
+
+
+def test_dlo_prefix_is_url_unquoted_utf8(cloud: RunningCloud, conn: swiftclient.Connection, container: str,
+                                         tmp_path: Path) -> None:
+    for name, data in (("p x/\u00e91", b"aaaa"), ("p x/\u00e92", b"bbbb"), ("p x/\u00e93", b"cc")):
+        conn.put_object(container, name, data)
+    # Raw UTF-8 (as python-swiftclient sends a str header) or percent-encoded: the same prefix.
+    conn.put_object(container, "dlo-raw", b"", headers={"X-Object-Manifest": f"{container}/p x/\u00e9"})
+    conn.put_object(container, "dlo-quoted", b"", headers={"X-Object-Manifest": f"{container}/p%20x/%C3%A9"})
+    for name in ("dlo-raw", "dlo-quoted"):
+        assert conn.get_object(container, name)[1] == b"aaaabbbbcc"
+    out = tmp_path / "dlo.bin"
+    downloaded = run_cli(cloud, "swift", "download", container, "dlo-quoted", "-o", str(out))
+    assert downloaded.returncode == 0 and out.read_bytes() == b"aaaabbbbcc"
+
+
+def test_dlo_ranges_as_swift(admin_swift: Swift, conn: swiftclient.Connection, container: str) -> None:
+    for name, data in (("s/1", b"aaaa"), ("s/2", b"bbbb"), ("s/3", b"cc")):
+        conn.put_object(container, name, data)
+    conn.put_object(container, "dlo", b"", headers={"X-Object-Manifest": f"{container}/s/"})
+    one = admin_swift("GET", f"/{container}/dlo", headers={"Range": "bytes=2-5"})
+    assert (one.status_code, one.content, one.headers["Content-Range"]) == (206, b"aabb", "bytes 2-5/10")
+    several = admin_swift("GET", f"/{container}/dlo", headers={"Range": "bytes=0-1,5-6"})
+    assert (several.status_code, several.content) == (200, b"aaaabbbbcc")  # a DLO serves one range
+    beyond = admin_swift("GET", f"/{container}/dlo", headers={"Range": "bytes=20-"})
+    assert (beyond.status_code, beyond.headers["Content-Range"]) == (416, "bytes */10")
+    assert "X-Object-Manifest" not in beyond.headers and "Etag" not in beyond.headers
+    refused = admin_swift("PUT", f"/{container}/bad", headers={"X-Object-Manifest": f"{container}/"})
+    assert (refused.status_code, refused.text) == (
+        400, "X-Object-Manifest must be in the format container/prefix")
+
+
+def test_post_adds_and_removes_a_dlo_manifest(admin_swift: Swift, conn: swiftclient.Connection,
+                                              container: str) -> None:
+    conn.put_object(container, "s/1", b"segment")
+    conn.put_object(container, "obj", b"own data")
+    conn.post_object(container, "obj", headers={"X-Object-Manifest": f"{container}/s/"})
+    headers, body = conn.get_object(container, "obj")
+    assert (body, headers["x-object-manifest"]) == (b"segment", f"{container}/s/")
+    conn.post_object(container, "obj", headers={"X-Object-Meta-A": "b"})  # no manifest: plain again
+    headers, body = conn.get_object(container, "obj")
+    assert (body, headers.get("x-object-manifest"), headers["x-object-meta-a"]) == (b"own data", None, "b")
+
+
+def test_post_rewrites_the_timestamp(conn: swiftclient.Connection, container: str) -> None:
+    conn.put_object(container, "obj", b"data")
+    before = conn.head_object(container, "obj")
+    time.sleep(1.05)
+    conn.post_object(container, "obj", headers={"X-Object-Meta-A": "b"})
+    after = conn.head_object(container, "obj")
+    assert float(after["x-timestamp"]) > float(before["x-timestamp"])
+    assert parsedate_to_datetime(after["last-modified"]) > parsedate_to_datetime(before["last-modified"])
+    listed = conn.get_container(container)[1][0]["last_modified"]
+    assert listed.startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(float(after["x-timestamp"]))))
+
+
+def test_copy_honours_range(cloud: RunningCloud, admin_swift: Swift, conn: swiftclient.Connection,
+                            container: str) -> None:
+    conn.put_object(container, "src", b"0123456789", content_type="text/x-src")
+    copied = admin_swift("COPY", f"/{container}/src", headers={"Destination": f"{container}/dst",
+                                                                "Range": "bytes=2-4"})
+    assert copied.status_code == 201 and copied.headers["Etag"] == hashlib.md5(b"234").hexdigest()
+    headers, body = conn.get_object(container, "dst")
+    assert (body, headers["content-type"]) == (b"234", "text/x-src")
+    conn.put_object(container, "dst2", None, headers={"X-Copy-From": f"{container}/src", "Range": "bytes=-3"})
+    assert conn.get_object(container, "dst2")[1] == b"789"
+    beyond = admin_swift("COPY", f"/{container}/src", headers={"Destination": f"{container}/dst3",
+                                                                "Range": "bytes=20-"})
+    assert (beyond.status_code, beyond.headers["Content-Range"]) == (416, "bytes */10")
+    several = admin_swift("COPY", f"/{container}/src", headers={"Destination": f"{container}/dst4",
+                                                                 "Range": "bytes=0-1,3-4"})
+    assert several.status_code == 400
+    for name in ("dst3", "dst4"):
+        assert admin_swift("HEAD", f"/{container}/{name}").status_code == 404
+    # The `swift` CLI's copy passes headers through.
+    done = run_cli(cloud, "swift", "copy", container, "src", "-d", f"/{container}/dst5",
+                   "-H", "Range: bytes=0-0")
+    assert done.returncode == 0, done.stderr
+    assert conn.get_object(container, "dst5")[1] == b"0"
+
+
+def test_copy_range_reads_as_the_requester(make_user: MakeUser, user_swift: UserSwift, admin_swift: Swift,
+                                           conn: swiftclient.Connection, container: str) -> None:
+    writer = make_user("member")
+    drop = f"{container}-drop"
+    conn.put_container(drop, headers={"X-Container-Write": f"{writer.project_id}:*"})
+    conn.put_object(container, "secret", b"top secret data")
+    attacker = user_swift(writer, admin_swift.account)
+    answer = attacker("PUT", f"/{drop}/loot", headers={"X-Copy-From": f"{container}/secret",
+                                                       "Range": "bytes=0-2", "Content-Length": "0"})
+    assert answer.status_code == 403
+    assert admin_swift("HEAD", f"/{drop}/loot").status_code == 404
+    conn.delete_container(drop)
+
+
+def test_listings_show_utf8_content_types(admin_swift: Swift, container: str) -> None:
+    raw = "text/plain; name=\u00e9t\u00e9".encode()
+    answer = requests.put(f"{admin_swift.url}/{container}/o", data=b"x", timeout=30,
+                          headers={"X-Auth-Token": admin_swift.token or "", "Content-Type": raw,
+                                   "X-Object-Meta-Who": "J\u00fcrgen \u2603".encode()})
+    assert answer.status_code == 201
+    head = admin_swift("HEAD", f"/{container}/o")
+    assert head.headers["Content-Type"].encode("latin-1") == raw  # the header comes back byte for byte
+    assert head.headers["X-Object-Meta-Who"].encode("latin-1").decode() == "J\u00fcrgen \u2603"
+    listed = admin_swift("GET", f"/{container}?format=json").json()[0]
+    assert listed["content_type"] == "text/plain;name=\u00e9t\u00e9"
+    assert "<content_type>text/plain;name=\u00e9t\u00e9</content_type>" in admin_swift(
+        "GET", f"/{container}?format=xml").content.decode()

@@ -326,7 +326,8 @@ class Engine(MultipartOperations, LifecycleOperations):
 
     def update_object(self, account: str, container: str, key: str, **changes: Any) -> ObjectInfo:
         """Rewrite some attributes of the current version without touching the data: any of
-        `content_type`, `meta`, `headers`, `tags`, `acl`, `delete_at` (each replaces the stored value)."""
+        `content_type`, `meta`, `headers`, `tags`, `acl`, `delete_at` (each replaces the stored value);
+        `touch=True` also makes now its last-modified time."""
         return self._catalog.update_object(account, container, key, None, changes, time.time())
 
     def update_version(self, account: str, container: str, key: str, version_id: str | None,

@@ -379,7 +379,10 @@ class Catalog(UploadRecords, LockRecords):
     def update_object(self, account: str, container: str, key: str, version_id: str | None,
                       changes: Mapping[str, Any], now: float) -> ObjectInfo:
         """Rewrites the attributes in `changes` (names of `ObjectAttrs` fields) of the current (or
-        the named) version without touching data."""
+        the named) version without touching data; `touch=True` among them makes `now` its last
+        modification time (Swift's POST rewrites the timestamp)."""
+        changes = dict(changes)
+        touched = now if changes.pop("touch", False) else None
         with self.write() as conn:
             ref = self.container_ref(account, container)
             current = self._locked_object(conn, account, container, key, now, version_id)
@@ -387,9 +390,9 @@ class Catalog(UploadRecords, LockRecords):
             encoded = encode_object_attrs(attrs, current.checksum, current.parts)
             clause, params = _version_clause(version_id)
             conn.execute(
-                f"UPDATE object SET content_type = ?, delete_at = ?, attrs = ? "
-                f"WHERE container_id = ? AND key = ? AND {clause}",
-                (attrs.content_type, attrs.delete_at, encoded, ref.id, key, *params))
+                f"UPDATE object SET content_type = ?, delete_at = ?, attrs = ?, "
+                f"last_modified = COALESCE(?, last_modified) WHERE container_id = ? AND key = ? AND {clause}",
+                (attrs.content_type, attrs.delete_at, encoded, touched, ref.id, key, *params))
             return self._locked_object(conn, account, container, key, now, version_id)
 
     def delete_object(self, account: str, container: str, key: str, version_id: str | None,

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from stackbox import objecthttp
 from stackbox.http import Response, clean_unquote
 from stackbox.storage import types as st
 from stackbox.storage.types import ObjectAttrs, ObjectInfo, WriteChecks
 from stackbox.swift import symlink, versioning
 from stackbox.swift.acl import denied, may_read, may_write
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError, bad_request, html_error
-from stackbox.swift.headers import check_meta_totals, http_date, is_true, meta_headers
+from stackbox.swift.errors import SwiftError, bad_request, html_body, html_error
+from stackbox.swift.headers import check_meta_totals, http_date, is_true, meta_headers, x_timestamp
 from stackbox.swift.large_objects import authorize_segments, resolve_dlo, slo_system_meta
 from stackbox.swift.object_meta import check_object_name, created, request_attrs
 
@@ -64,8 +65,9 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
     attrs = _copy_attrs(call, src, keep_manifest)
     if src.manifest_type == "dlo" and not keep_manifest:
         src = resolve_dlo(call.storage, src)
-    if (src.manifest_type or src.parts) and not keep_manifest:
-        info = await _copy_data(call, src, target, attrs)
+    span = None if keep_manifest else _copied_span(call, src)
+    if span is not None or ((src.manifest_type or src.parts) and not keep_manifest):
+        info = await _copy_data(call, src, target, attrs, span or (0, src.size))
     else:
         info = call.storage.copy_object(src.account, src.container, src.key, *target, attrs=attrs,
                                         source_etag=src.etag,
@@ -113,7 +115,27 @@ def _copy_attrs(call: Call, src: ObjectInfo, keep_manifest: bool) -> ObjectAttrs
                        manifest_type=src.manifest_type, manifest=src.manifest)
 
 
-async def _copy_data(call: Call, src: ObjectInfo, target: Location, attrs: ObjectAttrs) -> ObjectInfo:
+def _copied_span(call: Call, src: ObjectInfo) -> objecthttp.Span | None:
+    """The part of the source a `Range` header selects (Swift's copy is a GET of the source, so it
+    copies that range); None for the whole object. 416 when nothing is satisfiable; several ranges
+    are refused (Swift would store the `multipart/byteranges` body, which then fails to read)."""
+    spans = objecthttp.parse_range(call.headers.get("range"), src.size, objecthttp.SWIFT_RANGES)
+    if spans is None:
+        return None
+    if not spans:
+        raise SwiftError(416, html_body(416).decode(), content_type=src.content_type, headers=[
+            ("Etag", src.etag), ("Last-Modified", http_date(src.last_modified)),
+            ("X-Timestamp", x_timestamp(src.last_modified)), ("Accept-Ranges", "bytes"),
+            ("Content-Range", f"bytes */{src.size}")])
+    if len(spans) > 1:
+        raise bad_request("A copy takes one range")
+    return spans[0]
+
+
+async def _copy_data(call: Call, src: ObjectInfo, target: Location, attrs: ObjectAttrs,
+                     span: objecthttp.Span) -> ObjectInfo:
+    """A copy of the data itself (a large object's, or a range): one plain object."""
     flat = ObjectAttrs(attrs.content_type, attrs.meta, attrs.headers, delete_at=attrs.delete_at)
-    return await call.storage.put_object(*target, call.storage.read(src), attrs=flat,
-                                         checks=WriteChecks(length=src.size))
+    start, end = span
+    return await call.storage.put_object(*target, call.storage.read(src, start, end), attrs=flat,
+                                         checks=WriteChecks(length=end - start))

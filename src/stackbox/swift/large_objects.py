@@ -28,7 +28,7 @@ import orjson
 
 from stackbox import objecthttp
 from stackbox.digits import decimal
-from stackbox.http import BodyTooLarge, Response
+from stackbox.http import BodyTooLarge, Response, clean_unquote
 from stackbox.storage.contract import ObjectStore
 from stackbox.storage.manifests import MAX_SEGMENT_EXTENTS_READ
 from stackbox.storage.types import (
@@ -245,7 +245,7 @@ def _resolve_entry(entry: dict[str, Any],
     span = _segment_span(entry.get("range"), source.size)
     if span is None:
         return f"{path}, Range Not Satisfiable"
-    if "range" not in entry:
+    if not entry.get("range"):  # as Swift, an empty range selects the whole segment
         segment = SegmentRef(container, key, etag=source.etag, size=source.size)
         return segment, _document_entry(path, source, None), source
     start, end = span
@@ -276,7 +276,7 @@ def _parse_range_spec(spec: Any) -> tuple[int | None, int | None] | None:
 
 def _segment_span(spec: Any, size: int) -> tuple[int, int] | None:
     """[start, end) of the segment a manifest entry selects; None when unsatisfiable."""
-    if spec is None:
+    if not spec:
         return 0, size
     parsed = _parse_range_spec(spec)
     assert parsed is not None  # checked by _check_entry_shape
@@ -439,8 +439,7 @@ async def delete_slo(call: Call) -> Response:
 def resolve_dlo(storage: ObjectStore, manifest: ObjectInfo) -> ObjectInfo:
     """The manifest with the data, size and etag of its current segments (Swift's DLO etag: the MD5
     of the segments' etags, quoted on output)."""
-    prefix = (manifest.manifest or b"").decode().partition("/")[2]
-    container = dlo_container(manifest)
+    container, prefix = dlo_location(manifest)
     extents: list[Extent] = []
     etags = hashlib.md5(usedforsecurity=False)
     marker = ""
@@ -470,5 +469,16 @@ def _live_segment(storage: ObjectStore, account: str, container: str, key: str) 
         return None
 
 
+def dlo_location(manifest: ObjectInfo) -> tuple[str, str]:
+    """The container and prefix of a DLO: its `X-Object-Manifest` as sent (the header's bytes, which
+    the HTTP layer reads as latin-1), percent-decoded and read as UTF-8, as Swift reads it."""
+    raw = (manifest.manifest or b"").decode()
+    decoded = clean_unquote(raw)
+    if decoded is None:  # not UTF-8 once decoded: names no stored object
+        decoded = raw
+    container, _, prefix = decoded.partition("/")
+    return container, prefix
+
+
 def dlo_container(manifest: ObjectInfo) -> str:
-    return (manifest.manifest or b"").decode().partition("/")[0]
+    return dlo_location(manifest)[0]

@@ -20,6 +20,7 @@ from stackbox.storage.types import (
 )
 from stackbox.swift.errors import html_error
 from stackbox.swift.headers import LISTING_LIMIT, is_true, iso_date
+from stackbox.swift.object_meta import listed_content_type
 
 if TYPE_CHECKING:
     from stackbox.storage.contract import ObjectStore
@@ -234,7 +235,8 @@ def _object_json(entry: ObjectEntry | str) -> dict[str, object]:
     if isinstance(entry, str):
         return {"subdir": entry}
     document: dict[str, object] = {
-        "bytes": entry.size, "hash": entry.etag, "name": entry.key, "content_type": entry.content_type,
+        "bytes": entry.size, "hash": entry.etag, "name": entry.key,
+        "content_type": listed_content_type(entry.content_type),
         "last_modified": iso_date(entry.last_modified)}
     if entry.manifest_type == "slo":
         document["slo_etag"] = f'"{entry.etag}"'
@@ -252,7 +254,7 @@ def _object_xml(entry: ObjectEntry | str) -> str:
     if isinstance(entry, str):
         return f"<subdir name={quoteattr(entry)}><name>{escape(entry)}</name></subdir>"
     return (f"<object><name>{escape(entry.key)}</name><hash>{entry.etag}</hash><bytes>{entry.size}</bytes>"
-            f"<content_type>{escape(entry.content_type)}</content_type>"
+            f"<content_type>{escape(listed_content_type(entry.content_type))}</content_type>"
             f"<last_modified>{iso_date(entry.last_modified)}</last_modified></object>")
 
 

@@ -96,16 +96,20 @@ async def get_object(call: Call) -> Response:
         return large_objects.part_answer(call.storage, obj, part_number, headers, head=head)
     # Swift ignores Range on HEAD: the answer describes the whole object.
     range_header = None if head else call.headers.get("range")
-    return body_answer(call.storage, obj, headers, range_header, head=head)
+    return body_answer(call.storage, obj, headers, range_header, head=head, dlo=resolve)
 
 
 def body_answer(storage: ObjectStore, obj: ObjectInfo, headers: list[tuple[str, str]],
-                range_header: str | None, *, head: bool) -> Response:
+                range_header: str | None, *, head: bool, dlo: bool = False) -> Response:
     """200 with the whole object, 206 with one span or `multipart/byteranges` with several; 416 (with
-    the object's headers, as Swift sends them) when no span is satisfiable."""
-    spans = objecthttp.parse_range(range_header, obj.size, objecthttp.SWIFT_RANGES)
+    the object's headers, as Swift sends them) when no span is satisfiable. Swift's DLO serves one
+    range (several get the whole object) and answers its 416 with no object headers."""
+    rules = objecthttp.SWIFT_DLO_RANGES if dlo else objecthttp.SWIFT_RANGES
+    spans = objecthttp.parse_range(range_header, obj.size, rules)
     if spans == []:
-        return Response(html_body(416), 416, [*headers, ("Content-Range", f"bytes */{obj.size}")])
+        kept = [("Accept-Ranges", "bytes")] if dlo else headers
+        return Response(html_body(416), 416, [*kept, ("Content-Range", f"bytes */{obj.size}")],
+                        content_type=HTML if dlo else None)
     if spans is None:
         headers.append(("content-length", str(obj.size)))
         return objecthttp.span_answer(storage, obj, (0, obj.size), 200, headers, head=head)
@@ -147,19 +151,21 @@ async def post_object(call: Call) -> Response:
     symlink.refuse_target_on_post(call)
     current = call.storage.head_object(call.account, call.container, call.obj)
     attrs = request_attrs(call, {**large_objects.slo_system_meta(current), **symlink.system_meta(current)})
-    changes: dict[str, object] = {"meta": attrs.meta, "headers": attrs.headers, "delete_at": attrs.delete_at}
+    changes: dict[str, object] = {"meta": attrs.meta, "headers": attrs.headers, "delete_at": attrs.delete_at,
+                                  "touch": True}
     if "content-type" in call.headers:
         changes["content_type"] = attrs.content_type
-    if attrs.manifest is not None and current.manifest_type == "dlo":
-        _repoint_dlo(call, current, attrs)
+    # X-Object-Manifest is object metadata to Swift: a POST with it makes (or repoints) a DLO, one
+    # without it makes a DLO a plain object again.
+    if current.manifest_type != "slo" and (attrs.manifest is not None or current.manifest_type == "dlo"):
+        _rewrite_manifest(call, current, attrs)
     else:
         call.storage.update_object(call.account, call.container, call.obj, **changes)
     return symlink.post_answer(current) or Response(html_body(202), 202, content_type=HTML)
 
 
-def _repoint_dlo(call: Call, current: ObjectInfo, attrs: ObjectAttrs) -> None:
-    """A POST may move a DLO to another prefix; the engine rewrites a manifest only by copying it
-    onto itself (its zero-byte data is shared)."""
+def _rewrite_manifest(call: Call, current: ObjectInfo, attrs: ObjectAttrs) -> None:
+    """The engine rewrites an object's manifest only by copying it onto itself (its data is shared)."""
     if "content-type" not in call.headers:
         attrs = dataclasses.replace(attrs, content_type=current.content_type)
     location = (call.account, call.container, call.obj)

@@ -3,8 +3,10 @@ headers, the headers of a stored object, name checks."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
+import re
 from collections.abc import Mapping
 
 from stackbox.http import Response
@@ -61,6 +63,25 @@ def manifest_etag(obj: ObjectInfo) -> str:
     return hashlib.md5(document, usedforsecurity=False).hexdigest()
 
 
+#: A content-type parameter as Swift's container server parses it (RFC 2616 tokens or quoted strings).
+_TOKEN = r'[^()<>@,;:\"/\[\]?={}\x00-\x20\x7f]+'
+_PARAMETER = re.compile(r'(?:\s*;\s*(' + _TOKEN + r')\s*(?:=\s*(' + _TOKEN + r'|"(?:[^"\\]|\\.)*"))?)')
+
+
+def listed_content_type(value: str) -> str:
+    """An object's Content-Type as Swift's listings show it: the header's bytes read as UTF-8 (the
+    HTTP layer reads them as latin-1), parameters re-joined without spaces (`text/plain;charset=x`)."""
+    if value.isascii() and ";" not in value:
+        return value
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        value = value.encode("latin-1").decode("utf-8")
+    if ";" not in value:
+        return value
+    base, _, parameters = value.partition(";")
+    return base + "".join(f";{key.strip()}={found.strip()}"
+                          for key, found in _PARAMETER.findall(";" + parameters))
+
+
 def check_object_name(name: str) -> None:
     size = len(name.encode("utf-8", "surrogateescape"))
     if size > MAX_OBJECT_NAME_LENGTH:
@@ -95,8 +116,9 @@ def request_attrs(call: Call, base_meta: Mapping[str, str] | None = None) -> Obj
 
 
 def _check_dlo_manifest(value: str) -> None:
-    container, slash, _ = value.lstrip("/").partition("/")
-    if not container or not slash or value.startswith("/"):
+    """Swift's DLO check: `container/prefix`, both non-empty, no query characters."""
+    container, _, prefix = value.partition("/")
+    if not container or not prefix or "?" in value or "&" in value or prefix.startswith("/"):
         raise html_error(400, "X-Object-Manifest must be in the format container/prefix")
 
 

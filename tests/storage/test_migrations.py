@@ -13,7 +13,7 @@ import pytest
 
 from stackbox.storage import schema
 from stackbox.storage.engine import Engine
-from stackbox.storage.types import NULL_VERSION, SchemaTooNew
+from stackbox.storage.types import NULL_VERSION, ObjectAttrs, SchemaTooNew, SegmentRef
 from storage.conftest import chunks, read_all
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema1"
@@ -140,5 +140,33 @@ async def test_schema_3_bytes_used_come_to_count_every_version(tmp_path: Path) -
         box = engine.get_container(DEMO, "box")
         assert (box.object_count, box.bytes_used) == (0, 8)
         assert engine.get_account(DEMO).bytes_used == 8
+    finally:
+        engine.close()
+
+
+async def test_schema_4_slo_bytes_come_to_count_their_manifest(tmp_path: Path) -> None:
+    """Schema 4 counted a static large object's data; the upgrade counts its manifest, as Swift does."""
+    data = tmp_path / "data"
+    engine = Engine(data)
+    document = b'[{"name": "/box/seg"}]'
+    try:
+        engine.create_container(DEMO, "box")
+        await engine.put_object(DEMO, "box", "seg", chunks(b"x" * 1000))
+        engine.put_manifest_object(DEMO, "box", "slo", [SegmentRef("box", "seg")],
+                                   attrs=ObjectAttrs(manifest=document))
+        assert engine.get_container(DEMO, "box").bytes_used == 1000 + len(document)
+    finally:
+        engine.close()
+    conn = sqlite3.connect(data / "meta.db")
+    with conn:
+        conn.execute("UPDATE container SET bytes_used = 2000")  # as schema 4 counted it
+        conn.execute("PRAGMA user_version = 4")
+    conn.close()
+    engine = Engine(data)
+    try:
+        assert user_version(data / "meta.db") == schema.SCHEMA_VERSION
+        assert engine.get_container(DEMO, "box").bytes_used == 1000 + len(document)
+        engine.delete_object(DEMO, "box", "slo")
+        assert engine.get_container(DEMO, "box").bytes_used == 1000
     finally:
         engine.close()

@@ -248,3 +248,20 @@ def test_listings_show_utf8_content_types(admin_swift: Swift, container: str) ->
     assert listed["content_type"] == "text/plain;name=\u00e9t\u00e9"
     assert "<content_type>text/plain;name=\u00e9t\u00e9</content_type>" in admin_swift(
         "GET", f"/{container}?format=xml").content.decode()
+
+
+def test_an_slo_counts_its_manifest_in_bytes_used(admin_swift: Swift, conn: swiftclient.Connection,
+                                                  container: str) -> None:
+    segments = f"{container}-seg"
+    conn.put_container(segments)
+    conn.put_object(segments, "a", b"a" * 1000)
+    conn.put_object(container, "slo", json.dumps([{"path": f"{segments}/a"}]),
+                    query_string="multipart-manifest=put")
+    document = admin_swift("GET", f"/{container}/slo?multipart-manifest=get").content
+    assert int(conn.head_container(container)["x-container-bytes-used"]) == len(document)
+    assert int(conn.head_container(segments)["x-container-bytes-used"]) == 1000
+    assert conn.get_container(container)[1][0]["bytes"] == 1000  # the listing shows the data's size
+    conn.delete_object(container, "slo")
+    assert int(conn.head_container(container)["x-container-bytes-used"]) == 0
+    conn.delete_object(segments, "a")
+    conn.delete_container(segments)

@@ -72,9 +72,11 @@ CONTAINER_COLUMNS = "name, created, meta, object_count, bytes_used, last_modifie
 LIVE = "(delete_at IS NULL OR delete_at > ?)"
 #: Keys per `IN (...)` list, well under SQLite's limit on bound parameters.
 _KEYS_PER_QUERY = 500
+#: What a version counts in its container's bytes used (`NewObject.bytes_counted`).
+BYTES_COUNTED = "CASE WHEN manifest_type = 'slo' AND manifest IS NOT NULL THEN length(manifest) ELSE size END"
 #: What version bookkeeping reads of a row (`_Row`).
 ROW_COLUMNS = ("id, container_id, key, version, is_null, latest, marker, size, etag, extents, delete_at, "
-               "last_modified")
+               f"last_modified, {BYTES_COUNTED}")
 #: A version read in full, joined with its container (`_find`).
 READ_COLUMNS = ", ".join(f"o.{name.strip()}" for name in OBJECT_COLUMNS.split(",")) + \
     ", o.is_null, o.version, o.marker, c.versioning, " + \
@@ -94,6 +96,7 @@ class _Row(NamedTuple):
     extents: bytes | None
     delete_at: int | None
     last_modified: float
+    bytes_counted: int
 
 
 class Catalog(UploadRecords, LockRecords):
@@ -306,7 +309,7 @@ class Catalog(UploadRecords, LockRecords):
         """The body of `commit_object`, inside a transaction the caller holds."""
         ref = _current_ref(conn, ref)
         if new.quota is not None:
-            new.quota.check(conn, ref.id, ref.account, new.size)
+            new.quota.check(conn, ref.id, ref.account, new.bytes_counted)
         latest = _latest(conn, ref.id, key)
         preconditions.check(_live_state(latest, now))
         lock = self._new_version_lock(conn, ref, new.attrs.lock, now)
@@ -321,7 +324,7 @@ class Catalog(UploadRecords, LockRecords):
         _write_current(conn, ref.id, reused, (version, is_null, 0, *row))
         if lock is not None:
             self._store_lock(conn, ref.id, key, lock)
-        self._count(conn, ref.id, 1 - _counted(latest), new.size - freed, now)
+        self._count(conn, ref.id, 1 - _counted(latest), new.bytes_counted - freed, now)
         return row_to_object(ref.account, ref.name, row, _public_id(ref.versioning, is_null, version),
                              lock=lock or NO_LOCK)
 
@@ -341,13 +344,13 @@ class Catalog(UploadRecords, LockRecords):
         if latest is not None and latest.is_null:
             if latest.extents is not None:
                 self._drop_refs(conn, decode_extents(latest.extents), now)
-            return version, True, latest.id, latest.size
+            return version, True, latest.id, latest.bytes_counted
         null = _null_version(conn, ref.id, key)
         if null is not None:
             self._drop_row(conn, null, now)
         if latest is not None:
             conn.execute("UPDATE object SET latest = 0 WHERE id = ?", (latest.id,))
-        return version, True, None, 0 if null is None else null.size
+        return version, True, None, 0 if null is None else null.bytes_counted
 
     def _locked_object(self, conn: sqlite3.Connection, account: str, container: str, key: str,
                       now: float, version_id: str | None = None) -> ObjectInfo:
@@ -461,7 +464,7 @@ class Catalog(UploadRecords, LockRecords):
         """Deletes a version for good; when it was current, the next newest one becomes current."""
         self._drop_row(conn, row, now)
         promoted = self._promote_newest(conn, row) if row.latest else 0
-        self._count(conn, row.container_id, promoted - _counted(row), -row.size, now)
+        self._count(conn, row.container_id, promoted - _counted(row), -row.bytes_counted, now)
 
     def _promote_newest(self, conn: sqlite3.Connection, removed: _Row) -> int:
         """Makes the newest remaining version of the removed one's key current; returns what it

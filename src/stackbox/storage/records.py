@@ -25,6 +25,14 @@ class NewObject:
     #: The quotas the commit must keep (checked inside its transaction); None: no quota is set.
     quota: Quota | None = None
 
+    @property
+    def bytes_counted(self) -> int:
+        """What the version adds to its container's bytes used: a Swift SLO counts its manifest
+        document, as in Swift (its segments are counted where they live); anything else its size."""
+        if self.attrs.manifest_type == "slo" and self.attrs.manifest is not None:
+            return len(self.attrs.manifest)
+        return self.size
+
 
 @dataclass(frozen=True, slots=True)
 class ContainerRef:

@@ -11,6 +11,8 @@ NULL: no lock); a version's retention (`lock_mode`, `lock_until`) and `legal_hol
 or 0 when unset, so that an unlocked row stores nothing more than before.
 Schema 4: `container.bytes_used` counts every version's bytes (noncurrent ones too, as Swift's
 X-Container-Bytes-Used does), no longer the current objects' only; `object_count` is unchanged.
+Schema 5: a Swift static large object (`manifest_type` 'slo' with a stored manifest) counts its manifest
+document's bytes, not its data, as Swift's do; S3 multipart objects (no manifest) still count their data.
 
 An empty database gets `CURRENT` (schema 2), then every later step: `_STEPS` is append-only, each
 release adds the step from the previous version and raises `SCHEMA_VERSION`.
@@ -26,7 +28,7 @@ from collections.abc import Callable
 
 from stackbox.storage.types import SchemaTooNew
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _OBJECT_TABLE = """CREATE TABLE {name} (
     id INTEGER PRIMARY KEY, container_id INTEGER NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL,
@@ -98,8 +100,16 @@ _VERSION_BYTES = (
     "(SELECT COALESCE(SUM(size), 0) FROM object WHERE object.container_id = container.id)",
 )
 
+#: Schema 4 -> 5: a Swift SLO counts its manifest document in bytes used, not its data (as Swift).
+_SLO_BYTES = (
+    "UPDATE container SET bytes_used = (SELECT COALESCE(SUM(CASE WHEN manifest_type = 'slo' "
+    "AND manifest IS NOT NULL THEN length(manifest) ELSE size END), 0) FROM object "
+    "WHERE object.container_id = container.id) "
+    "WHERE id IN (SELECT DISTINCT container_id FROM object WHERE manifest_type = 'slo')",
+)
+
 #: from version -> the statements that lead to the next one (append-only).
-_STEPS: dict[int, tuple[str, ...]] = {1: _VERSIONS, 2: _OBJECT_LOCK, 3: _VERSION_BYTES}
+_STEPS: dict[int, tuple[str, ...]] = {1: _VERSIONS, 2: _OBJECT_LOCK, 3: _VERSION_BYTES, 4: _SLO_BYTES}
 #: The version `CURRENT` creates.
 _CURRENT_VERSION = 2
 

@@ -165,6 +165,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._heads_begun = 0
         self._refused: _Refused | None = None
+        #: The parser stands between requests: the next bytes begin a request line.
+        self._between_requests = True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -192,6 +194,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         head_in_progress = self._reading_head
         heads_begun = self._heads_begun
+        if self._between_requests and not data.isascii():
+            data = _escape_request_line(data)
         super().data_received(data)
         if self.transport.is_closing():
             return
@@ -211,11 +215,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             super().send_400_response(msg)
 
     def on_message_begin(self) -> None:
+        self._between_requests = False
         super().on_message_begin()
         self._heads_begun += 1
         self._reading_head = True
         self._head_bytes = 0
         self._arm_head_timer()
+
+    def on_message_complete(self) -> None:
+        self._between_requests = True
+        super().on_message_complete()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -293,6 +302,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if not self._answering():
             self.transport.write(_refusal(refused.status, refused.reason))
         self.transport.close()
+
+
+def _escape_request_line(data: bytes) -> bytes:
+    """Raw UTF-8 in a request line, as Swift (eventlet) accepts it and httptools does not: the bytes
+    past ASCII of the chunk's first line are percent-encoded, which names the same path. Only a line
+    that starts a chunk is seen (clients write a request head at once)."""
+    end = data.find(b"\n")
+    line, rest = (data, b"") if end < 0 else (data[:end], data[end:])
+    return b"".join(b"%%%02X" % byte if byte > 0x7F else bytes((byte,)) for byte in line) + rest
 
 
 def bounded_protocol(limits: ConnectionLimits) -> type[BoundedHttpToolsProtocol]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -265,3 +266,26 @@ def test_an_slo_counts_its_manifest_in_bytes_used(admin_swift: Swift, conn: swif
     assert int(conn.head_container(container)["x-container-bytes-used"]) == 0
     conn.delete_object(segments, "a")
     conn.delete_container(segments)
+
+
+def _raw_request(cloud: RunningCloud, swift: Swift, method: str, path: bytes, body: bytes = b"") -> bytes:
+    """One request with the path's bytes as given (raw UTF-8), which HTTP libraries would escape."""
+    with socket.create_connection(("127.0.0.1", cloud.object_port), timeout=30) as sock:
+        sock.sendall(method.encode() + b" /v1/" + swift.account.encode() + path + b" HTTP/1.1\r\nHost: x\r\n"
+                     b"X-Auth-Token: " + (swift.token or "").encode() + b"\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_raw_utf8_in_the_request_line(cloud: RunningCloud, admin_swift: Swift, conn: swiftclient.Connection,
+                                      container: str) -> None:
+    made = _raw_request(cloud, admin_swift, "PUT", f"/{container}/\u00e9t\u00e9%20x".encode(), b"hi")
+    assert made.startswith(b"HTTP/1.1 201")
+    assert conn.get_object(container, "\u00e9t\u00e9 x")[1] == b"hi"
+    read = _raw_request(cloud, admin_swift, "GET", f"/{container}/\u00e9t\u00e9%20x".encode())
+    assert read.startswith(b"HTTP/1.1 200") and read.endswith(b"\r\n\r\nhi")
+    invalid = _raw_request(cloud, admin_swift, "PUT", f"/{container}/".encode() + b"\xff\xfe", b"x")
+    assert invalid.startswith(b"HTTP/1.1 412") and invalid.endswith(b"Invalid UTF8 or contains NULL")

@@ -1,36 +1,28 @@
-"""S3's additional checksums (`x-amz-checksum-*`): incremental hashers, validation, multipart forms.
+"""S3's additional checksums (`x-amz-checksum-*`): header parsing, validation and multipart forms with
+S3's errors. The arithmetic (hashers, COMPOSITE and FULL_OBJECT combining) is the engine's
+(`storage/checksums.py`), so both compute every value one way.
 
-Values travel base64-encoded, big-endian for the CRCs, exactly as S3 shows them. The CRCs come
-from awscrt (hardware-accelerated); the SHA family from hashlib.
+Values travel base64-encoded, big-endian for the CRCs, exactly as S3 shows them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from awscrt import checksums as crt
-
 from stackbox.s3.errors import S3Error
+from stackbox.storage import checksums as stored
 
 HEADER_PREFIX = "x-amz-checksum-"
-
-_CRCS: dict[str, tuple[Callable[[bytes, int], int], Callable[[int, int, int], int], int]] = {
-    # algorithm -> (update, combine, width in bytes)
-    "crc32": (crt.crc32, crt.combine_crc32, 4),
-    "crc32c": (crt.crc32c, crt.combine_crc32c, 4),
-    "crc64nvme": (crt.crc64nvme, crt.combine_crc64nvme, 8),
-}
-_SHAS: dict[str, Callable[[], hashlib._Hash]] = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
 
 #: `x-amz-checksum-type`, `-mode` and `-algorithm` are options that share the prefix, not values.
 _OPTION_SUFFIXES = frozenset({"type", "mode", "algorithm"})
 
 #: The algorithms we accept, by their lower-case S3 name.
-ALGORITHMS: frozenset[str] = frozenset(_CRCS) | frozenset(_SHAS)
+ALGORITHMS: frozenset[str] = stored.ALGORITHMS
+_CRCS = frozenset({"crc32", "crc32c", "crc64nvme"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,31 +39,24 @@ class Checksum:
 
 
 class ChecksumHasher:
-    """An incremental hasher for one S3 checksum algorithm."""
+    """An incremental hasher for one S3 checksum algorithm (the engine's, with S3's error)."""
 
-    __slots__ = ("_crc", "_crc_update", "_sha", "_width", "algorithm")
+    __slots__ = ("_hasher", "algorithm")
 
     def __init__(self, algorithm: str) -> None:
         if algorithm not in ALGORITHMS:
             raise S3Error("InvalidRequest", f"Checksum algorithm {algorithm!r} is not supported.")
         self.algorithm = algorithm
-        self._crc = 0
-        self._sha = _SHAS[algorithm]() if algorithm in _SHAS else None
-        self._crc_update, _, self._width = _CRCS.get(algorithm, (crt.crc32, crt.combine_crc32, 0))
+        self._hasher = stored.new_hasher(algorithm)
 
     def update(self, data: bytes) -> None:
-        if self._sha is not None:
-            self._sha.update(data)
-        else:
-            self._crc = self._crc_update(data, self._crc)
+        self._hasher.update(data)
 
     def digest(self) -> bytes:
-        if self._sha is not None:
-            return self._sha.digest()
-        return self._crc.to_bytes(self._width, "big")
+        return self._hasher.digest()
 
     def b64digest(self) -> str:
-        return base64.b64encode(self.digest()).decode("ascii")
+        return stored.encode(self.digest())
 
     def result(self) -> Checksum:
         return Checksum(self.algorithm, self.b64digest())
@@ -86,9 +71,7 @@ def algorithm_of_header(name: str) -> str | None:
 
 
 def digest_size(algorithm: str) -> int:
-    if algorithm in _CRCS:
-        return _CRCS[algorithm][2]
-    return _SHAS[algorithm]().digest_size
+    return len(stored.new_hasher(algorithm).digest())
 
 
 def decode_value(algorithm: str, value: str) -> bytes:
@@ -131,10 +114,11 @@ def verify(expected: Checksum, computed: Checksum) -> None:
 
 def composite(algorithm: str, part_values: Sequence[str]) -> Checksum:
     """A multipart upload's COMPOSITE checksum: the checksum of the parts' raw checksums, then `-N`."""
-    hasher = ChecksumHasher(algorithm)
+    if algorithm not in ALGORITHMS:
+        raise S3Error("InvalidRequest", f"Checksum algorithm {algorithm!r} is not supported.")
     for value in part_values:
-        hasher.update(decode_value(algorithm, value))
-    return Checksum(algorithm, f"{hasher.b64digest()}-{len(part_values)}")
+        decode_value(algorithm, value)
+    return Checksum(algorithm, f"{stored.composite(algorithm, part_values)}-{len(part_values)}")
 
 
 def combine_full_object(algorithm: str, parts: Sequence[tuple[str, int]]) -> Checksum:
@@ -143,9 +127,6 @@ def combine_full_object(algorithm: str, parts: Sequence[tuple[str, int]]) -> Che
     if algorithm not in _CRCS:
         raise S3Error("InvalidRequest", "The FULL_OBJECT checksum type cannot be used with the "
                       f"{algorithm} checksum algorithm.")
-    _, combine, width = _CRCS[algorithm]
-    crc = 0
-    for value, length in parts:
-        part_crc = int.from_bytes(decode_value(algorithm, value), "big")
-        crc = combine(crc, part_crc, length)
-    return Checksum(algorithm, base64.b64encode(crc.to_bytes(width, "big")).decode("ascii"))
+    for value, _ in parts:
+        decode_value(algorithm, value)
+    return Checksum(algorithm, stored.combine_full_object(algorithm, parts))

@@ -154,60 +154,43 @@ class Verdict:
     condition: str
 
 
-_CONDITION_HEADERS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
-
-
 def evaluate_conditions(headers: Mapping[str, str], etag: str, modified: int,
                         rules: ConditionRules) -> Verdict | None:
     """None when the request may be served. `etag` is unquoted; `modified` is the object's Last-Modified
     in whole seconds, as its answers show it."""
-    if not any(name in headers for name in _CONDITION_HEADERS):
-        return None
-    tests = _rfc_tests if rules.rfc_precedence else _swob_tests
-    return next((verdict for verdict in tests(headers, etag, modified, rules) if verdict is not None), None)
-
-
-def _rfc_tests(headers: Mapping[str, str], etag: str, modified: int,
-               rules: ConditionRules) -> list[Verdict | None]:
     if_match, if_none_match = headers.get("if-match"), headers.get("if-none-match")
-    return [
-        _if_match(if_match, etag, rules),
-        None if if_match is not None else _if_unmodified_since(headers, modified),
-        _if_none_match(if_none_match, etag, rules),
-        None if if_none_match is not None else _if_modified_since(headers, modified),
-    ]
+    since, unmodified_since = headers.get("if-modified-since"), headers.get("if-unmodified-since")
+    if if_match is None and if_none_match is None and since is None and unmodified_since is None:
+        return None  # the common case, on every GET and HEAD
+    weak = rules.weak_matches
+    if rules.rfc_precedence:
+        if if_match is not None:
+            if not etag_matches(if_match, etag, weak=weak):
+                return Verdict(412, "If-Match")
+        elif _modified_after(modified, unmodified_since):
+            return Verdict(412, "If-Unmodified-Since")
+        if if_none_match is not None:
+            return Verdict(304, "If-None-Match") if etag_matches(if_none_match, etag, weak=weak) else None
+        return Verdict(304, "If-Modified-Since") if _not_modified_since(modified, since) else None
+    if if_none_match is not None and etag_matches(if_none_match, etag, weak=weak):
+        return Verdict(304, "If-None-Match")
+    if if_match is not None and not etag_matches(if_match, etag, weak=weak):
+        return Verdict(412, "If-Match")
+    if _not_modified_since(modified, since):
+        return Verdict(304, "If-Modified-Since")
+    if _modified_after(modified, unmodified_since):
+        return Verdict(412, "If-Unmodified-Since")
+    return None
 
 
-def _swob_tests(headers: Mapping[str, str], etag: str, modified: int,
-                rules: ConditionRules) -> list[Verdict | None]:
-    return [
-        _if_none_match(headers.get("if-none-match"), etag, rules),
-        _if_match(headers.get("if-match"), etag, rules),
-        _if_modified_since(headers, modified),
-        _if_unmodified_since(headers, modified),
-    ]
+def _not_modified_since(modified: int, header: str | None) -> bool:
+    moment = header_time(header)
+    return moment is not None and modified <= moment
 
 
-def _if_match(header: str | None, etag: str, rules: ConditionRules) -> Verdict | None:
-    if header is None or etag_matches(header, etag, weak=rules.weak_matches):
-        return None
-    return Verdict(412, "If-Match")
-
-
-def _if_none_match(header: str | None, etag: str, rules: ConditionRules) -> Verdict | None:
-    if header is None or not etag_matches(header, etag, weak=rules.weak_matches):
-        return None
-    return Verdict(304, "If-None-Match")
-
-
-def _if_modified_since(headers: Mapping[str, str], modified: int) -> Verdict | None:
-    since = header_time(headers.get("if-modified-since"))
-    return Verdict(304, "If-Modified-Since") if since is not None and modified <= since else None
-
-
-def _if_unmodified_since(headers: Mapping[str, str], modified: int) -> Verdict | None:
-    since = header_time(headers.get("if-unmodified-since"))
-    return Verdict(412, "If-Unmodified-Since") if since is not None and modified > since else None
+def _modified_after(modified: int, header: str | None) -> bool:
+    moment = header_time(header)
+    return moment is not None and modified > moment
 
 
 def etag_matches(header: str, etag: str, *, weak: bool) -> bool:

@@ -59,7 +59,7 @@ def _put_manifest(swift: Swift, path: str, *segments: str) -> requests.Response:
 
 def test_dlo_segments_are_read_as_the_requester(make_user: MakeUser, user_swift: UserSwift) -> None:
     s = _setup(make_user, user_swift)
-    made = s.attacker("PUT", f"/{s.public}/dlo", data=b"", headers={"X-Object-Manifest": f"{s.private}/"})
+    made = s.attacker("PUT", f"/{s.public}/dlo", data=b"", headers={"X-Object-Manifest": f"{s.private}/p"})
     assert made.status_code == 201  # Swift accepts the manifest; its reads are what is authorised
     anonymous = s.owner("GET", f"/{s.public}/dlo", token=None)
     assert (anonymous.status_code, SECRET in anonymous.content) == (401, False)
@@ -126,7 +126,7 @@ def test_temp_url_refuses_manifests_and_foreign_parameters(make_user: MakeUser,
     assert s.owner("POST", "", headers={"X-Account-Meta-Temp-URL-Key": ACCOUNT_KEY}).status_code == 204
     url = _temp_url(s.owner, "PUT", f"/{s.public}/upload", ACCOUNT_KEY)
 
-    dlo = requests.put(url, data=b"", headers={"X-Object-Manifest": f"{s.private}/"}, timeout=10)
+    dlo = requests.put(url, data=b"", headers={"X-Object-Manifest": f"{s.private}/p"}, timeout=10)
     refusal = "The header 'X-Object-Manifest' is not allowed in this tempurl"
     assert (dlo.status_code, dlo.text) == (400, refusal)
     assert dlo.headers["Content-Type"] == "text/html; charset=UTF-8"

@@ -105,7 +105,7 @@ def body_answer(storage: ObjectStore, obj: ObjectInfo, headers: list[tuple[str, 
     the object's headers, as Swift sends them) when no span is satisfiable. Swift's DLO serves one
     range (several get the whole object) and answers its 416 with no object headers."""
     rules = objecthttp.SWIFT_DLO_RANGES if dlo else objecthttp.SWIFT_RANGES
-    spans = objecthttp.parse_range(range_header, obj.size, rules)
+    spans = objecthttp.parse_range(range_header, obj.size, rules) if range_header else None
     if spans == []:
         kept = [("Accept-Ranges", "bytes")] if dlo else headers
         return Response(html_body(416), 416, [*kept, ("Content-Range", f"bytes */{obj.size}")],

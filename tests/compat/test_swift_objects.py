@@ -55,7 +55,6 @@ def slo_parts(side: Side, c: str) -> None:
     side.swift("PUT", f"/{c}/slo?multipart-manifest=put", data=json.dumps(manifest).encode())
     for number in ("1", "2", "3", "4", "0", "x"):
         side.swift("GET", f"/{c}/slo?part-number={number}")
-    for number in ("1", "2", "3", "4"):  # (a HEAD's 400 keeps its Content-Length in Swift, 0 here)
         side.swift("HEAD", f"/{c}/slo?part-number={number}")
     side.swift("GET", f"/{c}/slo?part-number=2", headers={"Range": "bytes=1-2"})
     side.swift("GET", f"/{c}-seg/a?part-number=1")

@@ -120,6 +120,8 @@ def test_part_number_of_an_slo(admin_swift: Swift, conn: swiftclient.Connection,
     assert (beyond.status_code, beyond.text) == (416, "The requested part number is not satisfiable")
     assert beyond.headers["Content-Range"] == "bytes */9"
     assert admin_swift("GET", f"/{container}/slo?part-number=0").status_code == 400
+    head_bad = admin_swift("HEAD", f"/{container}/slo?part-number=x")
+    assert (head_bad.status_code, head_bad.headers["Content-Length"], head_bad.content) == (400, "45", b"")
     with_range = admin_swift("GET", f"/{container}/slo?part-number=1", headers={"Range": "bytes=0-1"})
     assert (with_range.status_code, with_range.text) == (
         400, "Range requests are not supported with part number queries")

@@ -43,7 +43,7 @@ from stackbox.storage.types import (
 from stackbox.swift.acl import denied, may_read, may_write
 from stackbox.swift.bulk import bulk_report, deletion_report
 from stackbox.swift.context import Call
-from stackbox.swift.errors import SwiftError, bad_request, html_error
+from stackbox.swift.errors import HTML, SwiftError, bad_request, html_error
 from stackbox.swift.headers import iso_date
 from stackbox.swift.object_meta import created, object_headers, request_attrs
 
@@ -351,10 +351,16 @@ def part_number(call: Call) -> int | None:
         return None
     number = decimal(raw.strip())
     if number is None or number < 1:
-        raise html_error(400, "Part number must be an integer greater than 0")
+        raise _part_number_error(call, "Part number must be an integer greater than 0")
     if "range" in call.headers:
-        raise html_error(400, "Range requests are not supported with part number queries")
+        raise _part_number_error(call, "Range requests are not supported with part number queries")
     return number
+
+
+def _part_number_error(call: Call, detail: str) -> SwiftError:
+    """Swift's slo middleware answers a HEAD with the length of the body it leaves out."""
+    length = [("content-length", str(len(detail)))] if call.method == "HEAD" else []
+    return SwiftError(400, detail, headers=length, content_type=HTML)
 
 
 def part_answer(storage: ObjectStore, obj: ObjectInfo, number: int, headers: list[tuple[str, str]], *,

@@ -84,6 +84,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kms(args: argparse.Namespace) -> int:
+    """`stackbox kms create|list|enable|disable|rotate`: the keys of SSE-S3 and SSE-KMS."""
+    from stackbox.storage.keys import KeyService
+    from stackbox.storage.types import KeyNotFound
+
+    settings = _settings(args)
+    keys = KeyService(settings.data_dir / "kms")
+    action = args.kms_action
+    try:
+        if action == "create":
+            records = [keys.create(args.description or "", args.alias)]
+        elif action == "list":
+            records = keys.list()
+        elif action == "rotate":
+            records = [keys.rotate(args.key)]
+        else:
+            records = [keys.set_enabled(args.key, action == "enable")]
+    except (KeyNotFound, ValueError) as error:
+        print(f"stackbox kms: {error}", file=sys.stderr)
+        return 1
+    region = settings.s3_region
+    print(f"{'KeyId':36}  {'State':8}  {'Versions':8}  {'Alias':24}  Arn")
+    for record in records:
+        state = "Enabled" if record.enabled else "Disabled"
+        arn = f"arn:aws:kms:{region}:000000000000:key/{record.key_id}"
+        print(f"{record.key_id:36}  {state:8}  {len(record.versions):<8}  {record.alias or '-':24}  {arn}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stackbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     openrc.add_argument("--user", required=True)
     openrc.add_argument("--project", required=True)
     openrc.set_defaults(func=cmd_openrc)
+
+    kms = sub.add_parser("kms", help="manage the keys of server-side encryption (SSE-S3, SSE-KMS)")
+    kms_actions = kms.add_subparsers(dest="kms_action", required=True)
+    create = kms_actions.add_parser("create", help="create a key (its id is what SSE-KMS requests name)")
+    create.add_argument("--alias", help="a name for the key: alias/NAME in requests")
+    create.add_argument("--description")
+    kms_actions.add_parser("list", help="list the keys")
+    for action, text in (("enable", "let a disabled key encrypt and decrypt again"),
+                         ("disable", "stop a key from encrypting or decrypting (its objects are unreadable)"),
+                         ("rotate", "add a key version: new objects use it, old ones stay readable")):
+        command = kms_actions.add_parser(action, help=text)
+        command.add_argument("key", help="key id, alias/NAME or ARN")
+    for command in kms_actions.choices.values():
+        command.add_argument("--data-dir", help="where the store lives (STACKBOX_DATA_DIR, ./stackbox-data)")
+    kms.set_defaults(func=cmd_kms)
     return parser
 
 

@@ -217,15 +217,16 @@ def header_time(value: str | None) -> float | None:
 # --- Bodies ------------------------------------------------------------------------------------
 
 def span_answer(storage: ObjectStore, obj: ObjectInfo, span: Span, status: int, headers: Headers,
-                *, head: bool) -> Response:
-    """The bytes of one span (the whole object when it spans it); headers are the caller's, complete."""
+                *, head: bool, customer_key: bytes | None = None) -> Response:
+    """The bytes of one span (the whole object when it spans it); headers are the caller's, complete.
+    `customer_key`: an SSE-C object's key (the engine refuses to read one without it)."""
     if head:
         return Response(b"", status, headers)
     start, end = span
     inline = inline_data(obj)
-    if inline is not None and end - start <= INLINE_ANSWER_LIMIT:
+    if inline is not None and end - start <= INLINE_ANSWER_LIMIT and obj.sealing is None:
         return Response(inline[start:end], status, headers)
-    return StreamingResponse(storage.read(obj, start, end), status, headers)
+    return StreamingResponse(storage.read(obj, start, end, customer_key=customer_key), status, headers)
 
 
 def inline_data(obj: ObjectInfo) -> bytes | None:

@@ -33,9 +33,11 @@ from stackbox.s3 import (
     lifecycle,
     multipart,
     put,
+    sse,
     tagging,
     versioning,
 )
+from stackbox.s3 import bucket_encryption as encryption
 from stackbox.s3 import list as listing
 from stackbox.s3 import object_lock as locking
 from stackbox.s3 import operations as ops
@@ -56,7 +58,7 @@ Route = tuple[Handler, ops.Operation]
 
 #: Bucket sub-resources we do not implement: S3 answers these with its own errors or empty documents.
 _UNSUPPORTED_BUCKET = ("website", "replication", "notification", "logging",
-                       "encryption", "accelerate", "requestPayment", "inventory", "metrics",
+                       "accelerate", "requestPayment", "inventory", "metrics",
                        "analytics", "intelligent-tiering")
 _UNSUPPORTED_OBJECT = ("torrent", "restore", "select")
 
@@ -155,6 +157,7 @@ _BUCKET_ROUTES: RouteTable = {
             ("policy", (bucket_policy.get_bucket_policy, ops.GET_BUCKET_POLICY)),
             ("publicAccessBlock", (bucket_policy.get_public_access_block, ops.GET_PUBLIC_ACCESS_BLOCK)),
             ("ownershipControls", (bucket_policy.get_ownership_controls, ops.GET_OWNERSHIP_CONTROLS)),
+            ("encryption", (encryption.get_bucket_encryption, ops.GET_ENCRYPTION)),
             ("versions", (versioning.list_object_versions, ops.LIST_BUCKET_VERSIONS)),
             ("uploads", (listing.list_uploads, ops.LIST_UPLOADS)),
             (None, (listing.list_objects, ops.LIST_BUCKET))],
@@ -168,6 +171,7 @@ _BUCKET_ROUTES: RouteTable = {
             ("policy", (bucket_policy.put_bucket_policy, ops.PUT_BUCKET_POLICY)),
             ("publicAccessBlock", (bucket_policy.put_public_access_block, ops.PUT_PUBLIC_ACCESS_BLOCK)),
             ("ownershipControls", (bucket_policy.put_ownership_controls, ops.PUT_OWNERSHIP_CONTROLS)),
+            ("encryption", (encryption.put_bucket_encryption, ops.PUT_ENCRYPTION)),
             (None, (bucket.create_bucket, ops.CREATE_BUCKET))],
     "DELETE": [("tagging", (tagging.delete_bucket_tagging, ops.PUT_BUCKET_TAGGING)),
                ("lifecycle", (lifecycle.delete_bucket_lifecycle, ops.PUT_LIFECYCLE)),
@@ -175,6 +179,7 @@ _BUCKET_ROUTES: RouteTable = {
                ("policy", (bucket_policy.delete_bucket_policy, ops.DELETE_BUCKET_POLICY)),
                ("publicAccessBlock", (bucket_policy.delete_public_access_block, ops.PUT_PUBLIC_ACCESS_BLOCK)),
                ("ownershipControls", (bucket_policy.delete_ownership_controls, ops.PUT_OWNERSHIP_CONTROLS)),
+               ("encryption", (encryption.delete_bucket_encryption, ops.PUT_ENCRYPTION)),
                (None, (bucket.delete_bucket, ops.DELETE_BUCKET))],
     "POST": [("delete", (delete.delete_objects, ops.DELETE_OBJECTS))],
 }
@@ -270,7 +275,8 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     if call.object_acl_decides and isinstance(error, (storage.NoSuchObject, storage.NoSuchVersion)):
         # Only a caller who may list the bucket learns that a key is not there (S3's rule).
         return S3Error("AccessDenied")
-    versioning_error = versioning.storage_error(error, call) or locking.storage_error(error, call)
+    versioning_error = (versioning.storage_error(error, call) or locking.storage_error(error, call)
+                        or sse.storage_error(error, call))
     if versioning_error is not None:
         return versioning_error
     if isinstance(error, storage.QuotaExceeded):  # a Swift quota on the bucket, as s3api answers it

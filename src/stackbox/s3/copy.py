@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, unquote
 
 from stackbox.digits import decimal
 from stackbox.http import Response
-from stackbox.s3 import authorize, xml
+from stackbox.s3 import authorize, sse, xml
 from stackbox.s3.acl import requested_object_acl
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
@@ -36,16 +36,18 @@ MAX_COPY_SOURCE = 5 << 30
 async def copy_object(call: S3Call) -> Response:
     check_key(call.key)
     source = _source(call)
-    attrs = dataclasses.replace(_copied_attrs(call, source), lock=requested_lock(call))
-    info = call.storage.copy_object(source.account, source.container, source.key, call.account, call.bucket,
-                                    call.key, attrs=attrs, source_etag=source.etag,
-                                    source_version=_source_version(call),
-                                    preconditions=write_preconditions(call))
+    attrs = dataclasses.replace(_copied_attrs(call, source), lock=requested_lock(call),
+                                encryption=sse.requested_encryption(call))
+    info = await call.storage.copy_encrypted(source, call.account, call.bucket, call.key, attrs=attrs,
+                                             source_version=_source_version(call),
+                                             source_key=sse.customer_key_of(call, sse.COPY_SOURCE_CUSTOMER),
+                                             preconditions=write_preconditions(call))
     children = [xml.element("LastModified", xml.iso8601(info.last_modified)),
                 xml.element("ETag", xml.etag_header(info.etag))]
     if info.checksum is not None:
         children.append(checksum_element(info.checksum))
-    return xml.xml_response("CopyObjectResult", children, headers=_copy_headers(source, info))
+    headers = _copy_headers(source, info) + sse.encryption_headers(call, info.sealing, written=True)
+    return xml.xml_response("CopyObjectResult", children, headers=headers)
 
 
 def _copy_headers(source: ObjectInfo, info: ObjectInfo) -> list[tuple[str, str]]:
@@ -57,18 +59,21 @@ def _copy_headers(source: ObjectInfo, info: ObjectInfo) -> list[tuple[str, str]]
 
 async def upload_part_copy(call: S3Call) -> Response:
     number = part_number(call.query)
-    upload_id = current_upload(call).upload_id
+    upload = current_upload(call)
+    upload_id = upload.upload_id
     source = _source(call)
     start, stop = _source_range(call.headers.get("x-amz-copy-source-range"), source.size)
     if (source.size if stop is None else stop) - start > MAX_COPY_SOURCE:
         # A part copy reads and writes its bytes: S3's bound keeps one small request from costing gigabytes.
         raise S3Error("InvalidRequest", "The specified copy source is larger than the maximum allowable size "
                       f"for a copy source: {MAX_COPY_SOURCE}")
-    part = await call.storage.upload_part_copy(call.account, call.bucket, upload_id, number, source,
-                                               start, stop)
+    part = await call.storage.upload_part_copy(
+        call.account, call.bucket, upload_id, number, source, start, stop,
+        source_key=sse.customer_key_of(call, sse.COPY_SOURCE_CUSTOMER),
+        customer_key=sse.customer_key_of(call))
     children = [xml.element("LastModified", xml.iso8601(part.last_modified)),
                 xml.element("ETag", xml.etag_header(part.etag))]
-    return xml.xml_response("CopyPartResult", children)
+    return xml.xml_response("CopyPartResult", children, headers=sse.encryption_headers(call, upload.sealing))
 
 
 def _source(call: S3Call) -> ObjectInfo:
@@ -128,7 +133,7 @@ def _copied_attrs(call: S3Call, source: ObjectInfo) -> ObjectAttrs:
                    and _source_version(call) is None)
     acl = requested_object_acl(call)
     if same_object and metadata_directive == "COPY" and acl is None \
-            and tagging_directive == "COPY":
+            and tagging_directive == "COPY" and not sse.changes_encryption(headers):
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object "
                       "to itself without changing the object's metadata, storage class, website redirect "
                       "location or encryption attributes.")

@@ -92,6 +92,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "ObjectLockConfigurationNotFoundError": (404, "Object Lock configuration does not exist for this bucket"),
     "NoSuchObjectLockConfiguration": (404, "The specified object does not have a ObjectLock configuration"),
     "InvalidObjectState": (403, "The operation is not valid for the current state of the object."),
+    "ServerSideEncryptionConfigurationNotFoundError": (404, "The server side encryption configuration was "
+                                                            "not found"),
+    "KMS.NotFoundException": (400, "Invalid keyId"),
+    "KMS.DisabledException": (400, "The key is disabled."),
     "ServiceUnavailable": (503, "Please reduce your request rate."),
     "SlowDown": (503, "Please reduce your request rate."),
 }

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from stackbox import objecthttp
 from stackbox.digits import decimal
 from stackbox.http import Response
-from stackbox.s3 import xml
+from stackbox.s3 import sse, xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import checksum_element, object_headers
@@ -37,10 +37,11 @@ async def head_object(call: S3Call) -> Response:
 def _read(call: S3Call, *, head: bool) -> Response:
     obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
+    call.storage.check_encryption_key(obj, sse.customer_key_of(call))
     not_modified = check_conditions(call.headers, obj)
     checksum_mode = call.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     headers = object_headers(obj, checksum=checksum_mode and "range" not in call.headers)
-    headers += version_headers(obj) + lock_headers(obj)
+    headers += version_headers(obj) + lock_headers(obj) + sse.encryption_headers(call, obj.sealing)
     if requested_version(call) is None:
         headers += expiration_headers(call, obj)
     if not_modified:
@@ -109,7 +110,8 @@ def _with_overrides(headers: list[tuple[str, str]], query: Mapping[str, str]) ->
 
 def _whole(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], head: bool) -> Response:
     headers.append(("content-length", str(obj.size)))
-    return objecthttp.span_answer(call.storage, obj, (0, obj.size), 200, headers, head=head)
+    return objecthttp.span_answer(call.storage, obj, (0, obj.size), 200, headers, head=head,
+                                  customer_key=sse.customer_key_of(call))
 
 
 def _single_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], byte_range: Span,
@@ -119,12 +121,14 @@ def _single_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]],
     status = 206 if partial else 200
     if partial:
         headers.append(("content-range", objecthttp.content_range(byte_range, obj.size)))
-    return objecthttp.span_answer(call.storage, obj, byte_range, status, headers, head=head)
+    return objecthttp.span_answer(call.storage, obj, byte_range, status, headers, head=head,
+                                  customer_key=sse.customer_key_of(call))
 
 
 async def get_object_attributes(call: S3Call) -> Response:
     obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
+    call.storage.check_encryption_key(obj, sse.customer_key_of(call))
     requested = call.headers.get("x-amz-object-attributes", "").split(",")
     wanted = {name.strip() for name in requested if name.strip()}
     if not wanted or not wanted <= _ATTRIBUTES:

@@ -9,7 +9,7 @@ from xml.etree.ElementTree import Element
 
 from stackbox.digits import decimal
 from stackbox.http import Response
-from stackbox.s3 import xml
+from stackbox.s3 import sse, xml
 from stackbox.s3.acl import requested_object_acl
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
@@ -53,13 +53,13 @@ async def create_upload(call: S3Call) -> Response:
     check_key(call.key)
     algorithm, checksum_type = _upload_checksum(call.headers)
     attrs = dataclasses.replace(object_attrs(call.headers), lock=requested_lock(call),
-                                acl=requested_object_acl(call))
+                                acl=requested_object_acl(call), encryption=sse.requested_encryption(call))
     upload = call.storage.create_upload(call.account, call.bucket, call.key, attrs,
                                         checksum_algorithm=algorithm, checksum_type=checksum_type,
                                         initiator=_caller(call))
-    headers = []
+    headers = sse.encryption_headers(call, upload.sealing, written=True)
     if upload.checksum_algorithm is not None and upload.checksum_type is not None:
-        headers = [("x-amz-checksum-algorithm", upload.checksum_algorithm.upper()),
+        headers += [("x-amz-checksum-algorithm", upload.checksum_algorithm.upper()),
                    ("x-amz-checksum-type", upload.checksum_type)]
     children = [xml.element("Bucket", call.bucket), xml.element("Key", call.key),
                 xml.element("UploadId", upload.upload_id)]
@@ -96,10 +96,11 @@ async def upload_part(call: S3Call) -> Response:
     upload = current_upload(call)
     checks = write_checks(call, max_length=MAX_PART_SIZE)
     part = await call.storage.put_part(call.account, call.bucket, upload.upload_id, number, call.payload(),
-                                       checks)
+                                       checks, customer_key=sse.customer_key_of(call))
     checksum = Checksum(upload.checksum_algorithm, part.checksum) \
         if upload.checksum_algorithm and part.checksum else None
-    return Response(b"", 200, written_headers(part.etag, checksum))
+    headers = written_headers(part.etag, checksum) + sse.encryption_headers(call, upload.sealing)
+    return Response(b"", 200, headers)
 
 
 def _caller(call: S3Call) -> str:
@@ -164,7 +165,8 @@ def _completion_result(call: S3Call, info: ObjectInfo) -> Response:
     if info.checksum is not None:
         children += [checksum_element(info.checksum),
                      xml.element("ChecksumType", info.checksum.type)]
-    return xml.xml_response("CompleteMultipartUploadResult", children, headers=version_headers(info))
+    headers = version_headers(info) + sse.encryption_headers(call, info.sealing)
+    return xml.xml_response("CompleteMultipartUploadResult", children, headers=headers)
 
 
 async def _repeated_completion(call: S3Call) -> Response:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from functools import partial
 
 from stackbox.http import Response
-from stackbox.s3 import xml
+from stackbox.s3 import sse, xml
 from stackbox.s3.acl import requested_object_acl
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
@@ -30,11 +30,13 @@ async def put_object(call: S3Call) -> Response:
     check_key(call.key)
     lock = requested_lock(call)
     check_upload_integrity(call, lock)
-    attrs = dataclasses.replace(object_attrs(call.headers), lock=lock, acl=requested_object_acl(call))
+    attrs = dataclasses.replace(object_attrs(call.headers), lock=lock, acl=requested_object_acl(call),
+                                encryption=sse.requested_encryption(call))
     info = await call.storage.put_object(call.account, call.bucket, call.key, call.payload(), attrs=attrs,
                                          checks=write_checks(call), preconditions=write_preconditions(call))
-    return Response(b"", 200, written_headers(info.etag, info.checksum) + version_headers(info)
-                    + expiration_headers(call, info))
+    headers = written_headers(info.etag, info.checksum) + version_headers(info)
+    headers += expiration_headers(call, info) + sse.encryption_headers(call, info.sealing, written=True)
+    return Response(b"", 200, headers)
 
 
 def written_headers(etag: str, checksum: storage.Checksum | None) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from stackbox.storage.sealing import decode_sealing, encode_sealing
 from stackbox.storage.types import NO_LOCK, Checksum, Extent, ObjectAttrs, ObjectInfo, ObjectLock, ObjectPart
 
 
@@ -18,6 +19,8 @@ def encode_object_attrs(attrs: ObjectAttrs, checksum: Checksum | None, parts: It
             document[name] = value
     if checksum is not None:
         document["c"] = [checksum.algorithm, checksum.value, checksum.type, list(checksum.part_values)]
+    if attrs.sealing is not None:
+        document["e"] = encode_sealing(attrs.sealing)
     encoded_parts = [[part.number, part.size, part.etag, part.checksum] for part in parts]
     if encoded_parts:
         document["p"] = encoded_parts
@@ -60,7 +63,8 @@ def row_to_object(account: str, container: str, row: Sequence[Any], version_id: 
         last_modified=last_modified, meta=document.get("m", {}), headers=document.get("h", {}),
         tags=document.get("t", {}), acl=document.get("a"), delete_at=delete_at, checksum=checksum,
         manifest_type=manifest_type, manifest=None if manifest is None else bytes(manifest), parts=parts,
-        extents=data_extents, version_id=version_id, delete_marker=delete_marker, lock=lock)
+        extents=data_extents, version_id=version_id, delete_marker=delete_marker, lock=lock,
+        sealing=decode_sealing(document.get("e")))
 
 
 def slice_extents(extents: Iterable[Extent], start: int, end: int) -> list[Extent]:

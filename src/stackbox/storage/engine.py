@@ -34,6 +34,7 @@ from stackbox.epoch import EpochCache, SharedCounter
 from stackbox.storage.blobs import CHUNK_SIZE, BlobStore, TempBlob
 from stackbox.storage.codec import slice_extents
 from stackbox.storage.ingest import Received, receive
+from stackbox.storage.keys import KeyService
 from stackbox.storage.lifecycle import LifecycleOperations
 from stackbox.storage.listing import KeyRange, list_page
 from stackbox.storage.manifests import flatten
@@ -41,6 +42,13 @@ from stackbox.storage.metadata import Catalog, visible
 from stackbox.storage.multipart import MultipartOperations
 from stackbox.storage.quotas import Quota, quota_of
 from stackbox.storage.records import ContainerRef, NewObject
+from stackbox.storage.sealing import (
+    check_customer_key,
+    data_key_of,
+    read_plain,
+    refuse_stray_customer_key,
+    seal,
+)
 from stackbox.storage.space import disk_full_refused, private_dir
 from stackbox.storage.types import (
     DEFAULT_ATTRS,
@@ -53,6 +61,8 @@ from stackbox.storage.types import (
     ContainerInfo,
     ContainerListing,
     Deletion,
+    EncryptedSegment,
+    Encryption,
     Extent,
     InsufficientStorage,
     InvalidKey,
@@ -69,6 +79,7 @@ from stackbox.storage.types import (
     ObjectLock,
     PreconditionFailed,
     Preconditions,
+    Sealing,
     SegmentRef,
     Versioning,
     VersionListing,
@@ -117,6 +128,7 @@ class Engine(MultipartOperations, LifecycleOperations):
         Catalog.create_schema(data_dir / "meta.db")
         self._catalog = Catalog(data_dir / "meta.db", durable=fsync)
         self._blobs = BlobStore(data_dir, fsync=fsync, reserve_bytes=reserve_bytes)
+        self._keys = KeyService(data_dir / "kms")
         self._next_purge = 0.0
         self._next_urgent_purge = 0.0
         #: (account, name) -> ref of containers seen to exist, saving a query per PUT. An entry can be
@@ -303,9 +315,11 @@ class Engine(MultipartOperations, LifecycleOperations):
         quota = self.quota(account, container)
         if quota is not None:  # refused before the body is read when its declared length cannot fit
             quota.check(self._catalog.conn, ref.id, account, checks.length or 0)
+        sealing, data_key = self._seal(attrs.encryption)
+        attrs = dataclasses.replace(attrs, encryption=None, sealing=sealing)
         self._make_room(checks.length or 0)
         with disk_full_refused():
-            received = await receive(self._blobs, body, checks)
+            received = await receive(self._blobs, body, checks, data_key=data_key)
             checksum = _stored_checksum(checks, received)
             try:
                 return await self._commit_received(ref, key, received, attrs, checksum, preconditions,
@@ -313,16 +327,34 @@ class Engine(MultipartOperations, LifecycleOperations):
             except (PreconditionFailed, NoSuchObject) as error:
                 raise ConditionalConflict(str(error)) from error
 
-    def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        """Bytes [start, end) of the object (end exclusive, default: its size) in chunks of <= 1 MiB.
+    def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None, *,
+             customer_key: bytes | None = None) -> AsyncIterator[bytes]:
+        """Bytes [start, end) of the object (end exclusive, default: its size) in chunks of <= 1 MiB,
+        decrypted if the object is encrypted at rest (SSE-C: with `customer_key`).
 
         Call once per range for multi-range responses. Raises `InvalidRange` for an unsatisfiable
-        range, and `DataUnavailable` mid-stream if a blob vanished (the response must be aborted).
+        range and the key errors of `check_encryption_key` (plus KeyNotFound, KeyDisabled) before
+        it returns; `DataUnavailable` mid-stream if a blob vanished, `DataCorrupted` if encrypted
+        data fails authentication (the response must be aborted).
         """
         stop = obj.size if end is None else end
         if start < 0 or stop > obj.size or start > stop:
             raise InvalidRange(f"bytes {start}-{stop} of {obj.size}")
-        return self._stream(slice_extents(obj.extents, start, stop))
+        data_key = None if obj.sealing is None else data_key_of(self._keys, obj.sealing, customer_key)
+        if obj.sealing is None:
+            refuse_stray_customer_key(None, customer_key)
+        return self._stream(slice_extents(obj.extents, start, stop), data_key)
+
+    def check_encryption_key(self, obj: ObjectInfo, customer_key: bytes | None) -> None:
+        """What a metadata read (HEAD) checks: an SSE-C object needs its customer key
+        (CustomerKeyRequired, WrongCustomerKey); a customer key for any other object is refused
+        (CustomerKeyNotApplicable). Nothing is decrypted."""
+        check_customer_key(obj.sealing, customer_key)
+
+    @property
+    def keys(self) -> KeyService:
+        """The key service that wraps the data keys of SSE-S3 and SSE-KMS objects."""
+        return self._keys
 
     def update_object(self, account: str, container: str, key: str, **changes: Any) -> ObjectInfo:
         """Rewrite some attributes of the current version without touching the data: any of
@@ -434,9 +466,53 @@ class Engine(MultipartOperations, LifecycleOperations):
                     dst_container: str, dst_key: str, *, attrs: ObjectAttrs | None = None,
                     source_etag: str | None = None, source_version: str | None = None,
                     preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo:
-        """A new object sharing the source's data (no bytes copied). `attrs=None` keeps the source's
-        attributes; `source_etag` makes the copy fail with PreconditionFailed if the source changed;
-        `source_version` copies that version of the source (errors as in `head_object`)."""
+        """A new object sharing the source's data (no bytes copied), encrypted as the source is.
+        `attrs=None` keeps the source's attributes; `source_etag` makes the copy fail with
+        PreconditionFailed if the source changed; `source_version` copies that version of the source
+        (errors as in `head_object`)."""
+        return self._share_copy(src_account, src_container, src_key, dst_account, dst_container, dst_key,
+                                attrs=attrs, source_etag=source_etag, source_version=source_version,
+                                preconditions=preconditions)
+
+    async def copy_encrypted(self, source: ObjectInfo, dst_account: str, dst_container: str, dst_key: str, *,
+                             attrs: ObjectAttrs, source_version: str | None = None,
+                             source_key: bytes | None = None,
+                             preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo:
+        """S3's CopyObject of `source` (as read by the caller): the copy is encrypted as
+        `attrs.encryption` says (None: plaintext); `source_key` opens an SSE-C source.
+
+        Plaintext to plaintext shares the data, as `copy_object`. Between server-managed keys
+        (SSE-S3, SSE-KMS), and between SSE-C copies under the same customer key, the data key is
+        rewrapped for the copy and the data shared. Any other pair (plaintext <-> encrypted, a new
+        customer key) streams the data through, decrypted and encrypted again: a copy under a new
+        customer key must not open with the old one."""
+        target = attrs.encryption
+        source_data_key = None
+        if source.sealing is not None:
+            source_data_key = data_key_of(self._keys, source.sealing, source_key)
+        else:
+            refuse_stray_customer_key(None, source_key)
+        location = (source.account, source.container, source.key)
+        if source.sealing is None and target is None:
+            return self._share_copy(*location, dst_account, dst_container, dst_key, attrs=attrs,
+                                    source_etag=source.etag, source_version=source_version,
+                                    preconditions=preconditions)
+        if source.sealing is not None and target is not None and _same_key_family(source.sealing, target,
+                                                                                  source_key):
+            sealing, _ = seal(self._keys, target, source_data_key)
+            return self._share_copy(*location, dst_account, dst_container, dst_key, attrs=attrs,
+                                    source_etag=source.etag, source_version=source_version,
+                                    preconditions=preconditions, sealing=sealing,
+                                    rewrapped_from=source.sealing.wrapped_key)
+        checks = WriteChecks(length=source.size, algorithms=_recomputable(source.checksum))
+        body = self.read(source, customer_key=source_key)
+        return await self.put_object(dst_account, dst_container, dst_key, body, attrs=attrs, checks=checks,
+                                     preconditions=preconditions)
+
+    def _share_copy(self, src_account: str, src_container: str, src_key: str, dst_account: str,
+                    dst_container: str, dst_key: str, *, attrs: ObjectAttrs | None,
+                    source_etag: str | None, source_version: str | None, preconditions: Preconditions,
+                    sealing: Sealing | None = None, rewrapped_from: bytes | None = None) -> ObjectInfo:
         _check_key(dst_key)
         if source_version is not None:
             check_version_id(source_version)
@@ -447,8 +523,12 @@ class Engine(MultipartOperations, LifecycleOperations):
         def build(src: ObjectInfo) -> NewObject:
             if source_etag is not None and source_etag.strip('"') != src.etag:
                 raise PreconditionFailed("the copy source changed")
-            return NewObject(src.size, src.etag, _attrs_of(src) if attrs is None else attrs, src.checksum,
-                             src.parts, src.extents, _inline_data(src), quota=quota)
+            if sealing is not None and (src.sealing is None or src.sealing.wrapped_key != rewrapped_from):
+                raise PreconditionFailed("the copy source changed")  # its data key is not the one rewrapped
+            kept = _attrs_of(src) if attrs is None else attrs
+            final = dataclasses.replace(kept, encryption=None, sealing=sealing or src.sealing)
+            return NewObject(src.size, src.etag, final, src.checksum, src.parts, src.extents,
+                             _inline_data(src), quota=quota)
 
         source = (src_account, src_container, src_key)
         return self._catalog.copy_version(source, source_version, dst, dst_key, build, preconditions, now)
@@ -465,8 +545,8 @@ class Engine(MultipartOperations, LifecycleOperations):
         _check_key(key)
         ref = self._catalog.container_ref(account, container)
         now = time.time()
-        flat = flatten(account, segments, lambda location: self._catalog.find_object(*location, now))
-        final_attrs = dataclasses.replace(attrs, manifest_type="slo")
+        flat = flatten(account, segments, lambda location: _plain(self._catalog.find_object(*location, now)))
+        final_attrs = dataclasses.replace(attrs, manifest_type="slo", encryption=None, sealing=None)
         new = NewObject(flat.size, etag or flat.etag, final_attrs, extents=flat.extents,
                         quota=self.quota(account, container))
         return self._catalog.store_manifest(ref, key, new, flat.segments, preconditions, now)
@@ -532,11 +612,20 @@ class Engine(MultipartOperations, LifecycleOperations):
             self._blobs.discard(temp)
             raise
 
-    async def _stream(self, extents: list[Extent]) -> AsyncIterator[bytes]:
+    def _seal(self, encryption: Encryption | None) -> tuple[Sealing | None, bytes | None]:
+        if encryption is None:
+            return None, None
+        return seal(self._keys, encryption)
+
+    async def _stream(self, extents: list[Extent], data_key: bytes | None = None) -> AsyncIterator[bytes]:
         for extent in extents:
             if extent.data is not None:
                 for offset in range(0, extent.length, CHUNK_SIZE):
                     yield extent.data[offset:offset + CHUNK_SIZE]
+            elif data_key is not None:
+                for chunk in read_plain(str(self._blobs.path(extent.blob_id or "")), extent.offset,
+                                        extent.length, data_key):
+                    yield chunk
             elif extent.length >= THREAD_READ_MIN:
                 async for chunk in _threaded(self._blobs.read(extent.blob_id or "", extent.offset,
                                                               extent.length)):
@@ -604,7 +693,28 @@ def _stored_checksum(checks: WriteChecks, received: Received) -> Checksum | None
 
 def _attrs_of(obj: ObjectInfo) -> ObjectAttrs:
     return ObjectAttrs(obj.content_type, obj.meta, obj.headers, obj.tags, obj.acl, obj.delete_at,
-                       obj.manifest_type, obj.manifest)
+                       obj.manifest_type, obj.manifest, sealing=obj.sealing)
+
+
+def _plain(found: ObjectInfo | None) -> ObjectInfo | None:
+    """A manifest's segment: a static large object's extents carry no keys, so segments encrypted at
+    rest cannot be part of one."""
+    if found is not None and found.sealing is not None:
+        raise EncryptedSegment(f"{found.container}/{found.key} is encrypted at rest")
+    return found
+
+
+def _same_key_family(sealing: Sealing, target: Encryption, source_key: bytes | None) -> bool:
+    """Whether a copy may keep the source's data key (rewrapped): between the key service's keys, or
+    under the very customer key the source was sealed with."""
+    if sealing.mode == "SSE-C" or target.mode == "SSE-C":
+        return sealing.mode == target.mode and target.customer_key == source_key
+    return True
+
+
+def _recomputable(checksum: Checksum | None) -> tuple[str, ...]:
+    """The checksum a streamed copy computes again (a whole-object one; composites describe parts)."""
+    return (checksum.algorithm,) if checksum is not None and checksum.type == "FULL_OBJECT" else ()
 
 
 def _inline_data(obj: ObjectInfo) -> bytes | None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
 
 from stackbox.storage.blobs import BlobStore, TempBlob
 from stackbox.storage.checksums import BodyDigests
 from stackbox.storage.pipeline import BackgroundBatches, background_hashing
+from stackbox.storage.sealing import Encryptor
 from stackbox.storage.space import disk_full_refused
 from stackbox.storage.types import (
     BadDigest,
@@ -44,8 +45,10 @@ class Received:
 
 
 async def receive(blobs: BlobStore, body: AsyncIterator[bytes], checks: WriteChecks,
-                  inline_limit: int = INLINE_LIMIT) -> Received:
+                  inline_limit: int = INLINE_LIMIT, data_key: bytes | None = None) -> Received:
     """Consume `body`, verify it against `checks` and return where it is (temp blob not yet published).
+    With `data_key` the body is always a blob (an empty one too), written encrypted (see `sealing.py`);
+    hashes and checksums are the plaintext's.
 
     On any exception the temp file is already removed. Raises InsufficientStorage before reading
     when the declared length would eat into the reserve of free space, and while reading when the
@@ -53,7 +56,7 @@ async def receive(blobs: BlobStore, body: AsyncIterator[bytes], checks: WriteChe
     """
     blobs.check_room(checks.length or 0)
     digests = BodyDigests([name for name in _algorithms(checks) if name not in checks.provided_algorithms])
-    sink = _Sink(blobs, digests, inline_limit)
+    sink = _Sink(blobs, digests, inline_limit if data_key is None else -1, data_key)
     received = 0
     with disk_full_refused():
         try:
@@ -75,8 +78,11 @@ class _Sink:
     """Where received bytes go: hashed, and kept in memory until the body outgrows the inline limit;
     from then on written to a temp blob. Large bodies are hashed and written in worker threads."""
 
-    def __init__(self, blobs: BlobStore, digests: BodyDigests, inline_limit: int) -> None:
+    def __init__(self, blobs: BlobStore, digests: BodyDigests, inline_limit: int,
+                 data_key: bytes | None = None) -> None:
         self.blobs = blobs
+        self.data_key = data_key
+        self.encryptor: Encryptor | None = None
         self.hashing = background_hashing(digests.update)
         self.writing: BackgroundBatches | None = None
         self.inline_limit = inline_limit
@@ -108,8 +114,18 @@ class _Sink:
 
     def _open_temp(self) -> TempBlob:
         self.temp = temp = self.blobs.create()
-        self.writing = BackgroundBatches(temp.write_all)
+        self.writing = BackgroundBatches(self._writer(temp))
         return temp
+
+    def _writer(self, temp: TempBlob) -> Callable[[list[bytes]], None]:
+        """What writes pieces to the temp blob (in a worker thread): as they are, or encrypted."""
+        if self.data_key is None:
+            return temp.write_all
+        encryptor = self.encryptor = Encryptor(self.data_key)
+
+        def write_encrypted(pieces: list[bytes]) -> None:
+            temp.write_all(encryptor.feed(pieces))
+        return write_encrypted
 
     async def _background_sync(self, temp: TempBlob) -> None:
         if self.syncing is not None:
@@ -124,6 +140,9 @@ class _Sink:
         await self.hashing.finish()
         if self.writing is not None:
             await self.writing.finish()
+        if self.encryptor is not None and self.temp is not None:
+            self.temp.write_all(self.encryptor.finish())
+            self.encryptor = None
         if self.syncing is not None:
             syncing, self.syncing = self.syncing, None
             await syncing

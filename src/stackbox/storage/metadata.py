@@ -753,6 +753,7 @@ def _apply_changes(current: ObjectInfo, changes: Mapping[str, Any]) -> ObjectAtt
         "tags": current.tags, "acl": current.acl, "delete_at": current.delete_at,
         "manifest_type": current.manifest_type, "manifest": current.manifest}
     fields.update(changes)
+    fields["sealing"] = current.sealing  # the data is untouched, so is how it is encrypted
     return ObjectAttrs(**fields)
 
 

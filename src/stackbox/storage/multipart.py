@@ -19,10 +19,12 @@ from functools import partial
 from stackbox.storage.blobs import BlobStore
 from stackbox.storage.checksums import combine_full_object, composite
 from stackbox.storage.ingest import receive
+from stackbox.storage.keys import KeyService
 from stackbox.storage.listing import initial_range
 from stackbox.storage.metadata import Catalog
 from stackbox.storage.quotas import Quota
 from stackbox.storage.records import ContainerRef, NewObject
+from stackbox.storage.sealing import data_key_of, refuse_stray_customer_key, seal
 from stackbox.storage.space import disk_full_refused
 from stackbox.storage.types import (
     DEFAULT_ATTRS,
@@ -56,6 +58,7 @@ class MultipartOperations:
 
     _catalog: Catalog
     _blobs: BlobStore
+    _keys: KeyService
 
     def _writable(self, account: str, container: str, key: str, preconditions: Preconditions) -> ContainerRef:
         raise NotImplementedError
@@ -72,7 +75,8 @@ class MultipartOperations:
     def head_object(self, account: str, container: str, key: str) -> ObjectInfo:
         raise NotImplementedError
 
-    def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None, *,
+             customer_key: bytes | None = None) -> AsyncIterator[bytes]:
         raise NotImplementedError
 
     def create_upload(self, account: str, container: str, key: str, attrs: ObjectAttrs = DEFAULT_ATTRS, *,
@@ -80,14 +84,17 @@ class MultipartOperations:
                       checksum_type: ChecksumType | None = None, initiator: str | None = None) -> UploadInfo:
         """Start an upload; `attrs` apply to the object on completion. Parts are checksummed with
         `checksum_algorithm` (if any); `checksum_type` says how the object's checksum is derived;
-        `initiator` is kept for the front end's access rules."""
+        `initiator` is kept for the front end's access rules. With `attrs.encryption` the upload gets
+        a data key that encrypts every part (SSE-C: each part must bring the same customer key)."""
         ref = self._writable(account, container, key, NO_PRECONDITIONS)
+        sealing = None if attrs.encryption is None else seal(self._keys, attrs.encryption)[0]
+        attrs = dataclasses.replace(attrs, encryption=None, sealing=None)
         if checksum_algorithm is not None and checksum_type is None:
             checksum_type = "FULL_OBJECT" if checksum_algorithm in _CRCS else "COMPOSITE"
         # Time-ordered ids: uploads of one key list in initiation order, as in S3.
         upload_id = f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
         upload = UploadInfo(upload_id, account, container, key, time.time(), attrs,
-                            checksum_algorithm, checksum_type, initiator)
+                            checksum_algorithm, checksum_type, initiator, sealing)
         self._catalog.add_upload(ref.id, upload)
         return upload
 
@@ -99,19 +106,28 @@ class MultipartOperations:
         return upload
 
     async def put_part(self, account: str, container: str, upload_id: str, number: int,
-                       body: AsyncIterator[bytes], checks: WriteChecks = NO_CHECKS) -> PartInfo:
+                       body: AsyncIterator[bytes], checks: WriteChecks = NO_CHECKS, *,
+                       customer_key: bytes | None = None) -> PartInfo:
         """Store one part (replacing an earlier part with the same number). The upload's checksum
-        algorithm is always computed; `checks` verify length, MD5 and checksums as in `put_object`."""
+        algorithm is always computed; `checks` verify length, MD5 and checksums as in `put_object`.
+        An encrypted upload's part is encrypted with its data key (the key errors of `read` first)."""
         upload = self.get_upload(account, container, upload_id)
+        data_key = self._part_key(upload, customer_key)
         algorithms = tuple(dict.fromkeys((*filter(None, [upload.checksum_algorithm]), *checks.algorithms)))
         checks = dataclasses.replace(checks, algorithms=algorithms)
         self._make_room(checks.length or 0)
         with disk_full_refused():
-            return await self._store_part(upload_id, upload, number, body, checks)
+            return await self._store_part(upload_id, upload, number, body, checks, data_key)
+
+    def _part_key(self, upload: UploadInfo, customer_key: bytes | None) -> bytes | None:
+        if upload.sealing is None:
+            refuse_stray_customer_key(None, customer_key)
+            return None
+        return data_key_of(self._keys, upload.sealing, customer_key)
 
     async def _store_part(self, upload_id: str, upload: UploadInfo, number: int, body: AsyncIterator[bytes],
-                          checks: WriteChecks) -> PartInfo:
-        received = await receive(self._blobs, body, checks, inline_limit=-1)
+                          checks: WriteChecks, data_key: bytes | None = None) -> PartInfo:
+        received = await receive(self._blobs, body, checks, inline_limit=-1, data_key=data_key)
         assert received.temp is not None
         temp = received.temp
         try:
@@ -127,9 +143,13 @@ class MultipartOperations:
         return part
 
     async def upload_part_copy(self, account: str, container: str, upload_id: str, number: int,
-                               source: ObjectInfo, start: int = 0, end: int | None = None) -> PartInfo:
-        """A part made of bytes [start, end) of an existing object (these bytes are copied)."""
-        return await self.put_part(account, container, upload_id, number, self.read(source, start, end))
+                               source: ObjectInfo, start: int = 0, end: int | None = None, *,
+                               source_key: bytes | None = None,
+                               customer_key: bytes | None = None) -> PartInfo:
+        """A part made of bytes [start, end) of an existing object (these bytes are copied: decrypted
+        with the source's key, `source_key` for SSE-C, and encrypted with the upload's)."""
+        body = self.read(source, start, end, customer_key=source_key)
+        return await self.put_part(account, container, upload_id, number, body, customer_key=customer_key)
 
     def list_parts(self, account: str, container: str, upload_id: str, *, marker: int = 0,
                    limit: int = 1000) -> tuple[list[PartInfo], bool]:
@@ -200,7 +220,7 @@ def _assemble(upload: UploadInfo, requested: Sequence[tuple[int, str]], stored: 
     return NewObject(
         size=sum(part.size for part, _ in chosen),
         etag=etag or _multipart_etag([part.etag for part, _ in chosen]),
-        attrs=upload.attrs,
+        attrs=dataclasses.replace(upload.attrs, sealing=upload.sealing),
         checksum=checksum or _derived_checksum(upload, [part for part, _ in chosen]),
         parts=[ObjectPart(part.number, part.size, part.etag, part.checksum) for part, _ in chosen],
         extents=[Extent(blob_id, 0, part.size) for part, blob_id in chosen],

@@ -30,6 +30,9 @@ Versioning = Literal["unversioned", "enabled", "suspended"]
 #: S3 Object Lock retention modes: GOVERNANCE can be lifted by whoever may bypass it, COMPLIANCE by no one.
 LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 
+#: How an object's data is encrypted at rest: S3's SSE-S3 (`AES256`), SSE-KMS (`aws:kms`) or SSE-C.
+SseMode = Literal["AES256", "aws:kms", "SSE-C"]
+
 #: The id of S3's `null` version: the one an unversioned or suspended container writes.
 NULL_VERSION = "null"
 
@@ -108,6 +111,36 @@ class LockConfiguration:
 
 
 @dataclass(frozen=True, slots=True)
+class Encryption:
+    """How a writer asks for new data to be encrypted (never stored: the customer key must not be)."""
+
+    mode: SseMode
+    #: aws:kms: the key service's key (id, `alias/<name>` or an ARN, as sent); None: the default key.
+    kms_key_id: str | None = None
+    #: aws:kms: the encryption context as sent (base64 of a JSON object); it is bound to the wrapped key.
+    context: str | None = None
+    bucket_key: bool = False
+    #: SSE-C: the customer's 32-byte key.
+    customer_key: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealing:
+    """How a stored object's data is encrypted: what a read needs (with SSE-C, the customer's key too)
+    to recover the object's data key. Stored with the object; holds no secret in the clear."""
+
+    mode: SseMode
+    #: AES256 / aws:kms: the key service's key id that wraps the data key; None for SSE-C.
+    key_id: str | None
+    #: The object's data key, encrypted by the key-encryption key (or by the customer's key).
+    wrapped_key: bytes = field(repr=False)
+    context: str | None = None
+    bucket_key: bool = False
+    #: SSE-C: salt and HMAC-SHA256 of the customer's key under it (proves a key without storing it).
+    key_proof: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectAttrs:
     """What a writer sets on an object besides its data."""
 
@@ -124,6 +157,10 @@ class ObjectAttrs:
     manifest: bytes | None = None
     #: S3 Object Lock of the new version (None: the container's default retention, if any).
     lock: ObjectLock | None = None
+    #: Encrypt the data at rest (None: as is). Copies keep the source's encryption unless this is set.
+    encryption: Encryption | None = None
+    #: Set by the engine only: how the data is encrypted (writers' values are ignored).
+    sealing: Sealing | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +258,8 @@ class ObjectInfo:
     #: Only in `Catalog.find_version` answers; the engine raises for delete markers instead.
     delete_marker: bool = False
     lock: ObjectLock = NO_LOCK
+    #: How the data is encrypted at rest (None: it is not).
+    sealing: Sealing | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +371,8 @@ class UploadInfo:
     checksum_type: ChecksumType | None
     #: Who started it (a user id, or "anonymous"); None for uploads older than this field.
     initiator: str | None = None
+    #: How its parts are encrypted (every part with the upload's data key); None: they are not.
+    sealing: Sealing | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,3 +569,39 @@ class InsufficientStorage(StorageError):
 
 class DataUnavailable(StorageError):
     """A blob vanished while being read (the object was overwritten long ago); the read must abort."""
+
+
+class KeyNotFound(StorageError):
+    """An encryption key the key service does not have (S3's KMS.NotFoundException)."""
+
+    def __init__(self, key_ref: str) -> None:
+        super().__init__(f"no such key {key_ref!r}")
+        self.key_ref = key_ref
+
+
+class KeyDisabled(StorageError):
+    """The key service's key is disabled: it neither encrypts nor decrypts (KMS.DisabledException)."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"key {key_id} is disabled")
+        self.key_id = key_id
+
+
+class CustomerKeyRequired(StorageError):
+    """The data is encrypted with a customer-provided key (SSE-C) and the request brought none."""
+
+
+class WrongCustomerKey(StorageError):
+    """The customer-provided key is not the one the data was encrypted with."""
+
+
+class CustomerKeyNotApplicable(StorageError):
+    """A customer-provided key was given for data that is not encrypted with one."""
+
+
+class EncryptedSegment(StorageError):
+    """A Swift manifest named a segment encrypted at rest (segments must be plaintext)."""
+
+
+class DataCorrupted(StorageError):
+    """Encrypted data failed authentication (altered, truncated or reordered on disk); the read aborts."""

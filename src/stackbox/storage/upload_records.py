@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from stackbox.storage.records import ContainerRef, NewObject
+from stackbox.storage.sealing import decode_sealing, encode_sealing
 from stackbox.storage.types import (
     Extent,
     InvalidPart,
@@ -146,6 +147,7 @@ def _encode_upload(upload: UploadInfo) -> bytes:
         "acl": attrs.acl, "delete_at": attrs.delete_at, "checksum": [upload.checksum_algorithm,
                                                                      upload.checksum_type],
         "initiator": upload.initiator,
+        "sealing": None if upload.sealing is None else encode_sealing(upload.sealing),
         "lock": None if attrs.lock is None else [attrs.lock.mode, attrs.lock.retain_until,
                                                  attrs.lock.legal_hold]})
 
@@ -156,7 +158,8 @@ def _decode_upload(account: str, container: str, row: Sequence[Any]) -> UploadIn
     algorithm, checksum_type = document.pop("checksum")
     lock = document.pop("lock", None)
     initiator = document.pop("initiator", None)
+    sealing = decode_sealing(document.pop("sealing", None))
     document["lock"] = None if lock is None else ObjectLock(*lock)
     return UploadInfo(upload_id, account, container, key, initiated, ObjectAttrs(**document), algorithm,
-                      checksum_type, initiator)
+                      checksum_type, initiator, sealing)
 

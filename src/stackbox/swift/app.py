@@ -96,8 +96,11 @@ def _add_cors_headers(request: Request, response: Response, storage: ObjectStore
 def _as_swift_error(exc: Exception, request: Request, trans_id: str) -> SwiftError:
     if isinstance(exc, SwiftError):
         return exc
-    if isinstance(exc, st.InvalidSegment):
+    if isinstance(exc, st.InvalidSegment | st.EncryptedSegment):
         return SwiftError(400, f"Errors:\n{exc}")
+    encryption_error = _encryption_error(exc)
+    if encryption_error is not None:
+        return encryption_error
     if isinstance(exc, st.StorageError):
         return _storage_error(exc)
     if isinstance(exc, RequestTimeout):
@@ -108,6 +111,17 @@ def _as_swift_error(exc: Exception, request: Request, trans_id: str) -> SwiftErr
         return SwiftError(413)
     log.exception("unexpected error in %s %s (%s)", request.method, request.path, trans_id)
     return SwiftError(500)
+
+
+def _encryption_error(exc: Exception) -> SwiftError | None:
+    """Swift has no SSE-C: an object encrypted with a customer's key is S3's to read, with that key.
+    An object whose server-side key is disabled cannot be read either (S3: KMS.DisabledException)."""
+    if isinstance(exc, st.CustomerKeyRequired):
+        return SwiftError(403, "This object is encrypted with a customer-provided key (S3 SSE-C); read it "
+                          "through S3 with that key.")
+    if isinstance(exc, st.KeyDisabled | st.KeyNotFound):
+        return SwiftError(403, f"This object's encryption key cannot be used: {exc}.")
+    return None
 
 
 def _error_response(error: SwiftError, method: str) -> Response:

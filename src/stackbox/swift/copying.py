@@ -62,6 +62,7 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
     keep_manifest = call.query.get("multipart-manifest") == "get"
     if src.manifest_type == "slo" or not keep_manifest:
         authorize_segments(call, src)
+    call.storage.check_encryption_key(src, None)  # a copy is a read: SSE-C data is S3's, with its key
     attrs = _copy_attrs(call, src, keep_manifest)
     if src.manifest_type == "dlo" and not keep_manifest:
         src = resolve_dlo(call.storage, src)

@@ -3,6 +3,7 @@
     make bench                       # or: .venv/bin/python bench/run.py --repeats 3 --duration 5
     .venv/bin/python bench/run.py --phases small,list --targets stackbox
     .venv/bin/python bench/run.py --phases versioned,versions-list   # versioned buckets (issue 8)
+    .venv/bin/python bench/run.py --phases large-sse --targets stackbox  # SSE-S3 vs plaintext (issue 11)
 
 Small-object phases replay pre-built, pre-signed requests with wrk (every S3 request carries its own
 SigV4 signature, computed before the clock starts; the server checks every one); HEADs, and DELETEs sent
@@ -347,12 +348,15 @@ def versions_list_s3(target: Target, bucket: str, duration: float, keys: int = 1
         target.record(f"s3 ListObjectsV2 {keys}/page, {kind}", run_wrk(target, records, 8, duration)["ops"])
 
 
-def large_s3(target: Target, bucket: str, repeats: int = 3) -> None:
+def large_s3(target: Target, bucket: str, repeats: int = 3, sse: str | None = None) -> tuple[float, float]:
+    """Median MB/s of 64 MiB PUTs and GETs (`sse`: with that x-amz-server-side-encryption)."""
     body = os.urandom(LARGE)
     put_mbps, get_mbps = [], []
+    label = f" SSE-{'S3' if sse == 'AES256' else sse}" if sse else ""
+    extra = {"x-amz-server-side-encryption": sse} if sse else {}
     for i in range(repeats):
-        path = f"/{bucket}/large-{i}"
-        headers = sign_s3(target, "PUT", path, body=body)  # hashes the body before the clock starts
+        path = f"/{bucket}/large{label.strip()}-{i}"
+        headers = sign_s3(target, "PUT", path, body=body, headers=extra)  # hashed before the clock starts
         head = raw_request(target, "PUT", path, "", headers, content_length=LARGE)
         started = time.perf_counter()
         conn = http.client.HTTPConnection(target.host, target.port, timeout=300)
@@ -373,8 +377,25 @@ def large_s3(target: Target, bucket: str, repeats: int = 3) -> None:
         get_mbps.append(received / (time.perf_counter() - started) / 1e6)
         if received != LARGE:
             raise RuntimeError(f"{target.name}: large GET returned {received} bytes")
-    target.record("s3 PUT 64MiB MB/s", statistics.median(put_mbps))
-    target.record("s3 GET 64MiB MB/s", statistics.median(get_mbps))
+    target.record(f"s3 PUT 64MiB{label} MB/s", statistics.median(put_mbps))
+    target.record(f"s3 GET 64MiB{label} MB/s", statistics.median(get_mbps))
+    return statistics.median(put_mbps), statistics.median(get_mbps)
+
+
+def large_sse_s3(target: Target, bucket: str, repeats: int = 3) -> None:
+    """64 MiB PUT/GET with SSE-S3 against plaintext, interleaved run by run, and their ratio (%)."""
+    plain_put, plain_get, sse_put, sse_get = [], [], [], []
+    for _ in range(repeats):
+        put_rate, get_rate = large_s3(target, bucket, repeats=1)
+        plain_put.append(put_rate)
+        plain_get.append(get_rate)
+        put_rate, get_rate = large_s3(target, bucket, repeats=1, sse="AES256")
+        sse_put.append(put_rate)
+        sse_get.append(get_rate)
+    target.record("s3 PUT 64MiB SSE-S3 / plaintext, %",
+                  100 * statistics.median(sse_put) / statistics.median(plain_put))
+    target.record("s3 GET 64MiB SSE-S3 / plaintext, %",
+                  100 * statistics.median(sse_get) / statistics.median(plain_get))
 
 
 def stream_get(target: Target, raw: bytes) -> int:
@@ -582,6 +603,8 @@ def run_target_phase(name: str, target: Target, bucket: str, args: argparse.Name
         versions_list_s3(target, bucket, args.duration)
     elif name == "large":
         large_s3(target, bucket)
+    elif name == "large-sse":
+        large_sse_s3(target, bucket, args.repeats)
     elif name == "multipart":
         multipart_s3(target, bucket)
     elif name == "rss":

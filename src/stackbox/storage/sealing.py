@@ -98,31 +98,32 @@ class Encryptor:
         self._aead = _blob_cipher(data_key, salt)
         self._header: bytes | None = MAGIC + salt
         self._index = 0
-        self._pending = bytearray()
+        self._pending = b""
 
     def feed(self, pieces: list[bytes]) -> list[bytes]:
         """Sealed bytes for `pieces`; a full chunk is held back until more data (or `finish`) shows
         whether it is the last one."""
         out = self._take_header()
-        for piece in pieces:
-            self._pending += piece
-            while len(self._pending) > CHUNK:
-                out.append(self._seal(bytes(self._pending[:CHUNK]), final=False))
-                del self._pending[:CHUNK]
+        buffer = b"".join([self._pending, *pieces])
+        keep = len(buffer) % CHUNK or min(CHUNK, len(buffer))
+        view = memoryview(buffer)
+        for start in range(0, len(buffer) - keep, CHUNK):
+            out.append(self._seal(view[start:start + CHUNK], final=False))
+        self._pending = buffer[len(buffer) - keep:]
         return out
 
     def finish(self) -> list[bytes]:
         """The rest: the final chunk (an empty one for an empty body)."""
         out = self._take_header()
-        out.append(self._seal(bytes(self._pending), final=True))
-        self._pending = bytearray()
+        out.append(self._seal(self._pending, final=True))
+        self._pending = b""
         return out
 
     def _take_header(self) -> list[bytes]:
         header, self._header = self._header, None
         return [header] if header is not None else []
 
-    def _seal(self, chunk: bytes, *, final: bool) -> bytes:
+    def _seal(self, chunk: bytes | memoryview, *, final: bool) -> bytes:
         sealed = self._aead.encrypt(_nonce(self._index), chunk, _aad(self._index, final))
         self._index += 1
         return sealed
@@ -157,7 +158,7 @@ def _decrypt_chunks(fd: int, aead: AESGCM, offset: int, length: int, total: int)
     for batch_start in range(first, stop, READ_BATCH):
         batch_stop = min(stop, batch_start + READ_BATCH)
         position = HEADER_BYTES + batch_start * SEALED_CHUNK
-        raw = os.pread(fd, (batch_stop - batch_start) * SEALED_CHUNK, position)
+        raw = memoryview(os.pread(fd, (batch_stop - batch_start) * SEALED_CHUNK, position))
         plain = []
         for index in range(batch_start, batch_stop):
             start = (index - batch_start) * SEALED_CHUNK

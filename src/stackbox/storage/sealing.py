@@ -159,20 +159,27 @@ def _decrypt_chunks(fd: int, aead: AESGCM, offset: int, length: int, total: int)
         batch_stop = min(stop, batch_start + READ_BATCH)
         position = HEADER_BYTES + batch_start * SEALED_CHUNK
         raw = memoryview(os.pread(fd, (batch_stop - batch_start) * SEALED_CHUNK, position))
-        plain = []
+        # Decrypted in place into one buffer per batch (no bytes per chunk, no join of them).
+        data = bytearray(max(0, len(raw) - (batch_stop - batch_start) * TAG_BYTES))
+        out = memoryview(data)
         for index in range(batch_start, batch_stop):
             start = (index - batch_start) * SEALED_CHUNK
             sealed = raw[start:start + SEALED_CHUNK]
+            plain_at = (index - batch_start) * CHUNK
+            if len(sealed) < TAG_BYTES:
+                raise DataCorrupted(f"chunk {index} is cut short")
             try:
-                plain.append(aead.decrypt(_nonce(index), sealed, _aad(index, index == last_index)))
+                aead.decrypt_into(_nonce(index), sealed, _aad(index, index == last_index),
+                                  out[plain_at:plain_at + len(sealed) - TAG_BYTES])
             except InvalidTag:
                 raise DataCorrupted(f"chunk {index} failed authentication") from None
-        data = b"".join(plain)
+        out.release()
         if skip:
-            data, skip = data[skip:], 0
-        data = data[:remaining]
+            del data[:skip]
+            skip = 0
+        del data[remaining:]
         remaining -= len(data)
-        yield data
+        yield bytes(data)
 
 
 # ------------------------------------------------------------------------------ data keys

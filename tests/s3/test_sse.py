@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import swiftclient
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
@@ -435,6 +436,10 @@ def test_bucket_default_encryption(cloud: RunningCloud, s3: BaseClient, bucket: 
         )
     )
     assert (status, code) == (400, "InvalidArgument")
+    post = s3.generate_presigned_post(bucket, "posted")
+    answer = requests.post(post["url"], data=post["fields"], files={"file": b"form data"}, timeout=30)
+    assert answer.status_code == 204, answer.text
+    assert s3.head_object(Bucket=bucket, Key="posted")["SSEKMSKeyId"].endswith(key_id)  # browser uploads too
     s3.delete_bucket_encryption(Bucket=bucket)
     assert "ServerSideEncryption" not in s3.put_object(Bucket=bucket, Key="p", Body=b"x")
     assert error_of(lambda: s3.get_bucket_encryption(Bucket=bucket))[0] == 404

@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from keystoneauth1 import session as ks_session
 
-from cloud import BIN, RunningCloud
+from cloud import BIN, RunningCloud, start_cloud
 from s3.conftest import Ec2Pair, MakeClient, MakePair, unique
 
 MIB = 1 << 20
@@ -594,3 +594,37 @@ def test_aws_cli_sse(
         timeout=120,
     )
     assert done.returncode != 0
+
+
+# ------------------------------------------------------------------------------ SSE-C over plain HTTP
+
+
+def test_sse_c_can_require_tls(tmp_path: Path) -> None:
+    """STACKBOX_SSE_C_PLAIN_HTTP=false: SSE-C only for requests that came as https (AWS's rule)."""
+    import boto3
+    from keystoneauth1.identity import v3
+
+    strict = start_cloud(tmp_path / "data", workers=1, extra_env={"STACKBOX_SSE_C_PLAIN_HTTP": "false"})
+    try:
+        auth = v3.Password(auth_url=strict.auth_url, username="admin", password=strict.admin_password,
+                           project_name="admin", user_domain_id="default", project_domain_id="default")
+        session = ks_session.Session(auth=auth)
+        credential = session.post(f"{strict.auth_url}/users/{session.get_user_id()}/credentials/OS-EC2",
+                                  json={"tenant_id": session.get_project_id()}).json()["credential"]
+        client = boto3.client("s3", endpoint_url=strict.object_url, region_name="us-east-1",
+                              aws_access_key_id=credential["access"],
+                              aws_secret_access_key=credential["secret"])
+        client.create_bucket(Bucket="tls")
+        status, code, message = error_of(lambda: client.put_object(Bucket="tls", Key="k", Body=b"x",
+                                                                   **ssec(KEY_A)))
+        assert (status, code) == (400, "InvalidRequest") and "secure connection" in message
+        client.put_object(Bucket="tls", Key="s3", Body=b"x", ServerSideEncryption="AES256")  # not SSE-C: fine
+
+        def behind_tls_proxy(request: Any, **_: Any) -> None:
+            request.headers["X-Forwarded-Proto"] = "https"
+
+        client.meta.events.register("before-sign.s3.*", behind_tls_proxy)
+        client.put_object(Bucket="tls", Key="k", Body=b"x", **ssec(KEY_A))
+        assert body(client, "tls", "k", **ssec(KEY_A)) == b"x"
+    finally:
+        strict.stop()

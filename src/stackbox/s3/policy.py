@@ -22,6 +22,7 @@ from typing import Any
 from stackbox.auth import AuthContext
 from stackbox.s3.errors import S3Error
 from stackbox.s3.policy_conditions import (
+    AnyWildcard,
     BadCondition,
     Condition,
     KeyValues,
@@ -69,19 +70,19 @@ class Statement:
     effect: Effect
     principals: Principals
     not_principal: bool
-    actions: re.Pattern[str]
+    actions: AnyWildcard
     not_action: bool
-    resources: re.Pattern[str]
+    resources: AnyWildcard
     not_resource: bool
     conditions: tuple[Condition, ...]
 
     def applies_to(self, action: str) -> bool:
-        return (self.actions.fullmatch(action) is not None) != self.not_action
+        return self.actions.fullmatch(action) != self.not_action
 
     def matches(self, context: AuthContext | None, resource: str, lookup: KeyValues) -> bool:
         if self.principals.match(context) == self.not_principal:
             return False
-        if (self.resources.fullmatch(resource) is not None) == self.not_resource:
+        if self.resources.fullmatch(resource) == self.not_resource:
             return False
         return all(condition.holds(lookup) for condition in self.conditions)
 
@@ -226,12 +227,11 @@ def _resource_ok(resource: str, bucket: str) -> bool:
     if not resource.startswith(ARN_PREFIX):
         return False
     bucket_part = resource[len(ARN_PREFIX):].split("/", 1)[0]
-    return wildcard(bucket_part).fullmatch(bucket) is not None
+    return wildcard(bucket_part).fullmatch(bucket)
 
 
-def _any_of(patterns: Sequence[str], *, ignore_case: bool = False) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{wildcard(pattern).pattern})" for pattern in patterns),
-                      re.S | (re.I if ignore_case else 0))
+def _any_of(patterns: Sequence[str], *, ignore_case: bool = False) -> AnyWildcard:
+    return AnyWildcard(patterns, ignore_case=ignore_case)
 
 
 def _principals(value: Any) -> Principals:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,14 +47,56 @@ KeyValues = Callable[[str], Sequence[str] | None]
 Matcher = Callable[[str, Any], bool]
 
 
-def wildcard(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
-    """AWS's `*` (any run) and `?` (any one character) as a regular expression; nothing else is special."""
-    body = ".*".join(".".join(re.escape(piece) for piece in part.split("?")) for part in pattern.split("*"))
-    return re.compile(body, re.S | (re.I if ignore_case else 0))
+class Wildcard:
+    """AWS's `*` (any run) and `?` (any one character); nothing else is special.
+
+    Matched in time proportional to pattern times value (a regular expression backtracks: `a*a*a*a*b`
+    against a long key took seconds per request, more stars any time at all).
+    """
+
+    __slots__ = ("_ignore_case", "_pattern")
+
+    def __init__(self, pattern: str, *, ignore_case: bool = False) -> None:
+        self._pattern = pattern.casefold() if ignore_case else pattern
+        self._ignore_case = ignore_case
+
+    def fullmatch(self, value: str) -> bool:
+        pattern = self._pattern
+        if self._ignore_case:
+            value = value.casefold()
+        p = v = 0
+        star = resume = -1
+        while v < len(value):
+            if p < len(pattern) and pattern[p] == "*":
+                star, resume = p, v
+                p += 1
+            elif p < len(pattern) and pattern[p] in ("?", value[v]):
+                p += 1
+                v += 1
+            elif star >= 0:
+                resume += 1
+                p, v = star + 1, resume
+            else:
+                return False
+        return all(char == "*" for char in pattern[p:])
 
 
-def _string_like(value: str, pattern: re.Pattern[str]) -> bool:
-    return pattern.fullmatch(value) is not None
+class AnyWildcard:
+    """Any of several wildcard patterns (a statement's Action or Resource list)."""
+
+    def __init__(self, patterns: Sequence[str], *, ignore_case: bool = False) -> None:
+        self._patterns = [Wildcard(pattern, ignore_case=ignore_case) for pattern in patterns]
+
+    def fullmatch(self, value: str) -> bool:
+        return any(pattern.fullmatch(value) for pattern in self._patterns)
+
+
+def wildcard(pattern: str, *, ignore_case: bool = False) -> Wildcard:
+    return Wildcard(pattern, ignore_case=ignore_case)
+
+
+def _string_like(value: str, pattern: Wildcard) -> bool:
+    return pattern.fullmatch(value)
 
 
 def _number(text: str) -> float | None:
@@ -145,7 +186,7 @@ def _prepare_bool(value: str) -> str:
 
 
 _EQ = _Kind(lambda value, expected: value == expected, _prepare_text)
-def _prepare_pattern(value: str) -> re.Pattern[str]:
+def _prepare_pattern(value: str) -> Wildcard:
     return wildcard(value)
 
 

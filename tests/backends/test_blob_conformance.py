@@ -124,6 +124,20 @@ def test_one_byte_writes(subject: Subject) -> None:
     assert read(subject.backend, writer.blob_id, 0, len(data)) == data
 
 
+def test_a_reused_write_buffer(subject: Subject) -> None:
+    """A caller may refill its buffer once `write` returns: what was written must not change."""
+    data = payload(2 * subject.unit + 7, seed=16)
+    buffer = bytearray(65536)
+    writer = subject.backend.open_writer()
+    for offset in range(0, len(data), len(buffer)):
+        piece = data[offset:offset + len(buffer)]
+        buffer[:len(piece)] = piece
+        writer.write(memoryview(buffer)[:len(piece)])
+        buffer[:] = bytes(len(buffer))  # scribbled over at once
+    writer.commit()
+    assert read(subject.backend, writer.blob_id, 0, len(data)) == data
+
+
 def test_ranged_reads_at_every_boundary(subject: Subject) -> None:
     unit = subject.unit
     size = 3 * unit + 17

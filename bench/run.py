@@ -604,7 +604,7 @@ def run_target_phase(name: str, target: Target, bucket: str, args: argparse.Name
     elif name == "large":
         large_s3(target, bucket)
     elif name == "large-sse":
-        large_sse_s3(target, bucket, args.repeats)
+        large_sse_s3(target, bucket)
     elif name == "multipart":
         multipart_s3(target, bucket)
     elif name == "rss":

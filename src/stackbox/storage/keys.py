@@ -65,8 +65,9 @@ class KeyService:
         with self._writing() as keys:
             if alias is not None and any(record.alias == alias for record in keys.values()):
                 raise ValueError(f"{alias} names another key already")
-            record = KeyRecord(str(uuid.uuid4()), alias, description, True, time.time(),
-                               (self._new_material(),))
+            key_id = str(uuid.uuid4())
+            material = self._new_material(key_id, 1)
+            record = KeyRecord(key_id, alias, description, True, time.time(), (material,))
             keys[record.key_id] = record
         return self._keys[record.key_id]
 
@@ -83,7 +84,8 @@ class KeyService:
     def rotate(self, key_ref: str) -> KeyRecord:
         with self._writing() as keys:
             found = _find(keys, key_ref)
-            record = replace(found, versions=(*found.versions, self._new_material()))
+            fresh = self._new_material(found.key_id, len(found.versions) + 1)
+            record = replace(found, versions=(*found.versions, fresh))
             keys[record.key_id] = record
         return self._keys[record.key_id]
 
@@ -135,17 +137,19 @@ class KeyService:
             cached = self._material[record.key_id, version] = AESGCM(material)
         return cached
 
-    def _new_material(self) -> bytes:
-        return os.urandom(32)  # replaced by its sealed form in _writing (the key id is known there)
+    def _new_material(self, key_id: str, version: int) -> bytes:
+        """32 random bytes for a key's version, sealed under the master key (bound to id and version)."""
+        nonce = os.urandom(12)
+        return nonce + self._master_cipher().encrypt(nonce, os.urandom(32), f"{key_id}:{version}".encode())
 
     def _create_default(self) -> KeyRecord:
         with self._writing() as keys:
             found = next((r for r in keys.values() if r.alias == f"alias/{DEFAULT_ALIAS}"), None)
             if found is not None:
                 return found
-            record = KeyRecord(str(uuid.uuid4()), f"alias/{DEFAULT_ALIAS}",
-                               "default key for SSE-S3 and SSE-KMS", True, time.time(),
-                               (self._new_material(),))
+            key_id = str(uuid.uuid4())
+            record = KeyRecord(key_id, f"alias/{DEFAULT_ALIAS}", "default key for SSE-S3 and SSE-KMS", True,
+                               time.time(), (self._new_material(key_id, 1),))
             keys[record.key_id] = record
         return self._keys[record.key_id]
 
@@ -179,10 +183,8 @@ class KeyService:
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[dict[str, KeyRecord]]:
-        """The keys, to change in place; written back atomically under the writers' lock. Fresh
-        material (unsealed, 32 bytes) is sealed under the master key on the way out."""
+        """The keys, to change in place; written back atomically under the writers' lock."""
         private_dir(self.directory)
-        master = self._master_cipher()
         lock_fd = os.open(self.directory / "keys.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
@@ -190,22 +192,11 @@ class KeyService:
             self._refresh()
             keys = dict(self._keys)
             yield keys
-            for key_id, record in list(keys.items()):
-                sealed = tuple(_seal_material(master, key_id, number, material)
-                               for number, material in enumerate(record.versions, 1))
-                keys[key_id] = replace(record, versions=sealed)
             _write_private(self._keys_path, _encode(keys))
             self._identity = None
             self._refresh()
         finally:
             os.close(lock_fd)
-
-
-def _seal_material(master: AESGCM, key_id: str, version: int, material: bytes) -> bytes:
-    if len(material) != 32:
-        return material  # sealed already
-    nonce = os.urandom(12)
-    return nonce + master.encrypt(nonce, material, f"{key_id}:{version}".encode())
 
 
 def _find(keys: dict[str, KeyRecord], key_ref: str) -> KeyRecord:

@@ -52,6 +52,10 @@ class Settings:
     body_timeout: int = 60
     #: seconds an idle keep-alive connection stays open
     keep_alive_timeout: int = 30
+    #: addresses of reverse proxies (comma-separated, or `*`) whose X-Forwarded-For/-Proto name the
+    #: client's address and scheme; none by default (a caller's own headers would set aws:SourceIp,
+    #: aws:SecureTransport and TempURL's ip range)
+    forwarded_allow_ips: str = ""
     #: connections one worker process holds at most; further ones are answered 503 and closed
     max_connections: int = 1000
     #: object data is refused (507) while the data dir's file system has less free space than this,

@@ -69,6 +69,8 @@ def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
         server_header=False,
         date_header=True,
         timeout_keep_alive=settings.keep_alive_timeout,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         h11_max_incomplete_event_size=64 * 1024,
     )
     server = uvicorn.Server(config)

@@ -53,3 +53,53 @@ def test_pathological_condition_wildcard_answers_quickly(cloud: RunningCloud, s3
     allowed = requests.get(f"{cloud.object_url}/{bucket}/k", headers={"User-Agent": "x" * 40 + "y"},
                            timeout=20)
     assert allowed.content == b"secret"
+
+
+# ------------------------------------- a caller's own headers do not choose its address or its scheme
+
+def test_forwarded_headers_do_not_spoof_source_ip_or_transport(cloud: RunningCloud, s3: BaseClient,
+                                                               bucket: str) -> None:
+    """uvicorn trusts X-Forwarded-For/-Proto from 127.0.0.1 unless told otherwise: a local caller (or
+    a proxy passing them on) met aws:SourceIp and aws:SecureTransport conditions with its own headers."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"secret")
+    _put_policy(s3, bucket,
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                 "Resource": f"arn:aws:s3:::{bucket}/*",
+                 "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket",
+                 "Resource": f"arn:aws:s3:::{bucket}",
+                 "Condition": {"Bool": {"aws:SecureTransport": "true"}}})
+    spoofed_ip = {"X-Forwarded-For": "10.1.2.3", "Forwarded": "for=10.1.2.3"}
+    read = requests.get(f"{cloud.object_url}/{bucket}/k", headers=spoofed_ip, timeout=10)
+    assert read.status_code == 403 and _code(read) == "AccessDenied"
+    spoofed_tls = {"X-Forwarded-Proto": "https", "Forwarded": "proto=https"}
+    listed = requests.get(f"{cloud.object_url}/{bucket}", headers=spoofed_tls, timeout=10)
+    assert listed.status_code == 403 and _code(listed) == "AccessDenied"
+
+
+# ---------------------------------------------- the public access block holds for browser uploads too
+
+def test_post_upload_acl_field_honours_public_access_block(cloud: RunningCloud, s3: BaseClient,
+                                                           bucket: str) -> None:
+    """The owner's signed form with acl=public-read (a form handed to a browser) made the object public
+    in a bucket whose BlockPublicAcls refuses that for every other write."""
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": False})
+    post = s3.generate_presigned_post(bucket, "posted", Fields={"acl": "public-read"},
+                                      Conditions=[{"acl": "public-read"}])
+    answer = requests.post(post["url"], data=post["fields"], files={"file": ("f", b"data")}, timeout=10)
+    assert answer.status_code == 403 and _code(answer) == "AccessDenied"
+    assert requests.get(f"{cloud.object_url}/{bucket}/posted", timeout=10).status_code == 403
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_post_upload_acl_field_refused_when_acls_are_off(s3: BaseClient, bucket: str) -> None:
+    """BucketOwnerEnforced turns ACLs off: a form's acl field is refused as PutObject's x-amz-acl is."""
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    post = s3.generate_presigned_post(bucket, "posted", Fields={"acl": "public-read"},
+                                      Conditions=[{"acl": "public-read"}])
+    answer = requests.post(post["url"], data=post["fields"], files={"file": ("f", b"data")}, timeout=10)
+    assert answer.status_code == 400 and _code(answer) == "AccessControlListNotSupported"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

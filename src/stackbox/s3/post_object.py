@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from stackbox.formdata import FormDataError, FormReader, field_name, form_boundary
 from stackbox.http import Response, sendable
-from stackbox.s3 import authorize, sse, xml
+from stackbox.s3 import authorize, grants, sse, xml
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.headers import MAX_OBJECT_SIZE, MAX_OBJECT_TAGS, check_key, object_attrs
@@ -133,6 +133,8 @@ async def _store(call: S3Call, form: _Form, key: str, policy: PostPolicy | None,
     low, high = policy.length_range if policy and policy.length_range else (0, MAX_OBJECT_SIZE)
     limited = _length_checked(data, low, min(high, MAX_OBJECT_SIZE))
     attrs = dataclasses.replace(object_attrs(_object_headers(form)), encryption=sse.bucket_default(call))
+    if attrs.acl is not None:  # the bucket's public access block and ownership controls, as for PutObject
+        authorize.check_acl_change(call, grants.stored_grants(attrs.acl))
     if "tagging" in form.raw:
         tags = tags_of_document(xml.parse(form.raw["tagging"], "Tagging"), MAX_OBJECT_TAGS)
         attrs = dataclasses.replace(attrs, tags=tags)

@@ -7,6 +7,8 @@ S3, a KMS key named here is checked when it is used, not when the rule is set.
 
 from __future__ import annotations
 
+from xml.etree.ElementTree import Element
+
 import orjson
 
 from stackbox.http import Response
@@ -19,7 +21,14 @@ _DEFAULT = "ApplyServerSideEncryptionByDefault"
 
 
 async def put_bucket_encryption(call: S3Call) -> Response:
-    root = await call.read_document("ServerSideEncryptionConfiguration")
+    rule = parse_rule(await call.read_document("ServerSideEncryptionConfiguration"))
+    call.storage.update_container_meta(call.account, call.bucket,
+                                       {BUCKET_DEFAULT_META: orjson.dumps(rule).decode()})
+    return Response(b"", 200)
+
+
+def parse_rule(root: Element) -> dict[str, object]:
+    """The one rule of a ServerSideEncryptionConfiguration; MalformedXML or InvalidArgument as S3."""
     rules = root.findall("Rule")
     if len(rules) != 1:
         raise S3Error("MalformedXML")
@@ -36,10 +45,7 @@ async def put_bucket_encryption(call: S3Call) -> Response:
     bucket_key = (xml.child_text(rules[0], "BucketKeyEnabled") or "false").strip().lower()
     if bucket_key not in ("true", "false"):
         raise S3Error("MalformedXML")
-    rule = {"algorithm": algorithm, "kms_key_id": key_id, "bucket_key": bucket_key == "true"}
-    call.storage.update_container_meta(call.account, call.bucket,
-                                       {BUCKET_DEFAULT_META: orjson.dumps(rule).decode()})
-    return Response(b"", 200)
+    return {"algorithm": algorithm, "kms_key_id": key_id, "bucket_key": bucket_key == "true"}
 
 
 async def get_bucket_encryption(call: S3Call) -> Response:

@@ -35,20 +35,27 @@ KMS_ACCOUNT = "000000000000"
 def requested_encryption(call: S3Call) -> Encryption | None:
     """How a new object (PutObject, CopyObject, CreateMultipartUpload) is to be encrypted: as its
     headers say, else as the bucket's default encryption says, else not at all."""
-    headers = call.headers
-    customer_key = customer_key_of(call, CUSTOMER)
+    if _has_customer_headers(call.headers, CUSTOMER):
+        _require_secure(call)
+    requested = encryption_of_headers(call.headers)
+    return requested if requested is not None else bucket_default(call)
+
+
+def encryption_of_headers(headers: Mapping[str, str]) -> Encryption | None:
+    """The encryption a write's headers ask for (None: they ask for none); S3's errors for bad ones."""
+    secret = customer_key(headers, CUSTOMER)
     mode = headers.get(SSE)
-    if customer_key is not None:
+    if secret is not None:
         if mode is not None:
             raise S3Error("InvalidArgument", "Server Side Encryption with Customer provided key is "
                           "incompatible with the encryption method specified", ArgumentName=SSE,
                           ArgumentValue=mode)
-        return Encryption("SSE-C", customer_key=customer_key)
+        return Encryption("SSE-C", customer_key=secret)
     if mode is None:
         for name in (KMS_KEY_ID, CONTEXT):
             if name in headers:
                 raise _kms_header_without_kms(name, headers[name])
-        return bucket_default(call)
+        return None
     if mode not in MODES:
         raise S3Error("InvalidArgument", "The encryption method specified is not supported",
                       ArgumentName=SSE, ArgumentValue=mode)
@@ -67,12 +74,21 @@ def changes_encryption(headers: Mapping[str, str]) -> bool:
 
 
 def customer_key_of(call: S3Call, prefix: str = CUSTOMER) -> bytes | None:
-    """The SSE-C key of the `prefix` headers (None without them), checked as S3 checks it."""
-    headers = call.headers
+    """The SSE-C key of the request's `prefix` headers (None without them), checked as S3 checks it."""
+    if _has_customer_headers(call.headers, prefix):
+        _require_secure(call)
+    return customer_key(call.headers, prefix)
+
+
+def _has_customer_headers(headers: Mapping[str, str], prefix: str) -> bool:
+    return any(f"{prefix}{name}" in headers for name in ("algorithm", "key", "key-md5"))
+
+
+def customer_key(headers: Mapping[str, str], prefix: str = CUSTOMER) -> bytes | None:
+    """The SSE-C key of the `prefix` headers (None without them); InvalidArgument as S3 answers."""
     algorithm, key, key_md5 = (headers.get(f"{prefix}{name}") for name in ("algorithm", "key", "key-md5"))
     if algorithm is None and key is None and key_md5 is None:
         return None
-    _require_secure(call)
     if algorithm != "AES256":
         raise S3Error("InvalidArgument", "Requests specifying Server Side Encryption with Customer provided "
                       "keys must provide a valid encryption algorithm.", ArgumentName=f"{prefix}algorithm",

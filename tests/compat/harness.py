@@ -30,6 +30,7 @@ COMPARED_HEADERS = re.compile(
     r"^(content-type|content-length|etag|x-object-.*|x-container-.*|x-versions-.*|x-history-location"
     r"|x-symlink-.*|content-location|location|accept-ranges|x-amz-version-id|x-amz-delete-marker"
     r"|content-disposition|expires|www-authenticate|content-range|x-parts-count|x-static-large-object)$")
+TEMP_URL_SIG = re.compile(r"temp_url_sig=[0-9a-f]+")
 KEYSTONE_URI = re.compile(r'Keystone uri="[^"]*"')
 PRESENCE_ONLY_HEADERS = {"last-modified", "x-timestamp", "x-object-meta-mtime", "x-manifest-etag"}
 SWIFT_TIMESTAMP = re.compile(r"\d{10}\.\d{5}(?:_[0-9a-f]{16})?")
@@ -76,6 +77,7 @@ class Normalizer:
     def text(self, value: str) -> str:
         value = value.replace(self.base_url, "<base>").replace(self.account, "AUTH_<account>")
         value = VERSION_ID_QUERY.sub(lambda m: m.group(1) + self.version(m.group(2)), value)
+        value = TEMP_URL_SIG.sub("temp_url_sig=<sig>", value)
         value = SWIFT_TIMESTAMP.sub("<ts>", value)
         return ISO_DATE.sub("<date>", value)
 

@@ -255,7 +255,27 @@ def tempurl_manifests(side: Side, c: str) -> None:
     _get(side, c, "dlo-far", "dlo far")
 
 
-TEMPURL_SCENARIOS = [tempurl_reads, tempurl_prefix, tempurl_writes, tempurl_manifests]
+def tempurl_staticweb(side: Side, c: str) -> None:
+    """A private website browsed through TempURLs: prefix URLs carry themselves in the listing's links."""
+    _site(side, c, {k: v for k, v in WEBSITE.items() if k != "X-Container-Read"})
+    side.swift("POST", f"/{c}", headers={"X-Container-Meta-Temp-URL-Key": "two"}, record=False)
+    side.swift("PUT", f"/{c}/dir/secret.txt", data=b"s", headers={"X-Object-Meta-Secret": "hidden"},
+               record=False)
+    for prefix, paths in (("dir/", ["dir/", "dir/sub/", "dir/a.txt", "dir/secret.txt", "dir/nothing",
+                                    "dir/nothing/"]),
+                          ("", ["", "dir/", "withindex/", "index.html"]),
+                          ("withindex/", ["withindex/"])):
+        query = _signed(side, "GET", c, "", "two", prefix=prefix)
+        for path in paths:
+            _temp(side, "GET", c, path, query, f"prefix {prefix!r}")
+            _temp(side, "HEAD", c, path, query, f"prefix {prefix!r}")
+    _get(side, c, "withindex/", "object url of a directory")
+    _get(side, c, "dir/", "object url of a listing")
+    encoded = _signed(side, "GET", c, "", "two", prefix="dir/", digest="sha512", encoded=True)
+    _temp(side, "GET", c, "dir/", encoded + "&inline", "base64 signature")
+
+
+TEMPURL_SCENARIOS = [tempurl_reads, tempurl_prefix, tempurl_writes, tempurl_manifests, tempurl_staticweb]
 
 
 @pytest.mark.parametrize("scenario", scenario_params(TEMPURL_SCENARIOS, {}))

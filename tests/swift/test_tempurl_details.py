@@ -92,3 +92,33 @@ def test_a_container_key_url_reaches_no_segment_elsewhere(admin_swift: Swift) ->
     dlo = requests.get(_url(admin_swift, "GET", f"/{name}/dlo", key), timeout=10)
     assert dlo.status_code == 401 and b"elsewhere" not in dlo.content
     assert dlo.headers["Www-Authenticate"].startswith("Keystone uri=")
+
+
+def _prefix_url(swift: Swift, path: str, prefix: str, key: bytes) -> str:
+    expires = int(time.time()) + 300
+    signed = f"prefix:/v1/{swift.account}/{path.split('/')[1]}/{prefix}"
+    signature = hmac.new(key, f"GET\n{expires}\n{signed}".encode(), hashlib.sha256).hexdigest()
+    return (f"{swift.cloud.object_url}/v1/{swift.account}{path}?temp_url_sig={signature}"
+            f"&temp_url_expires={expires}&temp_url_prefix={quote(prefix)}")
+
+
+def test_a_website_through_a_temp_url(admin_swift: Swift) -> None:
+    """A private website browsed with a prefix TempURL: its listings link on with the URL's own
+    parameters, served inline; private metadata stays hidden (staticweb's answers too)."""
+    name = unique("tuweb")
+    headers = {"X-Container-Meta-Web-Listings": "true", "X-Container-Meta-Temp-URL-Key": "k"}
+    assert admin_swift("PUT", f"/{name}", headers=headers).status_code == 201
+    secret = {"X-Object-Meta-Secret": "hidden", "X-Object-Meta-Public-Color": "red"}
+    assert admin_swift("PUT", f"/{name}/dir/a.txt", data=b"a", headers=secret).status_code == 201
+    assert admin_swift("PUT", f"/{name}/dir/sub/b.txt", data=b"b").status_code == 201
+    listing = requests.get(_prefix_url(admin_swift, f"/{name}/dir/", "dir/", b"k"), timeout=10)
+    assert listing.status_code == 200
+    assert listing.headers["Content-Disposition"] == "inline"
+    assert '<a href="./sub/?temp_url_prefix=dir/&amp;temp_url_expires=' in listing.text
+    assert '<tr id="parent"' not in listing.text  # the URL reaches nothing above its prefix
+    page = requests.get(_prefix_url(admin_swift, f"/{name}/dir/a.txt", "dir/", b"k"), timeout=10)
+    assert page.content == b"a"
+    assert "X-Object-Meta-Secret" not in page.headers
+    assert page.headers["X-Object-Meta-Public-Color"] == "red"
+    outside = requests.get(_prefix_url(admin_swift, f"/{name}/", "dir/", b"k"), timeout=10)
+    assert outside.status_code == 401

@@ -167,11 +167,13 @@ async def _route(request: Request, storage: ObjectStore, identity: IdentityServi
     if formpost.is_form_post(call):
         return await formpost.form_post(call)
     if staticweb.applies(call):
-        return await staticweb.serve(call, _authenticate, obj.get_object)
-    _authenticate(call)
-    response = await _handler(call)(call)
-    if call.temp_url:
-        response.headers = tempurl.response_headers(call, response.status, response.headers)
+        response = await staticweb.serve(call, _authenticate, obj.get_object)
+    else:
+        _authenticate(call)
+        response = await _handler(call)(call)
+    if call.temp_url:  # also for staticweb's answers: the URL's holder sees no private metadata
+        inline = isinstance(response, staticweb.Page)
+        response.headers = tempurl.response_headers(call, response.status, response.headers, inline=inline)
     return response
 
 

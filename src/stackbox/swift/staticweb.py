@@ -24,6 +24,7 @@ from stackbox.swift.context import Call
 from stackbox.swift.errors import HTML, SwiftError
 from stackbox.swift.headers import LISTING_LIMIT, is_true, iso_date, user_meta
 from stackbox.swift.listing import ListingQuery, list_container
+from stackbox.swift.tempurl import is_temp_url, parse_signature
 
 Handler = Callable[[Call], Awaitable[Response]]
 _DEFAULT_DIRECTORY_TYPE = "application/directory"
@@ -55,7 +56,7 @@ class Site:
 def applies(call: Call) -> bool:
     """Whether staticweb answers the request: a read of a container or an object, anonymous or in web
     mode, in a container configured as a website (or any container, for web mode's 404)."""
-    if call.method not in ("GET", "HEAD") or not call.container or call.temp_url:
+    if call.method not in ("GET", "HEAD") or not call.container:
         return False
     web_mode = is_true(call.headers.get("x-web-mode"))
     if not web_mode and ("x-auth-token" in call.headers or "x-storage-token" in call.headers):
@@ -76,9 +77,9 @@ async def serve(call: Call, authenticate: Callable[[Call], None], handler: Handl
     """Answer `call` as the website; `authenticate` authorizes the request itself as it would be
     without staticweb, `handler` serves an object read (GET or HEAD) of another path."""
     site = _site(call)
-    if call.obj:
-        authenticate(call)  # an object path's refusal is Swift's plain one
-        return await _object(call, site, handler)
+    if call.obj or is_temp_url(call):
+        authenticate(call)  # an object path's or a TempURL's refusal is Swift's plain one
+        return await (_object(call, site, handler) if call.obj else _container(call, site, handler))
     try:
         authenticate(call)
     except SwiftError as refused:
@@ -163,14 +164,38 @@ async def _listing(call: Call, site: Site, prefix: str, handler: Handler) -> Res
     listing = _listed(call, prefix)
     if prefix and not _has_entries(listing):
         return await _error_page(call, site, SwiftError(404), handler)
-    body = _listing_page(label, site, prefix, listing).encode()
+    link_query, top = _temp_url_links(call)
+    body = _listing_page(label, site, prefix, listing, link_query, len(prefix) > len(top)).encode()
     return _page(call, body, 200, [("Content-Type", _LISTING_CONTENT_TYPE)])
+
+
+class Page(Response):
+    """A page staticweb made (a listing): a TempURL serves it inline."""
+
+    __slots__ = ()
 
 
 def _page(call: Call, body: bytes, status: int, headers: list[tuple[str, str]]) -> Response:
     if call.method == "HEAD":
-        return Response(b"", status, [*headers, ("content-length", str(len(body)))])
-    return Response(body, status, headers)
+        return Page(b"", status, [*headers, ("content-length", str(len(body)))])
+    return Page(body, status, headers)
+
+
+def _temp_url_links(call: Call) -> tuple[str, str]:
+    """(the query a listing's links carry, the prefix a TempURL is confined to): a prefix-based TempURL's
+    own parameters, so that its holder can browse on; nothing for any other caller."""
+    prefix = call.query.get("temp_url_prefix") if call.temp_url else None
+    if prefix is None:
+        return "", ""
+    raw_signature = call.query.get("temp_url_sig", "")
+    signature = parse_signature(raw_signature)[1].hex() if ":" in raw_signature else raw_signature
+    parts = [f"temp_url_prefix={quote(prefix)}", f"temp_url_expires={quote(call.query['temp_url_expires'])}",
+             f"temp_url_sig={signature}"]
+    if "temp_url_ip_range" in call.query:
+        parts.append(f"temp_url_ip_range={quote(call.query['temp_url_ip_range'])}")
+    if "inline" in call.query:
+        parts.append("inline")
+    return "?" + "&amp;".join(parts), prefix
 
 
 async def _error_page(call: Call, site: Site, error: SwiftError, handler: Handler) -> Response:
@@ -238,27 +263,31 @@ _LISTING_STYLE = ("  <style type=\"text/css\">\n   h1 {font-size: 1em; font-weig
 _EMPTY_CELLS = '    <td class="colsize">&nbsp;</td>\n    <td class="coldate">&nbsp;</td>\n   </tr>\n'
 
 
-def _listing_page(label: str, site: Site, prefix: str, listing: ObjectListing) -> str:
+def _listing_page(label: str, site: Site, prefix: str, listing: ObjectListing, link_query: str,
+                  parent: bool) -> str:
     escaped = html.escape(label)
     page = "<!DOCTYPE html>\n<html>\n <head>\n  " + _head(label, site, prefix, _LISTING_STYLE)
     page += (f' </head>\n <body>\n  <h1 id="title">Listing of {escaped}</h1>\n  <table id="listing">\n'
              '   <tr id="heading">\n    <th class="colname">Name</th>\n    <th class="colsize">Size</th>\n'
              '    <th class="coldate">Date</th>\n   </tr>\n')
-    if prefix:
-        page += '   <tr id="parent" class="item">\n    <td class="colname"><a href="../">../</a></td>\n'
-        page += _EMPTY_CELLS
+    if parent:
+        page += ('   <tr id="parent" class="item">\n'
+                 f'    <td class="colname"><a href="../{link_query}">../</a></td>\n' + _EMPTY_CELLS)
     for subdir in listing.prefixes:
         name = subdir[len(prefix):]
-        page += (f'   <tr class="item subdir">\n    <td class="colname"><a href="./{_href(name)}">'
-                 f"{html.escape(name)}</a></td>\n" + _EMPTY_CELLS)
+        page += '   <tr class="item subdir">\n' + _name_cell(name, link_query) + _EMPTY_CELLS
     for entry in listing.objects:
         name = entry.key[len(prefix):]
         types = " ".join("type-" + html.escape(part.lower()) for part in entry.content_type.split("/"))
         modified = iso_date(entry.last_modified).split(".")[0].replace("T", " ")
-        page += (f'   <tr class="item {types}">\n    <td class="colname"><a href="./{_href(name)}">'
-                 f'{html.escape(name)}</a></td>\n    <td class="colsize">{human_readable(entry.size)}</td>\n'
+        page += (f'   <tr class="item {types}">\n' + _name_cell(name, link_query)
+                 + f'    <td class="colsize">{human_readable(entry.size)}</td>\n'
                  f'    <td class="coldate">{modified}</td>\n   </tr>\n')
     return page + "  </table>\n </body>\n</html>\n"
+
+
+def _name_cell(name: str, link_query: str) -> str:
+    return f'    <td class="colname"><a href="./{_href(name)}{link_query}">{html.escape(name)}</a></td>\n'
 
 
 def _href(name: str) -> str:

@@ -47,7 +47,9 @@ def is_temp_url(call: Call) -> bool:
 def authorize_temp_url(call: Call) -> None:
     """Mark the call as authorised by its signature, or raise 401."""
     query = call.query
-    if not call.obj or call.method not in METHODS:
+    # A container's root only for a read with an empty prefix: staticweb's listing (see `response_headers`).
+    root_read = call.method in ("GET", "HEAD") and query.get("temp_url_prefix") == ""
+    if (not call.obj and not root_read) or call.method not in METHODS:
         raise invalid()
     expires = _check_expiry(query.get("temp_url_expires", ""))
     digest, signature = parse_signature(query.get("temp_url_sig", ""))
@@ -169,24 +171,26 @@ def _shown(header: str) -> bool:
     return not header.startswith("x-object-meta-") or header.startswith("x-object-meta-public-")
 
 
-def response_headers(call: Call, status: int,
-                     headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def response_headers(call: Call, status: int, headers: list[tuple[str, str]], *,
+                     inline: bool = False) -> list[tuple[str, str]]:
     """Hide private metadata from the URL's holder; make successful reads downloads (or `inline`)
     that expire with the URL."""
     kept = [(name, value) for name, value in headers if _shown(name.lower())]
     if call.method in ("GET", "HEAD") and 200 <= status < 300:
+        if not call.obj and not inline:
+            raise invalid()
         stored = next((v for n, v in kept if n.lower() == "content-disposition"), None)
         kept = [(n, v) for n, v in kept if n.lower() != "content-disposition"]
-        kept.append(("Content-Disposition", _disposition(call, stored).replace("\n", "%0A")))
+        kept.append(("Content-Disposition", _disposition(call, stored, inline).replace("\n", "%0A")))
         kept.append(("Expires", http_date(int(_expiry(call.query["temp_url_expires"])))))
     return kept
 
 
-def _disposition(call: Call, stored: str | None) -> str:
-    """`inline` or `filename` from the URL; else the object's own Content-Disposition; else a download
-    named after the object (its last path segment)."""
+def _disposition(call: Call, stored: str | None, inline: bool) -> str:
+    """`inline` or `filename` from the URL (a page staticweb made is inline); else the object's own
+    Content-Disposition; else a download named after the object (its last path segment)."""
     filename = call.query.get("filename") or None
-    if "inline" in call.query:
+    if inline or "inline" in call.query:
         return "inline" if filename is None else _named("inline", filename)
     if filename is not None:
         return _named("attachment", filename)

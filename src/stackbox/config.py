@@ -68,7 +68,8 @@ class Settings:
     #: Swift proxy's `strict_cors_mode`: CORS headers only for origins a container (or the above) allows
     strict_cors_mode: bool = True
     #: accept SSE-C (customer keys) over plain HTTP: stackbox serves HTTP and usually sits behind a TLS
-    #: proxy; false refuses SSE-C requests not made over https (as AWS does), by scheme or X-Forwarded-Proto
+    #: proxy; false refuses SSE-C requests not made over https (as AWS does; a trusted proxy's
+    #: X-Forwarded-Proto counts, see forwarded_allow_ips)
     sse_c_plain_http: bool = True
 
     @classmethod

@@ -600,11 +600,13 @@ def test_aws_cli_sse(
 
 
 def test_sse_c_can_require_tls(tmp_path: Path) -> None:
-    """STACKBOX_SSE_C_PLAIN_HTTP=false: SSE-C only for requests that came as https (AWS's rule)."""
+    """STACKBOX_SSE_C_PLAIN_HTTP=false: SSE-C only for requests that came as https (AWS's rule), here
+    through a proxy that STACKBOX_FORWARDED_ALLOW_IPS trusts."""
     import boto3
     from keystoneauth1.identity import v3
 
-    strict = start_cloud(tmp_path / "data", workers=1, extra_env={"STACKBOX_SSE_C_PLAIN_HTTP": "false"})
+    settings = {"STACKBOX_SSE_C_PLAIN_HTTP": "false", "STACKBOX_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+    strict = start_cloud(tmp_path / "data", workers=1, extra_env=settings)
     try:
         auth = v3.Password(auth_url=strict.auth_url, username="admin", password=strict.admin_password,
                            project_name="admin", user_domain_id="default", project_domain_id="default")

@@ -178,11 +178,11 @@ def _copy_source_sealed_error(call: S3Call) -> bool:
 
 def _require_secure(call: S3Call) -> None:
     """AWS refuses SSE-C over plain HTTP; stackbox serves plain HTTP itself (usually behind a TLS
-    proxy), so it accepts it unless STACKBOX_SSE_C_PLAIN_HTTP=false."""
+    proxy), so it accepts it unless STACKBOX_SSE_C_PLAIN_HTTP=false. The scheme is the connection's,
+    or the X-Forwarded-Proto of a proxy that STACKBOX_FORWARDED_ALLOW_IPS trusts (the server sets it)."""
     if call.cloud.settings.sse_c_plain_http:
         return
-    scheme = call.request.scope.get("scheme", "http")
-    if scheme != "https" and call.headers.get("x-forwarded-proto", "").lower() != "https":
+    if call.request.scope.get("scheme", "http") != "https":
         raise S3Error("InvalidRequest", "Requests specifying Server Side Encryption with Customer provided "
                       "keys must be made over a secure connection.")
 

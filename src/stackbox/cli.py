@@ -17,6 +17,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         object_port=getattr(args, "object_port", None),
         workers=getattr(args, "workers", None),
         public_host=getattr(args, "public_host", None),
+        s3_global_bucket_names=getattr(args, "s3_global_bucket_names", None),
     )
 
 
@@ -120,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run identity, Swift and S3 in the foreground")
     _add_common(serve)
     serve.add_argument("--workers", type=int, help="worker processes (STACKBOX_WORKERS, CPU count)")
+    serve.add_argument("--s3-global-bucket-names", action="store_true", default=None,
+                       help="one bucket namespace for all projects, as AWS (STACKBOX_S3_GLOBAL_BUCKET_NAMES)")
     serve.set_defaults(func=cmd_serve)
 
     boot = sub.add_parser("bootstrap", help="create keys, the admin user and the catalog (idempotent)")

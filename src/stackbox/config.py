@@ -34,6 +34,9 @@ class Settings:
     s3_region: str = "us-east-1"
     #: Virtual-hosted-style S3 requests address `BUCKET.<s3_domain>`.
     s3_domain: str = "localhost"
+    #: AWS's global bucket namespace: a name any project holds (S3 bucket or Swift container) is refused
+    #: to the others (BucketAlreadyExists; Swift 409). Off: names are per project, as Swift's containers.
+    s3_global_bucket_names: bool = False
     token_ttl: int = 3600
     log_level: str = "warning"
     #: fsync object data and the metadata journal before acknowledging a write.

@@ -152,3 +152,11 @@ def test_malformed_acl_documents(s3: BaseClient, bucket: str, cloud: RunningClou
         _refused(lambda grant=grant: s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={  # type: ignore
             "Owner": owner, "Grants": [grant]}), "MalformedACLError")
     assert _grants(s3.get_bucket_acl(Bucket=bucket))[1:] == []
+
+
+def test_expected_bucket_owner(s3: BaseClient, member: Ec2Pair, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ExpectedBucketOwner=member.project_id)
+    assert s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=member.project_id)
+    for attempt in (lambda: s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="0" * 32),
+                    lambda: s3.list_objects_v2(Bucket=bucket, ExpectedBucketOwner="someone-else")):
+        _refused(attempt)

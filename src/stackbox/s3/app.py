@@ -42,7 +42,7 @@ from stackbox.s3 import list as listing
 from stackbox.s3 import object_lock as locking
 from stackbox.s3 import operations as ops
 from stackbox.s3 import post_object as posting
-from stackbox.s3.authorize import authorize
+from stackbox.s3.authorize import authorize, split_tenant
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error, request_id_source
 from stackbox.s3.signature import authenticate
@@ -117,6 +117,7 @@ async def _handle(call: S3Call, virtual: bool) -> Response:
     cloud = call.cloud
     call.auth = authenticate(call.request, cloud.identity.ec2_secret, region=cloud.settings.s3_region,
                              virtual_bucket=call.bucket if virtual else None)
+    call.tenant, call.bucket = split_tenant(call.bucket)
     if call.auth is None and posting.is_post_object(call):
         bucket.check_name(call.bucket)
         return await _in_bucket(posting.post_object, call)

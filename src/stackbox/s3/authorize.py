@@ -10,6 +10,7 @@ BucketOwnerEnforced ownership take public grants, public policies or ACLs out of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -67,14 +68,18 @@ class AccessBlock:
 
 
 NO_BLOCK = AccessBlock()
+_TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def authorize(call: S3Call, operation: Operation) -> None:
     """Decide `call` as `operation` on its bucket and key; AccessDenied (or NoSuchBucket) if refused."""
     call.operation = operation
-    decision = decide(call, operation, call.bucket, call.key)
+    decision = decide(call, operation, call.bucket, call.key, tenant=call.tenant)
     call.account, call.object_acl_decides = decision.account, decision.object_acl_decides
     call.ignore_public_acls = decision.ignore_public_acls
+    expected = call.headers.get("x-amz-expected-bucket-owner")
+    if expected is not None and f"AUTH_{expected}" != decision.account:
+        raise S3Error("AccessDenied")
 
 
 def check_acl_change(call: S3Call, new: grants.Grants) -> None:
@@ -88,17 +93,18 @@ def check_acl_change(call: S3Call, new: grants.Grants) -> None:
 
 
 def decide(call: S3Call, operation: Operation, bucket: str, key: str = "", *,
-           version_id: str | None = None) -> Decision:
+           version_id: str | None = None, tenant: str | None = None) -> Decision:
     """The decision on `operation` by this caller on `bucket` and `key` (a copy source's too), with AWS's
     logic: an explicit Deny of the bucket policy wins; the bucket's project acts through its roles;
     anyone else needs an Allow of the policy or a grant of the ACL (the object's, for object reads)."""
     context = call.context
     if operation is LIST_BUCKETS or operation is CREATE_BUCKET:
         account = context.account if context is not None else None
-        if account is None or not _role_allows(context, operation.role):
+        if account is None or not _role_allows(context, operation.role) or (
+                tenant is not None and f"AUTH_{tenant}" != account):
             raise S3Error("AccessDenied")
         return Decision(account)
-    account = bucket_account(call.storage, context, bucket)
+    account = f"AUTH_{tenant}" if tenant is not None else bucket_account(call.storage, context, bucket)
     meta = call.storage.container_meta(account, bucket)
     if operation.per_key and not key and POLICY_META in meta:
         return Decision(account)  # DeleteObjects: the policy decides each key on its own
@@ -147,7 +153,7 @@ def _policy_verdict(call: S3Call, operation: Operation, meta: Mapping[str, str],
 def permits(call: S3Call, operation: Operation) -> bool:
     """Whether this caller may also do `operation` on the request's bucket (no error raised)."""
     try:
-        decision = decide(call, operation, call.bucket, call.key)
+        decision = decide(call, operation, call.bucket, call.key, tenant=call.tenant)
     except (S3Error, NoSuchContainer):
         return False
     return not decision.object_acl_decides
@@ -170,6 +176,17 @@ def _role_allows(context: AuthContext | None, role: Role) -> bool:
     if role is Role.WRITE:
         return context.can_write
     return True
+
+
+def split_tenant(name: str) -> tuple[str | None, str]:
+    """`<project_id>:<bucket>` (another project's bucket, named as Ceph RGW's tenants name them) as
+    (project id, bucket); (None, name) for a plain name."""
+    tenant, separator, bucket = name.rpartition(":")
+    if not separator:
+        return None, name
+    if not _TENANT.match(tenant):
+        raise S3Error("InvalidBucketName", BucketName=name)
+    return tenant, bucket
 
 
 def bucket_account(storage: ObjectStore, context: AuthContext | None, bucket: str) -> str:

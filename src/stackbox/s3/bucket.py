@@ -12,6 +12,7 @@ from stackbox.s3.bucket_policy import OWNERSHIP_SETTINGS, invalid_acl_with_owner
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error
 from stackbox.s3.object_lock import enabled_on_create
+from stackbox.storage.contract import ObjectStore
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -27,8 +28,8 @@ def check_name(name: str) -> None:
 async def create_bucket(call: S3Call) -> Response:
     meta = _new_bucket_meta(call)
     await _check_location(call)
-    holders = call.storage.container_accounts(call.bucket)
-    if holders and call.account not in holders:
+    global_names = call.cloud.settings.s3_global_bucket_names
+    if global_names and held_elsewhere(call.storage, call.account, call.bucket):
         raise S3Error("BucketAlreadyExists", BucketName=call.bucket)
     locked = enabled_on_create(call.headers)
     create = call.storage.create_locked_container if locked else call.storage.create_container
@@ -38,11 +39,16 @@ async def create_bucket(call: S3Call) -> Response:
             raise S3Error("BucketAlreadyOwnedByYou", BucketName=call.bucket)
         # us-east-1 keeps S3's original answer: creating a bucket you already own succeeds.
         return Response(b"", 200, [("location", f"/{call.bucket}")])
-    if s3_owner(call.storage, call.bucket) != call.account:
+    if global_names and s3_owner(call.storage, call.bucket) != call.account:
         # Another project created it in the same instant: S3 names are global, the first keeps it.
         call.storage.delete_container(call.account, call.bucket)
         raise S3Error("BucketAlreadyExists", BucketName=call.bucket)
     return Response(b"", 200, [("location", f"/{call.bucket}")])
+
+
+def held_elsewhere(storage: ObjectStore, account: str, name: str) -> bool:
+    """Another account holds a bucket (container) of this name: taken, in a global namespace."""
+    return any(holder != account for holder in storage.container_accounts(name))
 
 
 def _new_bucket_meta(call: S3Call) -> dict[str, str]:

@@ -30,6 +30,8 @@ class S3Call:
     key: str
     #: The account that holds `bucket` (the caller's own project's, or another's it was granted).
     account: str = ""
+    #: The project a `<project_id>:<bucket>` path named (None: the name resolves as authorize.py says).
+    tenant: str | None = None
     #: The operation the route names (set by the authorizer).
     operation: Operation | None = None
     #: The bucket left the decision to the object's ACL (checked on the version the handler reads).

@@ -79,10 +79,11 @@ async def upload_part_copy(call: S3Call) -> Response:
 def _source(call: S3Call) -> ObjectInfo:
     """The copy source object, read with the caller's rights (those of a GetObject of it by the same
     caller), its conditions checked."""
-    bucket, key = _parse_source(call.headers["x-amz-copy-source"])
+    named, key = _parse_source(call.headers["x-amz-copy-source"])
+    tenant, bucket = authorize.split_tenant(named)
     version_id = _source_version(call)
     try:
-        decision = authorize.decide(call, GET_OBJECT, bucket, key, version_id=version_id)
+        decision = authorize.decide(call, GET_OBJECT, bucket, key, version_id=version_id, tenant=tenant)
         source = call.storage.head_object(decision.account, bucket, key, version_id)
     except NoSuchContainer:
         elsewhere = any(account != call.account for account in call.storage.container_accounts(bucket))

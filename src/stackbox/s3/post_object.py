@@ -104,7 +104,7 @@ def _authorize(call: S3Call, form: _Form) -> tuple[str, PostPolicy | None]:
                                call.headers)
         policy = parse_policy(form.fields["policy"])
         policy.check({**form.fields, "bucket": call.bucket, "key": key})
-    call.account = authorize.decide(call, PUT_OBJECT, call.bucket, key).account
+    call.account = authorize.decide(call, PUT_OBJECT, call.bucket, key, tenant=call.tenant).account
     return key, policy
 
 

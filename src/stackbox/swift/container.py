@@ -69,9 +69,16 @@ def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
     return {**update.set, **acl_set, **legacy_set}, [*update.remove, *acl_remove, *legacy_remove]
 
 
+def _taken_elsewhere(call: Call) -> bool:
+    """In a global bucket namespace (`s3_global_bucket_names`), a name another account holds."""
+    return any(holder != call.account for holder in call.storage.container_accounts(call.container))
+
+
 async def put_container(call: Call) -> Response:
     _check_name(call.container)
     updates, removes = _changes(call)
+    if call.identity.settings.s3_global_bucket_names and _taken_elsewhere(call):
+        return Response(html_body(409), 409, content_type=HTML)
     if call.storage.create_container(call.account, call.container, updates):
         versioning.apply_versioning_request(call)
         return Response(b"", 201, content_type=HTML)

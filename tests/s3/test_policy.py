@@ -282,9 +282,11 @@ def test_aws_cli_and_rclone_share_a_bucket_with_a_policy(cloud: RunningCloud, me
     if rclone is not None:
         run([rclone, "copy", f"sb:{name}/reports", str(tmp_path / "back")], rclone_env)
         assert (tmp_path / "back" / "report.txt").read_bytes() == b"quarterly\n"
-        refused = subprocess.run([rclone, "copy", str(tmp_path / "report.txt"), f"sb:{name}/theirs"],
-                                 env=rclone_env, capture_output=True, text=True, timeout=120)
+        refused = subprocess.run([rclone, "copy", "--s3-no-check-bucket", str(tmp_path / "report.txt"),
+                                  f"sb:{name}/theirs"], env=rclone_env, capture_output=True, text=True,
+                                 timeout=120)
         assert refused.returncode != 0
+        assert "theirs" not in aws("s3", "ls", "--recursive", f"s3://{name}")
     aws("s3api", "delete-bucket-policy", "--bucket", name)
     aws("s3api", "put-bucket-acl", "--bucket", name, "--grant-read", f"id={other.project_id}")
     assert other.project_id in aws("s3api", "get-bucket-acl", "--bucket", name)

@@ -32,6 +32,12 @@ AWS_WINS: dict[str, tuple[int, str, str]] = {
     "complete without parts": (400, "MalformedXML",
                                "s3api answers InvalidRequest; AWS's schema wants a Part"),
     "abort a completed upload": (404, "NoSuchUpload", "s3api answers NoSuchKey"),
+    "canned ACL and a grant header": (400, "InvalidRequest", "AWS refuses both ('Specifying both Canned ACLs "
+                                      "and Header Grants is not allowed'); s3api applies one"),
+    "grant-write header": (200, "", "AWS accepts a WRITE grant alone; s3api wants another header"),
+    "unparsable grant header": (400, "InvalidArgument", "AWS names the bad argument; s3api answers "
+                                "MissingSecurityHeader"),
+    "object bucket-owner-full-control": (200, "", "s3api answers 501 to bucket-owner-* ACLs on objects"),
 }
 
 TAGS = b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>"
@@ -128,7 +134,39 @@ def multipart_errors(side: Side, b: str) -> None:
     side.s3("DELETE", f"/{b}")
 
 
-SCENARIOS = [bucket_errors, object_errors, multipart_errors]
+ALL_USERS = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+
+
+def _acl_document(permission: str) -> bytes:
+    grantee = "<URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>"
+    return ('<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><AccessControlList><Grant>'
+            '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group">'
+            f"{grantee}</Grantee>"
+            f"<Permission>{permission}</Permission></Grant></AccessControlList></AccessControlPolicy>").encode()
+
+
+def acl_answers(side: Side, b: str) -> None:
+    """Issue 10: canned ACLs, x-amz-grant-* headers and AccessControlPolicy documents."""
+    side.s3("PUT", f"/{b}", headers={"x-amz-grant-read": ALL_USERS}, label="create with a grant header")
+    side.s3("GET", f"/{b}?acl", label="bucket ACL with a group grant")
+    side.s3("PUT", f"/{b}?acl", headers={"x-amz-acl": "public-read", "x-amz-grant-read": ALL_USERS},
+            label="canned ACL and a grant header")
+    side.s3("PUT", f"/{b}?acl", headers={"x-amz-grant-write": ALL_USERS}, label="grant-write header")
+    side.s3("PUT", f"/{b}?acl", headers={"x-amz-grant-read": "nonsense"}, label="unparsable grant header")
+    side.s3("PUT", f"/{b}?acl", data=_acl_document("READ"), label="ACL document without an Owner")
+    side.s3("PUT", f"/{b}?acl", data=_acl_document("EVERYTHING"), label="ACL document, bad permission")
+    side.s3("PUT", f"/{b}?acl", data=b"<AccessControlPolicy><oops", label="ACL document, not XML")
+    side.s3("PUT", f"/{b}?acl", label="PutBucketAcl without an ACL")
+    side.s3("PUT", f"/{b}/o", data=b"x", headers={"x-amz-grant-read": ALL_USERS}, label="object with a grant")
+    side.s3("GET", f"/{b}/o?acl", label="object ACL")
+    side.s3("PUT", f"/{b}/o?acl", headers={"x-amz-acl": "bucket-owner-full-control"},
+            label="object bucket-owner-full-control")
+    side.s3("GET", f"/{b}/missing?acl", label="ACL of a missing key")
+    side.s3("DELETE", f"/{b}/o")
+    side.s3("DELETE", f"/{b}")
+
+
+SCENARIOS = [bucket_errors, object_errors, multipart_errors, acl_answers]
 
 
 def code_of(exchange: Exchange) -> str:

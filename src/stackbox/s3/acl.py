@@ -121,7 +121,9 @@ def document_grantees(body: bytes) -> list[tuple[Grantee, str]]:
     except S3Error:
         raise _malformed_acl() from None
     acl = root.find("AccessControlList")
-    found = acl.findall("Grant") if acl is not None else []
+    if root.find("Owner") is None or acl is None:
+        raise _malformed_acl()  # AWS's schema wants both
+    found = acl.findall("Grant")
     if len(found) > MAX_GRANTS:
         raise _malformed_acl()
     return [(_document_grantee(node), _permission(node)) for node in found]

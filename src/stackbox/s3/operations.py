@@ -115,3 +115,9 @@ PUT_OBJECT_OTHER = _object("PutObjectConfiguration", W)
 
 #: What a project's admins may always do, whatever the policy denies (so a policy cannot lock them out).
 POLICY_OPERATIONS = frozenset({GET_BUCKET_POLICY, PUT_BUCKET_POLICY, DELETE_BUCKET_POLICY})
+
+#: Action name (lower case) -> whether it acts on objects (`bucket/key` resources) rather than buckets.
+ON_OBJECT: dict[str, bool] = {}
+for _operation in [value for value in globals().values() if isinstance(value, Operation)]:
+    for _name in filter(None, (_operation.action, _operation.versioned)):
+        ON_OBJECT.setdefault(_name.lower(), _operation.on_object or _operation.per_key)

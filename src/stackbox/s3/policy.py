@@ -21,6 +21,7 @@ from typing import Any
 
 from stackbox.auth import AuthContext
 from stackbox.s3.errors import S3Error
+from stackbox.s3.operations import ON_OBJECT
 from stackbox.s3.policy_conditions import (
     AnyWildcard,
     BadCondition,
@@ -187,6 +188,8 @@ def _statement(raw: Any, bucket: str) -> Statement:
     resources = _strings(raw[resource_field], "Policy has invalid resource")
     if not resources or not all(_resource_ok(resource, bucket) for resource in resources):
         raise malformed("Policy has invalid resource")
+    if action_field == "Action" and resource_field == "Resource" and not _applies(actions, resources):
+        raise malformed("Action does not apply to any resource(s) in statement")
     try:
         conditions = parse_conditions(raw["Condition"]) if "Condition" in raw else ()
     except BadCondition as error:
@@ -218,6 +221,18 @@ def _strings(value: Any, error: str) -> list[str]:
     if not all(isinstance(item, str) and item for item in values):
         raise malformed(error)
     return values
+
+
+def _applies(actions: Sequence[str], resources: Sequence[str]) -> bool:
+    """Some action names a kind of resource listed (S3 refuses e.g. s3:GetObject on the bucket alone).
+    Wildcard actions and actions stackbox does not know are given the benefit of the doubt."""
+    kinds = {ON_OBJECT.get(action.lower()) for action in actions}
+    if None in kinds or any("*" in action or "?" in action for action in actions):
+        return True
+    objects = any(resource == "*" or "/" in resource[len(ARN_PREFIX):] or resource.endswith("*")
+                  for resource in resources)
+    buckets = any(resource == "*" or "/" not in resource[len(ARN_PREFIX):] for resource in resources)
+    return (True in kinds and objects) or (False in kinds and buckets)
 
 
 def _resource_ok(resource: str, bucket: str) -> bool:

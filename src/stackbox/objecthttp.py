@@ -61,6 +61,9 @@ def parse_range(header: str | None, size: int, rules: RangeRules) -> list[Span] 
     if size == 0 and rules.lenient_syntax and any(start is None for start, _ in specs):
         # swob: a suffix span of an empty object is "up to the last N bytes": all zero of them, with a 200.
         return None
+    if len(specs) == 1:  # the common case: one span cannot be egregious
+        span = _clamp(specs[0], size)
+        return [] if span is None else [span]
     spans = [span for span in (_clamp(spec, size) for spec in specs) if span is not None]
     return [] if _egregious(spans, rules) else spans
 

@@ -7,10 +7,13 @@ import json
 import re
 import time
 
+import pytest
 import requests
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 
 from cloud import RunningCloud
+from s3.conftest import MakeClient, MakePair, unique
 
 
 def _code(response: requests.Response) -> str:
@@ -103,3 +106,50 @@ def test_post_upload_acl_field_refused_when_acls_are_off(s3: BaseClient, bucket:
     answer = requests.post(post["url"], data=post["fields"], files={"file": ("f", b"data")}, timeout=10)
     assert answer.status_code == 400 and _code(answer) == "AccessControlListNotSupported"
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+# -------------------------------- whether a key exists is for those who may list the bucket to learn
+
+def test_missing_key_is_access_denied_to_a_caller_who_may_not_list(cloud: RunningCloud, s3: BaseClient,
+                                                                   bucket: str) -> None:
+    """A policy lets everyone GetObject, not ListBucket: AWS answers a missing key AccessDenied so
+    that the keys cannot be probed; stackbox answered 404 NoSuchKey (GET, HEAD, partNumber)."""
+    s3.put_object(Bucket=bucket, Key="there", Body=b"public")
+    _put_policy(s3, bucket, {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                             "Resource": f"arn:aws:s3:::{bucket}/*"})
+    base = f"{cloud.object_url}/{bucket}"
+    assert requests.get(f"{base}/there", timeout=10).content == b"public"
+    for path in ("/missing", "/missing?partNumber=1"):
+        answer = requests.get(base + path, timeout=10)
+        assert answer.status_code == 403 and _code(answer) == "AccessDenied", path
+        assert "missing" not in answer.text.replace(f"/{bucket}/missing", "")
+    assert requests.head(f"{base}/missing", timeout=10).status_code == 403
+    _put_policy(s3, bucket, {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"],
+                             "Resource": [f"arn:aws:s3:::{bucket}/*", f"arn:aws:s3:::{bucket}"]})
+    listed = requests.get(f"{base}/missing", timeout=10)
+    assert listed.status_code == 404 and _code(listed) == "NoSuchKey"
+
+
+def test_copy_source_does_not_tell_another_project_which_keys_exist(make_pair: MakePair,
+                                                                    make_client: MakeClient,
+                                                                    s3: BaseClient, bucket: str) -> None:
+    """Any project's user could probe a private bucket's keys with CopyObject: a missing source key
+    was NoSuchKey (a present one AccessDenied)."""
+    s3.put_object(Bucket=bucket, Key="payroll.csv", Body=b"salaries")
+    attacker = make_client(make_pair("member"))
+    own = unique("atk")
+    attacker.create_bucket(Bucket=own)
+    answers = []
+    for key in ("payroll.csv", "no-such-file.csv"):
+        with pytest.raises(ClientError) as refused:
+            attacker.copy_object(Bucket=own, Key="loot", CopySource={"Bucket": bucket, "Key": key})
+        answers.append(refused.value.response["Error"]["Code"])
+    with pytest.raises(ClientError) as by_version:
+        attacker.copy_object(Bucket=own, Key="loot", CopySource={"Bucket": bucket, "Key": "payroll.csv",
+                                                                 "VersionId": "null"})
+    answers.append(by_version.value.response["Error"]["Code"])
+    assert answers == ["AccessDenied"] * 3
+    # its own project still learns it, as S3 tells those who may list
+    with pytest.raises(ClientError) as own_missing:
+        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "no-such-file.csv"})
+    assert own_missing.value.response["Error"]["Code"] == "NoSuchKey"

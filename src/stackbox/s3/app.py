@@ -42,7 +42,7 @@ from stackbox.s3 import list as listing
 from stackbox.s3 import object_lock as locking
 from stackbox.s3 import operations as ops
 from stackbox.s3 import post_object as posting
-from stackbox.s3.authorize import authorize, split_tenant
+from stackbox.s3.authorize import authorize, may_list, split_tenant
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error, request_id_source
 from stackbox.s3.signature import authenticate
@@ -273,7 +273,8 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     """An S3 error for whatever escaped a handler; only real bugs become InternalError."""
     if isinstance(error, storage.NoSuchContainer):
         return _missing_bucket(call)
-    if call.object_acl_decides and isinstance(error, (storage.NoSuchObject, storage.NoSuchVersion)):
+    if isinstance(error, (storage.NoSuchObject, storage.NoSuchVersion)) and (
+            call.object_acl_decides or not may_list(call, call.bucket)):
         # Only a caller who may list the bucket learns that a key is not there (S3's rule).
         return S3Error("AccessDenied")
     versioning_error = (versioning.storage_error(error, call) or locking.storage_error(error, call)

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 
 from stackbox.s3 import grants
 from stackbox.s3.errors import S3Error
-from stackbox.s3.operations import CREATE_BUCKET, LIST_BUCKETS, POLICY_OPERATIONS, Operation, Role
+from stackbox.s3.operations import (
+    CREATE_BUCKET,
+    LIST_BUCKET,
+    LIST_BUCKETS,
+    POLICY_OPERATIONS,
+    Operation,
+    Role,
+)
 from stackbox.s3.policy import Effect, compiled, resource_arn
 from stackbox.s3.policy_context import RequestKeys
 from stackbox.storage.types import NoSuchContainer
@@ -157,6 +164,16 @@ def permits(call: S3Call, operation: Operation) -> bool:
     except (S3Error, NoSuchContainer):
         return False
     return not decision.object_acl_decides
+
+
+def may_list(call: S3Call, bucket: str) -> bool:
+    """Whether this caller may list `bucket`: only such a caller learns that a key of it is not there
+    (S3 answers AccessDenied, not NoSuchKey, to anyone else)."""
+    try:
+        decide(call, LIST_BUCKET, bucket)
+    except (S3Error, NoSuchContainer):
+        return False
+    return True
 
 
 def check_object_acl(call: S3Call, stored_acl: str | None, operation: Operation | None, *,

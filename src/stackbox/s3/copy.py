@@ -89,9 +89,11 @@ def _source(call: S3Call) -> ObjectInfo:
         elsewhere = any(account != call.account for account in call.storage.container_accounts(bucket))
         error = S3Error("AccessDenied") if elsewhere else S3Error("NoSuchBucket", BucketName=bucket)
         raise error from None
-    except NoSuchObject:
-        raise S3Error("NoSuchKey", Key=key) from None
-    except NoSuchVersion:
+    except (NoSuchObject, NoSuchVersion) as missing:
+        if decision.object_acl_decides or not authorize.may_list(call, bucket):
+            raise S3Error("AccessDenied") from None  # whether a key exists is the bucket's listers' to know
+        if isinstance(missing, NoSuchObject):
+            raise S3Error("NoSuchKey", Key=key) from None
         raise S3Error("NoSuchVersion", Key=key, VersionId=version_id or "") from None
     except InvalidVersionId:
         raise invalid_version(version_id or "") from None

@@ -13,7 +13,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from cloud import RunningCloud
-from s3.conftest import MakeClient, MakePair, unique
+from s3.conftest import Ec2Pair, MakeClient, MakePair, unique
 
 
 def _code(response: requests.Response) -> str:
@@ -130,11 +130,12 @@ def test_missing_key_is_access_denied_to_a_caller_who_may_not_list(cloud: Runnin
     assert listed.status_code == 404 and _code(listed) == "NoSuchKey"
 
 
-def test_copy_source_does_not_tell_another_project_which_keys_exist(make_pair: MakePair,
+def test_copy_source_does_not_tell_another_project_which_keys_exist(cloud: RunningCloud, make_pair: MakePair,
                                                                     make_client: MakeClient,
-                                                                    s3: BaseClient, bucket: str) -> None:
+                                                                    member: Ec2Pair, s3: BaseClient,
+                                                                    bucket: str) -> None:
     """Any project's user could probe a private bucket's keys with CopyObject: a missing source key
-    was NoSuchKey (a present one AccessDenied)."""
+    was NoSuchKey (a present one AccessDenied), by plain or tenant-prefixed name."""
     s3.put_object(Bucket=bucket, Key="payroll.csv", Body=b"salaries")
     attacker = make_client(make_pair("member"))
     own = unique("atk")
@@ -148,7 +149,13 @@ def test_copy_source_does_not_tell_another_project_which_keys_exist(make_pair: M
         attacker.copy_object(Bucket=own, Key="loot", CopySource={"Bucket": bucket, "Key": "payroll.csv",
                                                                  "VersionId": "null"})
     answers.append(by_version.value.response["Error"]["Code"])
-    assert answers == ["AccessDenied"] * 3
+    for key in ("payroll.csv", "no-such-file.csv"):
+        with pytest.raises(ClientError) as by_tenant:
+            attacker.copy_object(Bucket=own, Key="loot", CopySource=f"{member.project_id}:{bucket}/{key}")
+        answers.append(by_tenant.value.response["Error"]["Code"])
+    assert answers == ["AccessDenied"] * 5
+    tenant_get = requests.get(f"{cloud.object_url}/{member.project_id}:{bucket}/no-such-file.csv", timeout=10)
+    assert tenant_get.status_code == 403 and _code(tenant_get) == "AccessDenied"
     # its own project still learns it, as S3 tells those who may list
     with pytest.raises(ClientError) as own_missing:
         s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "no-such-file.csv"})

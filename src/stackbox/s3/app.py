@@ -274,7 +274,7 @@ def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     if isinstance(error, storage.NoSuchContainer):
         return _missing_bucket(call)
     if isinstance(error, (storage.NoSuchObject, storage.NoSuchVersion)) and (
-            call.object_acl_decides or not may_list(call, call.bucket)):
+            call.object_acl_decides or not may_list(call, call.bucket, call.tenant)):
         # Only a caller who may list the bucket learns that a key is not there (S3's rule).
         return S3Error("AccessDenied")
     versioning_error = (versioning.storage_error(error, call) or locking.storage_error(error, call)

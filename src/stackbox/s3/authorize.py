@@ -166,11 +166,11 @@ def permits(call: S3Call, operation: Operation) -> bool:
     return not decision.object_acl_decides
 
 
-def may_list(call: S3Call, bucket: str) -> bool:
+def may_list(call: S3Call, bucket: str, tenant: str | None) -> bool:
     """Whether this caller may list `bucket`: only such a caller learns that a key of it is not there
     (S3 answers AccessDenied, not NoSuchKey, to anyone else)."""
     try:
-        decide(call, LIST_BUCKET, bucket)
+        decide(call, LIST_BUCKET, bucket, tenant=tenant)
     except (S3Error, NoSuchContainer):
         return False
     return True

@@ -90,7 +90,7 @@ def _source(call: S3Call) -> ObjectInfo:
         error = S3Error("AccessDenied") if elsewhere else S3Error("NoSuchBucket", BucketName=bucket)
         raise error from None
     except (NoSuchObject, NoSuchVersion) as missing:
-        if decision.object_acl_decides or not authorize.may_list(call, bucket):
+        if decision.object_acl_decides or not authorize.may_list(call, bucket, tenant):
             raise S3Error("AccessDenied") from None  # whether a key exists is the bucket's listers' to know
         if isinstance(missing, NoSuchObject):
             raise S3Error("NoSuchKey", Key=key) from None

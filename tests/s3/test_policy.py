@@ -218,14 +218,18 @@ def test_only_the_owner_manages_policy_and_blocks(make_client: MakeClient, make_
     stranger = make_client(other)
     anyone = _policy({"Effect": "Allow", "Principal": "*", "Action": "s3:*",
                       "Resource": f"arn:aws:s3:::{shared}/*"})
+    reader = make_client(make_pair("reader", project_id=s3_project(s3)))
+    _refused(lambda: reader.put_bucket_policy(Bucket=shared, Policy=anyone))
+    # Not even a policy that allows everything to everyone hands these over to other projects.
+    s3.put_bucket_policy(Bucket=shared, Policy=_policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:*",
+         "Resource": [f"arn:aws:s3:::{shared}", f"arn:aws:s3:::{shared}/*"]}))
     for attempt in (lambda: stranger.put_bucket_policy(Bucket=shared, Policy=anyone),
                     lambda: stranger.get_bucket_policy_status(Bucket=shared),
                     lambda: stranger.delete_public_access_block(Bucket=shared),
                     lambda: stranger.put_bucket_ownership_controls(
                         Bucket=shared, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})):
         _refused(attempt)
-    reader = make_client(make_pair("reader", project_id=s3_project(s3)))
-    _refused(lambda: reader.put_bucket_policy(Bucket=shared, Policy=anyone))
     for query in ("policy", "publicAccessBlock", "ownershipControls"):
         sent = requests.put(f"{cloud.object_url}/{shared}?{query}", data=anyone, timeout=10)
         assert sent.status_code == 403

@@ -21,6 +21,7 @@ from stackbox.s3.operations import (
     CREATE_BUCKET,
     LIST_BUCKET,
     LIST_BUCKETS,
+    OWNER_ONLY,
     POLICY_OPERATIONS,
     Operation,
     Role,
@@ -116,6 +117,8 @@ def decide(call: S3Call, operation: Operation, bucket: str, key: str = "", *,
     if operation.per_key and not key and POLICY_META in meta:
         return Decision(account)  # DeleteObjects: the policy decides each key on its own
     owner_side = context is not None and context.account == account
+    if not owner_side and operation in OWNER_ONLY:
+        raise S3Error("AccessDenied")
     block = AccessBlock.stored(meta.get(PUBLIC_ACCESS_BLOCK_META))
     verdict = _policy_verdict(call, operation, meta, account, bucket, key, version_id, owner_side, block)
     if verdict is Effect.DENY:

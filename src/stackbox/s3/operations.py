@@ -115,6 +115,9 @@ PUT_OBJECT_OTHER = _object("PutObjectConfiguration", W)
 
 #: What a project's admins may always do, whatever the policy denies (so a policy cannot lock them out).
 POLICY_OPERATIONS = frozenset({GET_BUCKET_POLICY, PUT_BUCKET_POLICY, DELETE_BUCKET_POLICY})
+#: The bucket owner's alone, whatever a policy allows (AWS: "must belong to the bucket owner's account").
+OWNER_ONLY = POLICY_OPERATIONS | {GET_BUCKET_POLICY_STATUS, GET_PUBLIC_ACCESS_BLOCK, PUT_PUBLIC_ACCESS_BLOCK,
+                                  GET_OWNERSHIP_CONTROLS, PUT_OWNERSHIP_CONTROLS}
 
 #: Action name (lower case) -> whether it acts on objects (`bucket/key` resources) rather than buckets.
 ON_OBJECT: dict[str, bool] = {}

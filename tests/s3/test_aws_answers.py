@@ -231,7 +231,7 @@ def test_delete_conditions_refuse_a_version_id(s3: BaseClient, bucket: str) -> N
     with pytest.raises(ClientError) as excinfo:
         s3.delete_object(Bucket=bucket, Key="k", VersionId=put["VersionId"], IfMatch=put["ETag"])
     assert error_of(excinfo) == (501, "NotImplemented")
-    assert excinfo.value.response["Error"]["Header"] == "if-match"
+    assert excinfo.value.response["Error"]["Header"] == "If-Match"
     marker = s3.delete_object(Bucket=bucket, Key="k", IfMatch=put["ETag"])
     assert marker["DeleteMarker"] is True
     with pytest.raises(ClientError) as excinfo:  # under a delete marker there is no current object
@@ -601,3 +601,18 @@ def test_a_body_shorter_than_its_content_length(cloud: RunningCloud, member: Ec2
     assert answer.startswith(b"HTTP/1.1 400 ") and b"<Code>IncompleteBody</Code>" in answer, answer
     assert b"connection: close" in answer.lower()
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_copy_object_destination_conditions(s3: BaseClient, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="src", Body=b"source")
+    with pytest.raises(ClientError) as excinfo:
+        s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"}, IfMatch="*")
+    assert error_of(excinfo) == (404, "NoSuchKey")
+    s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"}, IfNoneMatch="*")
+    with pytest.raises(ClientError) as excinfo:
+        s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"}, IfNoneMatch="*")
+    assert error_of(excinfo) == (412, "PreconditionFailed")
+    etag = s3.head_object(Bucket=bucket, Key="dst")["ETag"]
+    s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"}, IfMatch=etag,
+                   MetadataDirective="REPLACE", Metadata={"v": "2"})
+    assert s3.head_object(Bucket=bucket, Key="dst")["Metadata"] == {"v": "2"}

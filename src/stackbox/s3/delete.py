@@ -30,8 +30,9 @@ MAX_DELETE_KEYS = 1000
 DELETE_BATCH = 16
 
 
-#: The conditions of a conditional DeleteObject: request header -> argument name in S3's errors.
-_CONDITION_HEADERS = ("if-match", "x-amz-if-match-size", "x-amz-if-match-last-modified-time")
+#: The conditions of a conditional DeleteObject: request header -> its name in S3's errors.
+_CONDITION_HEADERS = {"if-match": "If-Match", "x-amz-if-match-size": "x-amz-if-match-size",
+                      "x-amz-if-match-last-modified-time": "x-amz-if-match-last-modified-time"}
 
 
 async def delete_object(call: S3Call) -> Response:
@@ -42,7 +43,7 @@ async def delete_object(call: S3Call) -> Response:
     if version_id is not None and preconditions.any:
         # S3 applies delete conditions to the current object only, and refuses them with a version.
         raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented",
-                      Header=next(name for name in _CONDITION_HEADERS if name in headers))
+                      Header=next(name for header, name in _CONDITION_HEADERS.items() if header in headers))
     # Deleting a key (or version) that does not exist succeeds, as in S3 (unless If-Match names it).
     deletion = await call.storage.delete(call.account, call.bucket, call.key, version_id=version_id,
                                          preconditions=preconditions,

@@ -76,8 +76,9 @@ def test_presigned_v4_dated_in_the_future() -> None:
 def test_presigned_v4_seven_days_is_the_limit() -> None:
     assert auth(from_botocore(presign_v4("GET", URLS[0], expires=604800)), now=time.time() + 604000)
     error = error_of(presign_v4("GET", URLS[0], expires=604801))
-    assert error.code == "AuthorizationQueryParametersError"
-    assert "604800" in error.message
+    assert (error.code, error.status) == ("AuthorizationQueryParametersError", 403)
+    assert error.message == ("X-Amz-Expires must be less than a week (in seconds); that is, the given "
+                             "X-Amz-Expires must be less than 604800 seconds")
 
 
 @pytest.mark.parametrize("tamper", ["signature", "path", "query", "method", "secret"])
@@ -97,9 +98,16 @@ def test_presigned_v4_tampered(tamper: str) -> None:
     assert "X-Amz-Signature" not in error.extra["CanonicalRequest"]
 
 
+@pytest.mark.parametrize(("expires", "message"), [("-1", "X-Amz-Expires must be non-negative"),
+                                                   ("soon", "X-Amz-Expires should be a number")])
+def test_presigned_v4_bad_expiry_is_403(expires: str, message: str) -> None:
+    request = presign_v4("GET", URLS[0])
+    request.url = request.url.replace("X-Amz-Expires=300", f"X-Amz-Expires={expires}")
+    error = error_of(request)
+    assert (error.code, error.status, error.message) == ("AuthorizationQueryParametersError", 403, message)
+
+
 @pytest.mark.parametrize(("replace", "expected"), [
-    ("X-Amz-Expires=300", "X-Amz-Expires=-1"),
-    ("X-Amz-Expires=300", "X-Amz-Expires=soon"),
     ("X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Algorithm=AWS4-HMAC-SHA1"),
     ("X-Amz-Algorithm=AWS4-HMAC-SHA256&", ""),
     ("%2Fus-east-1%2F", "%2Feu-west-1%2F"),

@@ -49,16 +49,21 @@ def _query_error(message: str) -> S3Error:
 
 
 def _expires_seconds(text: str) -> int:
+    """X-Amz-Expires; S3 refuses a bad one with 403 (not the 400 of its other parameter errors)."""
     try:
         expires = int(text)
     except ValueError:
-        raise _query_error("X-Amz-Expires should be a number") from None
+        raise _expires_error("X-Amz-Expires should be a number") from None
     if expires < 0:
-        raise _query_error("X-Amz-Expires must be non-negative")
+        raise _expires_error("X-Amz-Expires must be non-negative")
     if expires > MAX_EXPIRES_SECONDS:
-        raise _query_error("X-Amz-Expires must be less than a week (in seconds) that is "
-                           f"{MAX_EXPIRES_SECONDS}")
+        raise _expires_error("X-Amz-Expires must be less than a week (in seconds); that is, the given "
+                             f"X-Amz-Expires must be less than {MAX_EXPIRES_SECONDS} seconds")
     return expires
+
+
+def _expires_error(message: str) -> S3Error:
+    return S3Error("AuthorizationQueryParametersError", message, status=403)
 
 
 def parse_v4_presigned(query: Mapping[str, str], *, region: str) -> V4Presigned:

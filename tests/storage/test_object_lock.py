@@ -51,13 +51,14 @@ async def test_a_lock_needs_a_locked_container(engine: Engine) -> None:
 
 
 async def test_protected_versions_survive_every_delete_path(engine: Engine, vault: str) -> None:
-    attrs = ObjectAttrs(delete_at=int(time.time()) + 1, lock=ObjectLock(legal_hold=True))
+    # Expiry an hour ahead: the steps below run before it, whatever the machine's load.
+    attrs = ObjectAttrs(delete_at=int(time.time()) + 3600, lock=ObjectLock(legal_hold=True))
     info = await engine.put_object(ACCOUNT, vault, "k", chunks(b"x"), attrs=attrs)
     assert info.version_id is not None
     with pytest.raises(ObjectLocked):
         await engine.delete(ACCOUNT, vault, "k", version_id=info.version_id, bypass_governance=True)
     # X-Delete-At passes: the expiry neither reaps the held version nor lets its container go.
-    assert engine.reap_expired(now=time.time() + 10) == 0
+    assert attrs.delete_at is not None and engine.reap_expired(now=attrs.delete_at + 10) == 0
     engine.set_object_lock(ACCOUNT, vault, "k", info.version_id, {"legal_hold": False})
     with pytest.raises(ContainerNotEmpty):
         engine.delete_container(ACCOUNT, vault)

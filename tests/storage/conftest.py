@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +20,28 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     store.create_container(ACCOUNT, "box")
     yield store
     store.close()
+
+
+class Clock:
+    """The wall clock the engine reads (`time.time`), moved forward on demand: a test of expiry steps
+    past a deadline instead of sleeping until it (a sleep races the machine's load)."""
+
+    def __init__(self) -> None:
+        self._real = time.time
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self._real() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    moved = Clock()
+    monkeypatch.setattr(time, "time", moved)
+    return moved
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:

@@ -19,11 +19,13 @@ def test_expired_objects_are_reclaimed_by_the_background_task(tmp_path: Path) ->
                            project_name="admin", user_domain_id="default", project_domain_id="default")
         conn = swiftclient.Connection(session=Session(auth=auth))
         conn.put_container("ephemeral")
-        conn.put_object("ephemeral", "short-lived", b"x" * 100_000, headers={"X-Delete-After": "1"})
+        # An hour ahead while the count is checked (the reaper runs every second), then due now.
+        conn.put_object("ephemeral", "short-lived", b"x" * 100_000, headers={"X-Delete-After": "3600"})
         conn.put_object("ephemeral", "kept", b"y")
         assert conn.head_container("ephemeral")["x-container-object-count"] == "2"
+        conn.post_object("ephemeral", "short-lived", headers={"X-Delete-After": "1"})
 
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while conn.head_container("ephemeral")["x-container-object-count"] != "1":
             assert time.monotonic() < deadline, "the expired object was never reclaimed"
             time.sleep(0.3)

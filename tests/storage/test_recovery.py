@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
+import stackbox
 from stackbox.storage.engine import Engine
 from storage.conftest import ACCOUNT, chunks, read_all
 from storage.writer_process import ACCOUNT as CRASH_ACCOUNT
 from storage.writer_process import content
 
 WRITER = Path(__file__).with_name("writer_process.py")
+#: The writer imports stackbox from the source tree this test runs (not the one the venv points at).
+SOURCES = str(Path(stackbox.__file__).resolve().parents[1])
 
 
 async def test_recover_removes_leftovers_and_keeps_data(tmp_path: Path) -> None:
@@ -62,7 +65,7 @@ class Acks:
 
 
 def start_writer(data_dir: Path, name: str) -> tuple[subprocess.Popen[str], Acks]:
-    env = {**os.environ, "PYTHONPATH": str(WRITER.parent)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WRITER.parent), SOURCES])}
     process = subprocess.Popen([sys.executable, str(WRITER), str(data_dir), name], stdout=subprocess.PIPE,
                                text=True, env=env)
     return process, Acks(process)

@@ -13,17 +13,20 @@ from pathlib import Path
 
 import pytest
 
+import stackbox
 from stackbox.storage.engine import Engine
 from storage.conftest import read_all
 from storage.writer_process import ACCOUNT, content
 
 WRITER = Path(__file__).with_name("writer_process.py")
+#: The writer imports stackbox from the source tree this test runs (not the one the venv points at).
+SOURCES = str(Path(stackbox.__file__).resolve().parents[1])
 
 
 @pytest.mark.timeout(60)
 async def test_kill_9_during_versioned_writes_loses_no_acknowledged_version(tmp_path: Path) -> None:
     Engine(tmp_path).close()
-    env = {**os.environ, "PYTHONPATH": str(WRITER.parent)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WRITER.parent), SOURCES])}
     process = subprocess.Popen([sys.executable, str(WRITER), str(tmp_path), "v", "versioned"],
                                stdout=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None

@@ -160,3 +160,20 @@ def test_copy_source_does_not_tell_another_project_which_keys_exist(cloud: Runni
     with pytest.raises(ClientError) as own_missing:
         s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "no-such-file.csv"})
     assert own_missing.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_block_public_policy_reads_wildcard_conditions(s3: BaseClient, bucket: str) -> None:
+    """StringLike on a restricting key: `*` or `?` in the value keeps the statement public (refused by
+    BlockPublicPolicy); a fixed value makes it non-public. It must be decided, never a 500."""
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": False})
+    statement: dict[str, object] = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                    "Resource": f"arn:aws:s3:::{bucket}/*"}
+    for pattern in ("arn:aws:iam::*:root", "arn:aws:iam::proj?:root"):
+        with pytest.raises(ClientError) as refused:
+            _put_policy(s3, bucket, {**statement, "Condition": {"StringLike": {"aws:PrincipalArn": pattern}}})
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    _put_policy(s3, bucket, {**statement,
+                             "Condition": {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::proj:root"}}})
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False

@@ -60,6 +60,11 @@ class Wildcard:
         self._pattern = pattern.casefold() if ignore_case else pattern
         self._ignore_case = ignore_case
 
+    @property
+    def fixed(self) -> bool:
+        """The pattern names one value only (no `*` or `?`)."""
+        return "*" not in self._pattern and "?" not in self._pattern
+
     def fullmatch(self, value: str) -> bool:
         pattern = self._pattern
         if self._ignore_case:
@@ -294,4 +299,4 @@ def restricts(condition: Condition) -> bool:
         return False
     if condition.kind.prepare is _prepare_network:
         return all(network.prefixlen > 0 for network in condition.expected)
-    return all(isinstance(value, str) or "*" not in value.pattern for value in condition.expected)
+    return all(isinstance(value, str) or value.fixed for value in condition.expected)

@@ -177,3 +177,30 @@ def test_block_public_policy_reads_wildcard_conditions(s3: BaseClient, bucket: s
     _put_policy(s3, bucket, {**statement,
                              "Condition": {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::proj:root"}}})
     assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
+
+
+def test_conditions_that_hold_for_anonymous_callers_keep_a_policy_public(cloud: RunningCloud, s3: BaseClient,
+                                                                         bucket: str) -> None:
+    """StringEqualsIfExists / ForAllValues:StringEquals on aws:PrincipalAccount hold when the key is
+    absent, i.e. for every anonymous caller: such a policy is public. It passed BlockPublicPolicy (and
+    RestrictPublicBuckets let anonymous callers in through it)."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"secret")
+    statement: dict[str, object] = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                    "Resource": f"arn:aws:s3:::{bucket}/*"}
+    open_to_anonymous = [{"StringEqualsIfExists": {"aws:PrincipalAccount": "someone"}},
+                         {"ForAllValues:StringEquals": {"aws:PrincipalAccount": "someone"}}]
+    for condition in open_to_anonymous:
+        _put_policy(s3, bucket, {**statement, "Condition": condition})
+        assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
+        assert requests.get(f"{cloud.object_url}/{bucket}/k", timeout=10).content == b"secret"
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": True})
+    assert requests.get(f"{cloud.object_url}/{bucket}/k", timeout=10).status_code == 403
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": False})
+    for condition in open_to_anonymous:
+        with pytest.raises(ClientError) as refused:
+            _put_policy(s3, bucket, {**statement, "Condition": condition})
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"

@@ -294,8 +294,12 @@ RESTRICTING_KEYS = frozenset({"aws:sourceip", "aws:principalaccount", "aws:useri
 
 
 def restricts(condition: Condition) -> bool:
-    """Whether this condition pins the caller to fixed values (so its statement is not public)."""
+    """Whether this condition pins the caller to fixed values (so its statement is not public). An
+    ...IfExists or ForAllValues condition holds when the key is absent (an anonymous caller has no
+    account, user or ARN), so it pins no one."""
     if condition.key not in RESTRICTING_KEYS or condition.kind is None or condition.kind.negated:
+        return False
+    if condition.if_exists or condition.quantifier == "ForAllValues":
         return False
     if condition.kind.prepare is _prepare_network:
         return all(network.prefixlen > 0 for network in condition.expected)

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
@@ -32,6 +33,17 @@ MakeClient = Callable[..., BaseClient]
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(excinfo.value.response["Error"]["Code"])
+
+
+def refused(attempt: Callable[[], Any], code: str = "AccessDenied") -> None:
+    """`attempt` (a boto3 call) fails with the S3 error `code`."""
+    with pytest.raises(ClientError) as excinfo:
+        attempt()
+    assert error_code(excinfo) == code, excinfo.value.response
 
 
 @pytest.fixture(scope="session")

@@ -10,19 +10,9 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from cloud import RunningCloud
-from s3.conftest import Ec2Pair, MakeClient, MakePair, unique
+from s3.conftest import Ec2Pair, MakeClient, MakePair, error_code, refused, unique
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
-
-
-def _code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(excinfo.value.response["Error"]["Code"])
-
-
-def _refused(attempt: Any, code: str = "AccessDenied") -> None:
-    with pytest.raises(ClientError) as excinfo:
-        attempt()
-    assert _code(excinfo) == code, excinfo.value.response
 
 
 def test_public_read_bucket_is_readable_by_another_project(make_client: MakeClient, make_pair: MakePair,
@@ -43,7 +33,7 @@ def test_public_read_bucket_is_readable_by_another_project(make_client: MakeClie
                     lambda: other.delete_bucket(Bucket=name)):
         with pytest.raises(ClientError) as excinfo:
             attempt()
-        assert _code(excinfo) == "AccessDenied"
+        assert error_code(excinfo) == "AccessDenied"
     assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"shared"
 
 
@@ -67,7 +57,7 @@ def test_another_project_cannot_abort_or_list_the_owners_uploads(
                     lambda: other.list_parts(Bucket=name, Key="big", UploadId=upload)):
         with pytest.raises(ClientError) as excinfo:
             attempt()
-        assert _code(excinfo) == "AccessDenied"
+        assert error_code(excinfo) == "AccessDenied"
     # Its own uploads are its own to abort.
     own = other.create_multipart_upload(Bucket=name, Key="mine")["UploadId"]
     other.abort_multipart_upload(Bucket=name, Key="mine", UploadId=own)
@@ -95,9 +85,9 @@ def test_grant_headers_share_a_bucket_with_one_project(make_client: MakeClient, 
     reader = make_client(friend)
     assert reader.get_object(Bucket=name, Key="k")["Body"].read() == b"granted"
     assert reader.get_bucket_acl(Bucket=name)["Owner"]["ID"] == member.project_id
-    _refused(lambda: reader.put_object(Bucket=name, Key="k", Body=b"overwrite"))
-    _refused(lambda: reader.put_bucket_acl(Bucket=name, ACL="public-read"))
-    _refused(lambda: make_client(stranger).get_object(Bucket=name, Key="k"))
+    refused(lambda: reader.put_object(Bucket=name, Key="k", Body=b"overwrite"))
+    refused(lambda: reader.put_bucket_acl(Bucket=name, ACL="public-read"))
+    refused(lambda: make_client(stranger).get_object(Bucket=name, Key="k"))
 
 
 def test_object_acl_document_grants_one_user(make_client: MakeClient, make_pair: MakePair, member: Ec2Pair,
@@ -113,8 +103,8 @@ def test_object_acl_document_grants_one_user(make_client: MakeClient, make_pair:
         ("CanonicalUser", member.project_id, "FULL_CONTROL"), ("CanonicalUser", friend.user_id, "READ")]
     assert make_client(friend).get_object(Bucket=bucket, Key="doc")["Body"].read() == b"for one user"
     colleague = make_client(make_pair("member", project_id=friend.project_id))
-    _refused(lambda: colleague.get_object(Bucket=bucket, Key="doc"))
-    _refused(lambda: make_client(friend).get_object_acl(Bucket=bucket, Key="doc"))
+    refused(lambda: colleague.get_object(Bucket=bucket, Key="doc"))
+    refused(lambda: make_client(friend).get_object_acl(Bucket=bucket, Key="doc"))
     assert requests.get(f"{cloud.object_url}/{bucket}/doc", timeout=10).status_code == 403
 
 
@@ -131,16 +121,16 @@ def test_grants_by_uri_and_email_and_on_put(make_client: MakeClient, make_pair: 
     mailed = _grants(s3.get_object_acl(Bucket=bucket, Key="mailed"))
     assert ("CanonicalUser", friend.user_id, "READ") in mailed
     assert make_client(friend).get_object(Bucket=bucket, Key="mailed")["Body"].read() == b"by mail"
-    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead='emailAddress="nobody@example.com"'),
+    refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead='emailAddress="nobody@example.com"'),
              "UnresolvableGrantByEmailAddress")
-    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead='id="no-such-canonical-id"'),
+    refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead='id="no-such-canonical-id"'),
              "InvalidArgument")
-    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead='uri="http://example.com/group"'),
+    refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead='uri="http://example.com/group"'),
              "InvalidArgument")
-    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead="nonsense"), "InvalidArgument")
-    _refused(lambda: s3.put_bucket_acl(Bucket=bucket, ACL="private", GrantRead=f'uri="{ALL_USERS}"'),
+    refused(lambda: s3.put_bucket_acl(Bucket=bucket, GrantRead="nonsense"), "InvalidArgument")
+    refused(lambda: s3.put_bucket_acl(Bucket=bucket, ACL="private", GrantRead=f'uri="{ALL_USERS}"'),
              "InvalidRequest")
-    _refused(lambda: s3.put_object(Bucket=bucket, Key="x", Body=b"x", GrantRead='id="no-such-canonical-id"'),
+    refused(lambda: s3.put_object(Bucket=bucket, Key="x", Body=b"x", GrantRead='id="no-such-canonical-id"'),
              "InvalidArgument")
     assert _grants(s3.get_bucket_acl(Bucket=bucket))[1:] == []
 
@@ -149,7 +139,7 @@ def test_malformed_acl_documents(s3: BaseClient, bucket: str, cloud: RunningClou
     owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]
     for grant in ({"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "EVERYTHING"},
                   {"Grantee": {"Type": "CanonicalUser"}, "Permission": "READ"}):
-        _refused(lambda grant=grant: s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={  # type: ignore
+        refused(lambda grant=grant: s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={  # type: ignore
             "Owner": owner, "Grants": [grant]}), "MalformedACLError")
     assert _grants(s3.get_bucket_acl(Bucket=bucket))[1:] == []
 
@@ -159,4 +149,4 @@ def test_expected_bucket_owner(s3: BaseClient, member: Ec2Pair, bucket: str) -> 
     assert s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=member.project_id)
     for attempt in (lambda: s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="0" * 32),
                     lambda: s3.list_objects_v2(Bucket=bucket, ExpectedBucketOwner="someone-else")):
-        _refused(attempt)
+        refused(attempt)

@@ -14,18 +14,8 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from cloud import BIN, RunningCloud
-from s3.conftest import Ec2Pair, MakeClient, MakePair, unique
+from s3.conftest import Ec2Pair, MakeClient, MakePair, error_code, refused, unique
 from s3.test_clis import run
-
-
-def _code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(excinfo.value.response["Error"]["Code"])
-
-
-def _refused(attempt: Any, code: str = "AccessDenied") -> None:
-    with pytest.raises(ClientError) as excinfo:
-        attempt()
-    assert _code(excinfo) == code, excinfo.value.response
 
 
 def _policy(*statements: dict[str, Any]) -> str:
@@ -47,8 +37,8 @@ def other(make_pair: MakePair) -> Ec2Pair:
 
 
 def test_policy_round_trip_and_status(s3: BaseClient, shared: str) -> None:
-    _refused(lambda: s3.get_bucket_policy(Bucket=shared), "NoSuchBucketPolicy")
-    _refused(lambda: s3.get_bucket_policy_status(Bucket=shared), "NoSuchBucketPolicy")
+    refused(lambda: s3.get_bucket_policy(Bucket=shared), "NoSuchBucketPolicy")
+    refused(lambda: s3.get_bucket_policy_status(Bucket=shared), "NoSuchBucketPolicy")
     document = _policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
                         "Resource": f"arn:aws:s3:::{shared}/public/*"})
     s3.put_bucket_policy(Bucket=shared, Policy=document)
@@ -60,7 +50,7 @@ def test_policy_round_trip_and_status(s3: BaseClient, shared: str) -> None:
     s3.put_bucket_policy(Bucket=shared, Policy=restricted)
     assert s3.get_bucket_policy_status(Bucket=shared)["PolicyStatus"]["IsPublic"] is False
     s3.delete_bucket_policy(Bucket=shared)
-    _refused(lambda: s3.get_bucket_policy(Bucket=shared), "NoSuchBucketPolicy")
+    refused(lambda: s3.get_bucket_policy(Bucket=shared), "NoSuchBucketPolicy")
 
 
 @pytest.mark.parametrize(("document", "message"), [
@@ -92,15 +82,15 @@ def test_policy_round_trip_and_status(s3: BaseClient, shared: str) -> None:
 def test_malformed_policies_are_refused(s3: BaseClient, shared: str, document: str, message: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         s3.put_bucket_policy(Bucket=shared, Policy=document.replace("BUCKET", shared))
-    assert _code(excinfo) == "MalformedPolicy"
+    assert error_code(excinfo) == "MalformedPolicy"
     assert excinfo.value.response["Error"]["Message"] == message
-    _refused(lambda: s3.get_bucket_policy(Bucket=shared), "NoSuchBucketPolicy")
+    refused(lambda: s3.get_bucket_policy(Bucket=shared), "NoSuchBucketPolicy")
 
 
 def test_a_policy_grants_another_project_read(make_client: MakeClient, make_pair: MakePair, s3: BaseClient,
                                               shared: str, other: Ec2Pair, cloud: RunningCloud) -> None:
     reader = make_client(other)
-    _refused(lambda: reader.get_object(Bucket=shared, Key="public/a.txt"))
+    refused(lambda: reader.get_object(Bucket=shared, Key="public/a.txt"))
     s3.put_bucket_policy(Bucket=shared, Policy=_policy(
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other.project_id}:root"},
          "Action": ["s3:GetObject", "s3:ListBucket"],
@@ -113,14 +103,14 @@ def test_a_policy_grants_another_project_read(make_client: MakeClient, make_pair
                     lambda: reader.get_bucket_acl(Bucket=shared),
                     lambda: reader.get_bucket_policy(Bucket=shared),
                     lambda: reader.delete_bucket_policy(Bucket=shared)):
-        _refused(attempt)
+        refused(attempt)
     stranger = make_client(make_pair("member"))
-    _refused(lambda: stranger.get_object(Bucket=shared, Key="public/a.txt"))
+    refused(lambda: stranger.get_object(Bucket=shared, Key="public/a.txt"))
     assert requests.get(f"{cloud.object_url}/{shared}/public/a.txt", timeout=10).status_code == 403
     # Revoking it takes effect at once (every worker).
     s3.delete_bucket_policy(Bucket=shared)
     for _ in range(4):
-        _refused(lambda: make_client(other).get_object(Bucket=shared, Key="public/a.txt"))
+        refused(lambda: make_client(other).get_object(Bucket=shared, Key="public/a.txt"))
 
 
 def test_a_user_principal_names_one_user(make_client: MakeClient, make_pair: MakePair, s3: BaseClient,
@@ -132,7 +122,7 @@ def test_a_user_principal_names_one_user(make_client: MakeClient, make_pair: Mak
          "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{shared}/*"}))
     assert make_client(other).get_object(Bucket=shared, Key="public/a.txt")["Body"].read() == b"public/a.txt"
     colleague = make_client(make_pair("member", project_id=other.project_id))
-    _refused(lambda: colleague.get_object(Bucket=shared, Key="public/a.txt"))
+    refused(lambda: colleague.get_object(Bucket=shared, Key="public/a.txt"))
 
 
 def test_an_explicit_deny_wins_even_for_the_owner(make_client: MakeClient, make_pair: MakePair,
@@ -140,7 +130,7 @@ def test_an_explicit_deny_wins_even_for_the_owner(make_client: MakeClient, make_
     s3.put_bucket_policy(Bucket=shared, Policy=_policy(
         {"Effect": "Deny", "Principal": "*", "Action": ["s3:GetObject", "s3:DeleteObject"],
          "Resource": f"arn:aws:s3:::{shared}/secret/*"}))
-    _refused(lambda: s3.get_object(Bucket=shared, Key="secret/b.txt"))
+    refused(lambda: s3.get_object(Bucket=shared, Key="secret/b.txt"))
     assert s3.get_object(Bucket=shared, Key="public/a.txt")["Body"].read() == b"public/a.txt"
     # DeleteObjects is decided key by key.
     result = s3.delete_objects(Bucket=shared, Delete={"Objects": [{"Key": "secret/b.txt"},
@@ -152,9 +142,9 @@ def test_an_explicit_deny_wins_even_for_the_owner(make_client: MakeClient, make_
     s3.put_bucket_policy(Bucket=shared, Policy=_policy(
         {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{shared}",
                                                                             f"arn:aws:s3:::{shared}/*"]}))
-    _refused(lambda: s3.delete_bucket_policy(Bucket=shared))
+    refused(lambda: s3.delete_bucket_policy(Bucket=shared))
     project_admin = make_client(make_pair("admin", project_id=member.project_id))
-    _refused(lambda: project_admin.get_object(Bucket=shared, Key="secret/b.txt"))
+    refused(lambda: project_admin.get_object(Bucket=shared, Key="secret/b.txt"))
     project_admin.delete_bucket_policy(Bucket=shared)
     assert s3.get_object(Bucket=shared, Key="secret/b.txt")["Body"].read() == b"secret/b.txt"
 
@@ -173,8 +163,8 @@ def test_conditions_on_prefix_and_source_ip(make_client: MakeClient, s3: BaseCli
     lister = make_client(other)
     assert [item["Key"] for item in lister.list_objects_v2(Bucket=shared, Prefix="public/")["Contents"]] \
         == ["public/a.txt"]
-    _refused(lambda: lister.list_objects_v2(Bucket=shared))
-    _refused(lambda: lister.list_objects_v2(Bucket=shared, Prefix="secret/"))
+    refused(lambda: lister.list_objects_v2(Bucket=shared))
+    refused(lambda: lister.list_objects_v2(Bucket=shared, Prefix="secret/"))
     assert requests.get(f"{cloud.object_url}/{shared}/public/a.txt", timeout=10).content == b"public/a.txt"
     assert requests.get(f"{cloud.object_url}/{shared}/secret/b.txt", timeout=10).status_code == 403
 
@@ -186,7 +176,7 @@ def test_public_access_block_overrides_public_policy_and_acl(s3: BaseClient, sha
                       "Resource": f"arn:aws:s3:::{shared}/*"})
     s3.put_bucket_policy(Bucket=shared, Policy=public)
     assert requests.get(url, timeout=10).status_code == 200
-    _refused(lambda: s3.get_public_access_block(Bucket=shared), "NoSuchPublicAccessBlockConfiguration")
+    refused(lambda: s3.get_public_access_block(Bucket=shared), "NoSuchPublicAccessBlockConfiguration")
     s3.put_public_access_block(Bucket=shared, PublicAccessBlockConfiguration={"RestrictPublicBuckets": True})
     assert s3.get_public_access_block(Bucket=shared)["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
@@ -202,12 +192,12 @@ def test_public_access_block_overrides_public_policy_and_acl(s3: BaseClient, sha
     # BlockPublicPolicy and BlockPublicAcls refuse new public ones.
     s3.put_public_access_block(Bucket=shared, PublicAccessBlockConfiguration={
         "BlockPublicPolicy": True, "BlockPublicAcls": True})
-    _refused(lambda: s3.put_bucket_policy(Bucket=shared, Policy=public))
-    _refused(lambda: s3.put_bucket_acl(Bucket=shared, ACL="public-read-write"))
-    _refused(lambda: s3.put_object(Bucket=shared, Key="p", Body=b"p", ACL="public-read"))
+    refused(lambda: s3.put_bucket_policy(Bucket=shared, Policy=public))
+    refused(lambda: s3.put_bucket_acl(Bucket=shared, ACL="public-read-write"))
+    refused(lambda: s3.put_object(Bucket=shared, Key="p", Body=b"p", ACL="public-read"))
     s3.put_object(Bucket=shared, Key="p", Body=b"p", ACL="private")
     s3.delete_public_access_block(Bucket=shared)
-    _refused(lambda: s3.get_public_access_block(Bucket=shared), "NoSuchPublicAccessBlockConfiguration")
+    refused(lambda: s3.get_public_access_block(Bucket=shared), "NoSuchPublicAccessBlockConfiguration")
     assert requests.get(url, timeout=10).status_code == 200
 
 
@@ -219,7 +209,7 @@ def test_only_the_owner_manages_policy_and_blocks(make_client: MakeClient, make_
     anyone = _policy({"Effect": "Allow", "Principal": "*", "Action": "s3:*",
                       "Resource": f"arn:aws:s3:::{shared}/*"})
     reader = make_client(make_pair("reader", project_id=s3_project(s3)))
-    _refused(lambda: reader.put_bucket_policy(Bucket=shared, Policy=anyone))
+    refused(lambda: reader.put_bucket_policy(Bucket=shared, Policy=anyone))
     # Not even a policy that allows everything to everyone hands these over to other projects.
     s3.put_bucket_policy(Bucket=shared, Policy=_policy(
         {"Effect": "Allow", "Principal": "*", "Action": "s3:*",
@@ -229,7 +219,7 @@ def test_only_the_owner_manages_policy_and_blocks(make_client: MakeClient, make_
                     lambda: stranger.delete_public_access_block(Bucket=shared),
                     lambda: stranger.put_bucket_ownership_controls(
                         Bucket=shared, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})):
-        _refused(attempt)
+        refused(attempt)
     for query in ("policy", "publicAccessBlock", "ownershipControls"):
         sent = requests.put(f"{cloud.object_url}/{shared}?{query}", data=anyone, timeout=10)
         assert sent.status_code == 403
@@ -241,10 +231,10 @@ def s3_project(client: BaseClient) -> str:
 
 def test_bucket_owner_enforced_turns_acls_off(make_client: MakeClient, s3: BaseClient, shared: str,
                                               cloud: RunningCloud) -> None:
-    _refused(lambda: s3.get_bucket_ownership_controls(Bucket=shared), "OwnershipControlsNotFoundError")
+    refused(lambda: s3.get_bucket_ownership_controls(Bucket=shared), "OwnershipControlsNotFoundError")
     s3.put_bucket_acl(Bucket=shared, ACL="public-read")
     enforced = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-    _refused(lambda: s3.put_bucket_ownership_controls(Bucket=shared, OwnershipControls=enforced),
+    refused(lambda: s3.put_bucket_ownership_controls(Bucket=shared, OwnershipControls=enforced),
              "InvalidBucketAclWithObjectOwnership")
     s3.put_bucket_acl(Bucket=shared, ACL="private")
     s3.put_object_acl(Bucket=shared, Key="public/a.txt", ACL="public-read")
@@ -252,8 +242,8 @@ def test_bucket_owner_enforced_turns_acls_off(make_client: MakeClient, s3: BaseC
     assert s3.get_bucket_ownership_controls(Bucket=shared)["OwnershipControls"] == enforced
     # The object's old public-read grant no longer counts; new ACLs are refused.
     assert requests.get(f"{cloud.object_url}/{shared}/public/a.txt", timeout=10).status_code == 403
-    _refused(lambda: s3.put_bucket_acl(Bucket=shared, ACL="public-read"), "AccessControlListNotSupported")
-    _refused(lambda: s3.put_object(Bucket=shared, Key="k", Body=b"k", ACL="public-read"),
+    refused(lambda: s3.put_bucket_acl(Bucket=shared, ACL="public-read"), "AccessControlListNotSupported")
+    refused(lambda: s3.put_object(Bucket=shared, Key="k", Body=b"k", ACL="public-read"),
              "AccessControlListNotSupported")
     s3.put_object(Bucket=shared, Key="k", Body=b"k", ACL="bucket-owner-full-control")
     s3.delete_bucket_ownership_controls(Bucket=shared)

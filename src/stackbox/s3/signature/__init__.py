@@ -21,7 +21,7 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -66,13 +66,11 @@ from stackbox.s3.signature.query import (
     parse_v2_presigned,
     parse_v4_presigned,
 )
+from stackbox.s3.signature.secrets import SecretLookup, known_secret
 from stackbox.s3.signature.streaming import AwsChunkedDecoder, ChunkSigner, verify_sha256
 from stackbox.storage.pipeline import background_hashing
 
 __all__ = ["AuthResult", "Checksum", "PayloadMode", "SecretLookup", "authenticate"]
-
-#: Resolves an access key to its secret and caller; None if there is no such key (any more).
-SecretLookup = Callable[[str], Ec2Secret | None]
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _ONE_MECHANISM = ("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature "
@@ -197,13 +195,6 @@ def authenticate(request: Request, lookup: SecretLookup, *, region: str, now: fl
     return None
 
 
-def _lookup(lookup: SecretLookup, access_key: str) -> Ec2Secret:
-    secret = lookup(access_key)
-    if secret is None:
-        raise S3Error("InvalidAccessKeyId", AWSAccessKeyId=access_key)
-    return secret
-
-
 def _v4_header(request: Request, authorization: str, lookup: SecretLookup, region: str,
                now: float) -> AuthResult:
     parsed = parse_v4_authorization(authorization)
@@ -217,7 +208,7 @@ def _v4_header(request: Request, authorization: str, lookup: SecretLookup, regio
         raise S3Error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
     mode = _payload_mode(payload_hash)
     _check_all_signed(headers, parsed, presigned=False)
-    secret = _lookup(lookup, parsed.credential.access_key)
+    secret = known_secret(lookup, parsed.credential.access_key)
     key = _verify_v4(request, parsed, amz_date, payload_hash, secret, query_without=None)
     signer = ChunkSigner(key, amz_date, parsed.credential.scope, parsed.signature)
     return _result(secret, 4, mode, payload_hash, headers, signer)
@@ -230,7 +221,7 @@ def _v4_presigned(request: Request, lookup: SecretLookup, region: str, now: floa
     payload_hash = request.headers.get("x-amz-content-sha256", PayloadMode.UNSIGNED.value)
     mode = _payload_mode(payload_hash)
     _check_all_signed(request.headers, parsed, presigned=True)
-    secret = _lookup(lookup, parsed.credential.access_key)
+    secret = known_secret(lookup, parsed.credential.access_key)
     key = _verify_v4(request, parsed, presigned.amz_date, payload_hash, secret,
                      query_without="X-Amz-Signature")
     signer = ChunkSigner(key, presigned.amz_date, parsed.credential.scope, parsed.signature)
@@ -332,7 +323,7 @@ def _v2_header(request: Request, authorization: str, lookup: SecretLookup, now: 
     given_time, epoch = request_time(request.headers)
     check_skew(epoch, given_time, now)
     date_line = "" if "x-amz-date" in request.headers else request.headers.get("date", "")
-    secret = _lookup(lookup, parsed.access_key)
+    secret = known_secret(lookup, parsed.access_key)
     _verify_v2(request, secret, parsed.signature, date_line, virtual_bucket)
     return _v2_result(secret, request.headers)
 
@@ -340,7 +331,7 @@ def _v2_header(request: Request, authorization: str, lookup: SecretLookup, now: 
 def _v2_presigned(request: Request, lookup: SecretLookup, now: float,
                   virtual_bucket: str | None) -> AuthResult:
     presigned = parse_v2_presigned(request.query, now)
-    secret = _lookup(lookup, presigned.authorization.access_key)
+    secret = known_secret(lookup, presigned.authorization.access_key)
     # An unencoded `+` in the base64 signature arrives as a space once the query is decoded.
     signature = presigned.authorization.signature.replace(" ", "+")
     _verify_v2(request, secret, signature, presigned.expires, virtual_bucket)

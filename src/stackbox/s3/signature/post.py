@@ -9,15 +9,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from stackbox.auth import Ec2Secret
 from stackbox.s3.errors import S3Error
 from stackbox.s3.signature.canonical import ALGORITHM_V4, parse_amz_date
 from stackbox.s3.signature.header import check_v4_scope, parse_credential
 from stackbox.s3.signature.keys import sign, signing_key
+from stackbox.s3.signature.secrets import SecretLookup, known_secret
 
-SecretLookup = Callable[[str], Ec2Secret | None]
 _V4_FIELDS = ("x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature")
 
 
@@ -45,13 +45,6 @@ def _required(fields: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _lookup(lookup: SecretLookup, access_key: str) -> Ec2Secret:
-    secret = lookup(access_key)
-    if secret is None:
-        raise S3Error("InvalidAccessKeyId", AWSAccessKeyId=access_key)
-    return secret
-
-
 def _v4_signer(fields: Mapping[str, str], lookup: SecretLookup, region: str) -> Ec2Secret:
     algorithm = _required(fields, "x-amz-algorithm")
     if algorithm != ALGORITHM_V4:
@@ -66,7 +59,7 @@ def _v4_signer(fields: Mapping[str, str], lookup: SecretLookup, region: str) -> 
     check_v4_scope(credential, region=region, amz_date=amz_date)
     policy = _required(fields, "policy")
     given = _required(fields, "x-amz-signature")
-    secret = _lookup(lookup, credential.access_key)
+    secret = known_secret(lookup, credential.access_key)
     key = signing_key(secret.secret, credential.date, credential.region, credential.service)
     if not hmac.compare_digest(sign(key, policy).encode(), given.encode("utf-8", "replace")):
         raise _mismatch(secret.access, policy, given)
@@ -77,7 +70,7 @@ def _v2_signer(fields: Mapping[str, str], lookup: SecretLookup) -> Ec2Secret:
     access_key = _required(fields, "awsaccesskeyid")
     policy = _required(fields, "policy")
     given = _required(fields, "signature")
-    secret = _lookup(lookup, access_key)
+    secret = known_secret(lookup, access_key)
     digest = hmac.new(secret.secret.encode("utf-8"), policy.encode("utf-8"), hashlib.sha1).digest()
     if not hmac.compare_digest(base64.b64encode(digest), given.encode("utf-8", "replace")):
         raise _mismatch(access_key, policy, given)

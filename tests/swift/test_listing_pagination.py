@@ -41,6 +41,8 @@ def expected(names: Iterable[str], prefix: str, delimiter: str, marker: str, end
             continue
         at = name.find(delimiter, len(prefix)) if delimiter else -1
         entry = name if at < 0 else name[: at + len(delimiter)]
+        if entry != name and entry == marker:
+            continue  # Swift never lists the subdir a client passed back as its marker
         if entry not in entries:
             entries.append(entry)
     return entries

@@ -194,7 +194,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         head_in_progress = self._reading_head
         heads_begun = self._heads_begun
-        if self._between_requests and not data.isascii():
+        if self._between_requests:
             data = _escape_request_line(data)
         super().data_received(data)
         if self.transport.is_closing():
@@ -309,8 +309,10 @@ def _escape_request_line(data: bytes) -> bytes:
     past ASCII of the chunk's first line are percent-encoded, which names the same path. Only a line
     that starts a chunk is seen (clients write a request head at once)."""
     end = data.find(b"\n")
-    line, rest = (data, b"") if end < 0 else (data[:end], data[end:])
-    return b"".join(b"%%%02X" % byte if byte > 0x7F else bytes((byte,)) for byte in line) + rest
+    line = data if end < 0 else data[:end]
+    if line.isascii():  # the usual case, also when a binary body follows the head in the same chunk
+        return data
+    return b"".join(b"%%%02X" % byte if byte > 0x7F else bytes((byte,)) for byte in line) + data[len(line):]
 
 
 def bounded_protocol(limits: ConnectionLimits) -> type[BoundedHttpToolsProtocol]:

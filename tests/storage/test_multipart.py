@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stackbox.sqlite import connect
+from stackbox.sql import connect
 from stackbox.storage.checksums import checksum_of
 from stackbox.storage.engine import Engine
 from stackbox.storage.types import (

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from stackbox.sqlite import connect, transaction
+from stackbox.sql import connect, transaction
 
 Row = sqlite3.Row
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from stackbox.sqlite import connect
+from stackbox.sql import connect
 from stackbox.storage.space import as_insufficient_storage
 
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from stackbox.sqlite import connect, transaction
+from stackbox.sql import connect, transaction
 from stackbox.storage.codec import (
     decode_attrs,
     decode_extents,

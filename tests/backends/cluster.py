@@ -4,10 +4,12 @@
 `stackbox` superuser with a generated password;
 `CephCluster` is a one-node Ceph cluster on loopback: one mon, one mgr and one bluestore OSD on a
 sparse file (memstore's space accounting overflows, so it cannot be used), pools of size 1, cephx
-with generated keys.
+with generated keys;
+`RadosGateway` is Ceph's own S3 gateway (radosgw, beast frontend) on such a cluster, on a free
+loopback port, with one S3 user (the peer of bench/scaleout.py).
 Both run their daemons in the foreground as our children, remember exactly those processes and
-stop them (and only them) in `stop`. `python tests/backends/cluster.py ceph|postgres` starts one
-by hand and keeps it up until Ctrl-C.
+stop them (and only them) in `stop`. `python tests/backends/cluster.py ceph|postgres|radosgw` starts
+one by hand and keeps it up until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+RADOSGW_BINARIES = ("radosgw", "radosgw-admin")
 CEPH_BINARIES = ("ceph-mon", "ceph-mgr", "ceph-osd", "ceph", "monmaptool", "ceph-authtool")
 #: How long a cluster may take to become usable before the fixture gives up.
 START_TIMEOUT = 120.0
@@ -220,6 +223,9 @@ osd_pool_default_size = 1
 osd_pool_default_min_size = 1
 osd_pool_default_pg_num = 8
 osd_pool_default_pgp_num = 8
+# Pools keep the placement groups they were made with (the autoscaler would split or merge them
+# under a running test or benchmark).
+osd_pool_default_pg_autoscale_mode = off
 osd_crush_chooseleaf_type = 0
 mon_allow_pool_size_one = true
 mon_allow_pool_delete = true
@@ -268,9 +274,9 @@ class CephCluster:
     def ceph(self, *args: str, timeout: float = 60.0) -> str:
         return _run(["ceph", "-c", str(self.conf), "--connect-timeout", "20", *args], timeout=timeout)
 
-    def create_pool(self, name: str, pg_num: int = 8) -> None:
+    def create_pool(self, name: str, pg_num: int = 8, application: str = "stackbox") -> None:
         self.ceph("osd", "pool", "create", name, str(pg_num))
-        self.ceph("osd", "pool", "application", "enable", name, "stackbox")
+        self.ceph("osd", "pool", "application", "enable", name, application)
 
     def _start(self) -> None:
         fsid = str(uuid.uuid4())
@@ -344,19 +350,116 @@ class CephCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+# -- radosgw ------------------------------------------------------------------------------------
+
+#: The pools a default zone's radosgw uses, created up front (size 1, as every pool here) so that
+#: its start does not wait on placement groups it creates itself one by one.
+RGW_POOLS = (".rgw.root", "default.rgw.control", "default.rgw.meta", "default.rgw.log",
+             "default.rgw.buckets.index", "default.rgw.buckets.data", "default.rgw.buckets.non-ec")
+
+
+@dataclass
+class RadosGateway:
+    """radosgw serving S3 on 127.0.0.1:`port` from `cluster`, with one user (`access_key`,
+    `secret_key`); `stop` ends the daemon only (the cluster and its pools stay)."""
+
+    cluster: CephCluster
+    port: int
+    access_key: str = field(default_factory=lambda: secrets.token_hex(10).upper())
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
+    daemons: Daemons = field(default_factory=Daemons)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def name(self) -> str:
+        """Its cephx user and conf section (one per gateway: several may share a cluster)."""
+        return f"rgw.gateway-{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.cluster.root / "log" / f"{self.name}.out"
+
+    @classmethod
+    def start(cls, cluster: CephCluster, options: dict[str, str] | None = None) -> RadosGateway:
+        """Start radosgw (extra `options` go to its conf section) and make its user; waits at most
+        START_TIMEOUT, then raises with the end of its log."""
+        missing = [name for name in RADOSGW_BINARIES if shutil.which(name) is None]
+        if missing:
+            raise Unavailable(f"radosgw is not installed (missing {', '.join(missing)}; "
+                              "`make test` installs Debian's radosgw)")
+        gateway = cls(cluster, free_port())
+        try:
+            gateway._start(options or {})
+        except BaseException as error:
+            gateway.stop()
+            if isinstance(error, (RuntimeError, TimeoutError)):
+                raise RuntimeError(f"radosgw did not start: {error}\n{gateway.log_tail()}") from error
+            raise
+        return gateway
+
+    def _start(self, options: dict[str, str]) -> None:
+        existing = self.cluster.ceph("osd", "pool", "ls").split()
+        for pool in RGW_POOLS:
+            if pool not in existing:
+                self.cluster.create_pool(pool, application="rgw")
+        self.cluster.wait_clean()
+        conf = self.cluster.add_client(self.name, "mon", "allow rw", "osd", "allow rwx", "mgr", "allow rw")
+        data = self.cluster.root / "rgw"
+        data.mkdir(exist_ok=True)
+        section = {"rgw_frontends": f"beast endpoint=127.0.0.1:{self.port}", "rgw_data": str(data),
+                   **options}
+        with open(conf, "a") as handle:
+            handle.write(f"\n[client.{self.name}]\n")
+            handle.writelines(f"{name} = {value}\n" for name, value in section.items())
+        self.daemons.spawn(["radosgw", "-f", "-c", str(conf), "-n", f"client.{self.name}"], self.log)
+        _wait_until(self._answers, "radosgw", self.daemons)
+        _run(["radosgw-admin", "-c", str(self.cluster.conf), "user", "create", "--uid", self.name,
+              "--display-name", self.name, "--access-key", self.access_key, "--secret", self.secret_key])
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as connection:
+                connection.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                return connection.recv(16).startswith(b"HTTP/1.1 ")
+        except OSError:
+            return False
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The end of its output and of its own log file."""
+        tails = []
+        for path in (self.log, self.cluster.root / "log" / f"client.{self.name}.log"):
+            with contextlib.suppress(OSError):
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                tails.append(f"{path}:\n" + "\n".join(line for line in tail if line))
+        return "\n".join(tails) or "(no radosgw log)"
+
+    def stop(self) -> None:
+        self.daemons.stop()
+
+
 def main(argv: list[str]) -> int:
     kind = argv[1] if len(argv) > 1 else "ceph"
     began = time.monotonic()
     cluster: CephCluster | PostgresCluster
     cluster = PostgresCluster.start() if kind == "postgres" else CephCluster.start()
     print(f"{kind} ready in {time.monotonic() - began:.1f} s: {cluster.root}", flush=True)
-    if isinstance(cluster, CephCluster):
-        print(cluster.ceph("-s"), flush=True)
+    gateway = None
     try:
+        if isinstance(cluster, CephCluster):
+            print(cluster.ceph("-s"), flush=True)
+            if kind == "radosgw":
+                gateway = RadosGateway.start(cluster)
+                print(f"radosgw: {gateway.endpoint} access key {gateway.access_key} "
+                      f"secret key {gateway.secret_key}", flush=True)
         signal.pause()
     except KeyboardInterrupt:
         pass
     finally:
+        if gateway is not None:
+            gateway.stop()
         cluster.stop()
     return 0
 

@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test lint bench fuzz soak clean install compat
+.PHONY: serve test lint bench bench-scaleout fuzz soak clean install compat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,20 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-bench: $(TEST_STAMP)
+define INSTALL_WRK
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null 2>&1 || \
 	  (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null)
+endef
+
+bench: $(TEST_STAMP)
+	$(INSTALL_WRK)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## stackbox on PostgreSQL + RADOS against Ceph's radosgw on the same throwaway one-node cluster
+## (issue 12): 4 KiB PUT/GET/HEAD/DELETE and 64 MiB PUT/GET, medians and ratios, ~8 min.
+bench-scaleout: $(TEST_STAMP)
+	$(INSTALL_WRK)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python bench/scaleout.py $(BENCH_ARGS)
 
 ## The request-parser fuzzers (tests/fuzz) with many examples; `make test` runs them briefly.
 fuzz: $(TEST_STAMP)

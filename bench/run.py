@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -529,14 +529,15 @@ def generator_ceilings(target: Target, duration: float) -> tuple[float, float]:
 
 # ---------------------------------------------------------------- targets
 
-def start_stackbox(workers: int) -> Target:
+def start_stackbox(workers: int, serve_args: Sequence[str] = (), name: str = "stackbox") -> Target:
+    """A stackbox server of its own (`serve_args`: more `stackbox serve` flags) and an EC2 pair."""
     import keystoneauth1.identity.v3 as v3
     from keystoneauth1.session import Session
 
     from cloud import start_cloud
 
     data_dir = Path(tempfile.mkdtemp(prefix="stackbox-bench-")) / "data"
-    cloud = start_cloud(data_dir, workers=workers)
+    cloud = start_cloud(data_dir, workers=workers, extra_args=serve_args, timeout=120)
     auth = v3.Password(auth_url=cloud.auth_url, username="admin", password=cloud.admin_password,
                        project_name="admin", user_domain_id="default", project_domain_id="default")
     session = Session(auth=auth)
@@ -549,7 +550,7 @@ def start_stackbox(workers: int) -> Target:
         cloud.stop()
         shutil.rmtree(data_dir.parent, ignore_errors=True)
 
-    return Target("stackbox", "127.0.0.1", cloud.object_port, created["access"], created["secret"],
+    return Target(name, "127.0.0.1", cloud.object_port, created["access"], created["secret"],
                   f"{cloud.object_url}/v1/AUTH_{project_id}", session.get_token() or "", stop=stop,
                   supervisor_pid=cloud.process.pid)
 

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +88,7 @@ class RunningCloud:
 
 def start_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None = None,
                 object_port: int | None = None, extra_env: dict[str, str] | None = None,
-                timeout: float = 60.0) -> RunningCloud:
+                timeout: float = 60.0, extra_args: Sequence[str] = ()) -> RunningCloud:
     identity_port = identity_port or free_port()
     object_port = object_port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +99,7 @@ def start_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None =
         process = subprocess.Popen(
             [str(BIN / "stackbox"), "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
              "--identity-port", str(identity_port), "--object-port", str(object_port),
-             "--workers", str(workers)],
+             "--workers", str(workers), *extra_args],
             stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
     cloud = RunningCloud(data_dir, identity_port, object_port, process, log_path)

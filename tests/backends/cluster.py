@@ -147,17 +147,19 @@ class PostgresCluster:
         return f"postgresql://stackbox:{self.password}@127.0.0.1:{self.port}/postgres"
 
     @classmethod
-    def start(cls, root: Path | None = None) -> PostgresCluster:
+    def start(cls, root: Path | None = None, durable: bool = False) -> PostgresCluster:
+        """`durable`: PostgreSQL's own fsync and commit settings (for benchmarks), instead of the
+        tests' fsync off."""
         bin_dir = postgres_bin_dir()
         cluster = cls(root or Path(tempfile.mkdtemp(prefix="stackbox-pg-")), free_port(), _postgres_user())
         try:
-            cluster._start(bin_dir)
+            cluster._start(bin_dir, durable)
         except BaseException:
             cluster.stop()
             raise
         return cluster
 
-    def _start(self, bin_dir: Path) -> None:
+    def _start(self, bin_dir: Path, durable: bool) -> None:
         self.bin_dir = bin_dir
         data = self.root / "data"
         password_file = self.root / "password"
@@ -174,8 +176,10 @@ class PostgresCluster:
         finally:
             password_file.unlink()
         settings = {"listen_addresses": "127.0.0.1", "port": str(self.port),
-                    "unix_socket_directories": str(self.root), "fsync": "off", "synchronous_commit": "off",
-                    "full_page_writes": "off", "max_connections": "200", "shared_buffers": "64MB"}
+                    "unix_socket_directories": str(self.root), "max_connections": "200",
+                    "shared_buffers": "64MB"}
+        if not durable:
+            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
         argv = [str(bin_dir / "postgres"), "-D", str(data)]
         for name, value in settings.items():
             argv += ["-c", f"{name}={value}"]

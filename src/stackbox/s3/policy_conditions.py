@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,15 +51,23 @@ Matcher = Callable[[str, Any], bool]
 class Wildcard:
     """AWS's `*` (any run) and `?` (any one character); nothing else is special.
 
-    Matched in time proportional to pattern times value (a regular expression backtracks: `a*a*a*a*b`
-    against a long key took seconds per request, more stars any time at all).
+    The pattern is split at its stars into fixed-length pieces, matched leftmost-first by the string
+    methods (C speed: evaluating a 20-statement policy character by character in Python cost a small
+    PUT ~60 us). Leftmost-first is exact for fixed-length pieces and takes time proportional to
+    pattern times value at worst (a regular expression backtracks: `a*a*a*a*b` against a long key
+    took seconds per request, more stars any time at all).
     """
 
-    __slots__ = ("_ignore_case", "_pattern")
+    __slots__ = ("_first", "_ignore_case", "_last", "_middle", "_minimum", "_pattern", "_starred")
 
     def __init__(self, pattern: str, *, ignore_case: bool = False) -> None:
         self._pattern = pattern.casefold() if ignore_case else pattern
         self._ignore_case = ignore_case
+        pieces = [_piece(text) for text in self._pattern.split("*")]
+        self._starred = len(pieces) > 1
+        self._first, self._last = pieces[0], pieces[-1]
+        self._middle = tuple(piece for piece in pieces[1:-1] if piece.length)
+        self._minimum = sum(piece.length for piece in pieces) if self._starred else pieces[0].length
 
     @property
     def fixed(self) -> bool:
@@ -66,34 +75,87 @@ class Wildcard:
         return "*" not in self._pattern and "?" not in self._pattern
 
     def fullmatch(self, value: str) -> bool:
-        pattern = self._pattern
         if self._ignore_case:
             value = value.casefold()
-        p = v = 0
-        star = resume = -1
-        while v < len(value):
-            if p < len(pattern) and pattern[p] == "*":
-                star, resume = p, v
-                p += 1
-            elif p < len(pattern) and pattern[p] in ("?", value[v]):
-                p += 1
-                v += 1
-            elif star >= 0:
-                resume += 1
-                p, v = star + 1, resume
-            else:
+        if not self._starred:
+            return len(value) == self._minimum and self._first.at(value, 0)
+        end = len(value) - self._last.length
+        if len(value) < self._minimum or not self._first.at(value, 0) or not self._last.at(value, end):
+            return False
+        position = self._first.length
+        for piece in self._middle:
+            found = piece.find(value, position, end)
+            if found < 0:
                 return False
-        return all(char == "*" for char in pattern[p:])
+            position = found + piece.length
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A run of a pattern between stars: literal text, or a fixed-length expression when it holds `?`."""
+
+    text: str
+    expression: re.Pattern[str] | None
+
+    @property
+    def length(self) -> int:
+        return len(self.text)
+
+    def at(self, value: str, position: int) -> bool:
+        if self.expression is None:
+            return value.startswith(self.text, position)
+        return self.expression.match(value, position) is not None
+
+    def find(self, value: str, start: int, end: int) -> int:
+        """The first position in [start, end - length] where the piece matches; -1 if none."""
+        if self.expression is None:
+            return value.find(self.text, start, end)
+        found = self.expression.search(value, start, end)
+        return found.start() if found is not None else -1
+
+
+def _piece(text: str) -> _Piece:
+    if "?" not in text:
+        return _Piece(text, None)
+    return _Piece(text, re.compile(".".join(re.escape(part) for part in text.split("?")), re.DOTALL))
 
 
 class AnyWildcard:
-    """Any of several wildcard patterns (a statement's Action or Resource list)."""
+    """Any of several wildcard patterns (a statement's Action or Resource list). The usual shapes are
+    answered by one string operation each: whole names (`arn:aws:s3:::bucket`) by a set, and names
+    ending in their only star (`arn:aws:s3:::bucket/*`, `s3:Get*`) by one `startswith` of them all."""
+
+    __slots__ = ("_exact", "_ignore_case", "_others", "_prefixes")
 
     def __init__(self, patterns: Sequence[str], *, ignore_case: bool = False) -> None:
-        self._patterns = [Wildcard(pattern, ignore_case=ignore_case) for pattern in patterns]
+        self._ignore_case = ignore_case
+        exact: set[str] = set()
+        prefixes: list[str] = []
+        others: list[Wildcard] = []
+        for pattern in patterns:
+            if ignore_case:
+                pattern = pattern.casefold()
+            if not _special(pattern):
+                exact.add(pattern)
+            elif pattern.endswith("*") and not _special(pattern[:-1]):
+                prefixes.append(pattern[:-1])
+            else:
+                others.append(Wildcard(pattern))
+        self._exact = frozenset(exact)
+        self._prefixes = tuple(prefixes)
+        self._others = tuple(others)
 
     def fullmatch(self, value: str) -> bool:
-        return any(pattern.fullmatch(value) for pattern in self._patterns)
+        if self._ignore_case:
+            value = value.casefold()
+        if value in self._exact or value.startswith(self._prefixes):
+            return True
+        return any(pattern.fullmatch(value) for pattern in self._others)
+
+
+def _special(text: str) -> bool:
+    return "*" in text or "?" in text
 
 
 def wildcard(pattern: str, *, ignore_case: bool = False) -> Wildcard:

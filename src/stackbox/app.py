@@ -21,7 +21,8 @@ class Cloud:
         self.settings = settings
         self.counter = SharedCounter(settings.data_dir / "auth-epoch")
         self.identity = IdentityService(settings, self.counter)
-        self.storage = Engine(settings.data_dir, fsync=settings.fsync, reserve_bytes=settings.reserve_bytes)
+        self.storage = Engine(settings.data_dir, fsync=settings.fsync, reserve_bytes=settings.reserve_bytes,
+                              blobs_url=settings.blobs_url)
 
 
 def create_app(settings: Settings) -> ASGIApp:

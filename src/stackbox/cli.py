@@ -18,6 +18,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         workers=getattr(args, "workers", None),
         public_host=getattr(args, "public_host", None),
         s3_global_bucket_names=getattr(args, "s3_global_bucket_names", None),
+        blobs_url=getattr(args, "blobs", None),
     )
 
 
@@ -53,16 +54,23 @@ def cmd_openrc(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from stackbox.identity.bootstrap import bootstrap
     from stackbox.server import serve
+    from stackbox.storage.blob_backend import check_backend_url
     from stackbox.storage.engine import Engine
     from stackbox.storage.types import SchemaTooNew
 
     settings = _settings(args)
     # Recovery first: it deletes leftovers before anything writes, so a full disk can start. It also
-    # upgrades the catalog of an earlier release, and refuses one a newer release wrote.
+    # upgrades the catalog of an earlier release, and refuses one a newer release wrote. Its
+    # connection to a remote blob backend is closed before the workers fork (each opens its own).
     try:
-        Engine.recover(settings.data_dir)
-    except SchemaTooNew as error:
+        check_backend_url(settings.blobs_url)
+        Engine.recover(settings.data_dir, settings.blobs_url)
+    except (SchemaTooNew, ValueError) as error:
         print(f"stackbox: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"stackbox: cannot reach the blob backend {settings.blobs_url}: {error}",
+              file=sys.stderr)
         return 1
     result = bootstrap(settings)
 
@@ -73,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"  object store (Swift):   {settings.object_url}/v1/AUTH_<project_id>",
             f"  S3:                     {settings.object_url}  (region {settings.s3_region})",
             f"  data:                   {settings.data_dir}",
+            *([f"  object data:            {settings.blobs_url}"] if settings.blobs_url != "file" else []),
             f"  workers:                {settings.workers}",
         ]
         if result.admin_password:
@@ -121,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run identity, Swift and S3 in the foreground")
     _add_common(serve)
     serve.add_argument("--workers", type=int, help="worker processes (STACKBOX_WORKERS, CPU count)")
+    serve.add_argument("--blobs", metavar="URL",
+                       help="where object data lives: file (DATA_DIR/blobs) or "
+                            "rados://POOL?conf=PATH&id=USER&namespace=NS (STACKBOX_BLOBS, file)")
     serve.add_argument("--s3-global-bucket-names", action="store_true", default=None,
                        help="one bucket namespace for all projects, as AWS (STACKBOX_S3_GLOBAL_BUCKET_NAMES)")
     serve.set_defaults(func=cmd_serve)

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+#: Settings whose environment variable is not STACKBOX_<FIELD NAME>.
+_ENV_NAMES = {"blobs_url": "BLOBS"}
+
 
 def _env(name: str, default: Any) -> Any:
-    raw = os.environ.get(f"STACKBOX_{name.upper()}")
+    raw = os.environ.get(f"STACKBOX_{_ENV_NAMES.get(name, name).upper()}")
     if raw is None:
         return default
     if isinstance(default, bool):
@@ -24,6 +27,9 @@ def _env(name: str, default: Any) -> Any:
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("./stackbox-data")
+    #: where object data lives: `file` (DATA_DIR/blobs) or `rados://POOL?conf=PATH&id=USER&namespace=NS`
+    #: (a Ceph RADOS pool every node shares); env STACKBOX_BLOBS
+    blobs_url: str = "file"
     host: str = "127.0.0.1"
     identity_port: int = 5000
     object_port: int = 8080
@@ -61,8 +67,8 @@ class Settings:
     forwarded_allow_ips: str = ""
     #: connections one worker process holds at most; further ones are answered 503 and closed
     max_connections: int = 1000
-    #: object data is refused (507) while the data dir's file system has less free space than this,
-    #: which keeps room for metadata commits, deletes and start-up recovery
+    #: object data is refused (507) while the data dir's file system (or the RADOS cluster) has less
+    #: free space than this, which keeps room for metadata commits, deletes and start-up recovery
     reserve_bytes: int = 64 << 20
     #: Swift proxy's `cors_allow_origin`: origins (comma-separated) every container allows
     cors_allow_origin: str = ""

@@ -128,7 +128,7 @@ async def test_concurrent_puts_with_one_losing_precondition(engine: Engine) -> N
         assert await read_all(engine, engine.head_object(ACCOUNT, "box", f"k{i}")) == b"v%d" % i
     assert await read_all(engine, engine.head_object(ACCOUNT, "box", "taken")) == b"old"
     assert engine.get_container(ACCOUNT, "box").object_count == 21
-    assert len(list(engine._blobs.stored_ids())) == 0  # the rejected body's blob is gone
+    assert len(list(engine._blobs.scan())) == 0  # the rejected body's blob is gone
 
 
 async def test_a_write_into_a_deleted_and_recreated_container_fails(engine: Engine) -> None:
@@ -167,7 +167,7 @@ async def test_puts_follow_containers_deleted_and_recreated_by_another_worker(en
         other_worker.delete_container(ACCOUNT, "box")
         with pytest.raises(NoSuchContainer):
             await engine.put_object(ACCOUNT, "box", "k", chunks(BIG))
-        assert list(engine._blobs.stored_ids()) == []
+        assert list(engine._blobs.scan()) == []
         other_worker.create_container("AUTH_elsewhere", "taken")  # may take the old id
         other_worker.create_container(ACCOUNT, "box")
         await engine.put_object(ACCOUNT, "box", "k", chunks(b"new"))

@@ -42,7 +42,7 @@ async def upload_three(engine: Engine, key: str = "mp",
 
 
 def blob_count(engine: Engine) -> int:
-    return len(list(engine._blobs.stored_ids()))
+    return len(list(engine._blobs.scan()))
 
 
 async def test_complete_builds_the_object_without_copying(engine: Engine) -> None:
@@ -96,7 +96,7 @@ async def test_abort_and_expiry_free_parts(engine: Engine) -> None:
     assert engine.expire_uploads(time.time() - 3600) == 0
     assert engine.expire_uploads(time.time() + 1) == 1
     engine.collect_garbage(grace=0)
-    assert blob_count(engine) == 0 and os.listdir(engine._blobs.tmp) == []
+    assert blob_count(engine) == 0 and os.listdir(engine._blobs.store.tmp) == []
 
 
 async def test_part_verification(engine: Engine) -> None:

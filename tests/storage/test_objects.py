@@ -37,7 +37,7 @@ BIG = os.urandom(3 * 1024 * 1024 + 17)
 
 
 def blob_files(engine: Engine) -> list[str]:
-    return list(engine._blobs.stored_ids())
+    return list(engine._blobs.scan())
 
 
 @pytest.mark.parametrize("data", [b"", b"small", BIG], ids=["empty", "inline", "blob"])
@@ -91,7 +91,7 @@ async def test_failed_body_leaves_old_object_and_no_garbage(engine: Engine, size
     with pytest.raises(ConnectionResetError):
         await engine.put_object(ACCOUNT, "box", "k", failing_body(BIG[:size]))
     assert await read_all(engine, engine.head_object(ACCOUNT, "box", "k")) == b"old"
-    assert blob_files(engine) == [] and os.listdir(engine._blobs.tmp) == []
+    assert blob_files(engine) == [] and os.listdir(engine._blobs.store.tmp) == []
 
 
 @pytest.mark.parametrize(("checks", "error"), [
@@ -109,7 +109,7 @@ async def test_verification_failures_change_nothing(engine: Engine, checks: Writ
     with pytest.raises(error):
         await engine.put_object(ACCOUNT, "box", "k", chunks(BIG), checks=checks)
     assert await read_all(engine, engine.head_object(ACCOUNT, "box", "k")) == b"old"
-    assert blob_files(engine) == [] and os.listdir(engine._blobs.tmp) == []
+    assert blob_files(engine) == [] and os.listdir(engine._blobs.store.tmp) == []
 
 
 async def test_checksums_verified_and_stored(engine: Engine) -> None:

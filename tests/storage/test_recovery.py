@@ -29,7 +29,7 @@ async def test_recover_removes_leftovers_and_keeps_data(tmp_path: Path) -> None:
     await engine.put_object(ACCOUNT, "box", "freed", chunks(os.urandom(100_000)))
     engine.delete_object(ACCOUNT, "box", "freed")
     (tmp_path / "tmp" / "half-written").write_bytes(b"partial")
-    orphan = engine._blobs.path("ab" * 16)
+    orphan = engine._blobs.store.path("ab" * 16)
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"renamed but never committed")
     engine.close()
@@ -38,7 +38,7 @@ async def test_recover_removes_leftovers_and_keeps_data(tmp_path: Path) -> None:
 
     assert (report.temp_files, report.orphan_blobs, report.freed_blobs) == (1, 1, 1)
     engine = Engine(tmp_path)
-    assert list(engine._blobs.stored_ids()) == [kept.extents[0].blob_id]
+    assert list(engine._blobs.scan()) == [kept.extents[0].blob_id]
     data = await read_all(engine, engine.head_object(ACCOUNT, "box", "kept"))
     assert hashlib.md5(data).hexdigest() == kept.etag
 
@@ -98,7 +98,7 @@ async def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(tmp_p
         await check_acknowledged_writes_survived(engine, acknowledged)
         await check_nothing_partial_is_visible(engine)
         assert os.listdir(tmp_path / "tmp") == []
-        assert set(engine._blobs.stored_ids()) == engine._catalog.known_blobs()
+        assert set(engine._blobs.scan()) == engine._catalog.known_blobs()
     finally:
         engine.close()
 

@@ -33,7 +33,7 @@ SSE_S3 = ObjectAttrs(encryption=Encryption("AES256"))
 
 
 def blob_path(engine: Engine, obj: ObjectInfo) -> Path:
-    return engine._blobs.path(obj.extents[0].blob_id or "")
+    return engine._blobs.store.path(obj.extents[0].blob_id or "")
 
 
 async def put(engine: Engine, key: str, data: bytes, attrs: ObjectAttrs = SSE_S3) -> ObjectInfo:

@@ -56,6 +56,6 @@ async def test_kill_9_during_versioned_writes_loses_no_acknowledged_version(tmp_
             assert hashlib.md5(data).hexdigest() == entry.etag
         assert sum(entry.latest for entry in listed) == len({entry.key for entry in listed})
         assert os.listdir(tmp_path / "tmp") == []
-        assert set(engine._blobs.stored_ids()) == engine._catalog.known_blobs()
+        assert set(engine._blobs.scan()) == engine._catalog.known_blobs()
     finally:
         engine.close()

@@ -5,13 +5,16 @@ of blobs, and which blobs are in use is the metadata's business (references, fre
 periods). A backend only stores, reads, deletes and lists blobs. Implementations: local files
 (`file_blobs.FileBlobs`, over `blobs.BlobStore`) and Ceph RADOS (`rados_blobs.RadosBlobs`).
 
-Every method may block (disk or network I/O): the engine calls them from worker threads, never on
-the event loop. A writer is used by one thread at a time; the backend itself by many at once.
+Every method may block (disk or network I/O). The engine calls a `remote` backend only from worker
+threads, never on the event loop; the file backend's short calls (an open, a pread from the page
+cache, an unlink) stay inline where that measured faster (see `engine.THREAD_READ_MIN`). A writer is
+used by one thread at a time; the backend itself by many at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 #: Reads yield chunks of at most this many bytes unless the caller asks for another size.
@@ -40,6 +43,10 @@ class BlobWriter(Protocol):
     def write_all(self, pieces: Sequence[bytes | memoryview]) -> None:
         """Append `pieces` in order (one call per batch: fewer system calls or round trips)."""
 
+    def flush(self) -> None:
+        """Start making what was written so far durable, so that `commit` has less left to do (it
+        may do nothing). Called now and then from another thread while writes go on."""
+
     def commit(self) -> None:
         """Make the blob durable and visible under `blob_id`."""
 
@@ -49,12 +56,23 @@ class BlobWriter(Protocol):
 
 @runtime_checkable
 class BlobBackend(Protocol):
+    #: Blobs live on the network, shared with other nodes: every call takes a round trip (the
+    #: engine never makes one on the event loop), and recovery only removes what is old enough
+    #: that no other node can still be committing it. False: local files, read inline.
+    remote: bool
+
     def open_writer(self) -> BlobWriter: ...
 
     def read(self, blob_id: str, offset: int, length: int, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
         """The bytes [offset, offset + length) of a committed blob, streamed in chunks of at most
         `chunk_size`. Raises `DataUnavailable` (possibly after some chunks) when the blob is
         missing or shorter than the range."""
+
+    def size(self, blob_id: str) -> int:
+        """The length of a committed blob; `DataUnavailable` if there is none."""
+
+    def written_at(self, blob_id: str) -> float:
+        """When a committed blob was written (a UNIX time); `DataUnavailable` if there is none."""
 
     def delete(self, blob_id: str) -> None:
         """Remove a committed blob entirely; a blob that is already gone is not an error."""
@@ -71,3 +89,29 @@ class BlobBackend(Protocol):
         """Raise `InsufficientStorage` unless `incoming` more bytes leave the configured reserve free."""
 
     def close(self) -> None: ...
+
+
+def open_backend(url: str, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0) -> BlobBackend:
+    """The backend `url` names: `file` (blobs under `data_dir`), or `rados://POOL?conf=PATH&id=USER&namespace=NS`
+    (connects now: call it in each process, after forking). ValueError for any other URL."""
+    if url == "file":
+        from stackbox.storage.file_blobs import FileBlobs
+
+        return FileBlobs(data_dir, fsync=fsync, reserve_bytes=reserve_bytes)
+    if url.startswith("rados:"):
+        from stackbox.storage.rados_blobs import RadosBlobs
+
+        return RadosBlobs.from_url(url, reserve_bytes=reserve_bytes)
+    raise ValueError(f"unknown blob backend {url!r}: expected 'file' or 'rados://POOL?conf=PATH&id=USER'")
+
+
+def check_backend_url(url: str) -> None:
+    """ValueError unless `url` names a blob backend (without connecting to it)."""
+    if url == "file":
+        return
+    if url.startswith("rados:"):
+        from stackbox.storage.rados_blobs import RadosTarget
+
+        RadosTarget.parse(url)
+        return
+    raise ValueError(f"unknown blob backend {url!r}: expected 'file' or 'rados://POOL?conf=PATH&id=USER'")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from stackbox.storage.space import free_bytes, private_dir
@@ -38,7 +38,7 @@ class TempBlob:
             view = view[written:]
         self.size += len(data)
 
-    def write_all(self, pieces: list[bytes]) -> None:
+    def write_all(self, pieces: Sequence[bytes | memoryview]) -> None:
         """Append `pieces` with as few system calls as possible (no joining copy)."""
         views = [memoryview(piece) for piece in pieces if piece]
         while views:
@@ -104,6 +104,12 @@ class BlobStore:
     def delete(self, blob_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(blob_id))
+
+    def stat(self, blob_id: str) -> os.stat_result:
+        try:
+            return os.stat(self.path(blob_id))
+        except FileNotFoundError:
+            raise DataUnavailable(blob_id) from None
 
     def read(self, blob_id: str, offset: int, length: int, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         """The bytes [offset, offset + length) of a blob, in chunks of at most `chunk_size`."""

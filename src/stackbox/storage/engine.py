@@ -1,7 +1,7 @@
 """The storage engine shared by the S3 and Swift front ends: the only way they touch stored data.
 
-    engine = Engine(data_dir, fsync=True)          # once per worker process
-    Engine.recover(data_dir)                       # once, in the supervisor, before workers start
+    engine = Engine(data_dir, fsync=True, blobs_url="file")   # once per worker process
+    Engine.recover(data_dir, blobs_url="file")                # once, in the supervisor, before workers start
 
 Model: an account (`AUTH_<project_id>`, created implicitly) holds containers; a container holds
 objects by key. An object's data is a list of extents over immutable, reference-counted blobs (or
@@ -9,13 +9,15 @@ inline bytes for small objects), so copies, multipart completion and Swift SLO m
 data instead of copying it. Metadata calls are synchronous (SQLite point queries, tens of µs);
 streaming calls are async. Errors are the exceptions of `stackbox.storage.types`.
 
-Write path (`put_object`, `put_part`): the body streams into `DATA_DIR/tmp/` while MD5 and the
-requested checksums are computed; it is verified, fsynced and renamed under `DATA_DIR/blobs/`,
-and only then is the metadata committed in one transaction that also checks the preconditions.
-Until that commit the previous version stays visible; a failure at any point leaves no visible
-trace, and `recover()` deletes files a killed process left behind. Object writes and deletes of
-one worker that arrive together share that transaction and its fsync (`commits.GroupCommitter`);
-each is acknowledged only once the batch is durable.
+Object data lives in a `BlobBackend` (`blob_backend.py`), chosen by URL: `file` (the default:
+`DATA_DIR/blobs/`) or `rados://POOL?...` (Ceph RADOS, shared by every node). Write path
+(`put_object`, `put_part`): the body streams into a new blob (files: `DATA_DIR/tmp/`) while MD5 and
+the requested checksums are computed; it is verified and the blob committed (files: fsynced and
+renamed under `DATA_DIR/blobs/`), and only then is the metadata committed in one transaction that
+also checks the preconditions. Until that commit the previous version stays visible; a failure at
+any point leaves no visible trace, and `recover()` deletes what a killed process left behind.
+Object writes and deletes of one worker that arrive together share that transaction and its fsync
+(`commits.GroupCommitter`); each is acknowledged only once the batch is durable.
 """
 
 from __future__ import annotations
@@ -23,15 +25,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from stackbox.epoch import EpochCache, SharedCounter
-from stackbox.storage.blobs import CHUNK_SIZE, BlobStore, TempBlob
+from stackbox.storage.blob_backend import BlobBackend, BlobWriter, open_backend
+from stackbox.storage.blobs import CHUNK_SIZE
 from stackbox.storage.codec import slice_extents
 from stackbox.storage.ingest import Received, receive
 from stackbox.storage.keys import KeyService
@@ -41,6 +45,7 @@ from stackbox.storage.manifests import flatten
 from stackbox.storage.metadata import Catalog, visible
 from stackbox.storage.multipart import MultipartOperations
 from stackbox.storage.quotas import Quota, quota_of
+from stackbox.storage.reclaim import BlobDeletes
 from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.sealing import (
     check_customer_key,
@@ -60,6 +65,7 @@ from stackbox.storage.types import (
     ConditionalConflict,
     ContainerInfo,
     ContainerListing,
+    DataUnavailable,
     Deletion,
     EncryptedSegment,
     Encryption,
@@ -109,25 +115,40 @@ KNOWN_CONTAINERS = 10_000
 #: of FREED_BLOB_GRACE), at most every URGENT_PURGE_INTERVAL: deletes make room at once, as in Swift.
 LOW_SPACE_GRACE = 1.0
 URGENT_PURGE_INTERVAL = 1.0
+#: Recovery with a remote (shared) blob backend leaves alone what was written this recently: other
+#: nodes may be writing it (a write in progress touches a new stripe at least every few MiB) or be
+#: about to commit its metadata.
+REMOTE_RECOVERY_AGE = 3600.0
+
+T = TypeVar("T")
 
 log = logging.getLogger("stackbox.storage")
 
 
 @dataclass(frozen=True, slots=True)
 class RecoveryReport:
+    #: Writes that neither committed nor aborted (temp files, RADOS stripes without a head).
     temp_files: int
     orphan_blobs: int
     freed_blobs: int
 
 
 class Engine(MultipartOperations, LifecycleOperations):
-    def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0) -> None:
-        """`reserve_bytes`: free space object data must leave on the file system (else
-        InsufficientStorage), so that metadata writes and recovery never run out of it."""
+    def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0,
+                 blobs_url: str = "file") -> None:
+        """`reserve_bytes`: free space object data must leave in the blob backend (else
+        InsufficientStorage), so that metadata writes and recovery never run out of it. `blobs_url`:
+        where object data lives (see `blob_backend.open_backend`)."""
         private_dir(data_dir)
         Catalog.create_schema(data_dir / "meta.db")
         self._catalog = Catalog(data_dir / "meta.db", durable=fsync)
-        self._blobs = BlobStore(data_dir, fsync=fsync, reserve_bytes=reserve_bytes)
+        try:
+            self._blobs: BlobBackend = open_backend(blobs_url, data_dir, fsync=fsync,
+                                                    reserve_bytes=reserve_bytes)
+        except BaseException:
+            self._catalog.close()
+            raise
+        self._deletes = BlobDeletes(self._blobs)
         self._keys = KeyService(data_dir / "kms")
         self._next_purge = 0.0
         self._next_urgent_purge = 0.0
@@ -149,25 +170,35 @@ class Engine(MultipartOperations, LifecycleOperations):
                                                                              KNOWN_CONTAINERS)
 
     @classmethod
-    def recover(cls, data_dir: Path) -> RecoveryReport:
-        """Delete temp files, blob files no metadata references, and freed blobs. Only call it while
-        no other process uses the data dir (the supervisor, before forking workers). It deletes
-        files before it writes any metadata, so it also runs (and makes room) on a full disk."""
+    def recover(cls, data_dir: Path, blobs_url: str = "file") -> RecoveryReport:
+        """Delete unfinished writes, blobs no metadata references, and freed blobs. Only call it
+        while no other process of this node uses the data dir (the supervisor, before forking
+        workers). It deletes data before it writes any metadata, so it also runs (and makes room) on
+        a full disk. With a remote backend, which other nodes share, it only deletes unfinished
+        writes and unreferenced blobs older than REMOTE_RECOVERY_AGE."""
         private_dir(data_dir)
-        temp_files = BlobStore(data_dir).clear_temp()
-        engine = cls(data_dir)
+        engine = cls(data_dir, blobs_url=blobs_url)
         try:
+            blobs = engine._blobs
+            cutoff = time.time() - REMOTE_RECOVERY_AGE if blobs.remote else math.inf
+            unfinished = blobs.collect_unfinished(cutoff)
             known = engine._catalog.known_blobs()
-            orphans = [blob_id for blob_id in engine._blobs.stored_ids() if blob_id not in known]
+            orphans = [blob_id for blob_id in blobs.scan() if blob_id not in known]
+            if blobs.remote:
+                orphans = [blob_id for blob_id in orphans if _written_before(blobs, blob_id, cutoff)]
             for blob_id in orphans:
-                engine._blobs.delete(blob_id)
-            freed = engine._purge(time.time() + FREED_BLOB_GRACE)
-            return RecoveryReport(temp_files, len(orphans), freed)
+                blobs.delete(blob_id)
+            freed = engine._purge(time.time() + FREED_BLOB_GRACE, wait=True)
+            return RecoveryReport(unfinished, len(orphans), freed)
         finally:
             engine.close()
 
     def close(self) -> None:
-        self._catalog.close()
+        try:
+            self._deletes.close()
+            self._blobs.close()
+        finally:
+            self._catalog.close()
 
     # ------------------------------------------------------------------------------ accounts
 
@@ -317,7 +348,7 @@ class Engine(MultipartOperations, LifecycleOperations):
             quota.check(self._catalog.conn, ref.id, account, checks.length or 0)
         sealing, data_key = self._seal(attrs.encryption)
         attrs = dataclasses.replace(attrs, encryption=None, sealing=sealing)
-        self._make_room(checks.length or 0)
+        await self._make_room(checks.length or 0)
         with disk_full_refused():
             received = await receive(self._blobs, body, checks, data_key=data_key)
             checksum = _stored_checksum(checks, received)
@@ -562,7 +593,8 @@ class Engine(MultipartOperations, LifecycleOperations):
         return len(expired)
 
     def collect_garbage(self, grace: float = FREED_BLOB_GRACE) -> int:
-        """Delete the files of blobs unreferenced for `grace` seconds; returns how many."""
+        """Delete the data of blobs unreferenced for `grace` seconds; returns how many were found (a
+        remote backend deletes them in the background, see `reclaim.py`)."""
         return self._purge(time.time() - grace)
 
     # ------------------------------------------------------------------------------ internals
@@ -593,24 +625,49 @@ class Engine(MultipartOperations, LifecycleOperations):
                                checksum: Checksum | None, preconditions: Preconditions,
                                quota: Quota | None) -> ObjectInfo:
         new = NewObject(received.size, received.md5_hex, attrs, checksum, inline=received.inline, quota=quota)
-        temp = received.temp
+        writer = received.writer
         undo = None
-        if temp is not None:
-            await self._publish(temp)
+        if writer is not None:
+            await self._commit_blob(writer)
             new = NewObject(received.size, received.md5_hex, attrs, checksum,
-                            extents=(Extent(temp.blob_id, 0, received.size),),
-                            new_blob=(temp.blob_id, received.size), quota=quota)
-            undo = partial(self._blobs.delete, temp.blob_id)
+                            extents=(Extent(writer.blob_id, 0, received.size),),
+                            new_blob=(writer.blob_id, received.size), quota=quota)
+            undo = partial(self._delete_blob, writer.blob_id)
         info = await self._catalog.commit_object(ref, key, new, preconditions, time.time(), undo)
         self._maybe_purge()
         return info
 
-    async def _publish(self, temp: TempBlob) -> None:
+    async def _commit_blob(self, writer: BlobWriter) -> None:
+        """Commit a received blob (in a worker thread: it syncs or waits for the network); on
+        failure, or if the caller is cancelled meanwhile, the blob is removed."""
+        committing = asyncio.get_running_loop().run_in_executor(None, writer.commit)
         try:
-            await asyncio.to_thread(self._blobs.publish, temp)
+            await asyncio.shield(committing)
         except BaseException:
-            self._blobs.discard(temp)
+            if committing.done():
+                self._in_background(writer.abort)
+            else:  # cancelled: the abort must wait for the commit still running
+                committing.add_done_callback(lambda _: self._in_background(writer.abort))
             raise
+
+    def _delete_blob(self, blob_id: str) -> None:
+        """Delete a committed blob whose metadata commit failed (or will not happen)."""
+        self._in_background(self._blobs.delete, blob_id)
+
+    def _in_background(self, call: Any, *args: Any) -> None:
+        """Run a blob backend call now (local files) or in a worker thread without waiting for it
+        (remote: it is a round trip; its failure is only logged)."""
+        if not self._blobs.remote:
+            call(*args)
+            return
+        done = asyncio.get_running_loop().run_in_executor(None, call, *args)
+        done.add_done_callback(_log_failure)
+
+    async def _blob_call(self, call: Any, *args: Any) -> Any:
+        """A blob backend call: inline for local files, in a worker thread for a remote backend."""
+        if self._blobs.remote:
+            return await asyncio.to_thread(call, *args)
+        return call(*args)
 
     def _seal(self, encryption: Encryption | None) -> tuple[Sealing | None, bytes | None]:
         if encryption is None:
@@ -622,17 +679,16 @@ class Engine(MultipartOperations, LifecycleOperations):
             if extent.data is not None:
                 for offset in range(0, extent.length, CHUNK_SIZE):
                     yield extent.data[offset:offset + CHUNK_SIZE]
-            elif data_key is not None:
-                for chunk in read_plain(str(self._blobs.path(extent.blob_id or "")), extent.offset,
-                                        extent.length, data_key):
-                    yield chunk
-            elif extent.length >= THREAD_READ_MIN:
-                async for chunk in _threaded(self._blobs.read(extent.blob_id or "", extent.offset,
-                                                              extent.length)):
-                    yield chunk
             else:
-                for chunk in self._blobs.read(extent.blob_id or "", extent.offset, extent.length):
-                    yield chunk
+                blob_id = extent.blob_id or ""
+                chunks = (self._blobs.read(blob_id, extent.offset, extent.length) if data_key is None
+                          else read_plain(self._blobs, blob_id, extent.offset, extent.length, data_key))
+                if self._blobs.remote or extent.length >= THREAD_READ_MIN:
+                    async for chunk in _threaded(chunks):
+                        yield chunk
+                else:
+                    for chunk in chunks:
+                        yield chunk
 
     def _maybe_purge(self) -> None:
         now = time.monotonic()
@@ -640,30 +696,33 @@ class Engine(MultipartOperations, LifecycleOperations):
             self._next_purge = now + PURGE_INTERVAL
             self._purge(time.time() - FREED_BLOB_GRACE)
 
-    def _make_room(self, incoming: int) -> None:
+    async def _make_room(self, incoming: int) -> None:
         """Raise InsufficientStorage unless `incoming` bytes of data leave the reserve free, after
-        deleting the files that deletes freed (their grace period is cut short when space is short)."""
+        deleting the data that deletes freed (their grace period is cut short when space is short)."""
         try:
-            self._blobs.check_room(incoming)
+            await self._blob_call(self._blobs.check_room, incoming)
         except InsufficientStorage:
             now = time.monotonic()
             if now < self._next_urgent_purge:
                 raise
             self._next_urgent_purge = now + URGENT_PURGE_INTERVAL
             self._purge(time.time() - LOW_SPACE_GRACE)
-            self._blobs.check_room(incoming)
+            await self._blob_call(self._blobs.check_room, incoming)
 
-    def _purge(self, freed_before: float) -> int:
-        """Delete the files of blobs freed before `freed_before`, then forget the blobs. Forgetting
-        is a metadata write: on a full disk it waits for a later pass, the space is free already
-        (a freed blob is referenced by nothing, and nothing can reference it again)."""
+    def _purge(self, freed_before: float, *, wait: bool = False) -> int:
+        """Delete the data of blobs freed before `freed_before`, then forget the blobs (a remote
+        backend's deletes go on in the background unless `wait`: those blobs are forgotten by a
+        later pass). Forgetting is a metadata write: on a full disk it waits for a later pass, the
+        space is free already (a freed blob is referenced by nothing, and nothing can reference it
+        again). Returns how many freed blobs were found."""
         freed = self._catalog.freed_blobs(freed_before)
-        for blob_id in freed:
-            self._blobs.delete(blob_id)
+        deleted = self._deletes.delete(freed)
+        if wait:
+            deleted += self._deletes.wait()
         try:
-            self._catalog.forget_blobs(freed)
+            self._catalog.forget_blobs(deleted)
         except InsufficientStorage:
-            log.warning("disk full: %d freed blobs are forgotten on a later pass", len(freed))
+            log.warning("disk full: %d freed blobs are forgotten on a later pass", len(deleted))
         return len(freed)
 
 
@@ -675,6 +734,18 @@ async def _threaded(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         if not chunk:
             return
         yield chunk
+
+
+def _written_before(blobs: BlobBackend, blob_id: str, cutoff: float) -> bool:
+    try:
+        return blobs.written_at(blob_id) < cutoff
+    except DataUnavailable:  # deleted meanwhile
+        return False
+
+
+def _log_failure(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("a blob backend call in the background failed", exc_info=done.exception())
 
 
 def _check_key(key: str) -> None:

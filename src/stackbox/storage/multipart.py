@@ -6,7 +6,6 @@ Swift static large objects), and parts not used are freed with the upload.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import hashlib
@@ -16,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 
-from stackbox.storage.blobs import BlobStore
+from stackbox.storage.blob_backend import BlobBackend, BlobWriter
 from stackbox.storage.checksums import combine_full_object, composite
 from stackbox.storage.ingest import receive
 from stackbox.storage.keys import KeyService
@@ -57,13 +56,19 @@ class MultipartOperations:
     """The multipart half of `Engine` (a base class so that front ends see one object)."""
 
     _catalog: Catalog
-    _blobs: BlobStore
+    _blobs: BlobBackend
     _keys: KeyService
 
     def _writable(self, account: str, container: str, key: str, preconditions: Preconditions) -> ContainerRef:
         raise NotImplementedError
 
-    def _make_room(self, incoming: int) -> None:
+    async def _make_room(self, incoming: int) -> None:
+        raise NotImplementedError
+
+    async def _commit_blob(self, writer: BlobWriter) -> None:
+        raise NotImplementedError
+
+    def _delete_blob(self, blob_id: str) -> None:
         raise NotImplementedError
 
     def _maybe_purge(self) -> None:
@@ -115,7 +120,7 @@ class MultipartOperations:
         data_key = self._part_key(upload, customer_key)
         algorithms = tuple(dict.fromkeys((*filter(None, [upload.checksum_algorithm]), *checks.algorithms)))
         checks = dataclasses.replace(checks, algorithms=algorithms)
-        self._make_room(checks.length or 0)
+        await self._make_room(checks.length or 0)
         with disk_full_refused():
             return await self._store_part(upload_id, upload, number, body, checks, data_key)
 
@@ -128,16 +133,15 @@ class MultipartOperations:
     async def _store_part(self, upload_id: str, upload: UploadInfo, number: int, body: AsyncIterator[bytes],
                           checks: WriteChecks, data_key: bytes | None = None) -> PartInfo:
         received = await receive(self._blobs, body, checks, inline_limit=-1, data_key=data_key)
-        assert received.temp is not None
-        temp = received.temp
+        assert received.writer is not None
+        writer = received.writer
+        await self._commit_blob(writer)
         try:
-            await asyncio.to_thread(self._blobs.publish, temp)
             checksum = received.checksums.get(upload.checksum_algorithm or "")
             part = PartInfo(number, received.size, received.md5_hex, time.time(), checksum)
-            self._catalog.add_part(upload_id, part, temp.blob_id)
+            self._catalog.add_part(upload_id, part, writer.blob_id)
         except BaseException:
-            self._blobs.discard(temp)
-            self._blobs.delete(temp.blob_id)
+            self._delete_blob(writer.blob_id)
             raise
         self._maybe_purge()
         return part

@@ -26,10 +26,14 @@ class BackgroundBatches:
     at most two batches are held in memory.
     """
 
-    __slots__ = ("_batch", "_handle", "_pending", "_pending_bytes", "_running")
+    __slots__ = ("_batch", "_handle", "_inline_tail", "_pending", "_pending_bytes", "_running")
 
-    def __init__(self, handle: Callable[[list[bytes]], None], batch: int | None = None) -> None:
+    def __init__(self, handle: Callable[[list[bytes]], None], batch: int | None = None, *,
+                 inline_tail: bool = True) -> None:
+        """`inline_tail=False`: the last batch too goes to a worker thread (for a `handle` that may
+        wait on the network)."""
         self._handle = handle
+        self._inline_tail = inline_tail
         self._batch = BACKGROUND_BATCH if batch is None else batch
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -45,15 +49,21 @@ class BackgroundBatches:
 
     async def wait(self) -> None:
         """Returns once the batch in flight (if any) is handled; errors it raised surface here."""
-        if self._running is not None:
-            running, self._running = self._running, None
-            await running
+        running = self._running
+        if running is not None:
+            # Shielded: a caller cancelled meanwhile leaves the batch in `_running` (its thread goes
+            # on), so that `settle` and `abandon` still wait for it.
+            await asyncio.shield(running)
+            self._running = None
 
     async def finish(self) -> None:
         """Returns once every piece added has been handled."""
         await self.wait()
-        if self._pending:
+        if self._pending and self._inline_tail:
             self._handle(self._take())
+        elif self._pending:
+            self._running = asyncio.get_running_loop().run_in_executor(None, self._handle, self._take())
+            await self.wait()
 
     async def settle(self) -> None:
         """Returns once the batch in flight (if any) has finished, without raising its error."""

@@ -179,6 +179,9 @@ class RadosBlobWriter:
                 if self._pending_bytes == self._stripe:
                     self._send_stripe()
 
+    def flush(self) -> None:
+        """Nothing to do: a stripe is durable once its write completes (the window waits for that)."""
+
     def _send_stripe(self) -> None:
         data = b"".join(self._pending)  # the only copy on our side (librados makes its own)
         self._pending, self._pending_bytes = [], 0
@@ -205,14 +208,18 @@ class RadosBlobWriter:
     def abort(self) -> None:
         if self._state in ("committed", "aborted"):
             return
+        committing = self._state == "committing"
         self._state = "aborted"
         self._pending, self._pending_bytes = [], 0
         self._head = None
         try:
             # A remove must not overtake a write of the same stripe still in flight.
             self._window.settle()
-            names = [stripe_name(self._blob_id, index) for index in range(self._stripes_sent + 1)]
-            self._backend.remove_objects(names)
+            # The head is only ever written by `commit` (one that failed may have stored it).
+            first = 0 if committing else 1
+            names = [stripe_name(self._blob_id, index) for index in range(first, self._stripes_sent + 1)]
+            if names:
+                self._backend.remove_objects(names)
         except Exception:  # the cluster is unreachable: `collect_unfinished` removes them later
             log.warning("could not remove the stripes of aborted blob %s", self._blob_id, exc_info=True)
 
@@ -247,6 +254,8 @@ class RadosTarget:
 class RadosBlobs:
     """A `BlobBackend` on one RADOS pool (and namespace). Connect in each process after forking:
     a librados handle does not survive `fork`."""
+
+    remote = True
 
     def __init__(self, cluster: Any, ioctx: Any, *, stripe_size: int = STRIPE_SIZE,
                  write_window: int = WRITE_WINDOW, read_ahead: int = READ_AHEAD,
@@ -369,6 +378,20 @@ class RadosBlobs:
             in_flight.clear()
 
     # -- deleting and scanning ------------------------------------------------------------
+
+    def size(self, blob_id: str) -> int:
+        with _as_oserror():
+            try:
+                return int(self.ioctx.get_xattr(stripe_name(blob_id, 0), SIZE_XATTR))
+            except rados.ObjectNotFound:
+                raise DataUnavailable(blob_id) from None
+
+    def written_at(self, blob_id: str) -> float:
+        with _as_oserror():
+            try:
+                return time.mktime(self.ioctx.stat(stripe_name(blob_id, 0))[1])
+            except rados.ObjectNotFound:
+                raise DataUnavailable(blob_id) from None
 
     def delete(self, blob_id: str) -> None:
         with _as_oserror():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import os
 import struct
 from collections.abc import Iterator
@@ -29,12 +30,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from stackbox.storage.blob_backend import BlobBackend
 from stackbox.storage.keys import KeyService
 from stackbox.storage.types import (
     CustomerKeyNotApplicable,
     CustomerKeyRequired,
     DataCorrupted,
-    DataUnavailable,
     Encryption,
     Sealing,
     WrongCustomerKey,
@@ -129,43 +130,83 @@ class Encryptor:
         return sealed
 
 
-def read_plain(path: str, offset: int, length: int, data_key: bytes) -> Iterator[bytes]:
-    """Plaintext bytes [offset, offset + length) of the sealed blob at `path`, decrypting only the
-    chunks they touch. Raises DataUnavailable if the file is gone, DataCorrupted if it was altered."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise DataUnavailable(path) from None
-    try:
-        header = os.pread(fd, HEADER_BYTES, 0)
-        if len(header) != HEADER_BYTES or header[:len(MAGIC)] != MAGIC:
-            raise DataCorrupted(f"{path} is not an encrypted blob")
-        total = plain_size(os.fstat(fd).st_size)
-        if offset + length > total:
-            raise DataCorrupted(f"{path} holds {total} bytes, not {offset + length}")
-        aead = _blob_cipher(data_key, header[len(MAGIC):])
-        yield from _decrypt_chunks(fd, aead, offset, length, total)
-    finally:
-        os.close(fd)
-
-
-def _decrypt_chunks(fd: int, aead: AESGCM, offset: int, length: int, total: int) -> Iterator[bytes]:
+def read_plain(blobs: BlobBackend, blob_id: str, offset: int, length: int,
+               data_key: bytes) -> Iterator[bytes]:
+    """Plaintext bytes [offset, offset + length) of the sealed blob `blob_id`, decrypting only the
+    chunks they touch. Raises DataUnavailable if the blob is gone, DataCorrupted if it was altered."""
+    stored = blobs.size(blob_id)
+    total = plain_size(stored)
+    if offset + length > total:
+        raise DataCorrupted(f"{blob_id} holds {total} bytes, not {offset + length}")
     if length <= 0:
         return
-    last_index = max(0, -(-total // CHUNK) - 1)
     first, stop = offset // CHUNK, (offset + length - 1) // CHUNK + 1
+    end = min(HEADER_BYTES + stop * SEALED_CHUNK, stored)
+    if first == 0:  # the header comes with the first chunks (one read instead of two)
+        raw = blobs.read(blob_id, 0, end, HEADER_BYTES + READ_BATCH * SEALED_CHUNK)
+        header, rest = _read_header(raw, blob_id)
+    else:
+        header, _ = _read_header(blobs.read(blob_id, 0, HEADER_BYTES), blob_id)
+        start = HEADER_BYTES + first * SEALED_CHUNK
+        raw, rest = blobs.read(blob_id, start, end - start, READ_BATCH * SEALED_CHUNK), memoryview(b"")
+    aead = _blob_cipher(data_key, header[len(MAGIC):])
+    last_index = max(0, -(-total // CHUNK) - 1)
+    runs = _whole_chunks(itertools.chain((rest,), raw), end - (HEADER_BYTES + first * SEALED_CHUNK))
     skip, remaining = offset - first * CHUNK, length
-    for batch_start in range(first, stop, READ_BATCH):
-        batch_stop = min(stop, batch_start + READ_BATCH)
-        position = HEADER_BYTES + batch_start * SEALED_CHUNK
-        raw = memoryview(os.pread(fd, (batch_stop - batch_start) * SEALED_CHUNK, position))
-        # Decrypted in place into one buffer per batch (no bytes per chunk, no join of them).
-        data = bytearray(max(0, len(raw) - (batch_stop - batch_start) * TAG_BYTES))
+    for data in _decrypt_batches(runs, aead, first, last_index):
+        if skip:
+            del data[:skip]
+            skip = 0
+        del data[remaining:]
+        remaining -= len(data)
+        yield bytes(data)
+
+
+def _read_header(source: Iterator[bytes], blob_id: str) -> tuple[bytes, memoryview]:
+    """A blob's header, read from `source` (a read from the blob's start); and what came with it."""
+    got = b""
+    while len(got) < HEADER_BYTES:
+        piece = next(source, b"")
+        if not piece:
+            break
+        got = got + piece if got else piece
+    if len(got) < HEADER_BYTES or got[:len(MAGIC)] != MAGIC:
+        raise DataCorrupted(f"{blob_id} is not an encrypted blob")
+    return got[:HEADER_BYTES], memoryview(got)[HEADER_BYTES:]
+
+
+def _whole_chunks(pieces: Iterator[bytes | memoryview], expected: int) -> Iterator[memoryview]:
+    """The `expected` bytes of `pieces` regrouped into runs of whole sealed chunks (the last run may
+    end with the blob's final, partial chunk). Pieces that are such runs already (the file backend
+    reads whole batches) pass without a copy."""
+    pending = bytearray()
+    seen = 0
+    for piece in pieces:
+        seen += len(piece)
+        if not pending and (len(piece) % SEALED_CHUNK == 0 or seen == expected):
+            if piece:
+                yield memoryview(piece)
+            continue
+        pending += piece
+        whole = len(pending) if seen == expected else len(pending) - len(pending) % SEALED_CHUNK
+        if whole:
+            yield memoryview(bytes(pending[:whole]))
+            del pending[:whole]
+    if pending:
+        yield memoryview(bytes(pending))
+
+
+def _decrypt_batches(runs: Iterator[memoryview], aead: AESGCM, index: int,
+                     last_index: int) -> Iterator[bytearray]:
+    """Each run of sealed chunks (the first being chunk `index`) decrypted in place into one buffer
+    (no bytes per chunk, no join of them)."""
+    for raw in runs:
+        count = -(-len(raw) // SEALED_CHUNK)
+        data = bytearray(max(0, len(raw) - count * TAG_BYTES))
         out = memoryview(data)
-        for index in range(batch_start, batch_stop):
-            start = (index - batch_start) * SEALED_CHUNK
-            sealed = raw[start:start + SEALED_CHUNK]
-            plain_at = (index - batch_start) * CHUNK
+        for position in range(count):
+            sealed = raw[position * SEALED_CHUNK:(position + 1) * SEALED_CHUNK]
+            plain_at = position * CHUNK
             if len(sealed) < TAG_BYTES:
                 raise DataCorrupted(f"chunk {index} is cut short")
             try:
@@ -173,13 +214,9 @@ def _decrypt_chunks(fd: int, aead: AESGCM, offset: int, length: int, total: int)
                                   out[plain_at:plain_at + len(sealed) - TAG_BYTES])
             except InvalidTag:
                 raise DataCorrupted(f"chunk {index} failed authentication") from None
+            index += 1
         out.release()
-        if skip:
-            del data[:skip]
-            skip = 0
-        del data[remaining:]
-        remaining -= len(data)
-        yield bytes(data)
+        yield data
 
 
 # ------------------------------------------------------------------------------ data keys

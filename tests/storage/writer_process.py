@@ -2,6 +2,7 @@
 
 Used by test_recovery.py, which kills it with SIGKILL mid-flight. Usage:
     python writer_process.py DATA_DIR NAME [versioned]
+Object data goes to the blob backend the environment's WRITER_BLOBS names (`file` by default).
 Prints `<key> <version> <etag>` after each put_object returned (the acknowledgement), followed by
 the version id when the container is versioned.
 """
@@ -9,6 +10,7 @@ the version id when the container is versioned.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,7 +45,7 @@ async def writer(engine: Engine, name: str, task: int, versioned: bool) -> None:
 
 
 async def main(data_dir: Path, name: str, versioned: bool) -> None:
-    engine = Engine(data_dir)
+    engine = Engine(data_dir, blobs_url=os.environ.get("WRITER_BLOBS", "file"))
     engine.create_container(ACCOUNT, "crash")
     if versioned:
         engine.set_versioning(ACCOUNT, "crash", "enabled")

@@ -180,6 +180,23 @@ def test_missing_blob_and_reads_past_the_end(subject: Subject) -> None:
         read(subject.backend, blob_id, 5 * subject.unit, 1)
 
 
+def test_size_and_time_of_a_committed_blob(subject: Subject) -> None:
+    """What the engine asks of a blob besides its bytes: its size (encrypted reads) and when it was
+    written (recovery leaves recent blobs of other nodes alone)."""
+    with pytest.raises(DataUnavailable):
+        subject.backend.size("0" * 32)
+    with pytest.raises(DataUnavailable):
+        subject.backend.written_at("0" * 32)
+    before = time.time()
+    for size in (0, 1, subject.unit, 2 * subject.unit + 7):
+        blob_id = store(subject.backend, payload(size, seed=12))
+        assert subject.backend.size(blob_id) == size
+        assert before - 2 <= subject.backend.written_at(blob_id) <= time.time() + 2
+    subject.backend.delete(blob_id)
+    with pytest.raises(DataUnavailable):
+        subject.backend.size(blob_id)
+
+
 @pytest.mark.parametrize("written", [0, 1000, "unit+1", "3unit+5"])
 def test_abort_leaves_nothing(subject: Subject, written: int | str) -> None:
     before = subject.stored()

@@ -177,11 +177,15 @@ class Engine(MultipartOperations, LifecycleOperations):
         a full disk. With a remote backend, which other nodes share, it only deletes unfinished
         writes and unreferenced blobs older than REMOTE_RECOVERY_AGE."""
         private_dir(data_dir)
+        blobs = open_backend(blobs_url, data_dir)
+        try:  # before the catalog is opened (which may write): a full disk gets room first
+            cutoff = time.time() - REMOTE_RECOVERY_AGE if blobs.remote else math.inf
+            unfinished = blobs.collect_unfinished(cutoff)
+        finally:
+            blobs.close()
         engine = cls(data_dir, blobs_url=blobs_url)
         try:
             blobs = engine._blobs
-            cutoff = time.time() - REMOTE_RECOVERY_AGE if blobs.remote else math.inf
-            unfinished = blobs.collect_unfinished(cutoff)
             known = engine._catalog.known_blobs()
             orphans = [blob_id for blob_id in blobs.scan() if blob_id not in known]
             if blobs.remote:
@@ -726,14 +730,16 @@ class Engine(MultipartOperations, LifecycleOperations):
         return len(freed)
 
 
+_END = object()
+
+
 async def _threaded(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     """Pull each chunk of a blocking iterator in a worker thread."""
-    sentinel = b""
     while True:
-        chunk = await asyncio.to_thread(next, chunks, sentinel)
-        if not chunk:
+        chunk = await asyncio.to_thread(next, chunks, _END)
+        if chunk is _END:
             return
-        yield chunk
+        yield chunk  # type: ignore[misc]
 
 
 def _written_before(blobs: BlobBackend, blob_id: str, cutoff: float) -> bool:

@@ -331,7 +331,9 @@ class RadosBlobs:
         try:
             op.write_full(data)
             op.set_xattr(SIZE_XATTR, str(size).encode())
-            completion = self.ioctx.operate_aio_write_op(op, name)
+            # The binding passes mtime 0 on as "the epoch" (not "now", as it documents): the head's
+            # mtime is what recovery's age check reads (`written_at`).
+            completion = self.ioctx.operate_aio_write_op(op, name, mtime=math.ceil(time.time()))
             completion.wait_for_complete()
             code = completion.get_return_value()
         finally:

@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (SchemaTooNew, ValueError) as error:
         print(f"stackbox: {error}", file=sys.stderr)
         return 1
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # unreachable, refused, or no python3-rados
         print(f"stackbox: cannot reach the blob backend {settings.blobs_url}: {error}",
               file=sys.stderr)
         return 1

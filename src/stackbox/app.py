@@ -12,17 +12,20 @@ from stackbox.maintenance import Maintenance
 
 
 class Cloud:
-    """Everything one worker process shares between its front ends."""
+    """Everything one worker process shares between its front ends: `store` is what the S3 and Swift
+    front ends call (every metadata call awaited); `storage` is the engine behind it, for housekeeping."""
 
     def __init__(self, settings: Settings) -> None:
         from stackbox.identity.service import IdentityService
+        from stackbox.storage.async_store import AsyncStore
         from stackbox.storage.engine import Engine
 
         self.settings = settings
         self.counter = SharedCounter(settings.data_dir / "auth-epoch")
         self.identity = IdentityService(settings, self.counter)
         self.storage = Engine(settings.data_dir, fsync=settings.fsync, reserve_bytes=settings.reserve_bytes,
-                              blobs_url=settings.blobs_url)
+                              blobs_url=settings.blobs_url, metadata_threads=settings.metadata_threads)
+        self.store = AsyncStore(self.storage)
 
 
 def create_app(settings: Settings) -> ASGIApp:

@@ -80,6 +80,9 @@ class Settings:
     #: proxy; false refuses SSE-C requests not made over https (as AWS does; a trusted proxy's
     #: X-Forwarded-Proto counts, see forwarded_allow_ips)
     sse_c_plain_http: bool = True
+    #: threads per worker that run metadata calls off the event loop; 0 runs them inline, as a local
+    #: SQLite catalog wants (a network catalog picks its own number); N > 0 forces that path on SQLite
+    metadata_threads: int = 0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -40,7 +40,7 @@ def create_object_app(cloud: Cloud) -> ASGIApp:
     from stackbox.swift.app import create_swift_app
 
     s3_app = create_s3_app(cloud)
-    swift_app = create_swift_app(cloud.storage, cloud.identity)
+    swift_app = create_swift_app(cloud.store, cloud.identity)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if is_swift_request(scope):

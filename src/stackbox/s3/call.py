@@ -42,7 +42,7 @@ class S3Call:
 
     @property
     def storage(self) -> ObjectStore:
-        return self.cloud.storage
+        return self.cloud.store
 
     @property
     def query(self) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The storage engine shared by the S3 and Swift front ends.
 
-Front ends import `stackbox.storage.engine.Engine` (the whole interface) and the values and
-exceptions of `stackbox.storage.types`; nothing else here is theirs to call.
+Front ends call `contract.ObjectStore` (implemented by `async_store.AsyncStore` over
+`engine.Engine`, every metadata call awaited) and use the values and exceptions of
+`stackbox.storage.types`; nothing else here is theirs to call.
 
 Inside: `metadata.Catalog` (SQLite: accounts, containers, object versions, blob reference counts,
 uploads), `schema` (the catalog's DDL, schema version and in-place upgrades), `versions` (version

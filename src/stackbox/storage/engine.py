@@ -7,7 +7,9 @@ Model: an account (`AUTH_<project_id>`, created implicitly) holds containers; a 
 objects by key. An object's data is a list of extents over immutable, reference-counted blobs (or
 inline bytes for small objects), so copies, multipart completion and Swift SLO manifests share
 data instead of copying it. Metadata calls are synchronous (SQLite point queries, tens of µs);
-streaming calls are async. Errors are the exceptions of `stackbox.storage.types`.
+streaming calls are async. Errors are the exceptions of `stackbox.storage.types`. Front ends use
+it through `async_store.AsyncStore`, which awaits every metadata call: inline on a local catalog,
+on this engine's metadata threads when `remote_catalog` is set (see `offload`).
 
 Object data lives in a `BlobBackend` (`blob_backend.py`), chosen by URL: `file` (the default:
 `DATA_DIR/blobs/`) or `rados://POOL?...` (Ceph RADOS, shared by every node). Write path
@@ -27,11 +29,12 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from stackbox.epoch import EpochCache, SharedCounter
 from stackbox.storage.blob_backend import BlobBackend, BlobWriter, open_backend
@@ -55,6 +58,7 @@ from stackbox.storage.sealing import (
     seal,
 )
 from stackbox.storage.space import disk_full_refused, private_dir
+from stackbox.storage.threaded_catalog import ThreadedCatalog
 from stackbox.storage.types import (
     DEFAULT_ATTRS,
     MAX_KEY_BYTES,
@@ -120,6 +124,7 @@ URGENT_PURGE_INTERVAL = 1.0
 #: about to commit its metadata.
 REMOTE_RECOVERY_AGE = 3600.0
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 log = logging.getLogger("stackbox.storage")
@@ -134,14 +139,30 @@ class RecoveryReport:
 
 
 class Engine(MultipartOperations, LifecycleOperations):
+    #: The switch of issue 12: True when a catalog call is a network round trip (PostgreSQL). Then
+    #: `AsyncStore` and the engine's own async methods run catalog calls on `executor_threads`
+    #: threads of this worker instead of on its event loop (`offload`); False (SQLite) runs them
+    #: inline, without a thread hop.
+    remote_catalog: bool = False
+    #: The size of that thread pool (created on first use).
+    executor_threads: int = 0
+
     def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0,
-                 blobs_url: str = "file") -> None:
+                 blobs_url: str = "file", metadata_threads: int = 0) -> None:
         """`reserve_bytes`: free space object data must leave in the blob backend (else
         InsufficientStorage), so that metadata writes and recovery never run out of it. `blobs_url`:
-        where object data lives (see `blob_backend.open_backend`)."""
+        where object data lives (see `blob_backend.open_backend`). `metadata_threads` > 0 takes the
+        remote-catalog path on SQLite too (with a connection per thread): how tests and benchmarks
+        exercise it without a network database."""
         private_dir(data_dir)
         Catalog.create_schema(data_dir / "meta.db")
-        self._catalog = Catalog(data_dir / "meta.db", durable=fsync)
+        if metadata_threads > 0:
+            self.remote_catalog = True
+            self.executor_threads = metadata_threads
+            self._catalog: Catalog = ThreadedCatalog(data_dir / "meta.db", durable=fsync)
+        else:
+            self._catalog = Catalog(data_dir / "meta.db", durable=fsync)
+        self._executor: ThreadPoolExecutor | None = None
         try:
             self._blobs: BlobBackend = open_backend(blobs_url, data_dir, fsync=fsync,
                                                     reserve_bytes=reserve_bytes)
@@ -198,11 +219,25 @@ class Engine(MultipartOperations, LifecycleOperations):
             engine.close()
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
         try:
             self._deletes.close()
             self._blobs.close()
         finally:
             self._catalog.close()
+
+    async def offload(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`call(*args, **kwargs)`, a call that may query the catalog: inline when the catalog is
+        local (a SQLite point query costs less than a thread hop), else on this worker's metadata
+        threads, so that a network round trip does not hold the event loop."""
+        if not self.remote_catalog:
+            return call(*args, **kwargs)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max(1, self.executor_threads),
+                                                thread_name_prefix="stackbox-metadata")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(call, *args, **kwargs))
 
     # ------------------------------------------------------------------------------ accounts
 
@@ -346,10 +381,8 @@ class Engine(MultipartOperations, LifecycleOperations):
         EntityTooLarge, IncompleteBody, BadDigest, ChecksumMismatch, InsufficientStorage (also
         before reading the body, for a declared length that does not fit).
         """
-        ref = self._writable(account, container, key, preconditions, cached=True)
-        quota = self.quota(account, container)
-        if quota is not None:  # refused before the body is read when its declared length cannot fit
-            quota.check(self._catalog.conn, ref.id, account, checks.length or 0)
+        ref, quota = await self.offload(self._admit, account, container, key, preconditions,
+                                        checks.length or 0)
         sealing, data_key = self._seal(attrs.encryption)
         attrs = dataclasses.replace(attrs, encryption=None, sealing=sealing)
         await self._make_room(checks.length or 0)
@@ -432,7 +465,7 @@ class Engine(MultipartOperations, LifecycleOperations):
         deletion = await self._catalog.delete_object_grouped(account, container, key, version_id,
                                                              preconditions, time.time(),
                                                              bypass_governance=bypass_governance)
-        self._maybe_purge()
+        await self._purge_if_due()
         return deletion
 
     def set_versioning(self, account: str, container: str, state: Versioning) -> None:
@@ -529,16 +562,16 @@ class Engine(MultipartOperations, LifecycleOperations):
             refuse_stray_customer_key(None, source_key)
         location = (source.account, source.container, source.key)
         if source.sealing is None and target is None:
-            return self._share_copy(*location, dst_account, dst_container, dst_key, attrs=attrs,
-                                    source_etag=source.etag, source_version=source_version,
-                                    preconditions=preconditions)
+            return await self.offload(self._share_copy, *location, dst_account, dst_container, dst_key,
+                                      attrs=attrs, source_etag=source.etag, source_version=source_version,
+                                      preconditions=preconditions)
         if source.sealing is not None and target is not None and _same_key_family(source.sealing, target,
                                                                                   source_key):
             sealing, _ = seal(self._keys, target, source_data_key)
-            return self._share_copy(*location, dst_account, dst_container, dst_key, attrs=attrs,
-                                    source_etag=source.etag, source_version=source_version,
-                                    preconditions=preconditions, sealing=sealing,
-                                    rewrapped_from=source.sealing.wrapped_key)
+            return await self.offload(self._share_copy, *location, dst_account, dst_container, dst_key,
+                                      attrs=attrs, source_etag=source.etag, source_version=source_version,
+                                      preconditions=preconditions, sealing=sealing,
+                                      rewrapped_from=source.sealing.wrapped_key)
         checks = WriteChecks(length=source.size, algorithms=_recomputable(source.checksum))
         body = self.read(source, customer_key=source_key)
         return await self.put_object(dst_account, dst_container, dst_key, body, attrs=attrs, checks=checks,
@@ -603,6 +636,15 @@ class Engine(MultipartOperations, LifecycleOperations):
 
     # ------------------------------------------------------------------------------ internals
 
+    def _admit(self, account: str, container: str, key: str, preconditions: Preconditions,
+               length: int) -> tuple[ContainerRef, Quota | None]:
+        """What `put_object` reads of the catalog before the body (one hop when it is remote)."""
+        ref = self._writable(account, container, key, preconditions, cached=True)
+        quota = self.quota(account, container)
+        if quota is not None:  # refused before the body is read when its declared length cannot fit
+            quota.check(self._catalog.conn, ref.id, account, length)
+        return ref, quota
+
     def _writable(self, account: str, container: str, key: str, preconditions: Preconditions, *,
                   cached: bool = False) -> ContainerRef:
         """Checks that can fail before a body is read (they are checked again at commit). With
@@ -638,7 +680,7 @@ class Engine(MultipartOperations, LifecycleOperations):
                             new_blob=(writer.blob_id, received.size), quota=quota)
             undo = partial(self._delete_blob, writer.blob_id)
         info = await self._catalog.commit_object(ref, key, new, preconditions, time.time(), undo)
-        self._maybe_purge()
+        await self._purge_if_due()
         return info
 
     async def _commit_blob(self, writer: BlobWriter) -> None:
@@ -694,11 +736,21 @@ class Engine(MultipartOperations, LifecycleOperations):
                     for chunk in chunks:
                         yield chunk
 
-    def _maybe_purge(self) -> None:
+    def _purge_due(self) -> bool:
         now = time.monotonic()
-        if now >= self._next_purge:
-            self._next_purge = now + PURGE_INTERVAL
+        if now < self._next_purge:
+            return False
+        self._next_purge = now + PURGE_INTERVAL
+        return True
+
+    def _maybe_purge(self) -> None:
+        if self._purge_due():
             self._purge(time.time() - FREED_BLOB_GRACE)
+
+    async def _purge_if_due(self) -> None:
+        """`_maybe_purge` for the async paths: the purge's catalog calls are offloaded."""
+        if self._purge_due():
+            await self.offload(self._purge, time.time() - FREED_BLOB_GRACE)
 
     async def _make_room(self, incoming: int) -> None:
         """Raise InsufficientStorage unless `incoming` bytes of data leave the reserve free, after
@@ -710,7 +762,7 @@ class Engine(MultipartOperations, LifecycleOperations):
             if now < self._next_urgent_purge:
                 raise
             self._next_urgent_purge = now + URGENT_PURGE_INTERVAL
-            self._purge(time.time() - LOW_SPACE_GRACE)
+            await self.offload(self._purge, time.time() - LOW_SPACE_GRACE)
             await self._blob_call(self._blobs.check_room, incoming)
 
     def _purge(self, freed_before: float, *, wait: bool = False) -> int:

@@ -155,7 +155,7 @@ class LifecycleOperations:
 
     _catalog: Catalog
 
-    def _maybe_purge(self) -> None:
+    async def _purge_if_due(self) -> None:
         raise NotImplementedError
 
     def lifecycle_buckets(self, after_id: int,
@@ -186,9 +186,9 @@ class LifecycleOperations:
 
     async def abort_expired_upload(self, upload_id: str) -> None:
         await self._catalog.abort_upload_grouped(upload_id, time.time())
-        self._maybe_purge()
+        await self._purge_if_due()
 
     async def _purging(self, action: Awaitable[bool]) -> bool:
         done = await action
-        self._maybe_purge()
+        await self._purge_if_due()
         return done

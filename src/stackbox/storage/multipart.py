@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
+from typing import ParamSpec, TypeVar
 
 from stackbox.storage.blob_backend import BlobBackend, BlobWriter
 from stackbox.storage.checksums import combine_full_object, composite
@@ -47,6 +48,9 @@ from stackbox.storage.types import (
 )
 from stackbox.storage.upload_records import PartsChanged, StoredParts
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 _CRCS = ("crc32", "crc32c", "crc64nvme")
 #: Completions retried when a part is uploaded again meanwhile, before giving up with InvalidPart.
 _COMPLETION_ATTEMPTS = 3
@@ -72,6 +76,12 @@ class MultipartOperations:
         raise NotImplementedError
 
     def _maybe_purge(self) -> None:
+        raise NotImplementedError
+
+    async def _purge_if_due(self) -> None:
+        raise NotImplementedError
+
+    async def offload(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         raise NotImplementedError
 
     def quota(self, account: str, container: str) -> Quota | None:
@@ -116,7 +126,7 @@ class MultipartOperations:
         """Store one part (replacing an earlier part with the same number). The upload's checksum
         algorithm is always computed; `checks` verify length, MD5 and checksums as in `put_object`.
         An encrypted upload's part is encrypted with its data key (the key errors of `read` first)."""
-        upload = self.get_upload(account, container, upload_id)
+        upload = await self.offload(self.get_upload, account, container, upload_id)
         data_key = self._part_key(upload, customer_key)
         algorithms = tuple(dict.fromkeys((*filter(None, [upload.checksum_algorithm]), *checks.algorithms)))
         checks = dataclasses.replace(checks, algorithms=algorithms)
@@ -139,11 +149,11 @@ class MultipartOperations:
         try:
             checksum = received.checksums.get(upload.checksum_algorithm or "")
             part = PartInfo(number, received.size, received.md5_hex, time.time(), checksum)
-            self._catalog.add_part(upload_id, part, writer.blob_id)
+            await self.offload(self._catalog.add_part, upload_id, part, writer.blob_id)
         except BaseException:
             self._delete_blob(writer.blob_id)
             raise
-        self._maybe_purge()
+        await self._purge_if_due()
         return part
 
     async def upload_part_copy(self, account: str, container: str, upload_id: str, number: int,

@@ -88,15 +88,15 @@ class _BucketSweep:
         now = time.time()
         actions: list[Action] = []
         if not self.versions_done:
-            examined = self._scan_versions(count, now, actions)
+            examined = await self._scan_versions(count, now, actions)
         else:
-            examined = self._scan_uploads(count, now, actions)
+            examined = await self._scan_uploads(count, now, actions)
         for start in range(0, len(actions), ACTIONS_TOGETHER):
             await asyncio.gather(*(action() for action in actions[start:start + ACTIONS_TOGETHER]))
         return examined
 
-    def _scan_versions(self, count: int, now: float, actions: list[Action]) -> int:
-        rows = self.storage.lifecycle_versions(self.bucket, self.position, count)
+    async def _scan_versions(self, count: int, now: float, actions: list[Action]) -> int:
+        rows = await self.storage.offload(self.storage.lifecycle_versions, self.bucket, self.position, count)
         for row in rows:
             self._visit(row, now, actions)
             self.position = Position(row.key, row.version)
@@ -152,8 +152,9 @@ class _BucketSweep:
                                    marker.version))
         self.state = None
 
-    def _scan_uploads(self, count: int, now: float, actions: list[Action]) -> int:
-        uploads = self.storage.lifecycle_uploads(self.bucket, self.upload_after, count)
+    async def _scan_uploads(self, count: int, now: float, actions: list[Action]) -> int:
+        uploads = await self.storage.offload(self.storage.lifecycle_uploads, self.bucket, self.upload_after,
+                                             count)
         for upload in uploads:
             dues = [due for rule in self.rules
                     if (due := rule.upload_expiry(upload.key, upload.initiated, self.day)) is not None]
@@ -189,7 +190,8 @@ class LifecycleSweep:
                 if self._next_window is None:
                     self._next_window = 0
                     return
-                found, self._next_window = self._storage.lifecycle_buckets(self._next_window, BUCKET_WINDOW)
+                found, self._next_window = await self._storage.offload(self._storage.lifecycle_buckets,
+                                                                       self._next_window, BUCKET_WINDOW)
                 self._queue.extend(found)
                 budget -= WINDOW_COST
                 continue

@@ -48,11 +48,12 @@ class Maintenance:
         return True
 
     async def run_once(self) -> None:
-        while self._storage.reap_expired(limit=BATCH) >= BATCH:
+        storage = self._storage  # its calls are offloaded: off the event loop on a remote catalog
+        while await storage.offload(storage.reap_expired, limit=BATCH) >= BATCH:
             await asyncio.sleep(0)
         await self._lifecycle.run()
-        self._storage.expire_uploads(time.time() - UPLOAD_LIFETIME)
-        self._storage.collect_garbage()
+        await storage.offload(storage.expire_uploads, time.time() - UPLOAD_LIFETIME)
+        await storage.offload(storage.collect_garbage)
 
     async def run_forever(self) -> None:
         while True:

@@ -27,29 +27,29 @@ MAX_GRANTS = 100
 
 
 async def get_bucket_acl(call: S3Call) -> Response:
-    meta = call.storage.container_meta(call.account, call.bucket)
+    meta = await call.storage.container_meta(call.account, call.bucket)
     return _policy(call, meta.get(BUCKET_ACL_META))
 
 
 async def put_bucket_acl(call: S3Call) -> Response:
     acl = await _requested_acl(call)
-    call.storage.update_container_meta(call.account, call.bucket, {BUCKET_ACL_META: acl})
+    await call.storage.update_container_meta(call.account, call.bucket, {BUCKET_ACL_META: acl})
     return Response(b"", 200)
 
 
 async def get_object_acl(call: S3Call) -> Response:
-    obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
+    obj = await call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
     return _policy(call, obj.acl, version_headers(obj))
 
 
 async def put_object_acl(call: S3Call) -> Response:
     if call.object_acl_decides:  # not the bucket's owner: the object's ACL must grant WRITE_ACP
-        obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
+        obj = await call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
         call.check_object_acl(obj.acl)
     acl = await _requested_acl(call)
-    info = call.storage.update_version(call.account, call.bucket, call.key, requested_version(call),
-                                       {"acl": acl})
+    info = await call.storage.update_version(call.account, call.bucket, call.key, requested_version(call),
+                                             {"acl": acl})
     return Response(b"", 200, version_headers(info))
 
 
@@ -75,17 +75,17 @@ def header_acl(call: S3Call) -> str | None:
                                              for grantee, permission in named)))
 
 
-def requested_object_acl(call: S3Call) -> str | None:
+async def requested_object_acl(call: S3Call) -> str | None:
     """The ACL an object write sets from its headers (checked against the bucket's settings)."""
     acl = header_acl(call)
     if acl is not None:
-        authorize.check_acl_change(call, grants.stored_grants(acl))
+        await authorize.check_acl_change(call, grants.stored_grants(acl))
     return acl
 
 
 async def _requested_acl(call: S3Call) -> str:
     acl = await _read_acl(call)
-    authorize.check_acl_change(call, grants.stored_grants(acl))
+    await authorize.check_acl_change(call, grants.stored_grants(acl))
     return acl
 
 

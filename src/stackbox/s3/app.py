@@ -77,10 +77,10 @@ def create_s3_app(cloud: Cloud) -> ASGIApp:
         except S3Error as error:
             response = error.response(call.resource, request_id, head=request.method == "HEAD")
         except BaseException as error:  # every failure must become an S3 error
-            response = _unexpected(error, call).response(call.resource, request_id,
-                                                         head=request.method == "HEAD")
+            response = (await _unexpected(error, call)).response(call.resource, request_id,
+                                                                 head=request.method == "HEAD")
         if "origin" in request.headers and request.method != "OPTIONS":
-            response.headers += _cors_headers(call, bucket_name)
+            response.headers += await _cors_headers(call, bucket_name)
         # SDKs report both ids in their errors and logs (boto3's ResponseMetadata, awscli --debug).
         response.headers += (("x-amz-request-id", request_id), ("x-amz-id-2", request_id))
         if call.body_withheld:
@@ -90,10 +90,10 @@ def create_s3_app(cloud: Cloud) -> ASGIApp:
     return app
 
 
-def _cors_headers(call: S3Call, bucket_name: str) -> list[tuple[str, str]]:
+async def _cors_headers(call: S3Call, bucket_name: str) -> list[tuple[str, str]]:
     """The bucket's CORS headers for a request from a browser; none if they cannot be read."""
     try:
-        return cors.response_headers(call.storage, call.request, bucket_name, call.account)
+        return await cors.response_headers(call.storage, call.request, bucket_name, call.account)
     except Exception:  # the answer itself must still go out
         log.exception("S3 CORS headers for %s failed", call.resource)
         return []
@@ -129,10 +129,10 @@ async def _in_bucket(handler: Handler, call: S3Call, operation: ops.Operation | 
     """Run `handler` (authorized as `operation` first, unless it authorizes itself)."""
     try:
         if operation is not None:
-            authorize(call, operation)
+            await authorize(call, operation)
         return await handler(call)
     except storage.NoSuchContainer:
-        raise _missing_bucket(call) from None
+        raise await _missing_bucket(call) from None
 
 
 async def _put_object_data(call: S3Call) -> Response:
@@ -233,9 +233,9 @@ def _pick(routes: RouteTable, unsupported: tuple[str, ...], call: S3Call, resour
     raise S3Error("MethodNotAllowed", Method=method, ResourceType=resource_type)
 
 
-def _missing_bucket(call: S3Call) -> S3Error:
+async def _missing_bucket(call: S3Call) -> S3Error:
     """A bucket name held by another project is not the caller's to see (nor to learn it exists)."""
-    if any(account != call.account for account in call.storage.container_accounts(call.bucket)):
+    if any(account != call.account for account in await call.storage.container_accounts(call.bucket)):
         return S3Error("AccessDenied")
     return S3Error("NoSuchBucket", BucketName=call.bucket)
 
@@ -269,12 +269,12 @@ def _failed_condition(call: S3Call) -> str:
     return next((name for header, name in _WRITE_CONDITIONS.items() if header in call.headers), "If-Match")
 
 
-def _unexpected(error: BaseException, call: S3Call) -> S3Error:
+async def _unexpected(error: BaseException, call: S3Call) -> S3Error:
     """An S3 error for whatever escaped a handler; only real bugs become InternalError."""
     if isinstance(error, storage.NoSuchContainer):
-        return _missing_bucket(call)
+        return await _missing_bucket(call)
     if isinstance(error, (storage.NoSuchObject, storage.NoSuchVersion)) and (
-            call.object_acl_decides or not may_list(call, call.bucket, call.tenant)):
+            call.object_acl_decides or not await may_list(call, call.bucket, call.tenant)):
         # Only a caller who may list the bucket learns that a key is not there (S3's rule).
         return S3Error("AccessDenied")
     versioning_error = (versioning.storage_error(error, call) or locking.storage_error(error, call)

@@ -79,10 +79,10 @@ NO_BLOCK = AccessBlock()
 _TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def authorize(call: S3Call, operation: Operation) -> None:
+async def authorize(call: S3Call, operation: Operation) -> None:
     """Decide `call` as `operation` on its bucket and key; AccessDenied (or NoSuchBucket) if refused."""
     call.operation = operation
-    decision = decide(call, operation, call.bucket, call.key, tenant=call.tenant)
+    decision = await decide(call, operation, call.bucket, call.key, tenant=call.tenant)
     call.account, call.object_acl_decides = decision.account, decision.object_acl_decides
     call.ignore_public_acls = decision.ignore_public_acls
     expected = call.headers.get("x-amz-expected-bucket-owner")
@@ -90,18 +90,18 @@ def authorize(call: S3Call, operation: Operation) -> None:
         raise S3Error("AccessDenied")
 
 
-def check_acl_change(call: S3Call, new: grants.Grants) -> None:
+async def check_acl_change(call: S3Call, new: grants.Grants) -> None:
     """Setting these grants (beyond the owner's) on the request's bucket or object: refused when the
     bucket's ownership controls turn ACLs off or its public access block blocks public ACLs."""
-    meta = call.storage.container_meta(call.account, call.bucket)
+    meta = await call.storage.container_meta(call.account, call.bucket)
     if new and meta.get(OWNERSHIP_META) == BUCKET_OWNER_ENFORCED:
         raise S3Error("AccessControlListNotSupported")
     if grants.is_public(new) and AccessBlock.stored(meta.get(PUBLIC_ACCESS_BLOCK_META)).block_public_acls:
         raise S3Error("AccessDenied")
 
 
-def decide(call: S3Call, operation: Operation, bucket: str, key: str = "", *,
-           version_id: str | None = None, tenant: str | None = None) -> Decision:
+async def decide(call: S3Call, operation: Operation, bucket: str, key: str = "", *,
+                 version_id: str | None = None, tenant: str | None = None) -> Decision:
     """The decision on `operation` by this caller on `bucket` and `key` (a copy source's too), with AWS's
     logic: an explicit Deny of the bucket policy wins; the bucket's project acts through its roles;
     anyone else needs an Allow of the policy or a grant of the ACL (the object's, for object reads)."""
@@ -112,15 +112,16 @@ def decide(call: S3Call, operation: Operation, bucket: str, key: str = "", *,
                 tenant is not None and f"AUTH_{tenant}" != account):
             raise S3Error("AccessDenied")
         return Decision(account)
-    account = f"AUTH_{tenant}" if tenant is not None else bucket_account(call.storage, context, bucket)
-    meta = call.storage.container_meta(account, bucket)
+    account = f"AUTH_{tenant}" if tenant is not None else await bucket_account(call.storage, context, bucket)
+    meta = await call.storage.container_meta(account, bucket)
     if operation.per_key and not key and POLICY_META in meta:
         return Decision(account)  # DeleteObjects: the policy decides each key on its own
     owner_side = context is not None and context.account == account
     if not owner_side and operation in OWNER_ONLY:
         raise S3Error("AccessDenied")
     block = AccessBlock.stored(meta.get(PUBLIC_ACCESS_BLOCK_META))
-    verdict = _policy_verdict(call, operation, meta, account, bucket, key, version_id, owner_side, block)
+    verdict = await _policy_verdict(call, operation, meta, account, bucket, key, version_id, owner_side,
+                                    block)
     if verdict is Effect.DENY:
         if not (owner_side and operation in POLICY_OPERATIONS and context is not None and context.is_admin):
             raise S3Error("AccessDenied")
@@ -139,8 +140,9 @@ def decide(call: S3Call, operation: Operation, bucket: str, key: str = "", *,
     raise S3Error("AccessDenied")
 
 
-def _policy_verdict(call: S3Call, operation: Operation, meta: Mapping[str, str], account: str, bucket: str,
-                    key: str, version_id: str | None, owner_side: bool, block: AccessBlock) -> Effect | None:
+async def _policy_verdict(call: S3Call, operation: Operation, meta: Mapping[str, str], account: str,
+                          bucket: str, key: str, version_id: str | None, owner_side: bool,
+                          block: AccessBlock) -> Effect | None:
     text = meta.get(POLICY_META)
     if text is None:
         return None
@@ -154,26 +156,28 @@ def _policy_verdict(call: S3Call, operation: Operation, meta: Mapping[str, str],
         return None
     resource = resource_arn(bucket, key) if operation.on_object else resource_arn(bucket)
     keys = RequestKeys(call, account, bucket, key)
+    if policy.reads_existing_tags:
+        await keys.load_existing_tags()
     verdict = policy.evaluate(action, resource, call.context, keys.lookup, denies_only=owner_allowed)
     if verdict is Effect.ALLOW and not owner_side and block.restrict_public_buckets and policy.public:
         return None  # RestrictPublicBuckets: a public policy lets no one outside the project in
     return verdict
 
 
-def permits(call: S3Call, operation: Operation) -> bool:
+async def permits(call: S3Call, operation: Operation) -> bool:
     """Whether this caller may also do `operation` on the request's bucket (no error raised)."""
     try:
-        decision = decide(call, operation, call.bucket, call.key, tenant=call.tenant)
+        decision = await decide(call, operation, call.bucket, call.key, tenant=call.tenant)
     except (S3Error, NoSuchContainer):
         return False
     return not decision.object_acl_decides
 
 
-def may_list(call: S3Call, bucket: str, tenant: str | None) -> bool:
+async def may_list(call: S3Call, bucket: str, tenant: str | None) -> bool:
     """Whether this caller may list `bucket`: only such a caller learns that a key of it is not there
     (S3 answers AccessDenied, not NoSuchKey, to anyone else)."""
     try:
-        decide(call, LIST_BUCKET, bucket, tenant=tenant)
+        await decide(call, LIST_BUCKET, bucket, tenant=tenant)
     except (S3Error, NoSuchContainer):
         return False
     return True
@@ -209,18 +213,18 @@ def split_tenant(name: str) -> tuple[str | None, str]:
     return tenant, bucket
 
 
-def bucket_account(storage: ObjectStore, context: AuthContext | None, bucket: str) -> str:
+async def bucket_account(storage: ObjectStore, context: AuthContext | None, bucket: str) -> str:
     """The account a request's bucket name means: the caller's own project's bucket of that name if it
     has one, else the name's S3 owner (its only holder, or its first creator); NoSuchBucket for an
     anonymous caller naming no bucket, as S3 answers it (a name no one holds reveals nothing)."""
     own = context.account if context is not None else None
     if own is not None:
         try:
-            storage.container_meta(own, bucket)
+            await storage.container_meta(own, bucket)
             return own
         except NoSuchContainer:
             pass
-    holder = s3_owner(storage, bucket)
+    holder = await s3_owner(storage, bucket)
     if holder is not None:
         return holder
     if own is None:
@@ -228,17 +232,17 @@ def bucket_account(storage: ObjectStore, context: AuthContext | None, bucket: st
     return own
 
 
-def s3_owner(storage: ObjectStore, bucket: str) -> str | None:
+async def s3_owner(storage: ObjectStore, bucket: str) -> str | None:
     """The account holding `bucket` in S3's one namespace: its only holder, or the first to create it
     when Swift (whose names are per account) or an older data dir made more; None if no account
     holds it or the first two creations tie."""
-    accounts = storage.container_accounts(bucket)
+    accounts = await storage.container_accounts(bucket)
     if len(accounts) < 2:
         return accounts[0] if accounts else None
     created = []
     for account in accounts:
         try:
-            created.append((storage.get_container(account, bucket).created, account))
+            created.append(((await storage.get_container(account, bucket)).created, account))
         except NoSuchContainer:  # deleted meanwhile
             continue
     created.sort()

@@ -29,26 +29,26 @@ async def create_bucket(call: S3Call) -> Response:
     meta = _new_bucket_meta(call)
     await _check_location(call)
     global_names = call.cloud.settings.s3_global_bucket_names
-    if global_names and held_elsewhere(call.storage, call.account, call.bucket):
+    if global_names and await held_elsewhere(call.storage, call.account, call.bucket):
         raise S3Error("BucketAlreadyExists", BucketName=call.bucket)
     locked = enabled_on_create(call.headers)
     create = call.storage.create_locked_container if locked else call.storage.create_container
-    created = create(call.account, call.bucket, meta)
+    created = await create(call.account, call.bucket, meta)
     if not created:
         if call.cloud.settings.s3_region != "us-east-1":
             raise S3Error("BucketAlreadyOwnedByYou", BucketName=call.bucket)
         # us-east-1 keeps S3's original answer: creating a bucket you already own succeeds.
         return Response(b"", 200, [("location", f"/{call.bucket}")])
-    if global_names and s3_owner(call.storage, call.bucket) != call.account:
+    if global_names and await s3_owner(call.storage, call.bucket) != call.account:
         # Another project created it in the same instant: S3 names are global, the first keeps it.
-        call.storage.delete_container(call.account, call.bucket)
+        await call.storage.delete_container(call.account, call.bucket)
         raise S3Error("BucketAlreadyExists", BucketName=call.bucket)
     return Response(b"", 200, [("location", f"/{call.bucket}")])
 
 
-def held_elsewhere(storage: ObjectStore, account: str, name: str) -> bool:
+async def held_elsewhere(storage: ObjectStore, account: str, name: str) -> bool:
     """Another account holds a bucket (container) of this name: taken, in a global namespace."""
-    return any(holder != account for holder in storage.container_accounts(name))
+    return any(holder != account for holder in await storage.container_accounts(name))
 
 
 def _new_bucket_meta(call: S3Call) -> dict[str, str]:
@@ -80,17 +80,17 @@ async def _check_location(call: S3Call) -> None:
 
 
 async def head_bucket(call: S3Call) -> Response:
-    call.storage.get_container(call.account, call.bucket)
+    await call.storage.get_container(call.account, call.bucket)
     return Response(b"", 200, [("x-amz-bucket-region", call.cloud.settings.s3_region)], "application/xml")
 
 
 async def delete_bucket(call: S3Call) -> Response:
-    call.storage.delete_container(call.account, call.bucket)
+    await call.storage.delete_container(call.account, call.bucket)
     return Response(b"", 204)
 
 
 async def get_location(call: S3Call) -> Response:
-    call.storage.get_container(call.account, call.bucket)
+    await call.storage.get_container(call.account, call.bucket)
     region = call.cloud.settings.s3_region
     # S3 answers an empty constraint for us-east-1, the region's name elsewhere.
     return xml.xml_response("LocationConstraint", [] if region == "us-east-1" else [xml.text(region)])
@@ -109,7 +109,7 @@ _MISSING_CONFIGURATIONS = {"replication": "ReplicationConfigurationNotFoundError
 
 
 async def unsupported(call: S3Call) -> Response:
-    call.storage.get_container(call.account, call.bucket)
+    await call.storage.get_container(call.account, call.bucket)
     if call.request.method == "GET" and not call.key:
         for name, (root, children) in _EMPTY_CONFIGURATIONS.items():
             if name in call.query:

@@ -22,8 +22,8 @@ _DEFAULT = "ApplyServerSideEncryptionByDefault"
 
 async def put_bucket_encryption(call: S3Call) -> Response:
     rule = parse_rule(await call.read_document("ServerSideEncryptionConfiguration"))
-    call.storage.update_container_meta(call.account, call.bucket,
-                                       {BUCKET_DEFAULT_META: orjson.dumps(rule).decode()})
+    await call.storage.update_container_meta(call.account, call.bucket,
+                                             {BUCKET_DEFAULT_META: orjson.dumps(rule).decode()})
     return Response(b"", 200)
 
 
@@ -49,7 +49,7 @@ def parse_rule(root: Element) -> dict[str, object]:
 
 
 async def get_bucket_encryption(call: S3Call) -> Response:
-    raw = call.storage.get_container(call.account, call.bucket).meta.get(BUCKET_DEFAULT_META)
+    raw = (await call.storage.get_container(call.account, call.bucket)).meta.get(BUCKET_DEFAULT_META)
     if raw is None:
         raise S3Error("ServerSideEncryptionConfigurationNotFoundError", BucketName=call.bucket)
     rule = orjson.loads(raw)
@@ -61,5 +61,5 @@ async def get_bucket_encryption(call: S3Call) -> Response:
 
 
 async def delete_bucket_encryption(call: S3Call) -> Response:
-    call.storage.update_container_meta(call.account, call.bucket, {}, remove=[BUCKET_DEFAULT_META])
+    await call.storage.update_container_meta(call.account, call.bucket, {}, remove=[BUCKET_DEFAULT_META])
     return Response(b"", 204)

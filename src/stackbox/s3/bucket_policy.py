@@ -24,8 +24,8 @@ OWNERSHIP_SETTINGS = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWrit
 _BLOCK_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
-def _meta(call: S3Call) -> dict[str, str]:
-    return dict(call.storage.container_meta(call.account, call.bucket))
+async def _meta(call: S3Call) -> dict[str, str]:
+    return dict(await call.storage.container_meta(call.account, call.bucket))
 
 
 async def put_bucket_policy(call: S3Call) -> Response:
@@ -35,27 +35,27 @@ async def put_bucket_policy(call: S3Call) -> Response:
     except UnicodeDecodeError:
         raise malformed("This policy contains invalid Json") from None
     policy = parse(text, call.bucket)
-    meta = _meta(call)
+    meta = await _meta(call)
     if policy.public and AccessBlock.stored(meta.get(PUBLIC_ACCESS_BLOCK_META)).block_public_policy:
         raise S3Error("AccessDenied")
-    call.storage.update_container_meta(call.account, call.bucket, {POLICY_META: text})
+    await call.storage.update_container_meta(call.account, call.bucket, {POLICY_META: text})
     return Response(b"", 204)
 
 
 async def get_bucket_policy(call: S3Call) -> Response:
-    text = _meta(call).get(POLICY_META)
+    text = (await _meta(call)).get(POLICY_META)
     if text is None:
         raise S3Error("NoSuchBucketPolicy", BucketName=call.bucket)
     return Response(text.encode("utf-8"), 200, None, "application/json")
 
 
 async def delete_bucket_policy(call: S3Call) -> Response:
-    call.storage.update_container_meta(call.account, call.bucket, {}, remove=[POLICY_META])
+    await call.storage.update_container_meta(call.account, call.bucket, {}, remove=[POLICY_META])
     return Response(b"", 204)
 
 
 async def get_bucket_policy_status(call: S3Call) -> Response:
-    text = _meta(call).get(POLICY_META)
+    text = (await _meta(call)).get(POLICY_META)
     if text is None:
         raise S3Error("NoSuchBucketPolicy", BucketName=call.bucket)
     return xml.xml_response("PolicyStatus", [xml.element("IsPublic", compiled(text, call.bucket).public)])
@@ -70,12 +70,13 @@ async def put_public_access_block(call: S3Call) -> Response:
             raise S3Error("MalformedXML")
         flags.append(value == "true")
     block = AccessBlock(*flags)
-    call.storage.update_container_meta(call.account, call.bucket, {PUBLIC_ACCESS_BLOCK_META: block.encode()})
+    await call.storage.update_container_meta(call.account, call.bucket,
+                                             {PUBLIC_ACCESS_BLOCK_META: block.encode()})
     return Response(b"", 200)
 
 
 async def get_public_access_block(call: S3Call) -> Response:
-    stored = _meta(call).get(PUBLIC_ACCESS_BLOCK_META)
+    stored = (await _meta(call)).get(PUBLIC_ACCESS_BLOCK_META)
     if stored is None:
         raise S3Error("NoSuchPublicAccessBlockConfiguration", BucketName=call.bucket)
     block = AccessBlock.stored(stored)
@@ -86,7 +87,7 @@ async def get_public_access_block(call: S3Call) -> Response:
 
 
 async def delete_public_access_block(call: S3Call) -> Response:
-    call.storage.update_container_meta(call.account, call.bucket, {}, remove=[PUBLIC_ACCESS_BLOCK_META])
+    await call.storage.update_container_meta(call.account, call.bucket, {}, remove=[PUBLIC_ACCESS_BLOCK_META])
     return Response(b"", 204)
 
 
@@ -96,15 +97,15 @@ async def put_ownership_controls(call: S3Call) -> Response:
     setting = xml.child_text(rules[0], "ObjectOwnership") if len(rules) == 1 else None
     if setting not in OWNERSHIP_SETTINGS:
         raise S3Error("MalformedXML")
-    meta = _meta(call)
+    meta = await _meta(call)
     if setting == BUCKET_OWNER_ENFORCED and grants.stored_grants(meta.get(BUCKET_ACL_META)):
         raise invalid_acl_with_ownership()
-    call.storage.update_container_meta(call.account, call.bucket, {OWNERSHIP_META: setting})
+    await call.storage.update_container_meta(call.account, call.bucket, {OWNERSHIP_META: setting})
     return Response(b"", 200)
 
 
 async def get_ownership_controls(call: S3Call) -> Response:
-    setting = _meta(call).get(OWNERSHIP_META)
+    setting = (await _meta(call)).get(OWNERSHIP_META)
     if setting is None:
         raise S3Error("OwnershipControlsNotFoundError", BucketName=call.bucket)
     return xml.xml_response("OwnershipControls",
@@ -112,7 +113,7 @@ async def get_ownership_controls(call: S3Call) -> Response:
 
 
 async def delete_ownership_controls(call: S3Call) -> Response:
-    call.storage.update_container_meta(call.account, call.bucket, {}, remove=[OWNERSHIP_META])
+    await call.storage.update_container_meta(call.account, call.bucket, {}, remove=[OWNERSHIP_META])
     return Response(b"", 204)
 
 

@@ -35,9 +35,9 @@ MAX_COPY_SOURCE = 5 << 30
 
 async def copy_object(call: S3Call) -> Response:
     check_key(call.key)
-    source = _source(call)
-    attrs = dataclasses.replace(_copied_attrs(call, source), lock=requested_lock(call),
-                                encryption=sse.requested_encryption(call))
+    source = await _source(call)
+    attrs = dataclasses.replace(await _copied_attrs(call, source), lock=await requested_lock(call),
+                                encryption=await sse.requested_encryption(call))
     info = await call.storage.copy_encrypted(source, call.account, call.bucket, call.key, attrs=attrs,
                                              source_version=_source_version(call),
                                              source_key=sse.customer_key_of(call, sse.COPY_SOURCE_CUSTOMER),
@@ -59,9 +59,9 @@ def _copy_headers(source: ObjectInfo, info: ObjectInfo) -> list[tuple[str, str]]
 
 async def upload_part_copy(call: S3Call) -> Response:
     number = part_number(call.query)
-    upload = current_upload(call)
+    upload = await current_upload(call)
     upload_id = upload.upload_id
-    source = _source(call)
+    source = await _source(call)
     start, stop = _source_range(call.headers.get("x-amz-copy-source-range"), source.size)
     if (source.size if stop is None else stop) - start > MAX_COPY_SOURCE:
         # A part copy reads and writes its bytes: S3's bound keeps one small request from costing gigabytes.
@@ -76,21 +76,21 @@ async def upload_part_copy(call: S3Call) -> Response:
     return xml.xml_response("CopyPartResult", children, headers=sse.encryption_headers(call, upload.sealing))
 
 
-def _source(call: S3Call) -> ObjectInfo:
+async def _source(call: S3Call) -> ObjectInfo:
     """The copy source object, read with the caller's rights (those of a GetObject of it by the same
     caller), its conditions checked."""
     named, key = _parse_source(call.headers["x-amz-copy-source"])
     tenant, bucket = authorize.split_tenant(named)
     version_id = _source_version(call)
     try:
-        decision = authorize.decide(call, GET_OBJECT, bucket, key, version_id=version_id, tenant=tenant)
-        source = call.storage.head_object(decision.account, bucket, key, version_id)
+        decision = await authorize.decide(call, GET_OBJECT, bucket, key, version_id=version_id, tenant=tenant)
+        source = await call.storage.head_object(decision.account, bucket, key, version_id)
     except NoSuchContainer:
-        elsewhere = any(account != call.account for account in call.storage.container_accounts(bucket))
+        elsewhere = any(account != call.account for account in await call.storage.container_accounts(bucket))
         error = S3Error("AccessDenied") if elsewhere else S3Error("NoSuchBucket", BucketName=bucket)
         raise error from None
     except (NoSuchObject, NoSuchVersion) as missing:
-        if decision.object_acl_decides or not authorize.may_list(call, bucket, tenant):
+        if decision.object_acl_decides or not await authorize.may_list(call, bucket, tenant):
             raise S3Error("AccessDenied") from None  # whether a key exists is the bucket's listers' to know
         if isinstance(missing, NoSuchObject):
             raise S3Error("NoSuchKey", Key=key) from None
@@ -127,14 +127,14 @@ def _parse_source(header: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _copied_attrs(call: S3Call, source: ObjectInfo) -> ObjectAttrs:
+async def _copied_attrs(call: S3Call, source: ObjectInfo) -> ObjectAttrs:
     headers = call.headers
     metadata_directive = _directive(headers, "x-amz-metadata-directive")
     tagging_directive = _directive(headers, "x-amz-tagging-directive")
     # Copying an older version onto its key is how S3 users restore it: only the current one is "itself".
     same_object = ((source.account, source.container, source.key) == (call.account, call.bucket, call.key)
                    and _source_version(call) is None)
-    acl = requested_object_acl(call)
+    acl = await requested_object_acl(call)
     if same_object and metadata_directive == "COPY" and acl is None \
             and tagging_directive == "COPY" and not sse.changes_encryption(headers):
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object "

@@ -33,21 +33,21 @@ _NOT_ALLOWED = ("CORSResponse: This CORS request is not allowed. This is usually
 
 
 async def get_bucket_cors(call: S3Call) -> Response:
-    rules = stored_rules(call.storage, call.account, call.bucket)
+    rules = await stored_rules(call.storage, call.account, call.bucket)
     if not rules:
         raise S3Error("NoSuchCORSConfiguration", BucketName=call.bucket)
     return xml.xml_response("CORSConfiguration", [_render(rule) for rule in rules])
 
 
 async def put_bucket_cors(call: S3Call) -> Response:
-    call.storage.get_container(call.account, call.bucket)
+    await call.storage.get_container(call.account, call.bucket)
     rules = parse_rules(xml.parse(await call.read_body(MAX_DOCUMENT_BYTES), "CORSConfiguration"))
-    call.storage.update_container_meta(call.account, call.bucket, {CORS_META: _encode(rules)})
+    await call.storage.update_container_meta(call.account, call.bucket, {CORS_META: _encode(rules)})
     return Response(b"", 200)
 
 
 async def delete_bucket_cors(call: S3Call) -> Response:
-    call.storage.update_container_meta(call.account, call.bucket, {}, remove=[CORS_META])
+    await call.storage.update_container_meta(call.account, call.bucket, {}, remove=[CORS_META])
     return Response(b"", 204)
 
 
@@ -117,8 +117,8 @@ def _decoded(raw: str) -> tuple[CorsRule, ...]:
                  for origins, methods, allowed, exposed, max_age, rule_id in orjson.loads(raw))
 
 
-def stored_rules(storage: ObjectStore, account: str, bucket: str) -> tuple[CorsRule, ...]:
-    raw = storage.container_meta(account, bucket).get(CORS_META)
+async def stored_rules(storage: ObjectStore, account: str, bucket: str) -> tuple[CorsRule, ...]:
+    raw = (await storage.container_meta(account, bucket)).get(CORS_META)
     return _decoded(raw) if raw else ()
 
 
@@ -129,42 +129,42 @@ async def preflight(call: S3Call) -> Response:
         raise S3Error("BadRequest", "Insufficient information. Origin request header needed.")
     method = call.headers.get("access-control-request-method")
 
-    def forbidden(message: str) -> S3Error:
+    async def forbidden(message: str) -> S3Error:
         return S3Error("AccessForbidden", message, Method=method or "OPTIONS",
                        ResourceType="OBJECT" if call.key else "BUCKET")
 
-    owner = s3_owner(call.storage, call.bucket) if call.bucket else None
+    owner = await s3_owner(call.storage, call.bucket) if call.bucket else None
     try:
-        rules = stored_rules(call.storage, owner, call.bucket) if owner else None
+        rules = await stored_rules(call.storage, owner, call.bucket) if owner else None
     except NoSuchContainer:
         rules = None
     if rules is None:
-        raise forbidden("CORSResponse: Bucket not found")
+        raise await forbidden("CORSResponse: Bucket not found")
     if not rules:
-        raise forbidden("CORSResponse: CORS is not enabled for this bucket.")
+        raise await forbidden("CORSResponse: CORS is not enabled for this bucket.")
     if method is None:
         raise S3Error("BadRequest", "Invalid Access-Control-Request-Method: null")
     headers = requested_headers(call.headers.get("access-control-request-headers"))
     rule = first_match(rules, origin, method, headers)
     if rule is None:
-        raise forbidden(_NOT_ALLOWED)
+        raise await forbidden(_NOT_ALLOWED)
     answer = _rule_headers(rule, origin)
     if headers:
         answer.insert(1, ("Access-Control-Allow-Headers", ", ".join(headers)))
     return Response(b"", 200, answer)
 
 
-def response_headers(storage: ObjectStore, request: Request, bucket: str,
-                     account: str = "") -> list[tuple[str, str]]:
+async def response_headers(storage: ObjectStore, request: Request, bucket: str,
+                           account: str = "") -> list[tuple[str, str]]:
     """CORS headers for an actual response (success or error) to a request from `Origin`: those of
     the first rule allowing the origin and the request's method, none when no rule does. `account`
     holds the bucket when the request got as far as finding it (else the name's S3 owner is looked up)."""
     origin = request.headers.get("origin")
     if origin is None or not bucket:
         return []
-    owner = account or s3_owner(storage, bucket)
+    owner = account or await s3_owner(storage, bucket)
     try:
-        rules = stored_rules(storage, owner, bucket) if owner else ()
+        rules = await stored_rules(storage, owner, bucket) if owner else ()
     except NoSuchContainer:
         return []
     rule = first_match(rules, origin, request.method)

@@ -47,7 +47,7 @@ async def delete_object(call: S3Call) -> Response:
     # Deleting a key (or version) that does not exist succeeds, as in S3 (unless If-Match names it).
     deletion = await call.storage.delete(call.account, call.bucket, call.key, version_id=version_id,
                                          preconditions=preconditions,
-                                         bypass_governance=bypasses_governance(call))
+                                         bypass_governance=await bypasses_governance(call))
     return Response(b"", 204, deletion_headers(deletion))
 
 
@@ -94,9 +94,9 @@ async def delete_objects(call: S3Call) -> Response:
     if not nodes or len(nodes) > MAX_DELETE_KEYS:
         raise S3Error("MalformedXML")
     keys = [_entry(node) for node in nodes]
-    call.storage.get_container(call.account, call.bucket)
+    await call.storage.get_container(call.account, call.bucket)
     results: list[str] = []
-    bypass = bypasses_governance(call)
+    bypass = await bypasses_governance(call)
     # Group-committed batches that yield to the loop: a thousand deletes in one go would stall the worker.
     for start in range(0, len(keys), DELETE_BATCH):
         batch = keys[start:start + DELETE_BATCH]
@@ -122,7 +122,7 @@ async def _delete_one(call: S3Call, key: str, version_id: str | None, conditions
     if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         return _failed(named, "KeyTooLongError", "Your key is too long")
     try:
-        authorize.decide(call, DELETE_OBJECT, call.bucket, key, version_id=version_id)
+        await authorize.decide(call, DELETE_OBJECT, call.bucket, key, version_id=version_id)
     except S3Error as refused:
         return _failed(named, refused.code, refused.message)
     if version_id is not None and conditions.any:

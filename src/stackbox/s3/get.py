@@ -27,15 +27,15 @@ MAX_PART_NUMBER = 10_000
 
 
 async def get_object(call: S3Call) -> Response:
-    return _read(call, head=False)
+    return await _read(call, head=False)
 
 
 async def head_object(call: S3Call) -> Response:
-    return _read(call, head=True)
+    return await _read(call, head=True)
 
 
-def _read(call: S3Call, *, head: bool) -> Response:
-    obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
+async def _read(call: S3Call, *, head: bool) -> Response:
+    obj = await call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
     call.storage.check_encryption_key(obj, sse.customer_key_of(call))
     not_modified = check_conditions(call.headers, obj)
@@ -43,7 +43,7 @@ def _read(call: S3Call, *, head: bool) -> Response:
     headers = object_headers(obj, checksum=checksum_mode and "range" not in call.headers)
     headers += version_headers(obj) + lock_headers(obj) + sse.encryption_headers(call, obj.sealing)
     if requested_version(call) is None:
-        headers += expiration_headers(call, obj)
+        headers += await expiration_headers(call, obj)
     if not_modified:
         return Response(b"", 304, [h for h in headers if h[0] in ("etag", "last-modified")])
     headers = _with_overrides(headers, call.query)
@@ -126,7 +126,7 @@ def _single_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]],
 
 
 async def get_object_attributes(call: S3Call) -> Response:
-    obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
+    obj = await call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
     call.storage.check_encryption_key(obj, sse.customer_key_of(call))
     requested = call.headers.get("x-amz-object-attributes", "").split(",")

@@ -45,27 +45,27 @@ _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)
 
 
 async def get_bucket_lifecycle(call: S3Call) -> Response:
-    rules = stored_rules(call)
+    rules = await stored_rules(call)
     if not rules:
         raise S3Error("NoSuchLifecycleConfiguration", BucketName=call.bucket)
     return xml.xml_response("LifecycleConfiguration", [_render(rule) for rule in rules])
 
 
 async def put_bucket_lifecycle(call: S3Call) -> Response:
-    call.storage.get_container(call.account, call.bucket)
+    await call.storage.get_container(call.account, call.bucket)
     root = await call.read_document("LifecycleConfiguration")
     rules = parse_rules(root)
-    call.storage.update_container_meta(call.account, call.bucket, {LIFECYCLE_META: encode_rules(rules)})
+    await call.storage.update_container_meta(call.account, call.bucket, {LIFECYCLE_META: encode_rules(rules)})
     return Response(b"", 200)
 
 
 async def delete_bucket_lifecycle(call: S3Call) -> Response:
-    call.storage.update_container_meta(call.account, call.bucket, {}, remove=[LIFECYCLE_META])
+    await call.storage.update_container_meta(call.account, call.bucket, {}, remove=[LIFECYCLE_META])
     return Response(b"", 204)
 
 
-def stored_rules(call: S3Call) -> list[Rule]:
-    raw = call.storage.container_meta(call.account, call.bucket).get(LIFECYCLE_META)
+async def stored_rules(call: S3Call) -> list[Rule]:
+    raw = (await call.storage.container_meta(call.account, call.bucket)).get(LIFECYCLE_META)
     return list(_decoded(raw)) if raw else []
 
 
@@ -76,9 +76,9 @@ def _decoded(raw: str) -> tuple[Rule, ...]:
     return tuple(decode_rules(raw))
 
 
-def expiration_headers(call: S3Call, info: ObjectInfo) -> list[tuple[str, str]]:
+async def expiration_headers(call: S3Call, info: ObjectInfo) -> list[tuple[str, str]]:
     """`x-amz-expiration` for a current version a rule will expire (none otherwise)."""
-    rules = stored_rules(call)
+    rules = await stored_rules(call)
     if not rules:
         return []
     found = earliest_expiry(rules, info.key, info.size, info.tags, info.last_modified,

@@ -51,7 +51,7 @@ async def list_buckets(call: S3Call) -> Response:
     if query.get("bucket-region", region) != region:
         listing = ContainerListing([], [], False, None)
     else:
-        listing = call.storage.list_containers(call.account, prefix=prefix, marker=marker, limit=limit)
+        listing = await call.storage.list_containers(call.account, prefix=prefix, marker=marker, limit=limit)
     region_element = xml.element("BucketRegion", region) if paged else ""
     buckets = "".join(
         "<Bucket>" + xml.element("Name", info.name) + xml.element("CreationDate", xml.iso8601(info.created))
@@ -134,7 +134,7 @@ async def list_objects(call: S3Call) -> Response:
         marker = _decode_token(token) if token is not None else query.get("start-after", "")
     else:
         marker = query.get("marker", "")
-    listing = _page(call, prefix, delimiter, marker, limit)
+    listing = await _page(call, prefix, delimiter, marker, limit)
     echoed = (prefix, delimiter, query.get("marker", ""), query.get("start-after", ""),
               listing.next_marker or "")
     encode = listing_encoder(url_asked, echoed, (entry.key for entry in listing.objects), listing.prefixes)
@@ -153,12 +153,12 @@ async def list_objects(call: S3Call) -> Response:
     return xml.xml_response("ListBucketResult", children)
 
 
-def _page(call: S3Call, prefix: str, delimiter: str, marker: str, limit: int) -> ObjectListing:
+async def _page(call: S3Call, prefix: str, delimiter: str, marker: str, limit: int) -> ObjectListing:
     if limit == 0:
-        call.storage.get_container(call.account, call.bucket)
+        await call.storage.get_container(call.account, call.bucket)
         return ObjectListing([], [], False, None)
-    return call.storage.list_objects(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
-                                     marker=marker, limit=limit)
+    return await call.storage.list_objects(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
+                                           marker=marker, limit=limit)
 
 
 def _v2_fields(query: Mapping[str, str], listing: ObjectListing, encode: Callable[[str], str]) -> list[str]:
@@ -214,8 +214,8 @@ async def list_uploads(call: S3Call) -> Response:
     asked, limit = max_keys(query, "max-uploads")
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     key_marker, id_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
-    listing = call.storage.list_uploads(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
-                                        key_marker=key_marker, upload_id_marker=id_marker, limit=limit)
+    listing = await call.storage.list_uploads(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
+                                              key_marker=key_marker, upload_id_marker=id_marker, limit=limit)
     echoed = (prefix, delimiter, key_marker, listing.next_key_marker or "")
     encode = listing_encoder(url_asked, echoed, (upload.key for upload in listing.uploads), listing.prefixes)
     children = [xml.element("Bucket", call.bucket), xml.element("KeyMarker", encode(key_marker)),

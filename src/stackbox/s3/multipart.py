@@ -40,10 +40,10 @@ def part_number(query: Mapping[str, str]) -> int:
     return number
 
 
-def current_upload(call: S3Call) -> UploadInfo:
+async def current_upload(call: S3Call) -> UploadInfo:
     """The upload named by `?uploadId=`; NoSuchUpload unless it is an upload of this very key."""
     upload_id = call.query["uploadId"]
-    upload = call.storage.get_upload(call.account, call.bucket, upload_id)
+    upload = await call.storage.get_upload(call.account, call.bucket, upload_id)
     if upload.key != call.key:
         raise storage.NoSuchUpload(upload_id)
     return upload
@@ -52,11 +52,12 @@ def current_upload(call: S3Call) -> UploadInfo:
 async def create_upload(call: S3Call) -> Response:
     check_key(call.key)
     algorithm, checksum_type = _upload_checksum(call.headers)
-    attrs = dataclasses.replace(object_attrs(call.headers), lock=requested_lock(call),
-                                acl=requested_object_acl(call), encryption=sse.requested_encryption(call))
-    upload = call.storage.create_upload(call.account, call.bucket, call.key, attrs,
-                                        checksum_algorithm=algorithm, checksum_type=checksum_type,
-                                        initiator=_caller(call))
+    attrs = dataclasses.replace(object_attrs(call.headers), lock=await requested_lock(call),
+                                acl=await requested_object_acl(call),
+                                encryption=await sse.requested_encryption(call))
+    upload = await call.storage.create_upload(call.account, call.bucket, call.key, attrs,
+                                              checksum_algorithm=algorithm, checksum_type=checksum_type,
+                                              initiator=_caller(call))
     headers = sse.encryption_headers(call, upload.sealing, written=True)
     if upload.checksum_algorithm is not None and upload.checksum_type is not None:
         headers += [("x-amz-checksum-algorithm", upload.checksum_algorithm.upper()),
@@ -93,7 +94,7 @@ def _upload_checksum(headers: Mapping[str, str]) -> tuple[str | None, ChecksumTy
 
 async def upload_part(call: S3Call) -> Response:
     number = part_number(call.query)
-    upload = current_upload(call)
+    upload = await current_upload(call)
     checks = write_checks(call, max_length=MAX_PART_SIZE)
     part = await call.storage.put_part(call.account, call.bucket, upload.upload_id, number, call.payload(),
                                        checks, customer_key=sse.customer_key_of(call))
@@ -118,31 +119,31 @@ def _check_owner_or_initiator(call: S3Call, upload: UploadInfo) -> None:
 
 
 async def abort_upload(call: S3Call) -> Response:
-    upload = current_upload(call)
+    upload = await current_upload(call)
     _check_owner_or_initiator(call, upload)
-    call.storage.abort_upload(call.account, call.bucket, upload.upload_id)
+    await call.storage.abort_upload(call.account, call.bucket, upload.upload_id)
     return Response(b"", 204)
 
 
 async def complete_upload(call: S3Call) -> Response:
     try:
-        upload = current_upload(call)
+        upload = await current_upload(call)
     except storage.NoSuchUpload:
         return await _repeated_completion(call)
     upload_id = upload.upload_id
     root = await _completion_document(call)
     requested = _requested_parts(root)
-    _check_declared_checksums(call, upload, requested)
+    await _check_declared_checksums(call, upload, requested)
     listed = [(number, etag) for number, etag, _ in requested]
     try:
-        info = call.storage.complete_upload(call.account, call.bucket, upload_id, listed,
-                                            preconditions=write_preconditions(call),
-                                            min_part_size=MIN_PART_SIZE)
+        info = await call.storage.complete_upload(call.account, call.bucket, upload_id, listed,
+                                                  preconditions=write_preconditions(call),
+                                                  min_part_size=MIN_PART_SIZE)
     except storage.InvalidPart as error:
         raise S3Error("InvalidPart", UploadId=upload_id, PartNumber=str(error.number),
                       ETag=dict(listed).get(error.number, "").strip().strip('"')) from None
     except storage.EntityTooSmall as error:
-        raise _too_small(call, upload_id, error.number) from None
+        raise await _too_small(call, upload_id, error.number) from None
     except storage.InvalidPartOrder:
         raise S3Error("InvalidPartOrder", UploadId=upload_id) from None
     return _completion_result(call, info)
@@ -175,7 +176,7 @@ async def _repeated_completion(call: S3Call) -> Response:
     upload_id = call.query["uploadId"]
     try:
         requested = _requested_parts(await _completion_document(call))
-        obj = call.storage.head_object(call.account, call.bucket, call.key)
+        obj = await call.storage.head_object(call.account, call.bucket, call.key)
     except (S3Error, storage.NoSuchObject):
         raise S3Error("NoSuchUpload", UploadId=upload_id) from None
     listed = [(number, etag.strip().strip('"')) for number, etag, _ in requested]
@@ -184,8 +185,8 @@ async def _repeated_completion(call: S3Call) -> Response:
     return _completion_result(call, obj)
 
 
-def _too_small(call: S3Call, upload_id: str, number: int) -> S3Error:
-    part = next(part for part in _all_parts(call, upload_id) if part.number == number)
+async def _too_small(call: S3Call, upload_id: str, number: int) -> S3Error:
+    part = next(part for part in await _all_parts(call, upload_id) if part.number == number)
     return S3Error("EntityTooSmall", ProposedSize=str(part.size), MinSizeAllowed=str(MIN_PART_SIZE),
                    PartNumber=str(number), ETag=part.etag)
 
@@ -209,15 +210,15 @@ def _requested_parts(root: Element) -> list[tuple[int, str, dict[str, str]]]:
     return parts
 
 
-def _check_declared_checksums(call: S3Call, upload: UploadInfo,
-                              requested: Sequence[tuple[int, str, dict[str, str]]]) -> None:
+async def _check_declared_checksums(call: S3Call, upload: UploadInfo,
+                                    requested: Sequence[tuple[int, str, dict[str, str]]]) -> None:
     """Per-part checksums in the document must be the stored ones; a whole-object checksum header must
     be what completion will derive."""
     algorithm = upload.checksum_algorithm
     declared = call.headers.get(f"x-amz-checksum-{algorithm}") if algorithm else None
     if algorithm is None or (declared is None and not any(checksums for _, _, checksums in requested)):
         return
-    stored = {part.number: part for part in _all_parts(call, upload.upload_id)}
+    stored = {part.number: part for part in await _all_parts(call, upload.upload_id)}
     for number, _, checksums in requested:
         part = stored.get(number)
         given = checksums.get(algorithm)
@@ -241,15 +242,15 @@ def _check_whole_checksum(upload: UploadInfo, algorithm: str, declared: str,
                       "checksum.")
 
 
-def _all_parts(call: S3Call, upload_id: str) -> list[PartInfo]:
-    parts, _ = call.storage.list_parts(call.account, call.bucket, upload_id, limit=MAX_PARTS)
+async def _all_parts(call: S3Call, upload_id: str) -> list[PartInfo]:
+    parts, _ = await call.storage.list_parts(call.account, call.bucket, upload_id, limit=MAX_PARTS)
     return parts
 
 
 async def list_parts(call: S3Call) -> Response:
     query = call.query
     call.check_object_acl(None)  # an upload has no ACL of its own that could make it public
-    upload = current_upload(call)
+    upload = await current_upload(call)
     _check_owner_or_initiator(call, upload)
     upload_id = upload.upload_id
     marker_raw = query.get("part-number-marker", "0")
@@ -258,8 +259,8 @@ async def list_parts(call: S3Call) -> Response:
         raise S3Error("InvalidArgument", "Provided part-number-marker not an integer or within integer range",
                       ArgumentName="part-number-marker", ArgumentValue=marker_raw)
     asked, limit = max_keys(query, "max-parts")
-    parts, truncated = call.storage.list_parts(call.account, call.bucket, upload_id, marker=marker,
-                                               limit=limit)
+    parts, truncated = await call.storage.list_parts(call.account, call.bucket, upload_id, marker=marker,
+                                                     limit=limit)
     algorithm = upload.checksum_algorithm
     children = [xml.element("Bucket", call.bucket), xml.element("Key", call.key),
                 xml.element("UploadId", upload_id), owner(call, "Initiator"), owner(call),

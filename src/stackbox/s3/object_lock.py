@@ -39,11 +39,11 @@ def enabled_on_create(headers: Mapping[str, str]) -> bool:
     return headers.get("x-amz-bucket-object-lock-enabled", "").strip().lower() == "true"
 
 
-def bypasses_governance(call: S3Call) -> bool:
+async def bypasses_governance(call: S3Call) -> bool:
     """`x-amz-bypass-governance-retention: true` from a caller allowed s3:BypassGovernanceRetention (the
     bucket project's writers, or whom its policy allows)."""
     asked = call.headers.get("x-amz-bypass-governance-retention", "").strip().lower() == "true"
-    return asked and authorize.permits(call, BYPASS_GOVERNANCE)
+    return asked and await authorize.permits(call, BYPASS_GOVERNANCE)
 
 
 def _mode(name: str) -> LockMode:
@@ -54,7 +54,7 @@ def _mode(name: str) -> LockMode:
 
 
 async def get_object_lock_configuration(call: S3Call) -> Response:
-    config = call.storage.get_lock_configuration(call.account, call.bucket)
+    config = await call.storage.get_lock_configuration(call.account, call.bucket)
     if config is None:
         raise S3Error("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for "
                       "this bucket", BucketName=call.bucket)
@@ -73,7 +73,7 @@ async def put_object_lock_configuration(call: S3Call) -> Response:
         raise S3Error("MalformedXML")
     rule = root.find("Rule")
     config = LockConfiguration() if rule is None else _default_retention(rule)
-    call.storage.put_lock_configuration(call.account, call.bucket, config)
+    await call.storage.put_lock_configuration(call.account, call.bucket, config)
     return Response(b"", 200)
 
 
@@ -103,7 +103,7 @@ def _default_retention(rule: xml.ET.Element) -> LockConfiguration:
 
 
 async def get_object_retention(call: S3Call) -> Response:
-    lock = _object_lock(call)
+    lock = await _object_lock(call)
     if lock.mode is None or lock.retain_until is None:
         raise _no_object_configuration()
     return xml.xml_response("Retention", [xml.element("Mode", lock.mode),
@@ -117,13 +117,13 @@ async def put_object_retention(call: S3Call) -> Response:
         raise S3Error("MalformedXML")
     changes = {"mode": None, "retain_until": None} if mode is None or until is None else \
         {"mode": _mode(mode), "retain_until": future_date(until)}
-    call.storage.set_object_lock(call.account, call.bucket, call.key, requested_version(call), changes,
-                                 bypass_governance=bypasses_governance(call))
+    await call.storage.set_object_lock(call.account, call.bucket, call.key, requested_version(call), changes,
+                                       bypass_governance=await bypasses_governance(call))
     return Response(b"", 200)
 
 
 async def get_object_legal_hold(call: S3Call) -> Response:
-    if not _object_lock(call).legal_hold:
+    if not (await _object_lock(call)).legal_hold:
         raise _no_object_configuration()
     return xml.xml_response("LegalHold", [xml.element("Status", "ON")])
 
@@ -133,16 +133,16 @@ async def put_object_legal_hold(call: S3Call) -> Response:
     status = xml.child_text(root, "Status")
     if status not in _HOLD:
         raise S3Error("MalformedXML")
-    call.storage.set_object_lock(call.account, call.bucket, call.key, requested_version(call),
-                                 {"legal_hold": _HOLD[status]})
+    await call.storage.set_object_lock(call.account, call.bucket, call.key, requested_version(call),
+                                       {"legal_hold": _HOLD[status]})
     return Response(b"", 200)
 
 
-def _object_lock(call: S3Call) -> ObjectLock:
+async def _object_lock(call: S3Call) -> ObjectLock:
     """The lock of the requested version, in a bucket with Object Lock (InvalidRequest otherwise)."""
-    if call.storage.get_lock_configuration(call.account, call.bucket) is None:
+    if await call.storage.get_lock_configuration(call.account, call.bucket) is None:
         raise S3Error("InvalidRequest", _MISSING_CONFIGURATION)
-    return call.storage.lock_state(call.account, call.bucket, call.key, requested_version(call))
+    return await call.storage.lock_state(call.account, call.bucket, call.key, requested_version(call))
 
 
 def _no_object_configuration() -> S3Error:
@@ -153,7 +153,7 @@ def _no_object_configuration() -> S3Error:
 # ---------------------------------------------------------------------------------------------- headers
 
 
-def requested_lock(call: S3Call) -> ObjectLock | None:
+async def requested_lock(call: S3Call) -> ObjectLock | None:
     """The lock the `x-amz-object-lock-*` headers of a PutObject, CopyObject or
     CreateMultipartUpload ask for (None: none), checked against the bucket's configuration."""
     headers = call.headers
@@ -173,18 +173,18 @@ def requested_lock(call: S3Call) -> ObjectLock | None:
         raise S3Error("InvalidArgument", "Legal Hold must be either of 'ON' or 'OFF'",
                       ArgumentName="x-amz-object-lock-legal-hold", ArgumentValue=hold)
     retain_until = None if until is None else future_date(until)
-    if call.storage.get_lock_configuration(call.account, call.bucket) is None:
+    if await call.storage.get_lock_configuration(call.account, call.bucket) is None:
         raise S3Error("InvalidRequest", _MISSING_CONFIGURATION)
     return ObjectLock(None if mode is None else _mode(mode), retain_until, _HOLD.get(hold or "OFF", False))
 
 
-def check_upload_integrity(call: S3Call, lock: ObjectLock | None) -> None:
+async def check_upload_integrity(call: S3Call, lock: ObjectLock | None) -> None:
     """S3 wants Content-MD5 or a checksum on a PutObject that sets a lock, by header or by the
     bucket's default retention. The bucket is only looked up when the request carries neither."""
     if _carries_integrity(call.headers):
         return
     if lock is None:
-        config = call.storage.get_lock_configuration(call.account, call.bucket)
+        config = await call.storage.get_lock_configuration(call.account, call.bucket)
         if config is None or config.default_mode is None:
             return
     raise S3Error("InvalidRequest", "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object "

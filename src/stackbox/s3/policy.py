@@ -23,6 +23,7 @@ from stackbox.auth import AuthContext
 from stackbox.s3.errors import S3Error
 from stackbox.s3.operations import ON_OBJECT
 from stackbox.s3.policy_conditions import (
+    EXISTING_TAG_KEY,
     AnyWildcard,
     BadCondition,
     Condition,
@@ -99,6 +100,12 @@ class Statement:
 class Policy:
     statements: tuple[Statement, ...]
     _by_action: dict[str, tuple[tuple[Statement, ...], tuple[Statement, ...]]] = field(default_factory=dict)
+    #: Whether a condition asks for the object's tags (s3:ExistingObjectTag/<key>): they are read first.
+    reads_existing_tags: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.reads_existing_tags = any(condition.key.startswith(EXISTING_TAG_KEY)
+                                       for statement in self.statements for condition in statement.conditions)
 
     @property
     def public(self) -> bool:

@@ -30,7 +30,8 @@ S3_KEYS = frozenset({
     "s3:x-amz-grant-write-acp", "s3:x-amz-grant-full-control", "s3:object-lock-mode",
     "s3:object-lock-legal-hold", "s3:object-lock-retain-until-date", "s3:resourceaccount",
 })
-TAG_KEY_PREFIXES = ("s3:existingobjecttag/", "s3:requestobjecttag/")
+EXISTING_TAG_KEY = "s3:existingobjecttag/"
+TAG_KEY_PREFIXES = (EXISTING_TAG_KEY, "s3:requestobjecttag/")
 
 
 class BadCondition(ValueError):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+from stackbox.s3.policy_conditions import EXISTING_TAG_KEY
 from stackbox.storage.types import StorageError
 
 if TYPE_CHECKING:
@@ -24,12 +25,25 @@ _QUERY_KEYS = {"s3:prefix": "prefix", "s3:delimiter": "delimiter", "s3:max-keys"
 
 
 class RequestKeys:
-    """`lookup(key)` gives the request's values of a (lower-case) condition key, None when absent."""
+    """`lookup(key)` gives the request's values of a (lower-case) condition key, None when absent.
+    The object's tags (s3:ExistingObjectTag/<key>) come from the store: `load_existing_tags` reads
+    them first, when the policy asks for them."""
 
-    __slots__ = ("account", "bucket", "call", "key")
+    __slots__ = ("account", "bucket", "call", "existing_tags", "key")
 
     def __init__(self, call: S3Call, account: str, bucket: str, key: str) -> None:
         self.call, self.account, self.bucket, self.key = call, account, bucket, key
+        self.existing_tags: Mapping[str, str] | None = None
+
+    async def load_existing_tags(self) -> None:
+        if not self.key:
+            return
+        try:
+            obj = await self.call.storage.head_object(self.account, self.bucket, self.key,
+                                                      self.call.query.get("versionId"))
+        except StorageError:
+            return
+        self.existing_tags = obj.tags
 
     def lookup(self, name: str) -> Sequence[str] | None:
         call = self.call
@@ -48,8 +62,8 @@ class RequestKeys:
         if name == "s3:requestobjecttagkeys":
             tags = self._request_tags()
             return None if tags is None else tuple(tags)
-        if name.startswith("s3:existingobjecttag/"):
-            return self._existing_tag(name[len("s3:existingobjecttag/"):])
+        if name.startswith(EXISTING_TAG_KEY):
+            return self._existing_tag(name[len(EXISTING_TAG_KEY):])
         return self._identity(name)
 
     def _identity(self, name: str) -> Sequence[str] | None:
@@ -83,12 +97,5 @@ class RequestKeys:
         return dict(parse_qsl(header, keep_blank_values=True))
 
     def _existing_tag(self, tag: str) -> Sequence[str] | None:
-        if not self.key:
-            return None
-        try:
-            obj = self.call.storage.head_object(self.account, self.bucket, self.key,
-                                                self.call.query.get("versionId"))
-        except StorageError:
-            return None
-        value = obj.tags.get(tag)
+        value = None if self.existing_tags is None else self.existing_tags.get(tag)
         return None if value is None else (value,)

@@ -61,7 +61,7 @@ async def post_object(call: S3Call) -> Response:
     reader = FormReader(call.request.stream(), boundary)
     try:
         form = await _read_fields(reader)
-        key, policy = _authorize(call, form)
+        key, policy = await _authorize(call, form)
         info = await _store(call, form, key, policy, reader.part_data())
     except FormDataError:
         raise S3Error("MalformedPOSTRequest", "The body of your POST request is not well-formed "
@@ -93,7 +93,7 @@ async def _read_fields(reader: FormReader) -> _Form:
                   "Your POST request fields preceding the upload file were too large.")
 
 
-def _authorize(call: S3Call, form: _Form) -> tuple[str, PostPolicy | None]:
+async def _authorize(call: S3Call, form: _Form) -> tuple[str, PostPolicy | None]:
     """The object key, and the policy the upload must still satisfy (its length range), once the
     signature, the policy's conditions and the caller's right to write the key have held."""
     signer = form_signer(form.fields, call.cloud.identity.ec2_secret, region=call.cloud.settings.s3_region)
@@ -104,7 +104,7 @@ def _authorize(call: S3Call, form: _Form) -> tuple[str, PostPolicy | None]:
                                call.headers)
         policy = parse_policy(form.fields["policy"])
         policy.check({**form.fields, "bucket": call.bucket, "key": key})
-    call.account = authorize.decide(call, PUT_OBJECT, call.bucket, key, tenant=call.tenant).account
+    call.account = (await authorize.decide(call, PUT_OBJECT, call.bucket, key, tenant=call.tenant)).account
     return key, policy
 
 
@@ -132,9 +132,10 @@ async def _store(call: S3Call, form: _Form, key: str, policy: PostPolicy | None,
                  data: AsyncIterator[bytes]) -> storage.ObjectInfo:
     low, high = policy.length_range if policy and policy.length_range else (0, MAX_OBJECT_SIZE)
     limited = _length_checked(data, low, min(high, MAX_OBJECT_SIZE))
-    attrs = dataclasses.replace(object_attrs(_object_headers(form)), encryption=sse.bucket_default(call))
+    attrs = dataclasses.replace(object_attrs(_object_headers(form)),
+                                encryption=await sse.bucket_default(call))
     if attrs.acl is not None:  # the bucket's public access block and ownership controls, as for PutObject
-        authorize.check_acl_change(call, grants.stored_grants(attrs.acl))
+        await authorize.check_acl_change(call, grants.stored_grants(attrs.acl))
     if "tagging" in form.raw:
         tags = tags_of_document(xml.parse(form.raw["tagging"], "Tagging"), MAX_OBJECT_TAGS)
         attrs = dataclasses.replace(attrs, tags=tags)

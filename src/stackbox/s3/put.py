@@ -28,14 +28,14 @@ from stackbox.storage.types import Preconditions, WriteChecks
 
 async def put_object(call: S3Call) -> Response:
     check_key(call.key)
-    lock = requested_lock(call)
-    check_upload_integrity(call, lock)
-    attrs = dataclasses.replace(object_attrs(call.headers), lock=lock, acl=requested_object_acl(call),
-                                encryption=sse.requested_encryption(call))
+    lock = await requested_lock(call)
+    await check_upload_integrity(call, lock)
+    attrs = dataclasses.replace(object_attrs(call.headers), lock=lock, acl=await requested_object_acl(call),
+                                encryption=await sse.requested_encryption(call))
     info = await call.storage.put_object(call.account, call.bucket, call.key, call.payload(), attrs=attrs,
                                          checks=write_checks(call), preconditions=write_preconditions(call))
     headers = written_headers(info.etag, info.checksum) + version_headers(info)
-    headers += expiration_headers(call, info) + sse.encryption_headers(call, info.sealing, written=True)
+    headers += await expiration_headers(call, info) + sse.encryption_headers(call, info.sealing, written=True)
     return Response(b"", 200, headers)
 
 

@@ -32,13 +32,13 @@ MODES = ("AES256", "aws:kms")
 KMS_ACCOUNT = "000000000000"
 
 
-def requested_encryption(call: S3Call) -> Encryption | None:
+async def requested_encryption(call: S3Call) -> Encryption | None:
     """How a new object (PutObject, CopyObject, CreateMultipartUpload) is to be encrypted: as its
     headers say, else as the bucket's default encryption says, else not at all."""
     if _has_customer_headers(call.headers, CUSTOMER):
         _require_secure(call)
     requested = encryption_of_headers(call.headers)
-    return requested if requested is not None else bucket_default(call)
+    return requested if requested is not None else await bucket_default(call)
 
 
 def encryption_of_headers(headers: Mapping[str, str]) -> Encryption | None:
@@ -139,8 +139,8 @@ def key_arn(call: S3Call, key_id: str) -> str:
     return f"arn:aws:kms:{call.cloud.settings.s3_region}:{KMS_ACCOUNT}:key/{key_id}"
 
 
-def bucket_default(call: S3Call) -> Encryption | None:
-    raw = call.storage.container_meta(call.account, call.bucket).get(BUCKET_DEFAULT_META)
+async def bucket_default(call: S3Call) -> Encryption | None:
+    raw = (await call.storage.container_meta(call.account, call.bucket)).get(BUCKET_DEFAULT_META)
     if raw is None:
         return None
     rule = orjson.loads(raw)

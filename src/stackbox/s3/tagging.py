@@ -20,29 +20,29 @@ MAX_BUCKET_TAGS = 50
 
 
 async def get_object_tagging(call: S3Call) -> Response:
-    obj = call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
+    obj = await call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
     call.check_object_acl(obj.acl)
     return _tagging(obj.tags, version_headers(obj))
 
 
 async def put_object_tagging(call: S3Call) -> Response:
     tags = await _requested_tags(call, MAX_OBJECT_TAGS)
-    return Response(b"", 200, _retag(call, tags))
+    return Response(b"", 200, await _retag(call, tags))
 
 
 async def delete_object_tagging(call: S3Call) -> Response:
-    return Response(b"", 204, _retag(call, {}))
+    return Response(b"", 204, await _retag(call, {}))
 
 
-def _retag(call: S3Call, tags: dict[str, str]) -> list[tuple[str, str]]:
+async def _retag(call: S3Call, tags: dict[str, str]) -> list[tuple[str, str]]:
     """Replace the tags of the current (or the requested) version; its version headers."""
-    info = call.storage.update_version(call.account, call.bucket, call.key, requested_version(call),
-                                       {"tags": tags})
+    info = await call.storage.update_version(call.account, call.bucket, call.key, requested_version(call),
+                                             {"tags": tags})
     return version_headers(info)
 
 
 async def get_bucket_tagging(call: S3Call) -> Response:
-    info = call.storage.get_container(call.account, call.bucket)
+    info = await call.storage.get_container(call.account, call.bucket)
     raw = info.meta.get(BUCKET_TAGS_META)
     if raw is None:
         raise S3Error("NoSuchTagSet", BucketName=call.bucket)
@@ -51,13 +51,13 @@ async def get_bucket_tagging(call: S3Call) -> Response:
 
 async def put_bucket_tagging(call: S3Call) -> Response:
     tags = await _requested_tags(call, MAX_BUCKET_TAGS)
-    call.storage.update_container_meta(call.account, call.bucket,
-                                       {BUCKET_TAGS_META: orjson.dumps(tags).decode()})
+    await call.storage.update_container_meta(call.account, call.bucket,
+                                             {BUCKET_TAGS_META: orjson.dumps(tags).decode()})
     return Response(b"", 204)
 
 
 async def delete_bucket_tagging(call: S3Call) -> Response:
-    call.storage.update_container_meta(call.account, call.bucket, {}, remove=[BUCKET_TAGS_META])
+    await call.storage.update_container_meta(call.account, call.bucket, {}, remove=[BUCKET_TAGS_META])
     return Response(b"", 204)
 
 

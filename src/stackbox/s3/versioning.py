@@ -22,7 +22,7 @@ _STATUS = {"enabled": "Enabled", "suspended": "Suspended"}
 
 
 async def get_bucket_versioning(call: S3Call) -> Response:
-    state = call.storage.get_container(call.account, call.bucket).versioning
+    state = (await call.storage.get_container(call.account, call.bucket)).versioning
     status = _STATUS.get(state)
     return xml.xml_response("VersioningConfiguration", [xml.element("Status", status)] if status else [])
 
@@ -38,9 +38,9 @@ async def put_bucket_versioning(call: S3Call) -> Response:
     if mfa_delete == "Enabled":
         raise S3Error("NotImplemented", "MFA delete is not implemented.")
     if status is not None:
-        call.storage.set_versioning(call.account, call.bucket, _STATES[status])
+        await call.storage.set_versioning(call.account, call.bucket, _STATES[status])
     else:
-        call.storage.get_container(call.account, call.bucket)
+        await call.storage.get_container(call.account, call.bucket)
     return Response(b"", 200)
 
 
@@ -94,9 +94,9 @@ async def list_object_versions(call: S3Call) -> Response:
     if version_marker and not key_marker:
         raise S3Error("InvalidArgument", "A version-id marker cannot be specified without a key marker.",
                       ArgumentName="version-id-marker", ArgumentValue=version_marker)
-    listing = call.storage.list_object_versions(call.account, call.bucket, prefix=prefix, delimiter=delimiter,
-                                                key_marker=key_marker, version_id_marker=version_marker,
-                                                limit=limit)
+    listing = await call.storage.list_object_versions(call.account, call.bucket, prefix=prefix,
+                                                      delimiter=delimiter, key_marker=key_marker,
+                                                      version_id_marker=version_marker, limit=limit)
     echoed = (prefix, delimiter, key_marker, listing.next_key_marker or "")
     encode = listing_encoder(url_asked, echoed, (entry.key for entry in listing.versions), listing.prefixes)
     children = [xml.element("Name", call.bucket), xml.element("Prefix", encode(prefix)),

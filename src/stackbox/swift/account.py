@@ -38,10 +38,10 @@ def account_headers(call: Call, info: AccountInfo, content_type: str) -> list[tu
 
 
 async def get_account(call: Call) -> Response:
-    info = call.storage.get_account(call.account)
+    info = await call.storage.get_account(call.account)
     fmt = listing_format(call.request)
     query = listing_query(call.request, paths=False)
-    listing = call.storage.list_containers(
+    listing = await call.storage.list_containers(
         call.account, prefix=query.prefix, delimiter=query.delimiter, marker=query.marker,
         end_marker=query.end_marker, limit=query.limit, reverse=query.reverse)
     body = render_containers(listing, fmt, call.account, reverse=query.reverse)
@@ -53,29 +53,29 @@ async def get_account(call: Call) -> Response:
 
 
 async def head_account(call: Call) -> Response:
-    info = call.storage.get_account(call.account)
+    info = await call.storage.get_account(call.account)
     content_type = CONTENT_TYPES[listing_format(call.request)]
     return Response(b"", 204, [*account_headers(call, info, content_type), ("Vary", "Accept")])
 
 
 async def post_account(call: Call) -> Response:
-    _update_meta(call)
+    await _update_meta(call)
     return Response(b"", 204, content_type=HTML)
 
 
 async def put_account(call: Call) -> Response:
     """Accounts exist implicitly; only owners get here, and their PUT is accepted as Swift's is."""
-    _update_meta(call)
+    await _update_meta(call)
     return Response(html_body(202), 202, content_type=HTML)
 
 
-def _update_meta(call: Call) -> None:
+async def _update_meta(call: Call) -> None:
     quotas_set, quotas_removed = account_quota_changes(call)
     update = meta_update(call.headers, "account")
-    check_meta_totals(update.applied_to(call.storage.get_account(call.account).meta))
+    check_meta_totals(update.applied_to((await call.storage.get_account(call.account)).meta))
     updates, removes = {**update.set, **quotas_set}, [*update.remove, *quotas_removed]
     if updates or removes:
-        call.storage.update_account_meta(call.account, updates, removes, check=check_meta_totals)
+        await call.storage.update_account_meta(call.account, updates, removes, check=check_meta_totals)
 
 
 async def delete_account(call: Call) -> Response:

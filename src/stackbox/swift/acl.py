@@ -49,34 +49,34 @@ def owns(auth: AuthContext | None, account: str) -> bool:
     return auth.is_reseller_admin or (auth.account == account and auth.is_swift_operator)
 
 
-def authorize(call: Call) -> None:
+async def authorize(call: Call) -> None:
     """Raise 401 (no valid caller) or 403 (caller without the right) unless the request is allowed.
 
     A COPY is authorised here as a read of its source; `copying` checks the destination."""
     if owns(call.auth, call.account):
         call.owner = True
         return
-    if call.container and _acl_allows(call):
+    if call.container and await _acl_allows(call):
         return
     raise denied(call)
 
 
-def _acl_allows(call: Call) -> bool:
+async def _acl_allows(call: Call) -> bool:
     if call.method in READ_METHODS or (call.obj and call.method == "COPY"):
-        return may_read(call, call.account, call.container, listing=not call.obj)
+        return await may_read(call, call.account, call.container, listing=not call.obj)
     if call.obj and call.method in WRITE_METHODS:
-        return may_write(call, call.account, call.container)
+        return await may_write(call, call.account, call.container)
     return False
 
 
-def may_read(call: Call, account: str, container: str, *, listing: bool = False) -> bool:
+async def may_read(call: Call, account: str, container: str, *, listing: bool = False) -> bool:
     """Whether the caller may read objects of (or with `listing`, list) `container` of `account`:
     what Swift's sub-requests for copy sources and large-object segments are authorised by."""
     if call.temp_url:
         return _temp_url_reaches(call, account, container)
     if owns(call.auth, account):
         return True
-    entries = _container_acl(call, account, container, READ_ACL)
+    entries = await _container_acl(call, account, container, READ_ACL)
     if entries is None:
         return False
     auth = call.auth
@@ -87,14 +87,14 @@ def may_read(call: Call, account: str, container: str, *, listing: bool = False)
     return auth is not None and auth.account == account and _role_granted(entries, auth)
 
 
-def may_write(call: Call, account: str, container: str) -> bool:
+async def may_write(call: Call, account: str, container: str) -> bool:
     """Whether the caller may write objects of `container` of `account` (a copy's destination)."""
     if call.temp_url:
         return _temp_url_reaches(call, account, container)
     auth = call.auth
     if owns(auth, account):
         return True
-    entries = _container_acl(call, account, container, WRITE_ACL)
+    entries = await _container_acl(call, account, container, WRITE_ACL)
     if auth is None or entries is None:
         return False
     return (_project_user_granted(entries, auth, _names_allowed(call, auth, account))
@@ -108,9 +108,9 @@ def _temp_url_reaches(call: Call, account: str, container: str) -> bool:
     return account == call.account and (scope is None or container == scope)
 
 
-def _container_acl(call: Call, account: str, container: str, key: str) -> list[str] | None:
+async def _container_acl(call: Call, account: str, container: str, key: str) -> list[str] | None:
     try:
-        meta = call.storage.container_meta(account, container)
+        meta = await call.storage.container_meta(account, container)
     except NoSuchContainer:
         return None
     return parse_acl(meta.get(key, ""))

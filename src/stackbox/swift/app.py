@@ -78,17 +78,17 @@ def create_swift_app(storage: ObjectStore, identity: IdentityService) -> ASGIApp
             error = _as_swift_error(exc, request, trans_id)
             response = _error_response(error, request.method)
         if "origin" in request.headers:
-            _add_cors_headers(request, response, storage, identity)
+            await _add_cors_headers(request, response, storage, identity)
         response.headers += (("X-Trans-Id", trans_id), ("X-Openstack-Request-Id", trans_id))
         await response(send)
 
     return app
 
 
-def _add_cors_headers(request: Request, response: Response, storage: ObjectStore,
-                      identity: IdentityService) -> None:
+async def _add_cors_headers(request: Request, response: Response, storage: ObjectStore,
+                            identity: IdentityService) -> None:
     try:
-        cors.add_response_headers(request, response, storage, identity.settings)
+        await cors.add_response_headers(request, response, storage, identity.settings)
     except Exception:  # the answer itself must still go out
         log.exception("CORS headers for %s %s failed", request.method, request.path)
 
@@ -163,13 +163,13 @@ async def _route(request: Request, storage: ObjectStore, identity: IdentityServi
         raise SwiftError(404)
     call = Call(request, storage, identity, *parts)
     if call.method == "OPTIONS":
-        return cors.options(call)
+        return await cors.options(call)
     if formpost.is_form_post(call):
         return await formpost.form_post(call)
-    if staticweb.applies(call):
+    if await staticweb.applies(call):
         response = await staticweb.serve(call, _authenticate, obj.get_object)
     else:
-        _authenticate(call)
+        await _authenticate(call)
         response = await _handler(call)(call)
     if call.temp_url:  # also for staticweb's answers: the URL's holder sees no private metadata
         inline = isinstance(response, staticweb.Page)
@@ -177,9 +177,9 @@ async def _route(request: Request, storage: ObjectStore, identity: IdentityServi
     return response
 
 
-def _authenticate(call: Call) -> None:
+async def _authenticate(call: Call) -> None:
     if tempurl.is_temp_url(call):
-        tempurl.authorize_temp_url(call)
+        await tempurl.authorize_temp_url(call)
         return
     token = call.headers.get("x-auth-token") or call.headers.get("x-storage-token")
     if token:
@@ -192,7 +192,7 @@ def _authenticate(call: Call) -> None:
     service_token = call.headers.get("x-service-token")
     if service_token is not None and not _is_service_token(call, service_token):
         call.auth = None  # an invalid service token invalidates the whole identity, as in keystonemiddleware
-    authorize(call)
+    await authorize(call)
 
 
 def _is_service_token(call: Call, token: str) -> bool:

@@ -241,7 +241,7 @@ async def _delete_path(call: Call, path: str, by_rules: bool) -> bool | str:
     try:
         if key:
             return await call.storage.remove_object(call.account, container, key)
-        call.storage.delete_container(call.account, container)
+        await call.storage.delete_container(call.account, container)
         return True
     except NoSuchContainer:
         return False
@@ -298,9 +298,9 @@ async def _extract_members(call: Call, archive: tarfile.TarFile, outcome: Outcom
         if target is None:
             continue
         container, key = target
-        problem = _name_problem(container, key) or _rules_problem(call, container, key, known)
+        problem = _name_problem(container, key) or await _rules_problem(call, container, key, known)
         if problem is None and container not in known:
-            created_containers += call.storage.create_container(call.account, container)
+            created_containers += await call.storage.create_container(call.account, container)
             if created_containers > MAX_CONTAINERS_PER_EXTRACTION:
                 raise SwiftError(400, f"More than {MAX_CONTAINERS_PER_EXTRACTION} containers to create "
                                       "from tar.")
@@ -322,14 +322,14 @@ def _name_problem(container: str, key: str) -> str | None:
     return None
 
 
-def _rules_problem(call: Call, container: str, key: str, known: set[str]) -> str | None:
+async def _rules_problem(call: Call, container: str, key: str, known: set[str]) -> str | None:
     """The access rules must allow the object's PUT, and the container's when it is to be created."""
     if not permitted(call, "PUT", f"/{container}/{key}"):
         return _UNAUTHORIZED
     if container in known or permitted(call, "PUT", f"/{container}"):
         return None
     try:
-        call.storage.get_container(call.account, container)
+        await call.storage.get_container(call.account, container)
     except NoSuchContainer:
         return _UNAUTHORIZED
     return None

@@ -55,11 +55,11 @@ def _check_name(name: str) -> None:
         raise html_error(400, f"Container name length of {len(name)} longer than {MAX_CONTAINER_NAME_LENGTH}")
 
 
-def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
+async def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
     check_container_quotas(call.headers)
     update = meta_update(call.headers, "container")
     try:
-        info: ContainerInfo | None = call.storage.get_container(call.account, call.container)
+        info: ContainerInfo | None = await call.storage.get_container(call.account, call.container)
     except NoSuchContainer:
         info = None
     versioning.check_versioning_request(call, info)
@@ -69,37 +69,37 @@ def _changes(call: Call) -> tuple[dict[str, str], list[str]]:
     return {**update.set, **acl_set, **legacy_set}, [*update.remove, *acl_remove, *legacy_remove]
 
 
-def _taken_elsewhere(call: Call) -> bool:
+async def _taken_elsewhere(call: Call) -> bool:
     """In a global bucket namespace (`s3_global_bucket_names`), a name another account holds."""
-    return any(holder != call.account for holder in call.storage.container_accounts(call.container))
+    return any(holder != call.account for holder in await call.storage.container_accounts(call.container))
 
 
 async def put_container(call: Call) -> Response:
     _check_name(call.container)
-    updates, removes = _changes(call)
-    if call.identity.settings.s3_global_bucket_names and _taken_elsewhere(call):
+    updates, removes = await _changes(call)
+    if call.identity.settings.s3_global_bucket_names and await _taken_elsewhere(call):
         return Response(html_body(409), 409, content_type=HTML)
-    if call.storage.create_container(call.account, call.container, updates):
-        versioning.apply_versioning_request(call)
+    if await call.storage.create_container(call.account, call.container, updates):
+        await versioning.apply_versioning_request(call)
         return Response(b"", 201, content_type=HTML)
     if updates or removes:
-        call.storage.update_container_meta(call.account, call.container, updates, removes,
-                                           check=check_meta_totals)
-    versioning.apply_versioning_request(call)
+        await call.storage.update_container_meta(call.account, call.container, updates, removes,
+                                                 check=check_meta_totals)
+    await versioning.apply_versioning_request(call)
     return Response(html_body(202), 202, content_type=HTML)
 
 
 async def get_container(call: Call) -> Response:
-    info = call.storage.get_container(call.account, call.container)
+    info = await call.storage.get_container(call.account, call.container)
     fmt = listing_format(call.request)
     query = listing_query(call.request)
     if "versions" in call.query:
-        versions = versioning.list_versions(call, query)
+        versions = await versioning.list_versions(call, query)
         body = render_versions(versions, fmt, call.container, reverse=query.reverse)
     else:
-        listing = list_container(call.storage, call.account, call.container, query)
+        listing = await list_container(call.storage, call.account, call.container, query)
         body = render_objects(listing, fmt, call.container,
-                              symlink.listed_links(call, listing, fmt), reverse=query.reverse)
+                              await symlink.listed_links(call, listing, fmt), reverse=query.reverse)
     headers = container_headers(info, call.owner, CONTENT_TYPES[fmt])
     if "format" not in call.query:
         headers.append(("Vary", "Accept"))
@@ -108,23 +108,23 @@ async def get_container(call: Call) -> Response:
 
 
 async def head_container(call: Call) -> Response:
-    info = call.storage.get_container(call.account, call.container)
+    info = await call.storage.get_container(call.account, call.container)
     content_type = CONTENT_TYPES[listing_format(call.request)]
     return Response(b"", 204, [*container_headers(info, call.owner, content_type), ("Vary", "Accept")])
 
 
 async def post_container(call: Call) -> Response:
-    updates, removes = _changes(call)
-    call.storage.update_container_meta(call.account, call.container, updates, removes,
-                                       check=check_meta_totals)
-    versioning.apply_versioning_request(call)
+    updates, removes = await _changes(call)
+    await call.storage.update_container_meta(call.account, call.container, updates, removes,
+                                             check=check_meta_totals)
+    await versioning.apply_versioning_request(call)
     return Response(b"", 204, content_type=HTML)
 
 
 async def delete_container(call: Call) -> Response:
-    info = call.storage.get_container(call.account, call.container)
+    info = await call.storage.get_container(call.account, call.container)
     try:
-        call.storage.delete_container(call.account, call.container)
+        await call.storage.delete_container(call.account, call.container)
     except ContainerNotEmpty:
         raise versioning.container_not_empty(info) from None
     return Response(b"", 204, content_type=HTML)

@@ -55,33 +55,34 @@ async def _copy(call: Call, source: Location, target: Location) -> Response:
     (so are a large source's segments: an SLO's even when only its manifest is copied, since the
     copy shares the data it was flattened into)."""
     check_object_name(target[2])
-    if not (may_read(call, *source[:2]) and may_write(call, *target[:2])):
+    if not (await may_read(call, *source[:2]) and await may_write(call, *target[:2])):
         raise denied(call)
-    source_version = _source_version(call, source)
-    src = symlink.copy_source(call, _head_source(call, source, source_version))
+    source_version = await _source_version(call, source)
+    src = await symlink.copy_source(call, await _head_source(call, source, source_version))
     keep_manifest = call.query.get("multipart-manifest") == "get"
     if src.manifest_type == "slo" or not keep_manifest:
-        authorize_segments(call, src)
+        await authorize_segments(call, src)
     call.storage.check_encryption_key(src, None)  # a copy is a read: SSE-C data is S3's, with its key
     attrs = _copy_attrs(call, src, keep_manifest)
     if src.manifest_type == "dlo" and not keep_manifest:
-        src = resolve_dlo(call.storage, src)
+        src = await resolve_dlo(call.storage, src)
     span = None if keep_manifest else _copied_span(call, src)
     if span is not None or ((src.manifest_type or src.parts) and not keep_manifest):
         info = await _copy_data(call, src, target, attrs, span or (0, src.size))
     else:
-        info = call.storage.copy_object(src.account, src.container, src.key, *target, attrs=attrs,
-                                        source_etag=src.etag,
-                                        source_version=source_version if _location(src) == source else None)
+        same_source = _location(src) == source
+        info = await call.storage.copy_object(src.account, src.container, src.key, *target, attrs=attrs,
+                                              source_etag=src.etag,
+                                              source_version=source_version if same_source else None)
     copied_from = quote(f"{source[1]}/{source[2]}")
     return created(info, [("X-Copied-From", copied_from), ("X-Copied-From-Account", quote(source[0])),
                           ("X-Copied-From-Last-Modified", http_date(src.last_modified)),
                           *meta_headers(info.meta, "object"), *versioning.put_headers(info)])
 
 
-def _head_source(call: Call, source: Location, version_id: str | None) -> ObjectInfo:
+async def _head_source(call: Call, source: Location, version_id: str | None) -> ObjectInfo:
     try:
-        return call.storage.head_object(*source, version_id=version_id)
+        return await call.storage.head_object(*source, version_id=version_id)
     except (st.NoSuchVersion, st.DeleteMarkerVersion):
         raise SwiftError(404) from None
 
@@ -90,13 +91,13 @@ def _location(obj: ObjectInfo) -> Location:
     return obj.account, obj.container, obj.key
 
 
-def _source_version(call: Call, source: Location) -> str | None:
+async def _source_version(call: Call, source: Location) -> str | None:
     """`?version-id=` on a copy names the source's version, as Swift's object versioning reads it."""
     version_id = versioning.requested_version(call)
     if version_id is not None and source[0] != call.account:
         raise denied(call)  # versions are their account owner's alone
     if version_id is not None:
-        versioning.check_version_request(call, call.storage.get_container(*source[:2]), version_id)
+        versioning.check_version_request(call, await call.storage.get_container(*source[:2]), version_id)
     return version_id
 
 

@@ -50,14 +50,14 @@ def _allow_origin(meta: Mapping[str, str], origin: str) -> str:
     return "*" if (meta.get(ALLOW_ORIGIN_META) or "").strip() == "*" else origin
 
 
-def options(call: Call) -> Response:
+async def options(call: Call) -> Response:
     """OPTIONS on an account, container or object: the methods it takes, and a preflight's verdict."""
     allow = ALLOWED_METHODS + (", COPY" if call.obj else "")
     origin = call.headers.get("origin")
     if not origin or not call.container:
         return Response(b"", 200, [("Allow", allow)], HTML)
     try:
-        meta: Mapping[str, str] | None = call.storage.container_meta(call.account, call.container)
+        meta: Mapping[str, str] | None = await call.storage.container_meta(call.account, call.container)
     except NoSuchContainer:
         meta = None
     method = call.headers.get("access-control-request-method", "")
@@ -79,8 +79,8 @@ def options(call: Call) -> Response:
     return Response(b"", 200, headers)
 
 
-def add_response_headers(request: Request, response: Response, storage: ObjectStore,
-                         settings: Settings) -> None:
+async def add_response_headers(request: Request, response: Response, storage: ObjectStore,
+                               settings: Settings) -> None:
     """The CORS headers of an actual answer (errors included) to a request from an `Origin` to a
     container or an object, when the container's rule (or, with strict_cors_mode off, any) allows it."""
     origin = request.headers.get("origin")
@@ -93,7 +93,7 @@ def add_response_headers(request: Request, response: Response, storage: ObjectSt
     if parts is None or not parts[1] or _is_form_post(request):
         return
     try:
-        meta: Mapping[str, str] = storage.container_meta(parts[0], parts[1])
+        meta: Mapping[str, str] = await storage.container_meta(parts[0], parts[1])
     except NoSuchContainer:
         meta = {}
     rule = container_rule(meta, settings)

@@ -56,7 +56,7 @@ async def _read_form(call: Call) -> Response:
                 fields[name] = value.decode("utf-8", "replace").strip()
             continue
         if not stored:
-            _check_signature(call, fields)
+            await _check_signature(call, fields)
         if stored >= _int_field(fields, "max_file_count"):
             return _outcome(fields, 400, "max_file_count exceeded")
         problem = await _store(call, part, filename, form.part_data(), _int_field(fields, "max_file_size"))
@@ -64,7 +64,7 @@ async def _read_form(call: Call) -> Response:
             return _outcome(fields, 400, problem)
         stored += 1
     if not stored:
-        _check_signature(call, fields)
+        await _check_signature(call, fields)
     return _outcome(fields, 201, "")
 
 
@@ -75,7 +75,7 @@ def _int_field(fields: dict[str, str], name: str) -> int:
         raise SwiftError(400, f"FormPost: invalid {name}") from None
 
 
-def _check_signature(call: Call, fields: dict[str, str]) -> None:
+async def _check_signature(call: Call, fields: dict[str, str]) -> None:
     try:
         expires = int(fields.get("expires", ""))
     except ValueError:
@@ -88,7 +88,7 @@ def _check_signature(call: Call, fields: dict[str, str]) -> None:
         digest, signature = parse_signature(fields.get("signature", ""))
     except SwiftError:
         raise SwiftError(401, "FormPost: Invalid Signature") from None
-    for key in signing_keys(call):
+    for key in await signing_keys(call):
         if hmac.compare_digest(hmac.new(key, message.encode(), digest).digest(), signature):
             return
     raise SwiftError(401, "FormPost: Invalid Signature")

@@ -19,9 +19,7 @@ import hashlib
 import json
 import math
 import string
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache, partial
 from typing import Any
 
 import orjson
@@ -74,19 +72,20 @@ async def put_slo(call: Call) -> Response:
     except BodyTooLarge:
         raise SwiftError(413, f"Manifest File > {MAX_MANIFEST_SIZE} bytes") from None
     entries = _parse_manifest(raw, f"{call.container}/{call.obj}")
-    resolved = _resolve_segments(call, entries)
+    resolved = await _resolve_segments(call, entries)
     expected = call.headers.get("etag")
     attrs = request_attrs(call)
     system = {SOURCES_META: json.dumps(sorted(resolved.sources)), DEPTH_META: str(resolved.depth)}
     attrs = dataclasses.replace(attrs, meta={**attrs.meta, **system},
                                 manifest=render_manifest(resolved.document))
     try:
-        info = call.storage.put_manifest_object(call.account, call.container, call.obj, resolved.segments,
-                                                attrs=attrs, preconditions=Preconditions())
+        info = await call.storage.put_manifest_object(call.account, call.container, call.obj,
+                                                      resolved.segments, attrs=attrs,
+                                                      preconditions=Preconditions())
     except ManifestTooLarge as exc:
         raise bad_request(f"Manifest too large: {exc}.\n") from None
     if expected is not None and expected.strip().strip('"') != info.etag:
-        call.storage.delete_object(call.account, call.container, call.obj)
+        await call.storage.delete_object(call.account, call.container, call.obj)
         raise SwiftError(422)
     return created(info)
 
@@ -166,7 +165,7 @@ class _Resolved:
     depth: int = 1
 
 
-def _resolve_segments(call: Call, entries: list[dict[str, Any]]) -> _Resolved:
+async def _resolve_segments(call: Call, entries: list[dict[str, Any]]) -> _Resolved:
     resolved = _Resolved()
     problems: list[str] = []
     read = _SegmentReader(call)
@@ -175,7 +174,7 @@ def _resolve_segments(call: Call, entries: list[dict[str, Any]]) -> _Resolved:
             resolved.segments.append(SegmentRef("", "", data=base64.b64decode(entry["data"])))
             resolved.document.append({"data": entry["data"]})
             continue
-        outcome = _resolve_entry(entry, read)
+        outcome = await _resolve_entry(entry, read)
         if isinstance(outcome, str):
             problems.append(outcome)
             continue
@@ -200,43 +199,52 @@ class _SegmentReader:
 
     def __init__(self, call: Call) -> None:
         self.call = call
-        self.readable: Callable[[str, str], bool] = cache(partial(may_read, call))
+        self.allowed: dict[tuple[str, str], bool] = {}
         self.seen: dict[tuple[str, str], ObjectInfo | str] = {}
         self.budget = MAX_SEGMENT_EXTENTS_READ
 
-    def __call__(self, container: str, key: str) -> ObjectInfo | str:
+    async def __call__(self, container: str, key: str) -> ObjectInfo | str:
         source = self.seen.get((container, key))
         if source is None:
-            source = self.seen[container, key] = self._read(container, key)
+            source = self.seen[container, key] = await self._read(container, key)
             self.budget -= 0 if isinstance(source, str) else len(source.extents)
             if self.budget < 0:
                 raise bad_request(f"Manifest too large: the segments hold more than "
                                   f"{MAX_SEGMENT_EXTENTS_READ} extents.\n")
         return source
 
-    def _read(self, container: str, key: str) -> ObjectInfo | str:
+    async def _read(self, container: str, key: str) -> ObjectInfo | str:
         call = self.call
         forbidden = "401 Unauthorized" if call.auth is None else "403 Forbidden"
-        if not self.readable(call.account, container):
+        if not await self._readable(call.account, container):
             return forbidden
         try:
-            source = call.storage.head_object(call.account, container, key)
+            source = await call.storage.head_object(call.account, container, key)
         except (NoSuchObject, NoSuchContainer):
             return "404 Not Found"
         if source.manifest_type == "slo":
-            if not all(self.readable(*location) for location in segment_sources(source)):
-                return forbidden
+            for location in segment_sources(source):
+                if not await self._readable(*location):
+                    return forbidden
             if slo_depth(source) >= MAX_SLO_DEPTH:
                 return "Max recursion depth exceeded"
         return source
 
 
-def _resolve_entry(entry: dict[str, Any],
-                   read: _SegmentReader) -> tuple[SegmentRef, dict[str, Any], ObjectInfo] | str:
+    async def _readable(self, account: str, container: str) -> bool:
+        """`may_read`, asked once per container."""
+        allowed = self.allowed.get((account, container))
+        if allowed is None:
+            allowed = self.allowed[account, container] = await may_read(self.call, account, container)
+        return allowed
+
+
+async def _resolve_entry(entry: dict[str, Any],
+                         read: _SegmentReader) -> tuple[SegmentRef, dict[str, Any], ObjectInfo] | str:
     """A segment, its manifest document entry and the object read, or the problem Swift reports."""
     path = entry["path"]
     container, _, key = path.lstrip("/").partition("/")
-    source = read(container, key)
+    source = await read(container, key)
     if isinstance(source, str):
         return f"{path}, {source}"
     problem = _mismatch(entry, source)
@@ -413,26 +421,28 @@ def slo_system_meta(obj: ObjectInfo) -> dict[str, str]:
     return {name: obj.meta[name] for name in (SOURCES_META, DEPTH_META) if name in obj.meta}
 
 
-def authorize_segments(call: Call, obj: ObjectInfo) -> None:
+async def authorize_segments(call: Call, obj: ObjectInfo) -> None:
     """Raise unless the caller may read the data of large object `obj` where it lives, as Swift
     authorises its segment sub-requests: a DLO's listing answers 401/403 itself, an SLO whose
     segments cannot be read answers 409 Conflict."""
-    if obj.manifest_type == "dlo" and not may_read(call, obj.account, dlo_container(obj), listing=True):
+    if obj.manifest_type == "dlo" and not await may_read(call, obj.account, dlo_container(obj), listing=True):
         raise denied(call)
-    if obj.manifest_type == "slo" and not all(may_read(call, *where) for where in segment_sources(obj)):
-        raise SwiftError(409)
+    if obj.manifest_type == "slo":
+        for where in segment_sources(obj):
+            if not await may_read(call, *where):
+                raise SwiftError(409)
 
 
 async def delete_slo(call: Call) -> Response:
     """Delete the manifest and then its segments; reports like a bulk delete. Segments the caller
     may not delete are reported and nothing is deleted."""
-    obj = call.storage.head_object(call.account, call.container, call.obj)
+    obj = await call.storage.head_object(call.account, call.container, call.obj)
     if obj.manifest_type != "slo":
         return bulk_report(call, {"Number Deleted": 0, "Number Not Found": 0},
                            [[f"/{call.container}/{call.obj}", "Not an SLO manifest"]], "200 OK")
     paths = [entry["name"] for entry in manifest_entries(obj) if "name" in entry]
     forbidden = [[path, "403 Forbidden"] for path in paths
-                 if not may_write(call, call.account, path.lstrip("/").partition("/")[0])]
+                 if not await may_write(call, call.account, path.lstrip("/").partition("/")[0])]
     if forbidden:
         return bulk_report(call, {"Number Deleted": 0, "Number Not Found": 0}, forbidden, "200 OK")
     paths.append(f"/{call.container}/{call.obj}")
@@ -442,7 +452,7 @@ async def delete_slo(call: Call) -> Response:
 # ---------------------------------------------------------------------------------------------- DLO
 
 
-def resolve_dlo(storage: ObjectStore, manifest: ObjectInfo) -> ObjectInfo:
+async def resolve_dlo(storage: ObjectStore, manifest: ObjectInfo) -> ObjectInfo:
     """The manifest with the data, size and etag of its current segments (Swift's DLO etag: the MD5
     of the segments' etags, quoted on output)."""
     container, prefix = dlo_location(manifest)
@@ -452,11 +462,11 @@ def resolve_dlo(storage: ObjectStore, manifest: ObjectInfo) -> ObjectInfo:
     count = 0
     while count < MAX_DLO_SEGMENTS:
         try:
-            listing = storage.list_objects(manifest.account, container, prefix=prefix, marker=marker)
+            listing = await storage.list_objects(manifest.account, container, prefix=prefix, marker=marker)
         except NoSuchContainer:
             break
         for entry in listing.objects:
-            segment = _live_segment(storage, manifest.account, container, entry.key)
+            segment = await _live_segment(storage, manifest.account, container, entry.key)
             if segment is not None:
                 extents.extend(segment.extents)
                 etags.update(segment.etag.encode())
@@ -468,9 +478,9 @@ def resolve_dlo(storage: ObjectStore, manifest: ObjectInfo) -> ObjectInfo:
     return dataclasses.replace(manifest, size=size, etag=etags.hexdigest(), extents=tuple(extents))
 
 
-def _live_segment(storage: ObjectStore, account: str, container: str, key: str) -> ObjectInfo | None:
+async def _live_segment(storage: ObjectStore, account: str, container: str, key: str) -> ObjectInfo | None:
     try:
-        return storage.head_object(account, container, key)
+        return await storage.head_object(account, container, key)
     except (NoSuchObject, NoSuchContainer):
         return None
 

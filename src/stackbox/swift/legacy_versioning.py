@@ -65,18 +65,18 @@ def container_headers(info: ContainerInfo) -> list[tuple[str, str]]:
 
 # ------------------------------------------------------------------------------ objects
 
-def before_put(call: Call) -> None:
+async def before_put(call: Call) -> None:
     """A PUT (of data, a copy, a manifest or a link) over an object first archives it."""
-    legacy = archive_of(call)
+    legacy = await archive_of(call)
     if legacy is not None:
-        archive_current(call, legacy[0])
+        await archive_current(call, legacy[0])
 
 
-def archive_of(call: Call) -> tuple[str, str] | None:
+async def archive_of(call: Call) -> tuple[str, str] | None:
     """(archive container, mode) of the request's container, None when it has no legacy mode
     (or does not exist: the request itself answers that)."""
     try:
-        meta = call.storage.container_meta(call.account, call.container)
+        meta = await call.storage.container_meta(call.account, call.container)
     except st.NoSuchContainer:
         return None
     location = meta.get(LOCATION)
@@ -85,29 +85,29 @@ def archive_of(call: Call) -> tuple[str, str] | None:
     return unquote(location).split("/")[0], meta.get(MODE, "stack")
 
 
-def archive_current(call: Call, archive: str) -> None:
+async def archive_current(call: Call, archive: str) -> None:
     """Copy the current object (a link itself, not its target) to the archive, named by its
     timestamp; nothing when there is none. A missing archive container is Swift's 412."""
     try:
-        current = call.storage.head_object(call.account, call.container, call.obj)
+        current = await call.storage.head_object(call.account, call.container, call.obj)
     except st.NoSuchObject:
         return
-    _store(call, archive, _archived_name(call.obj, current.last_modified), current.etag)
+    await _store(call, archive, _archived_name(call.obj, current.last_modified), current.etag)
 
 
 async def before_delete(call: Call) -> Response | None:
     """A DELETE in a container with a legacy mode: history archives the object and a marker (then
     the object is deleted as usual: None); stack restores the newest archived copy and answers the
     DELETE of that copy (None when there is nothing archived: the object is deleted as usual)."""
-    legacy = archive_of(call)
+    legacy = await archive_of(call)
     if legacy is None:
         return None
     archive, mode = legacy
     if mode == "history":
-        archive_current(call, archive)
+        await archive_current(call, archive)
         await _write_history_marker(call, archive)
         return None
-    target = _pop_archived(call, archive)
+    target = await _pop_archived(call, archive)
     if target is None:
         return None
     if not await call.storage.remove_object(call.account, archive, target):
@@ -129,45 +129,45 @@ async def _empty() -> AsyncIterator[bytes]:
     yield
 
 
-def _pop_archived(call: Call, archive: str) -> str | None:
+async def _pop_archived(call: Call, archive: str) -> str | None:
     """Put the newest archived copy back in place of the object. Returns the archived name the
     DELETE is then meant for: the restored copy (or, when a delete marker is newest and nothing
     is current, that marker); None: the object itself."""
     try:
-        newest = call.storage.list_objects(call.account, archive, prefix=_prefix(call.obj), reverse=True,
-                                           limit=2).objects
+        newest = (await call.storage.list_objects(call.account, archive, prefix=_prefix(call.obj),
+                                                  reverse=True, limit=2)).objects
     except st.NoSuchContainer:
         return None
     if not newest:
         return None
     if newest[0].content_type != DELETE_MARKER_CONTENT_TYPE:
-        _restore(call, archive, newest[0].key)
+        await _restore(call, archive, newest[0].key)
         return newest[0].key
-    if _exists(call):
+    if await _exists(call):
         return None
     if len(newest) > 1 and newest[1].content_type != DELETE_MARKER_CONTENT_TYPE:
-        _restore(call, archive, newest[1].key)
-        call.storage.delete_object(call.account, archive, newest[1].key)
+        await _restore(call, archive, newest[1].key)
+        await call.storage.delete_object(call.account, archive, newest[1].key)
     return newest[0].key
 
 
-def _restore(call: Call, archive: str, name: str) -> None:
+async def _restore(call: Call, archive: str, name: str) -> None:
     location = (call.account, call.container, call.obj)
-    call.storage.copy_object(call.account, archive, name, *location)
+    await call.storage.copy_object(call.account, archive, name, *location)
 
 
-def _exists(call: Call) -> bool:
+async def _exists(call: Call) -> bool:
     try:
-        call.storage.head_object(call.account, call.container, call.obj)
+        await call.storage.head_object(call.account, call.container, call.obj)
     except st.NoSuchObject:
         return False
     return True
 
 
-def _store(call: Call, archive: str, name: str, etag: str) -> None:
+async def _store(call: Call, archive: str, name: str, etag: str) -> None:
     try:
-        call.storage.copy_object(call.account, call.container, call.obj, call.account, archive, name,
-                                 source_etag=etag)
+        await call.storage.copy_object(call.account, call.container, call.obj, call.account, archive, name,
+                                       source_etag=etag)
     except (st.NoSuchContainer, st.InvalidKey):
         raise SwiftError(412) from None
 

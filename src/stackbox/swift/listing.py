@@ -84,16 +84,18 @@ _PATH_ROUNDS = 16
 _PATH_BATCH = 1000
 
 
-def list_container(storage: ObjectStore, account: str, container: str, query: ListingQuery) -> ObjectListing:
+async def list_container(storage: ObjectStore, account: str, container: str,
+                         query: ListingQuery) -> ObjectListing:
     """One page of a container listing; a `path=` listing as Swift's container server makes it."""
     if query.path_only:
-        return _path_listing(storage, account, container, query)
-    return storage.list_objects(account, container, prefix=query.prefix, delimiter=query.delimiter,
-                                marker=query.marker, end_marker=query.end_marker, limit=query.limit,
-                                reverse=query.reverse)
+        return await _path_listing(storage, account, container, query)
+    return await storage.list_objects(account, container, prefix=query.prefix, delimiter=query.delimiter,
+                                      marker=query.marker, end_marker=query.end_marker, limit=query.limit,
+                                      reverse=query.reverse)
 
 
-def _path_listing(storage: ObjectStore, account: str, container: str, query: ListingQuery) -> ObjectListing:
+async def _path_listing(storage: ObjectStore, account: str, container: str,
+                        query: ListingQuery) -> ObjectListing:
     """The objects directly under `query.prefix`: not the directory's own marker object, nor anything
     deeper, except an object named like a subdirectory (`a/b/`) where Swift's scan meets it before
     that directory's contents. Unlike rolled-up subdirs in a delimiter listing, skipped names do not
@@ -103,13 +105,14 @@ def _path_listing(storage: ObjectStore, account: str, container: str, query: Lis
     if query.limit <= 0:
         return ObjectListing([], [], False, None)
     for _ in range(_PATH_ROUNDS):
-        page = storage.list_objects(account, container, prefix=query.prefix, delimiter="/", marker=marker,
-                                    end_marker=query.end_marker,
-                                    limit=max(query.limit - len(objects), _PATH_BATCH), reverse=query.reverse)
+        page = await storage.list_objects(account, container, prefix=query.prefix, delimiter="/",
+                                          marker=marker, end_marker=query.end_marker,
+                                          limit=max(query.limit - len(objects), _PATH_BATCH),
+                                          reverse=query.reverse)
         # One query tells which subdirectories have an object of their own name (rarely any).
-        named = storage.current_meta(account, container, page.prefixes) if page.prefixes else {}
-        dir_objects = (_dir_object(storage, account, container, query, prefix, marker)
-                       for prefix in page.prefixes if prefix in named)
+        named = await storage.current_meta(account, container, page.prefixes) if page.prefixes else {}
+        dir_objects = [await _dir_object(storage, account, container, query, prefix, marker)
+                       for prefix in page.prefixes if prefix in named]
         found = [*page.objects, *(entry for entry in dir_objects if entry is not None)]
         found.sort(key=_object_key, reverse=query.reverse)
         objects += [entry for entry in found if entry.key != query.prefix]
@@ -119,13 +122,13 @@ def _path_listing(storage: ObjectStore, account: str, container: str, query: Lis
     return ObjectListing(objects[:query.limit], [], False, None)
 
 
-def _dir_object(storage: ObjectStore, account: str, container: str, query: ListingQuery, prefix: str,
-                marker: str) -> ObjectEntry | None:
+async def _dir_object(storage: ObjectStore, account: str, container: str, query: ListingQuery, prefix: str,
+                      marker: str) -> ObjectEntry | None:
     """The object named `prefix` if a path listing shows it: ascending, it comes before everything
     under it; descending, after, so Swift shows it only when nothing else under it is in range."""
-    under = storage.list_objects(account, container, prefix=prefix, marker=marker,
-                                 end_marker=query.end_marker, limit=2 if query.reverse else 1,
-                                 reverse=query.reverse).objects
+    under = (await storage.list_objects(account, container, prefix=prefix, marker=marker,
+                                        end_marker=query.end_marker, limit=2 if query.reverse else 1,
+                                        reverse=query.reverse)).objects
     if not under or under[-1].key != prefix or (query.reverse and len(under) > 1):
         return None
     return under[-1]

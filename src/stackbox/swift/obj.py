@@ -50,7 +50,7 @@ async def put_object(call: Call) -> Response:
     version_id = versioning.requested_version(call)
     if version_id is not None and "x-copy-from" not in call.headers:
         return await versioning.restore(call, version_id)
-    legacy_versioning.before_put(call)
+    await legacy_versioning.before_put(call)
     if symlink.is_link_put(call):
         return await symlink.put_symlink(call, _preconditions(call.headers))
     if "x-copy-from" in call.headers:
@@ -71,7 +71,7 @@ async def put_object(call: Call) -> Response:
 async def get_object(call: Call) -> Response:
     head = call.method == "HEAD"
     version_id = versioning.requested_version(call)
-    obj, link_headers = symlink.followed(call, _read(call, version_id))
+    obj, link_headers = await symlink.followed(call, await _read(call, version_id))
     manifest_get = call.query.get("multipart-manifest") == "get"
     if (obj.manifest_type == "slo" or obj.parts) and manifest_get:
         return large_objects.slo_manifest_response(call, obj)
@@ -80,9 +80,9 @@ async def get_object(call: Call) -> Response:
     resolve = obj.manifest_type == "dlo" and not manifest_get
     # Swift reads an SLO's segments only for a GET, a DLO's listing for a HEAD too.
     if resolve or not head:
-        large_objects.authorize_segments(call, obj)
+        await large_objects.authorize_segments(call, obj)
     if resolve:
-        obj = large_objects.resolve_dlo(call.storage, obj)
+        obj = await large_objects.resolve_dlo(call.storage, obj)
     headers = object_headers(obj, resolved_dlo=resolve) + link_headers
     version_headers = versioning.object_version_headers(obj, requested=version_id)
     if link_headers:  # a followed symlink's Content-Location names its target already
@@ -122,15 +122,15 @@ def body_answer(storage: ObjectStore, obj: ObjectInfo, headers: list[tuple[str, 
     return objecthttp.multipart_answer(storage, obj, spans, headers, content_type, head=head)
 
 
-def _read(call: Call, version_id: str | None) -> ObjectInfo:
+async def _read(call: Call, version_id: str | None) -> ObjectInfo:
     """The current object, or the version `?version-id=` names (Swift's checks and answers)."""
     if version_id is not None:
-        versioning.check_version_request(call, call.storage.get_container(call.account, call.container),
+        versioning.check_version_request(call, await call.storage.get_container(call.account, call.container),
                                          version_id)
     try:
-        return call.storage.get_object(call.account, call.container, call.obj, version_id)
+        return await call.storage.get_object(call.account, call.container, call.obj, version_id)
     except StorageError as error:
-        answer = versioning.read_error(call, error, version_id)
+        answer = await versioning.read_error(call, error, version_id)
         if answer is None:
             raise
         raise answer from None
@@ -149,7 +149,7 @@ async def post_object(call: Call) -> Response:
     if versioning.requested_version(call) is not None:
         raise html_error(400, "POST to a specific version is not allowed")
     symlink.refuse_target_on_post(call)
-    current = call.storage.head_object(call.account, call.container, call.obj)
+    current = await call.storage.head_object(call.account, call.container, call.obj)
     attrs = request_attrs(call, {**large_objects.slo_system_meta(current), **symlink.system_meta(current)})
     changes: dict[str, object] = {"meta": attrs.meta, "headers": attrs.headers, "delete_at": attrs.delete_at,
                                   "touch": True}
@@ -158,18 +158,18 @@ async def post_object(call: Call) -> Response:
     # X-Object-Manifest is object metadata to Swift: a POST with it makes (or repoints) a DLO, one
     # without it makes a DLO a plain object again.
     if current.manifest_type != "slo" and (attrs.manifest is not None or current.manifest_type == "dlo"):
-        _rewrite_manifest(call, current, attrs)
+        await _rewrite_manifest(call, current, attrs)
     else:
-        call.storage.update_object(call.account, call.container, call.obj, **changes)
+        await call.storage.update_object(call.account, call.container, call.obj, **changes)
     return symlink.post_answer(current) or Response(html_body(202), 202, content_type=HTML)
 
 
-def _rewrite_manifest(call: Call, current: ObjectInfo, attrs: ObjectAttrs) -> None:
+async def _rewrite_manifest(call: Call, current: ObjectInfo, attrs: ObjectAttrs) -> None:
     """The engine rewrites an object's manifest only by copying it onto itself (its data is shared)."""
     if "content-type" not in call.headers:
         attrs = dataclasses.replace(attrs, content_type=current.content_type)
     location = (call.account, call.container, call.obj)
-    call.storage.copy_object(*location, *location, attrs=attrs, source_etag=current.etag)
+    await call.storage.copy_object(*location, *location, attrs=attrs, source_etag=current.etag)
 
 
 async def delete_object(call: Call) -> Response:

@@ -53,7 +53,7 @@ class Site:
         return bool(self.index or self.listings)
 
 
-def applies(call: Call) -> bool:
+async def applies(call: Call) -> bool:
     """Whether staticweb answers the request: a read of a container or an object, anonymous or in web
     mode, in a container configured as a website (or any container, for web mode's 404)."""
     if call.method not in ("GET", "HEAD") or not call.container:
@@ -64,24 +64,24 @@ def applies(call: Call) -> bool:
     if web_mode and not call.obj:
         return True
     try:
-        return _site(call).active
+        return (await _site(call)).active
     except NoSuchContainer:  # the normal handlers answer
         return False
 
 
-def _site(call: Call) -> Site:
-    return Site.of(call.storage.container_meta(call.account, call.container))
+async def _site(call: Call) -> Site:
+    return Site.of(await call.storage.container_meta(call.account, call.container))
 
 
-async def serve(call: Call, authenticate: Callable[[Call], None], handler: Handler) -> Response:
+async def serve(call: Call, authenticate: Callable[[Call], Awaitable[None]], handler: Handler) -> Response:
     """Answer `call` as the website; `authenticate` authorizes the request itself as it would be
     without staticweb, `handler` serves an object read (GET or HEAD) of another path."""
-    site = _site(call)
+    site = await _site(call)
     if call.obj or is_temp_url(call):
-        authenticate(call)  # an object path's or a TempURL's refusal is Swift's plain one
+        await authenticate(call)  # an object path's or a TempURL's refusal is Swift's plain one
         return await (_object(call, site, handler) if call.obj else _container(call, site, handler))
     try:
-        authenticate(call)
+        await authenticate(call)
     except SwiftError as refused:
         return await _error_page(call, site, refused, handler)
     return await _container(call, site, handler)
@@ -110,7 +110,7 @@ async def _object(call: Call, site: Site, handler: Handler) -> Response:
         if index is not None:
             return index if path_is_directory else _redirect_with_slash(call)
     if not path_is_directory:
-        if _may_list(call) and _has_entries(_listed(call, call.obj + "/", limit=1)):
+        if await _may_list(call) and _has_entries(await _listed(call, call.obj + "/", limit=1)):
             return _redirect_with_slash(call)
         return await _error_page(call, site, SwiftError(404), handler)
     return await _listing(call, site, call.obj, handler)
@@ -123,7 +123,7 @@ def _child(directory: str, name: str) -> str:
 async def _read(call: Call, key: str, handler: Handler) -> Response | None:
     """The object `key` read as the caller (GET or HEAD, as asked); None if it does not exist (other
     errors propagate: Swift answers them as they are)."""
-    if not may_read(call, call.account, call.container):
+    if not await may_read(call, call.account, call.container):
         raise denied(call)
     try:
         return await handler(dataclasses.replace(call, obj=key))
@@ -141,17 +141,17 @@ def _is_directory_marker(response: Response, site: Site) -> bool:
     return headers.get("content-type") == site.directory_type and (not length.isdigit() or int(length) <= 1)
 
 
-def _may_list(call: Call) -> bool:
-    return may_read(call, call.account, call.container, listing=True)
+async def _may_list(call: Call) -> bool:
+    return await may_read(call, call.account, call.container, listing=True)
 
 
 def _has_entries(listing: ObjectListing) -> bool:
     return bool(listing.objects or listing.prefixes)
 
 
-def _listed(call: Call, prefix: str, limit: int = LISTING_LIMIT) -> ObjectListing:
+async def _listed(call: Call, prefix: str, limit: int = LISTING_LIMIT) -> ObjectListing:
     query = ListingQuery(prefix=prefix, delimiter="/", limit=limit)
-    return list_container(call.storage, call.account, call.container, query)
+    return await list_container(call.storage, call.account, call.container, query)
 
 
 async def _listing(call: Call, site: Site, prefix: str, handler: Handler) -> Response:
@@ -159,9 +159,9 @@ async def _listing(call: Call, site: Site, prefix: str, handler: Handler) -> Res
     if not is_true(site.listings):
         disabled = SwiftError(404, _disabled_page(label, site, prefix), content_type=HTML)
         return await _error_page(call, site, disabled, handler)
-    if not _may_list(call):
+    if not await _may_list(call):
         return await _error_page(call, site, denied(call), handler)
-    listing = _listed(call, prefix)
+    listing = await _listed(call, prefix)
     if prefix and not _has_entries(listing):
         return await _error_page(call, site, SwiftError(404), handler)
     link_query, top = _temp_url_links(call)
@@ -200,7 +200,7 @@ def _temp_url_links(call: Call) -> tuple[str, str]:
 
 async def _error_page(call: Call, site: Site, error: SwiftError, handler: Handler) -> Response:
     """`error`, with the body (and headers) of the `<status><Web-Error>` object when there is one."""
-    if site.error and may_read(call, call.account, call.container):
+    if site.error and await may_read(call, call.account, call.container):
         try:
             page = await _read(call, f"{error.status}{site.error}", handler)
         except SwiftError:

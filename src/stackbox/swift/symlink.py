@@ -82,14 +82,14 @@ def system_meta(obj: ObjectInfo) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------- reads
 
 
-def followed(call: Call, obj: ObjectInfo) -> tuple[ObjectInfo, list[tuple[str, str]]]:
+async def followed(call: Call, obj: ObjectInfo) -> tuple[ObjectInfo, list[tuple[str, str]]]:
     """The object a GET/HEAD answers with and the headers the link adds: the link itself and its
     `X-Symlink-*` headers with `?symlink=get`, else the end of the chain and its `Content-Location`."""
     if link_of(obj) is None:
         return obj, []
     if call.query.get("symlink") == "get":
         return obj, link_headers(obj)
-    target, location = _walk(call, obj)
+    target, location = await _walk(call, obj)
     return target, [("Content-Location", location)] if location else []
 
 
@@ -103,15 +103,15 @@ def link_headers(obj: ObjectInfo) -> list[tuple[str, str]]:
     return headers
 
 
-def copy_source(call: Call, obj: ObjectInfo) -> ObjectInfo:
+async def copy_source(call: Call, obj: ObjectInfo) -> ObjectInfo:
     """A copy of a link copies its target, unless `?symlink=get` asks for the link itself."""
     if call.query.get("symlink") == "get":
         return obj
-    return _walk(call, obj)[0]
+    return (await _walk(call, obj))[0]
 
 
-def _walk(call: Call, obj: ObjectInfo, expected_etag: str | None = None, location: str | None = None,
-          follow_dynamic: bool = True) -> tuple[ObjectInfo, str | None]:
+async def _walk(call: Call, obj: ObjectInfo, expected_etag: str | None = None, location: str | None = None,
+                follow_dynamic: bool = True) -> tuple[ObjectInfo, str | None]:
     """Follow links from `obj` (a dynamic first link only if `follow_dynamic`), checking each static
     link's etag against what it points at; returns the end and the path of the last link's target
     (`location`: the path `obj` was read at, when it was reached through a link)."""
@@ -125,7 +125,7 @@ def _walk(call: Call, obj: ObjectInfo, expected_etag: str | None = None, locatio
             raise SwiftError(409, f"Too many levels of symbolic links, maximum allowed is {SYMLOOP_MAX}")
         hops += 1
         expected_etag, location = link.etag, link.path
-        obj = _read_target(call, link)
+        obj = await _read_target(call, link)
     final_etag = compared_etag(obj)
     if expected_etag and expected_etag != final_etag:
         raise SwiftError(409, f"Object Etag {final_etag!r} does not match X-Symlink-Target-Etag header "
@@ -133,15 +133,15 @@ def _walk(call: Call, obj: ObjectInfo, expected_etag: str | None = None, locatio
     return obj, location
 
 
-def _read_target(call: Call, link: Link) -> ObjectInfo:
+async def _read_target(call: Call, link: Link) -> ObjectInfo:
     """The target, read as the caller; errors carry the target's path as Swift's do."""
     where = [("Content-Location", link.path)]
-    if not may_read(call, link.account, link.container):
+    if not await may_read(call, link.account, link.container):
         error = denied(call)
         error.headers += where
         raise error
     try:
-        return call.storage.get_object(link.account, link.container, link.obj)
+        return await call.storage.get_object(link.account, link.container, link.obj)
     except (NoSuchObject, NoSuchContainer):
         raise SwiftError(404, headers=where) from None
 
@@ -167,7 +167,7 @@ async def put_symlink(call: Call, preconditions: Preconditions) -> Response:
         meta[ACCOUNT_META] = link.account
     content_type = call.headers.get("content-type") or DEFAULT_CONTENT_TYPE
     if link.etag:
-        target = _static_target(call, link)
+        target = await _static_target(call, link)
         meta |= {ETAG_META: link.etag, BYTES_META: str(target.size)}
         content_type = call.headers.get("content-type") or target.content_type
     attrs = request_attrs(call)
@@ -230,11 +230,11 @@ def _requested_etag(headers: Mapping[str, str]) -> str | None:
     return etag or None
 
 
-def _static_target(call: Call, link: Link) -> ObjectInfo:
+async def _static_target(call: Call, link: Link) -> ObjectInfo:
     """A static link's target must exist, readable by the caller, with the etag the link names."""
     try:
-        target = _read_target(call, link)
-        return _walk(call, target, link.etag, link.path, follow_dynamic=False)[0]
+        target = await _read_target(call, link)
+        return (await _walk(call, target, link.etag, link.path, follow_dynamic=False))[0]
     except SwiftError as error:
         if error.status == 404:
             raise SwiftError(409, "X-Symlink-Target does not exist", error.headers) from None
@@ -260,7 +260,7 @@ def post_answer(current: ObjectInfo) -> Response | None:
 # ---------------------------------------------------------------------------------------- listings
 
 
-def listed_links(call: Call, listing: ObjectListing, fmt: str) -> dict[str, dict[str, object]]:
+async def listed_links(call: Call, listing: ObjectListing, fmt: str) -> dict[str, dict[str, object]]:
     """The `symlink_*` keys Swift's JSON listings add to each link (other formats show none). Only
     zero-byte objects with the empty etag can be links; their metadata is read in one go."""
     if fmt != "json":
@@ -270,7 +270,7 @@ def listed_links(call: Call, listing: ObjectListing, fmt: str) -> dict[str, dict
     if not candidates:
         return {}
     links = {}
-    for key, meta in call.storage.current_meta(call.account, call.container, candidates).items():
+    for key, meta in (await call.storage.current_meta(call.account, call.container, candidates)).items():
         link = _stored_link(meta, call.account)
         if link is not None:
             links[key] = _listing_keys(link, meta)

@@ -9,7 +9,6 @@ import binascii
 import hmac
 import time
 from calendar import timegm
-from collections.abc import Iterable
 from ipaddress import ip_address, ip_network
 from urllib.parse import quote
 
@@ -44,7 +43,7 @@ def is_temp_url(call: Call) -> bool:
     return "temp_url_sig" in call.query
 
 
-def authorize_temp_url(call: Call) -> None:
+async def authorize_temp_url(call: Call) -> None:
     """Mark the call as authorised by its signature, or raise 401."""
     query = call.query
     # A container's root only for a read with an empty prefix: staticweb's listing (see `response_headers`).
@@ -58,7 +57,7 @@ def authorize_temp_url(call: Call) -> None:
     if ip_range is not None and not _ip_allowed(ip_range, call.request.client_host):
         raise invalid()
     methods = _HEAD_SIGNED_AS if call.method == "HEAD" else (call.method,)
-    for key, scope in scoped_keys(call):
+    for key, scope in await scoped_keys(call):
         for method in methods:
             message = f"{method}\n{expires}\n{path}"
             if ip_range is not None:
@@ -136,9 +135,9 @@ def _ip_allowed(ip_range: str, client: str) -> bool:
         return False
 
 
-def signing_keys(call: Call) -> Iterable[bytes]:
+async def signing_keys(call: Call) -> list[bytes]:
     """The account's and then the container's temp URL keys (also FormPost's keys)."""
-    return (key for key, _ in scoped_keys(call))
+    return [key for key, _ in await scoped_keys(call)]
 
 
 def key_bytes(key: str) -> list[bytes]:
@@ -152,19 +151,20 @@ def key_bytes(key: str) -> list[bytes]:
     return candidates if raw == candidates[0] else [raw, *candidates]
 
 
-def scoped_keys(call: Call) -> Iterable[tuple[bytes, str | None]]:
+async def scoped_keys(call: Call) -> list[tuple[bytes, str | None]]:
     """Each key with the container it confines a signature to (None for the account's keys)."""
-    account_meta = call.storage.get_account(call.account).meta
+    account_meta = (await call.storage.get_account(call.account)).meta
     try:
-        container_meta = call.storage.container_meta(call.account, call.container)
+        container_meta = await call.storage.container_meta(call.account, call.container)
     except NoSuchContainer:
         container_meta = {}
+    keys: list[tuple[bytes, str | None]] = []
     for meta, scope in ((account_meta, None), (container_meta, call.container)):
         for name in _KEY_NAMES:
             key = user_meta(meta, name)
             if key:
-                for raw in key_bytes(key):
-                    yield raw, scope
+                keys.extend((raw, scope) for raw in key_bytes(key))
+    return keys
 
 
 def _shown(header: str) -> bool:

@@ -53,14 +53,15 @@ def check_versioning_request(call: Call, current: ContainerInfo | None) -> None:
                               "legacy versioned writes feature.")
 
 
-def apply_versioning_request(call: Call) -> None:
+async def apply_versioning_request(call: Call) -> None:
     """`X-Versions-Enabled: true` enables versioning, anything else suspends it (Swift's
     `config_true_value`); a container that never had versioning then shows `False`, as s3api shows
     such a bucket as Suspended."""
     raw = call.headers.get(ENABLED_HEADER)
     if raw is None:
         return
-    call.storage.set_versioning(call.account, call.container, "enabled" if is_true(raw) else "suspended")
+    state: st.Versioning = "enabled" if is_true(raw) else "suspended"
+    await call.storage.set_versioning(call.account, call.container, state)
 
 
 def container_not_empty(info: ContainerInfo) -> SwiftError:
@@ -79,14 +80,14 @@ def check_listing_query(call: Call, query: ListingQuery) -> None:
         raise html_error(400, "invalid delimiter param")
 
 
-def list_versions(call: Call, query: ListingQuery) -> VersionListing:
+async def list_versions(call: Call, query: ListingQuery) -> VersionListing:
     """One page of versions: `marker` alone skips all of that object's versions, `version_marker`
     resumes after that version of it (as swiftclient pages with the last item's version_id).
     `reverse` lists the exact reverse order, where `marker` alone starts with that object's own
     versions; `end_marker` only changes `is_latest` (see `_swift_latest`)."""
     check_listing_query(call, query)
     try:
-        listing = call.storage.list_object_versions(
+        listing = await call.storage.list_object_versions(
             call.account, call.container, prefix=query.prefix, delimiter=query.delimiter,
             key_marker=query.marker, version_id_marker=call.query.get("version_marker", ""),
             limit=query.limit, reverse=query.reverse)
@@ -164,7 +165,7 @@ def put_headers(info: ObjectInfo) -> list[tuple[str, str]]:
     return [("X-Object-Version-Id", info.version_id)]
 
 
-def read_error(call: Call, error: st.StorageError, version_id: str | None) -> SwiftError | None:
+async def read_error(call: Call, error: st.StorageError, version_id: str | None) -> SwiftError | None:
     """Swift's answer to a failed versioned GET/HEAD (None: not a versioning failure)."""
     if isinstance(error, st.DeleteMarkerVersion):
         return SwiftError(404, html_body(404).decode(), [("X-Object-Version-Id", error.version_id)],
@@ -172,7 +173,7 @@ def read_error(call: Call, error: st.StorageError, version_id: str | None) -> Sw
     if isinstance(error, st.NoSuchVersion):
         return SwiftError(404)
     if isinstance(error, st.NoSuchObject) and version_id is None:
-        info = call.storage.get_container(call.account, call.container)
+        info = await call.storage.get_container(call.account, call.container)
         if info.versioning != "unversioned":
             return SwiftError(404, headers=[("X-Object-Version-Id", st.NULL_VERSION)])
     return None
@@ -186,25 +187,26 @@ async def delete(call: Call, version_id: str | None) -> Response:
     if version_id is None:
         deletion = await call.storage.delete(call.account, call.container, call.obj)
         return _deleted(deletion.existed, _marker_headers(deletion))
-    check_version_request(call, call.storage.get_container(call.account, call.container), version_id)
+    check_version_request(call, await call.storage.get_container(call.account, call.container), version_id)
     deletion = await call.storage.delete(call.account, call.container, call.obj, version_id=version_id)
     if version_id == st.NULL_VERSION:
         return _deleted(deletion.existed, [])
-    headers = [("X-Object-Version-Id", version_id), ("X-Object-Current-Version-Id", _current_version(call))]
+    current = await _current_version(call)
+    headers = [("X-Object-Version-Id", version_id), ("X-Object-Current-Version-Id", current)]
     return _deleted(deletion.existed, headers)
 
 
 async def restore(call: Call, version_id: str) -> Response:
     """`PUT ?version-id=` with an empty body makes that version current again: here as a new
     version sharing its data (the engine has no pointer to move, unlike Swift's symlink)."""
-    check_version_request(call, call.storage.get_container(call.account, call.container), version_id)
+    check_version_request(call, await call.storage.get_container(call.account, call.container), version_id)
     length = call.headers.get("content-length")
     if length is None and "chunked" not in call.headers.get("transfer-encoding", "").lower():
         raise SwiftError(411, "Missing Content-Length header.")
     if length != "0" and (length is not None or await _has_body(call)):
         raise SwiftError(400, "PUT version-id requests require a zero byte body")
     location = (call.account, call.container, call.obj)
-    info = call.storage.copy_object(*location, *location, source_version=version_id)
+    info = await call.storage.copy_object(*location, *location, source_version=version_id)
     return created(info, [("X-Object-Version-Id", info.version_id or st.NULL_VERSION)])
 
 
@@ -223,9 +225,9 @@ def _marker_headers(deletion: Deletion) -> list[tuple[str, str]]:
     return [("X-Object-Version-Id", str(deletion.version_id))]
 
 
-def _current_version(call: Call) -> str:
+async def _current_version(call: Call) -> str:
     try:
-        current = call.storage.head_object(call.account, call.container, call.obj)
+        current = await call.storage.head_object(call.account, call.container, call.obj)
     except st.NoSuchObject:
         return st.NULL_VERSION
     return current.version_id or st.NULL_VERSION

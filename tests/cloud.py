@@ -94,6 +94,9 @@ def start_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None =
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STACKBOX_")}
+    threads = os.environ.get("STACKBOX_TEST_METADATA_THREADS")
+    if threads:  # the suite on the remote-catalog path: metadata calls on that many threads per worker
+        env["STACKBOX_METADATA_THREADS"] = threads
     env.update(extra_env or {})
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(

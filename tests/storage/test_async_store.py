@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from stackbox.sqlite import connect
+from stackbox.sql import connect
 from stackbox.storage.async_store import AsyncStore
 from stackbox.storage.engine import Engine
 from stackbox.storage.types import (

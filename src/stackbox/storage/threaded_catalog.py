@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from stackbox.sqlite import connect
+from stackbox.sql import connect
 from stackbox.storage.metadata import Catalog
 
 

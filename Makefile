@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test lint bench bench-scaleout fuzz soak clean install compat
+.PHONY: serve test test-cluster lint bench bench-scaleout fuzz soak clean install compat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ serve: $(STAMP)
 ## Install what the tests need, check style and types, and run every test.
 test: lint
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## The whole suite with every cloud two nodes on PostgreSQL + RADOS behind HAProxy (tests/topology.py).
+test-cluster: lint
+	PATH=$(abspath $(BIN)):$$PATH STACKBOX_TEST_TOPOLOGY=cluster $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench

@@ -89,6 +89,22 @@ class RunningCloud:
 def start_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None = None,
                 object_port: int | None = None, extra_env: dict[str, str] | None = None,
                 timeout: float = 60.0, extra_args: Sequence[str] = ()) -> RunningCloud:
+    """A stackbox cloud on `data_dir`: one embedded node, or with STACKBOX_TEST_TOPOLOGY=cluster two
+    nodes on PostgreSQL + RADOS behind a load balancer (tests/topology.py)."""
+    from topology import cluster_topology, start_balanced_cloud
+
+    if cluster_topology():
+        return start_balanced_cloud(data_dir, workers=workers, identity_port=identity_port,
+                                    object_port=object_port, extra_env=extra_env, timeout=timeout,
+                                    extra_args=extra_args)
+    return launch_node(data_dir, workers=workers, identity_port=identity_port, object_port=object_port,
+                       extra_env=extra_env, timeout=timeout, extra_args=extra_args)
+
+
+def launch_node(data_dir: Path, *, workers: int = 2, identity_port: int | None = None,
+                object_port: int | None = None, extra_env: dict[str, str] | None = None,
+                extra_args: Sequence[str] = (), timeout: float = 60.0) -> RunningCloud:
+    """One `stackbox serve` process, answering on its ports (`extra_args` are more serve flags)."""
     identity_port = identity_port or free_port()
     object_port = object_port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +126,7 @@ def start_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None =
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"stackbox exited with {process.returncode}:\n{cloud.log()}")
-        if _answers(f"{cloud.auth_url}") and _answers(f"{cloud.object_url}/healthcheck"):
+        if answers(f"{cloud.auth_url}") and answers(f"{cloud.object_url}/healthcheck"):
             cloud.admin_env = read_openrc(data_dir / "admin-openrc")
             return cloud
         time.sleep(0.1)
@@ -118,7 +134,7 @@ def start_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None =
     raise RuntimeError(f"stackbox did not start in {timeout}s:\n{cloud.log()}")
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2):
             return True

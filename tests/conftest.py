@@ -10,6 +10,25 @@ import pytest
 
 from backends.cluster import PostgresCluster, Unavailable
 from cloud import RunningCloud, start_cloud
+from topology import cluster_topology, stop_shared_backends
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the cluster topology, tests marked `single_node(reason)` skip, saying why."""
+    if not cluster_topology():
+        return
+    for item in items:
+        marker = item.get_closest_marker("single_node")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "needs one embedded node"
+            item.add_marker(pytest.mark.skip(reason=f"single node only: {reason}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_backends() -> Iterator[None]:
+    """The cluster topology's PostgreSQL and Ceph (started by the first cloud) stop after the last cloud."""
+    yield
+    stop_shared_backends()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 
 import keystoneauth1.identity.v3 as v3
+import pytest
 import swiftclient
 from keystoneauth1.session import Session
 
@@ -20,6 +21,7 @@ def raw_header_names(cloud: RunningCloud, method: str, path: str, token: str = "
     return [name for name, _ in response.getheaders()]
 
 
+@pytest.mark.single_node("HAProxy sends every header name in lower case (HTTP/1 names are case-insensitive)")
 def test_swift_metadata_names_keep_their_case(cloud: RunningCloud) -> None:
     auth = v3.Password(auth_url=cloud.auth_url, username="admin", password=cloud.admin_password,
                        project_name="admin", user_domain_id="default", project_domain_id="default")

@@ -17,6 +17,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         object_port=getattr(args, "object_port", None),
         workers=getattr(args, "workers", None),
         public_host=getattr(args, "public_host", None),
+        public_identity_url=getattr(args, "public_identity_url", None),
+        public_object_url=getattr(args, "public_object_url", None),
         s3_global_bucket_names=getattr(args, "s3_global_bucket_names", None),
         blobs_url=getattr(args, "blobs", None),
     )
@@ -29,6 +31,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="Keystone v3 API port (STACKBOX_IDENTITY_PORT, 5000)")
     parser.add_argument("--object-port", type=int, help="Swift + S3 API port (STACKBOX_OBJECT_PORT, 8080)")
     parser.add_argument("--public-host", help="host name for the catalog and openrc (STACKBOX_PUBLIC_HOST)")
+    parser.add_argument("--public-identity-url",
+                        help="identity's URL as clients reach it, e.g. a load balancer's http://lb:5000 "
+                        "(STACKBOX_PUBLIC_IDENTITY_URL; default: this node's host and port)")
+    parser.add_argument("--public-object-url",
+                        help="the object store's URL as clients reach it, e.g. http://lb:8080 "
+                        "(STACKBOX_PUBLIC_OBJECT_URL; default: this node's host and port)")
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:

@@ -35,6 +35,10 @@ class Settings:
     object_port: int = 8080
     #: Host name put in the service catalog and openrc; defaults to `host`.
     public_host: str = ""
+    #: The URLs clients reach identity and the object store at, when not this node's own (behind a load
+    #: balancer: every node advertises the balancer in the catalog, the openrc and Location headers).
+    public_identity_url: str = ""
+    public_object_url: str = ""
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     region: str = "RegionOne"
     s3_region: str = "us-east-1"
@@ -102,8 +106,12 @@ class Settings:
 
     @property
     def identity_url(self) -> str:
+        if self.public_identity_url:
+            return f"{self.public_identity_url.rstrip('/')}/v3"
         return f"http://{self.advertised_host}:{self.identity_port}/v3"
 
     @property
     def object_url(self) -> str:
+        if self.public_object_url:
+            return self.public_object_url.rstrip("/")
         return f"http://{self.advertised_host}:{self.object_port}"

@@ -1,12 +1,12 @@
 #!/bin/sh
 # Installs what the scale-out backends' tests need, when missing: Debian's Ceph daemons and
-# python3-rados, and PostgreSQL; then makes `import rados` work in the virtual environment $1.
+# python3-rados, HAProxy (the balancer of `make test-cluster` and the two-node tests), and PostgreSQL; then makes `import rados` work in the virtual environment $1.
 # Without apt (or without root) nothing is installed and those tests skip, saying why.
 venv=${1:-.venv}
 
 missing=""
-for tool in ceph-mon ceph-mgr ceph-osd radosgw; do
-  command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+for tool in ceph-mon ceph-mgr ceph-osd radosgw haproxy; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing="$missing $tool"
 done
 ls /usr/lib/python3/dist-packages/rados.*.so >/dev/null 2>&1 || missing="$missing python3-rados"
 # PostgreSQL may come from anywhere (initdb on PATH); Debian's package keeps it in /usr/lib/postgresql/*/bin.

@@ -1,0 +1,297 @@
+"""The cluster topology of the test suite (`STACKBOX_TEST_TOPOLOGY=cluster`, `make test-cluster`).
+
+Every cloud a test starts is then two `stackbox serve` nodes, each with its own data dir, on one
+PostgreSQL database and one RADOS namespace, sharing one cluster key file, behind HAProxy, which
+alternates requests between the nodes (round robin, per request even on a kept-alive connection).
+Clients get the balancer's ports, so the tests run unchanged. One throwaway PostgreSQL and one
+one-node Ceph serve the whole session; each cloud gets a database and a namespace of its own, named
+after its data dir, so a cloud restarted on the same data dir finds its data again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from backends.cluster import CephCluster, PostgresCluster, Unavailable, free_port
+from cloud import BIN, RunningCloud, launch_node, read_openrc
+
+TOPOLOGY_ENV = "STACKBOX_TEST_TOPOLOGY"
+POOL = "stackbox-cloud"
+NODES = 2
+
+
+def cluster_topology() -> bool:
+    return os.environ.get(TOPOLOGY_ENV, "") == "cluster"
+
+
+# -- the backends one session shares ----------------------------------------------------------------
+
+@dataclass
+class SharedBackends:
+    postgres: PostgresCluster
+    ceph: CephCluster
+    databases: set[str] = field(default_factory=set)
+
+    @classmethod
+    def start(cls) -> SharedBackends:
+        postgres = PostgresCluster.start()
+        try:
+            ceph = CephCluster.start()
+            ceph.create_pool(POOL)
+            ceph.wait_clean()
+        except BaseException:
+            postgres.stop()
+            raise
+        return cls(postgres, ceph)
+
+    def stop(self) -> None:
+        self.ceph.stop()
+        self.postgres.stop()
+
+    def metadata_url(self, name: str) -> str:
+        """The URL of database `name`, created when missing."""
+        import psycopg
+
+        if name not in self.databases:
+            with psycopg.connect(self.postgres.dsn, autocommit=True) as connection:
+                query = "SELECT 1 FROM pg_database WHERE datname = %s"
+                if connection.execute(query, (name,)).fetchone() is None:
+                    connection.execute(f'CREATE DATABASE "{name}"')
+            self.databases.add(name)
+        return self.postgres.dsn.rsplit("/", 1)[0] + f"/{name}"
+
+    def blobs_url(self, namespace: str) -> str:
+        return f"rados://{POOL}?conf={quote(str(self.ceph.conf))}&id=admin&namespace={namespace}"
+
+
+_shared: SharedBackends | None = None
+
+
+def shared_backends() -> SharedBackends:
+    """The session's PostgreSQL and Ceph, started by the first caller (tests skip without them)."""
+    global _shared
+    if _shared is None:
+        try:
+            import rados  # noqa: F401
+        except ImportError:
+            pytest.skip("cluster topology: python3-rados is not importable (`make test` installs it)")
+        try:
+            _shared = SharedBackends.start()
+        except Unavailable as missing:
+            pytest.skip(f"cluster topology: {missing}")
+    return _shared
+
+
+def stop_shared_backends() -> None:
+    global _shared
+    if _shared is not None:
+        _shared.stop()
+        _shared = None
+
+
+# -- HAProxy -----------------------------------------------------------------------------------------
+
+def haproxy_binary() -> str:
+    found = shutil.which("haproxy") or next(
+        (path for path in ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy") if os.access(path, os.X_OK)), None)
+    if found is None:
+        raise Unavailable("HAProxy is not installed (`make test` installs Debian's haproxy)")
+    return found
+
+
+def haproxy_config(identity_port: int, object_port: int, nodes: list[tuple[int, int]],
+                   *, tag_responses: bool = False) -> str:
+    """The balancer in front of `nodes` ((identity port, object port) each), as the README shows it.
+
+    http mode with `balance roundrobin` picks a node for every request, also on a kept-alive client
+    connection; a node that refuses connections is retried on the other one (`option redispatch`)
+    and taken out until its health check passes again. `tag_responses` names the node that answered
+    in an `X-Served-By` response header (for tests that check the alternation itself)."""
+    tag = "    http-response set-header X-Served-By %s\n" if tag_responses else ""
+    lines = [
+        "global",
+        "    maxconn 4000",
+        # Room for the largest request head a node accepts (HAProxy's default 16 KiB is less).
+        "    tune.bufsize 131072",
+        "defaults",
+        "    mode http",
+        "    balance roundrobin",
+        "    option redispatch",
+        "    retries 3",
+        "    timeout connect 5s",
+        "    timeout client 10m",
+        "    timeout server 10m",
+        "    timeout http-request 5m",
+        "    timeout http-keep-alive 1m",
+    ]
+    for service, port, check, node_port in (
+        ("identity", identity_port, "GET /v3", 0),
+        ("object", object_port, "GET /healthcheck", 1),
+    ):
+        lines += [f"frontend {service}", f"    bind 127.0.0.1:{port}", f"    default_backend {service}-nodes",
+                  f"backend {service}-nodes", f"    option httpchk {check}",
+                  "    default-server check inter 1s fall 2 rise 1"]
+        lines += [f"    server node{number} 127.0.0.1:{ports[node_port]}"
+                  for number, ports in enumerate(nodes, start=1)]
+        if tag:
+            lines.append(tag.rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Balancer:
+    process: subprocess.Popen[bytes]
+    config_path: Path
+
+    @classmethod
+    def start(cls, root: Path, identity_port: int, object_port: int, nodes: list[tuple[int, int]],
+              *, tag_responses: bool = False) -> Balancer:
+        config = root / "haproxy.cfg"
+        config.write_text(haproxy_config(identity_port, object_port, nodes, tag_responses=tag_responses))
+        binary = haproxy_binary()
+        checked = subprocess.run([binary, "-c", "-q", "-f", str(config)], capture_output=True, text=True,
+                                 check=False)
+        if checked.returncode != 0:
+            raise RuntimeError(f"haproxy refused {config}: {checked.stdout}{checked.stderr}")
+        with open(root / "haproxy.log", "ab") as log:
+            process = subprocess.Popen([binary, "-db", "-f", str(config)], stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return cls(process, config)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# -- a cloud of two nodes ------------------------------------------------------------------------------
+
+@dataclass
+class BalancedCloud(RunningCloud):
+    """A RunningCloud whose ports are the balancer's; `nodes` are the stackbox nodes behind it."""
+
+    nodes: list[RunningCloud] = field(default_factory=list)
+    balancer: Balancer | None = None
+
+    def log(self) -> str:
+        return "".join(node.log() for node in self.nodes)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        for node in self.nodes:
+            node.stop(sig)
+        if self.balancer is not None:
+            self.balancer.stop()
+
+
+def _name_for(data_dir: Path) -> str:
+    return "sb_" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:20]
+
+
+def node_data_dir(data_dir: Path, number: int) -> Path:
+    """Node 1 keeps the data dir the test named (its admin-openrc is where the test looks)."""
+    return data_dir if number == 1 else data_dir.with_name(f"{data_dir.name}-node{number}")
+
+
+def cluster_key_file(data_dir: Path) -> Path:
+    """The key file every node of one cloud shares (created once, readable by its owner only)."""
+    path = data_dir.with_name(f"{data_dir.name}-cluster.key")
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    return path
+
+
+def _serve_flags() -> str:
+    done = subprocess.run([str(BIN / "stackbox"), "serve", "--help"], capture_output=True, text=True,
+                          check=False)
+    return done.stdout
+
+
+def node_command_options(backends: SharedBackends, data_dir: Path) -> tuple[list[str], dict[str, str], int]:
+    """The flags and environment that put a node on the cloud's shared backends, and how many nodes
+    the cloud gets: one node while `stackbox serve` has no shared metadata backend to put two on."""
+    flags = _serve_flags()
+    name = _name_for(data_dir)
+    argv: list[str] = []
+    if "--metadata" in flags:
+        argv += ["--metadata", backends.metadata_url(name)]
+    if "--blobs" in flags:
+        argv += ["--blobs", backends.blobs_url(name)]
+    env = {"STACKBOX_CLUSTER_KEY_FILE": str(cluster_key_file(data_dir))}
+    return argv, env, NODES if "--metadata" in flags else 1
+
+
+def start_balanced_cloud(data_dir: Path, *, workers: int, identity_port: int | None,
+                         object_port: int | None, extra_env: dict[str, str] | None,
+                         timeout: float, extra_args: Sequence[str] = ()) -> BalancedCloud:
+    try:
+        haproxy_binary()
+    except Unavailable as missing:
+        pytest.skip(f"cluster topology: {missing}")
+    backends = shared_backends()
+    argv, env, count = node_command_options(backends, data_dir)
+    identity_port = identity_port or free_port()
+    object_port = object_port or free_port()
+    env.update(extra_env or {})
+    env["STACKBOX_PUBLIC_IDENTITY_URL"] = f"http://127.0.0.1:{identity_port}"
+    env["STACKBOX_PUBLIC_OBJECT_URL"] = f"http://127.0.0.1:{object_port}"
+    nodes: list[RunningCloud] = []
+    balancer: Balancer | None = None
+    try:
+        # One after the other: the first node bootstraps the shared database, the next finds it done.
+        for number in range(1, count + 1):
+            nodes.append(launch_node(node_data_dir(data_dir, number), workers=workers, extra_env=env,
+                                     extra_args=[*argv, *extra_args], timeout=timeout))
+        balancer = Balancer.start(data_dir.parent, identity_port, object_port,
+                                  [(node.identity_port, node.object_port) for node in nodes])
+        cloud = BalancedCloud(data_dir, identity_port, object_port, nodes[0].process, nodes[0].log_path,
+                              admin_env=read_openrc(data_dir / "admin-openrc"), nodes=nodes,
+                              balancer=balancer)
+        wait_until(lambda: _all_nodes_in_service(cloud), timeout, "the balancer to reach every node")
+    except BaseException:
+        for node in nodes:
+            node.stop(signal.SIGKILL)
+        if balancer is not None:
+            balancer.stop()
+        raise
+    return cloud
+
+
+def _all_nodes_in_service(cloud: BalancedCloud) -> bool:
+    """Each node answers through the balancer: as many consecutive successes as there are nodes."""
+    urls = [f"{cloud.object_url}/healthcheck", f"{cloud.auth_url}"]
+    return all(_succeeds(url) for url in urls for _ in cloud.nodes)
+
+
+def _succeeds(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return 200 <= response.status < 300
+    except OSError:  # refused, reset, or an HTTP error (HAProxy's 503 while no node is in service)
+        return False
+
+
+def wait_until(ready: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)

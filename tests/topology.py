@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -37,29 +36,16 @@ def cluster_topology() -> bool:
     return os.environ.get(TOPOLOGY_ENV, "") == "cluster"
 
 
-# -- the backends one session shares ----------------------------------------------------------------
+# -- the backends the nodes share -------------------------------------------------------------------
 
 @dataclass
-class SharedBackends:
+class Backends:
+    """A PostgreSQL server and a RADOS pool: each cloud gets a database and a namespace in them."""
+
     postgres: PostgresCluster
-    ceph: CephCluster
+    ceph_conf: Path
+    pool: str
     databases: set[str] = field(default_factory=set)
-
-    @classmethod
-    def start(cls) -> SharedBackends:
-        postgres = PostgresCluster.start()
-        try:
-            ceph = CephCluster.start()
-            ceph.create_pool(POOL)
-            ceph.wait_clean()
-        except BaseException:
-            postgres.stop()
-            raise
-        return cls(postgres, ceph)
-
-    def stop(self) -> None:
-        self.ceph.stop()
-        self.postgres.stop()
 
     def metadata_url(self, name: str) -> str:
         """The URL of database `name`, created when missing."""
@@ -74,7 +60,37 @@ class SharedBackends:
         return self.postgres.dsn.rsplit("/", 1)[0] + f"/{name}"
 
     def blobs_url(self, namespace: str) -> str:
-        return f"rados://{POOL}?conf={quote(str(self.ceph.conf))}&id=admin&namespace={namespace}"
+        return f"rados://{self.pool}?conf={quote(str(self.ceph_conf))}&id=admin&namespace={namespace}"
+
+
+@dataclass
+class SharedBackends:
+    """The cluster topology's one PostgreSQL and one Ceph for the whole session."""
+
+    postgres: PostgresCluster
+    ceph: CephCluster
+    backends: Backends
+
+    @classmethod
+    def start(cls) -> SharedBackends:
+        postgres = PostgresCluster.start()
+        try:
+            ceph = CephCluster.start()
+        except BaseException:
+            postgres.stop()
+            raise
+        try:
+            ceph.create_pool(POOL)
+            ceph.wait_clean()
+        except BaseException:
+            ceph.stop()
+            postgres.stop()
+            raise
+        return cls(postgres, ceph, Backends(postgres, ceph.conf, POOL))
+
+    def stop(self) -> None:
+        self.ceph.stop()
+        self.postgres.stop()
 
 
 _shared: SharedBackends | None = None
@@ -157,16 +173,16 @@ class Balancer:
     config_path: Path
 
     @classmethod
-    def start(cls, root: Path, identity_port: int, object_port: int, nodes: list[tuple[int, int]],
+    def start(cls, root: Path, name: str, identity_port: int, object_port: int, nodes: list[tuple[int, int]],
               *, tag_responses: bool = False) -> Balancer:
-        config = root / "haproxy.cfg"
+        config = root / f"{name}-haproxy.cfg"
         config.write_text(haproxy_config(identity_port, object_port, nodes, tag_responses=tag_responses))
         binary = haproxy_binary()
         checked = subprocess.run([binary, "-c", "-q", "-f", str(config)], capture_output=True, text=True,
                                  check=False)
         if checked.returncode != 0:
             raise RuntimeError(f"haproxy refused {config}: {checked.stdout}{checked.stderr}")
-        with open(root / "haproxy.log", "ab") as log:
+        with open(root / f"{name}-haproxy.log", "ab") as log:
             process = subprocess.Popen([binary, "-db", "-f", str(config)], stdin=subprocess.DEVNULL,
                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return cls(process, config)
@@ -210,44 +226,40 @@ def node_data_dir(data_dir: Path, number: int) -> Path:
 
 
 def cluster_key_file(data_dir: Path) -> Path:
-    """The key file every node of one cloud shares (created once, readable by its owner only)."""
-    path = data_dir.with_name(f"{data_dir.name}-cluster.key")
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
-    return path
+    """Where the key file every node of one cloud shares is (the first node creates it)."""
+    return data_dir.with_name(f"{data_dir.name}-cluster.key")
 
 
-def _serve_flags() -> str:
+def serve_has_shared_backends() -> bool:
+    """Whether `stackbox serve` can put nodes on PostgreSQL and RADOS (--metadata and --blobs)."""
     done = subprocess.run([str(BIN / "stackbox"), "serve", "--help"], capture_output=True, text=True,
                           check=False)
-    return done.stdout
+    return "--metadata" in done.stdout and "--blobs" in done.stdout
 
 
-def node_command_options(backends: SharedBackends, data_dir: Path) -> tuple[list[str], dict[str, str], int]:
-    """The flags and environment that put a node on the cloud's shared backends, and how many nodes
-    the cloud gets: one node while `stackbox serve` has no shared metadata backend to put two on."""
-    flags = _serve_flags()
+def node_options(backends: Backends, data_dir: Path) -> tuple[list[str], dict[str, str]]:
+    """The serve flags and environment that put a node on its cloud's database and namespace."""
     name = _name_for(data_dir)
-    argv: list[str] = []
-    if "--metadata" in flags:
-        argv += ["--metadata", backends.metadata_url(name)]
-    if "--blobs" in flags:
-        argv += ["--blobs", backends.blobs_url(name)]
-    env = {"STACKBOX_CLUSTER_KEY_FILE": str(cluster_key_file(data_dir))}
-    return argv, env, NODES if "--metadata" in flags else 1
+    argv = ["--metadata", backends.metadata_url(name), "--blobs", backends.blobs_url(name)]
+    return argv, {"STACKBOX_CLUSTER_KEY_FILE": str(cluster_key_file(data_dir))}
 
 
-def start_balanced_cloud(data_dir: Path, *, workers: int, identity_port: int | None,
-                         object_port: int | None, extra_env: dict[str, str] | None,
-                         timeout: float, extra_args: Sequence[str] = ()) -> BalancedCloud:
+def start_balanced_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None = None,
+                         object_port: int | None = None, extra_env: dict[str, str] | None = None,
+                         timeout: float = 60.0, backends: Backends | None = None, count: int = NODES,
+                         tag_responses: bool = False, extra_args: Sequence[str] = ()) -> BalancedCloud:
+    """`count` nodes on `backends` (default: the session's shared ones) behind a new balancer.
+    While `stackbox serve` cannot share backends yet, one embedded node stands behind it."""
     try:
         haproxy_binary()
     except Unavailable as missing:
         pytest.skip(f"cluster topology: {missing}")
-    backends = shared_backends()
-    argv, env, count = node_command_options(backends, data_dir)
+    argv: list[str] = []
+    env: dict[str, str] = {}
+    if serve_has_shared_backends():
+        argv, env = node_options(backends or shared_backends().backends, data_dir)
+    else:
+        count = 1
     identity_port = identity_port or free_port()
     object_port = object_port or free_port()
     env.update(extra_env or {})
@@ -260,8 +272,9 @@ def start_balanced_cloud(data_dir: Path, *, workers: int, identity_port: int | N
         for number in range(1, count + 1):
             nodes.append(launch_node(node_data_dir(data_dir, number), workers=workers, extra_env=env,
                                      extra_args=[*argv, *extra_args], timeout=timeout))
-        balancer = Balancer.start(data_dir.parent, identity_port, object_port,
-                                  [(node.identity_port, node.object_port) for node in nodes])
+        balancer = Balancer.start(data_dir.parent, data_dir.name, identity_port, object_port,
+                                  [(node.identity_port, node.object_port) for node in nodes],
+                                  tag_responses=tag_responses)
         cloud = BalancedCloud(data_dir, identity_port, object_port, nodes[0].process, nodes[0].log_path,
                               admin_env=read_openrc(data_dir / "admin-openrc"), nodes=nodes,
                               balancer=balancer)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from backends.cluster import CephCluster, PostgresCluster, Unavailable
+from topology import cluster_topology, shared_backends
 
 TEST_POOL = "stackbox-test"
 
@@ -36,6 +37,9 @@ class RadosPool:
 def ceph_cluster() -> Iterator[CephCluster]:
     pytest.importorskip("rados", reason="python3-rados is not importable from this environment "
                         "(`make test` installs it and links it into the virtual environment)")
+    if cluster_topology():  # the session's cluster serves these tests too (one Ceph on two cores)
+        yield shared_backends().ceph
+        return
     try:
         cluster = CephCluster.start()
     except Unavailable as missing:
@@ -55,6 +59,9 @@ def rados_pool(ceph_cluster: CephCluster) -> RadosPool:
 
 @pytest.fixture(scope="package")
 def postgres_cluster() -> Iterator[PostgresCluster]:
+    if cluster_topology():
+        yield shared_backends().postgres
+        return
     try:
         cluster = PostgresCluster.start()
     except Unavailable as missing:

@@ -106,3 +106,21 @@ def test_ec2token_signatures_match_keystone_and_expire() -> None:
     assert signatures.check_ec2token(REFERENCE_SECRET, credentials, now=signed_at + 60)
     assert not signatures.check_ec2token(REFERENCE_SECRET, credentials, now=signed_at + 3600)
     assert not signatures.check_ec2token(REFERENCE_SECRET, {**credentials, "signature": ""}, now=signed_at)
+
+
+def test_public_urls_put_the_balancer_in_the_catalog_and_openrc(tmp_path: Path) -> None:
+    """Nodes behind a load balancer advertise its URLs, not their own ports."""
+    from stackbox.identity.service import database_path
+    from stackbox.identity.store import Store
+
+    settings = Settings(data_dir=tmp_path, identity_port=5111, object_port=8111,
+                        public_identity_url="https://cloud.example:5000/", public_object_url="https://cloud.example")
+    bootstrap(settings)
+    assert "export OS_AUTH_URL=https://cloud.example:5000/v3\n" in (tmp_path / "admin-openrc").read_text()
+    store = Store(database_path(settings))
+    try:
+        urls = {row["url"] for row in store.select("endpoint", {})}
+    finally:
+        store.close()
+    assert urls == {"https://cloud.example:5000/v3", "https://cloud.example/v1/AUTH_%(project_id)s"}
+    assert Settings(identity_port=5111).identity_url == "http://127.0.0.1:5111/v3"

@@ -140,13 +140,19 @@ def haproxy_config(identity_port: int, object_port: int, nodes: list[tuple[int, 
     lines = [
         "global",
         "    maxconn 4000",
-        # Room for the largest request head a node accepts (HAProxy's default 16 KiB is less).
+        # Room for the largest head a node accepts (64 KiB, 256 headers; HAProxy's defaults are 16 KiB and
+        # 101 headers, fewer than a Swift object with its 90 metadata items answers with).
         "    tune.bufsize 131072",
+        "    tune.http.maxhdr 256",
         "defaults",
         "    mode http",
         "    balance roundrobin",
         "    option redispatch",
         "    retries 3",
+        # HAProxy answers a client's `Expect: 100-continue` itself and receives the body before a node
+        # does: a node that refuses the request early (a failed condition, a denial) would otherwise
+        # leave botocore reusing its connection without having sent the announced body.
+        "    option http-buffer-request",
         "    timeout connect 5s",
         "    timeout client 10m",
         "    timeout server 10m",

@@ -21,6 +21,9 @@ from botocore.client import BaseClient
 
 from cloud import RunningCloud, start_cloud
 
+pytestmark = pytest.mark.single_node(
+    "the node's own HTTP limits and timeouts; behind HAProxy, the balancer's apply first")
+
 MiB = 1 << 20
 
 

@@ -14,6 +14,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from cloud import RunningCloud
 from security.test_server_limits import connect, healthy, read_answer, workers_rss
 
@@ -61,6 +63,7 @@ def test_a_pipelining_flood_does_not_grow_the_worker(cloud: RunningCloud) -> Non
     assert healthy(cloud.object_port)
 
 
+@pytest.mark.single_node("the node's own HTTP limits and timeouts; behind HAProxy the balancer's apply")
 def test_too_many_pipelined_requests_close_the_connection(cloud: RunningCloud) -> None:
     """Past 64 waiting requests the connection closes; the answers already begun are not broken
     by a refusal written into them."""

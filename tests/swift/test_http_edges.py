@@ -51,4 +51,4 @@ def test_a_newline_in_the_path_neither_breaks_the_challenge_nor_the_connection(c
             chunk = sock.recv(65536)
             assert chunk, received
             received += chunk
-    assert b'Www-Authenticate: Swift realm="AUTH_a%0Ab"' in received
+    assert b'www-authenticate: swift realm="auth_a%0ab"' in received.lower()

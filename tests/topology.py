@@ -128,6 +128,14 @@ def haproxy_binary() -> str:
     return found
 
 
+#: HAProxy answers a client's `Expect: 100-continue` itself and receives (the start of) the body before
+#: a node sees the request: a node that refuses it early (a failed condition, a denial) would
+#: otherwise leave botocore reusing its connection without sending the body it announced, which
+#: HAProxy then reads the next request as. Only such requests wait: a client that announces a body
+#: and waits for the answer without `Expect` (too large: 413) is answered at once.
+CONTINUE = "    http-request wait-for-body time 30s if { req.hdr(expect) -m str -i 100-continue }"
+
+
 def haproxy_config(identity_port: int, object_port: int, nodes: list[tuple[int, int]],
                    *, tag_responses: bool = False) -> str:
     """The balancer in front of `nodes` ((identity port, object port) each), as the README shows it.
@@ -149,10 +157,6 @@ def haproxy_config(identity_port: int, object_port: int, nodes: list[tuple[int, 
         "    balance roundrobin",
         "    option redispatch",
         "    retries 3",
-        # HAProxy answers a client's `Expect: 100-continue` itself and receives the body before a node
-        # does: a node that refuses the request early (a failed condition, a denial) would otherwise
-        # leave botocore reusing its connection without having sent the announced body.
-        "    option http-buffer-request",
         "    timeout connect 5s",
         "    timeout client 10m",
         "    timeout server 10m",
@@ -163,7 +167,8 @@ def haproxy_config(identity_port: int, object_port: int, nodes: list[tuple[int, 
         ("identity", identity_port, "GET /v3", 0),
         ("object", object_port, "GET /healthcheck", 1),
     ):
-        lines += [f"frontend {service}", f"    bind 127.0.0.1:{port}", f"    default_backend {service}-nodes",
+        lines += [f"frontend {service}", f"    bind 127.0.0.1:{port}", CONTINUE,
+                  f"    default_backend {service}-nodes",
                   f"backend {service}-nodes", f"    option httpchk {check}",
                   "    default-server check inter 1s fall 2 rise 1"]
         lines += [f"    server node{number} 127.0.0.1:{ports[node_port]}"
@@ -236,17 +241,26 @@ def cluster_key_file(data_dir: Path) -> Path:
     return data_dir.with_name(f"{data_dir.name}-cluster.key")
 
 
-def serve_has_shared_backends() -> bool:
-    """Whether `stackbox serve` can put nodes on PostgreSQL and RADOS (--metadata and --blobs)."""
+def serve_backend_flags() -> set[str]:
+    """Which of the shared backends' flags (--metadata, --blobs) `stackbox serve` has."""
     done = subprocess.run([str(BIN / "stackbox"), "serve", "--help"], capture_output=True, text=True,
                           check=False)
-    return "--metadata" in done.stdout and "--blobs" in done.stdout
+    return {flag for flag in ("--metadata", "--blobs") if flag in done.stdout}
 
 
-def node_options(backends: Backends, data_dir: Path) -> tuple[list[str], dict[str, str]]:
-    """The serve flags and environment that put a node on its cloud's database and namespace."""
+def serve_has_shared_backends() -> bool:
+    """Whether `stackbox serve` can put nodes on PostgreSQL and RADOS (--metadata and --blobs)."""
+    return serve_backend_flags() == {"--metadata", "--blobs"}
+
+
+def node_options(backends: Backends, data_dir: Path, flags: set[str]) -> tuple[list[str], dict[str, str]]:
+    """The serve flags (of `flags`) and environment that put a node on its cloud's database and namespace."""
     name = _name_for(data_dir)
-    argv = ["--metadata", backends.metadata_url(name), "--blobs", backends.blobs_url(name)]
+    argv = []
+    if "--metadata" in flags:
+        argv += ["--metadata", backends.metadata_url(name)]
+    if "--blobs" in flags:
+        argv += ["--blobs", backends.blobs_url(name)]
     return argv, {"STACKBOX_CLUSTER_KEY_FILE": str(cluster_key_file(data_dir))}
 
 
@@ -255,16 +269,18 @@ def start_balanced_cloud(data_dir: Path, *, workers: int = 2, identity_port: int
                          timeout: float = 60.0, backends: Backends | None = None, count: int = NODES,
                          tag_responses: bool = False, extra_args: Sequence[str] = ()) -> BalancedCloud:
     """`count` nodes on `backends` (default: the session's shared ones) behind a new balancer.
-    While `stackbox serve` cannot share backends yet, one embedded node stands behind it."""
+    While `stackbox serve` cannot share both metadata and blobs, one node (on what it can share)
+    stands behind it."""
     try:
         haproxy_binary()
     except Unavailable as missing:
         pytest.skip(f"cluster topology: {missing}")
     argv: list[str] = []
     env: dict[str, str] = {}
-    if serve_has_shared_backends():
-        argv, env = node_options(backends or shared_backends().backends, data_dir)
-    else:
+    flags = serve_backend_flags()
+    if flags:
+        argv, env = node_options(backends or shared_backends().backends, data_dir, flags)
+    if flags != {"--metadata", "--blobs"}:
         count = 1
     identity_port = identity_port or free_port()
     object_port = object_port or free_port()

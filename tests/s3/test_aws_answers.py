@@ -578,7 +578,7 @@ def test_allow_unordered_listings(cloud: RunningCloud, member: Ec2Pair, s3: Base
         assert (status, "<Code>InvalidArgument</Code>" in text) == (400, True), text
 
 
-@pytest.mark.single_node("HAProxy receives the body before a node sees the request: a short one never does")
+@pytest.mark.single_node("HAProxy drops a request whose client half-closes mid-body; no node sees it")
 def test_a_body_shorter_than_its_content_length(cloud: RunningCloud, member: Ec2Pair, s3: BaseClient,
                                                 bucket: str) -> None:
     """The client sends half the bytes it announced and closes its sending side: S3's 400

@@ -27,14 +27,13 @@ from backends.conftest import RadosPool
 from cloud import BIN, RunningCloud
 from topology import Backends, BalancedCloud, serve_has_shared_backends, start_balanced_cloud, wait_until
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.skipif(
+    not serve_has_shared_backends(), reason="`stackbox serve` lacks --metadata or --blobs: nothing to share")]
 
 
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster,
               rados_pool: RadosPool) -> Iterator[BalancedCloud]:
-    if not serve_has_shared_backends():
-        pytest.skip("`stackbox serve` has no --metadata/--blobs yet: two nodes cannot share a store")
     backends = Backends(postgres_cluster, rados_pool.conf, rados_pool.name)
     cloud = start_balanced_cloud(Path(tmp_path_factory.mktemp("two-nodes")) / "data", workers=1,
                                  backends=backends, tag_responses=True)

@@ -24,7 +24,8 @@ class Cloud:
         self.counter = SharedCounter(settings.data_dir / "auth-epoch")
         self.identity = IdentityService(settings, self.counter)
         self.storage = Engine(settings.data_dir, fsync=settings.fsync, reserve_bytes=settings.reserve_bytes,
-                              blobs_url=settings.blobs_url, metadata_threads=settings.metadata_threads)
+                              blobs_url=settings.blobs_url, metadata_threads=settings.metadata_threads,
+                              metadata=settings.metadata_url)
         self.store = AsyncStore(self.storage)
 
 

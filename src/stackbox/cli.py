@@ -12,6 +12,7 @@ from stackbox.config import Settings
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         data_dir=getattr(args, "data_dir", None),
+        metadata_url=getattr(args, "metadata", None),
         host=getattr(args, "host", None),
         identity_port=getattr(args, "identity_port", None),
         object_port=getattr(args, "object_port", None),
@@ -72,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # connection to a remote blob backend is closed before the workers fork (each opens its own).
     try:
         check_backend_url(settings.blobs_url)
-        Engine.recover(settings.data_dir, settings.blobs_url)
+        Engine.recover(settings.data_dir, settings.blobs_url, metadata=settings.metadata_url)
     except (SchemaTooNew, ValueError) as error:
         print(f"stackbox: {error}", file=sys.stderr)
         return 1
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run identity, Swift and S3 in the foreground")
     _add_common(serve)
+    serve.add_argument("--metadata", help="where the catalog lives: sqlite (in the data dir) or a "
+                       "postgresql://user:password@host:port/db URL (STACKBOX_METADATA, sqlite)")
     serve.add_argument("--workers", type=int, help="worker processes (STACKBOX_WORKERS, CPU count)")
     serve.add_argument("--blobs", metavar="URL",
                        help="where object data lives: file (DATA_DIR/blobs) or "

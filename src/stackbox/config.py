@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 #: Settings whose environment variable is not STACKBOX_<FIELD NAME>.
-_ENV_NAMES = {"blobs_url": "BLOBS"}
+_ENV_NAMES = {"blobs_url": "BLOBS", "metadata_url": "METADATA"}
 
 
 def _env(name: str, default: Any) -> Any:
@@ -30,6 +30,9 @@ class Settings:
     #: where object data lives: `file` (DATA_DIR/blobs) or `rados://POOL?conf=PATH&id=USER&namespace=NS`
     #: (a Ceph RADOS pool every node shares); env STACKBOX_BLOBS
     blobs_url: str = "file"
+    #: where the storage catalog (and identity) live: `sqlite` (files in the data dir) or a
+    #: `postgresql://user:password@host:port/db` URL (env STACKBOX_METADATA)
+    metadata_url: str = "sqlite"
     host: str = "127.0.0.1"
     identity_port: int = 5000
     object_port: int = 8080

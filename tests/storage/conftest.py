@@ -8,15 +8,33 @@ from pathlib import Path
 
 import pytest
 
-from stackbox.storage.engine import Engine
+from stackbox.storage.engine import EMBEDDED, Engine
 from stackbox.storage.types import ObjectInfo
 
 ACCOUNT = "AUTH_test"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test of an engine runs on both catalogs, but those marked `sqlite_only` (they inspect or
+    damage the embedded database files themselves)."""
+    if "metadata" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("metadata", [EMBEDDED] if sqlite_only else [EMBEDDED, "postgresql"],
+                             indirect=True)
+
+
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    store = Engine(tmp_path / "data")
+def metadata(request: pytest.FixtureRequest) -> str:
+    """The engine's `metadata` argument: `sqlite`, or the URL of a fresh PostgreSQL database (the test
+    skips, saying why, where PostgreSQL is not installed)."""
+    if request.param == EMBEDDED:
+        return EMBEDDED
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def engine(tmp_path: Path, metadata: str) -> Iterator[Engine]:
+    store = Engine(tmp_path / "data", metadata=metadata)
     store.create_container(ACCOUNT, "box")
     yield store
     store.close()

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from stackbox import sql
 from stackbox.storage.commits import GroupCommitter, Write
-from stackbox.storage.engine import Engine
+from stackbox.storage.engine import EMBEDDED, Engine
 from stackbox.storage.metadata import NewObject
 from stackbox.storage.types import (
     DEFAULT_ATTRS,
@@ -29,32 +30,39 @@ BIG = os.urandom(200_000)
 
 
 @pytest.fixture
-def committer(tmp_path: Path) -> Iterator[GroupCommitter]:
-    path = tmp_path / "t.db"
-    setup = sqlite3.connect(path)
+def database(tmp_path: Path, metadata: str) -> Iterator[sql.Database]:
+    db = sql.open_database(tmp_path / "t.db" if metadata == EMBEDDED else metadata, synchronous="FULL")
+    setup = db.connect()
     setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
     setup.close()
-    committer = GroupCommitter(path, synchronous="FULL")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def committer(database: sql.Database) -> Iterator[GroupCommitter]:
+    committer = GroupCommitter(database)
     yield committer
     committer.close()
 
 
-def insert(key: str, value: int = 0) -> Callable[[sqlite3.Connection], str]:
-    def write(conn: sqlite3.Connection) -> str:
+def insert(key: str, value: int = 0) -> Callable[[sql.Connection], str]:
+    def write(conn: sql.Connection) -> str:
         conn.execute("INSERT INTO t VALUES (?, ?)", (key, value))
         return key
     return write
 
 
-def stored(path: Path) -> dict[str, int]:
-    conn = sqlite3.connect(path)
+def stored(database: sql.Database) -> dict[str, int]:
+    conn = database.connect()
     try:
-        return dict(conn.execute("SELECT k, v FROM t").fetchall())
+        return {row[0]: row[1] for row in conn.execute("SELECT k, v FROM t").fetchall()}
     finally:
         conn.close()
 
 
-async def test_concurrent_writes_share_transactions(committer: GroupCommitter, tmp_path: Path) -> None:
+async def test_concurrent_writes_share_transactions(committer: GroupCommitter,
+                                                     database: sql.Database) -> None:
     batches = 0
     apply = committer._apply
 
@@ -66,12 +74,12 @@ async def test_concurrent_writes_share_transactions(committer: GroupCommitter, t
     committer._apply = counting  # type: ignore[method-assign]
     keys = await asyncio.gather(*(committer.run(insert(f"k{i}")) for i in range(50)))
     assert keys == [f"k{i}" for i in range(50)]
-    assert set(stored(tmp_path / "t.db")) == set(keys)
+    assert set(stored(database)) == set(keys)
     assert batches < 50 / 4
 
 
-async def test_a_failing_write_fails_alone(committer: GroupCommitter, tmp_path: Path) -> None:
-    def half_then_fail(conn: sqlite3.Connection) -> None:
+async def test_a_failing_write_fails_alone(committer: GroupCommitter, database: sql.Database) -> None:
+    def half_then_fail(conn: sql.Connection) -> None:
         conn.execute("INSERT INTO t VALUES ('partial', 1)")
         raise PreconditionFailed("no")
 
@@ -80,12 +88,12 @@ async def test_a_failing_write_fails_alone(committer: GroupCommitter, tmp_path: 
                                    return_exceptions=True)
     assert results[0] == "a" and results[3] == "b"
     assert isinstance(results[1], PreconditionFailed)
-    assert isinstance(results[2], sqlite3.IntegrityError)  # the duplicate key, rolled back alone
-    assert stored(tmp_path / "t.db") == {"a": 0, "b": 0}
+    assert isinstance(results[2], sql.IntegrityError)  # the duplicate key, rolled back alone
+    assert stored(database) == {"a": 0, "b": 0}
 
 
 async def test_a_failed_commit_fails_the_whole_batch_and_undoes(committer: GroupCommitter,
-                                                               tmp_path: Path) -> None:
+                                                               database: sql.Database) -> None:
     def fail_at_commit(writes: list[Write]) -> list[Any]:
         committer._conn.execute("BEGIN IMMEDIATE")
         for write in writes:
@@ -98,11 +106,11 @@ async def test_a_failed_commit_fails_the_whole_batch_and_undoes(committer: Group
     results = await asyncio.gather(*(committer.run(insert(key), partial(undone.append, key))
                                      for key in ("x", "y")), return_exceptions=True)
     assert all(isinstance(result, sqlite3.OperationalError) for result in results)
-    assert sorted(undone) == ["x", "y"] and stored(tmp_path / "t.db") == {}
+    assert sorted(undone) == ["x", "y"] and stored(database) == {}
 
 
 async def test_a_cancelled_caller_still_gets_its_write_applied_or_undone(committer: GroupCommitter,
-                                                                        tmp_path: Path) -> None:
+                                                                        database: sql.Database) -> None:
     undone: list[str] = []
     applied = asyncio.ensure_future(committer.run(insert("kept"), lambda: undone.append("kept")))
     failed = asyncio.ensure_future(committer.run(insert("kept"), lambda: undone.append("duplicate")))
@@ -113,7 +121,7 @@ async def test_a_cancelled_caller_still_gets_its_write_applied_or_undone(committ
         if undone:
             break
         await asyncio.sleep(0.05)
-    assert stored(tmp_path / "t.db") == {"kept": 0}
+    assert stored(database) == {"kept": 0}
     assert undone == ["duplicate"]
 
 
@@ -159,9 +167,10 @@ async def test_grouped_deletes_report_and_check_like_plain_ones(engine: Engine) 
 
 
 async def test_puts_follow_containers_deleted_and_recreated_by_another_worker(engine: Engine,
-                                                                              tmp_path: Path) -> None:
+                                                                              tmp_path: Path,
+                                                                              metadata: str) -> None:
     await engine.put_object(ACCOUNT, "box", "first", chunks(b"1"))  # the container is now cached
-    other_worker = Engine(tmp_path / "data")
+    other_worker = Engine(tmp_path / "data", metadata=metadata)
     try:
         other_worker.delete_object(ACCOUNT, "box", "first")
         other_worker.delete_container(ACCOUNT, "box")

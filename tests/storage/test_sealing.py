@@ -148,11 +148,11 @@ async def test_key_service_errors_rotation_and_reload(engine: Engine, tmp_path: 
     assert b'"versions"' in (service.directory / "keys.json").read_bytes()
 
 
-async def test_wrong_master_key_is_refused(engine: Engine) -> None:
+async def test_wrong_master_key_is_refused(engine: Engine, metadata: str) -> None:
     obj = await put(engine, "k", b"x" * 1000)
     master = engine.keys.directory / "master.key"
     master.write_bytes(os.urandom(32))
-    fresh = Engine(engine.keys.directory.parent)
+    fresh = Engine(engine.keys.directory.parent, metadata=metadata)
     try:
         with pytest.raises(DataCorrupted):
             fresh.read(obj)

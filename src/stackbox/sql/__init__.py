@@ -37,6 +37,8 @@ __all__ = [
     "IntegrityError",
     "NamedRow",
     "PgConnection",
+    "PostgresDatabase",
+    "SqliteDatabase",
     "connect",
     "dialect",
     "is_url",

@@ -10,6 +10,9 @@ container) is rolled back alone and gets its exception, the others commit. A cal
 resolved only after the COMMIT has returned, i.e. after the journal was fsynced (with
 synchronous=FULL): nothing is acknowledged before it is durable. If BEGIN or COMMIT fails, every
 write of the batch gets that error and none of them is applied.
+
+On PostgreSQL the batch's transaction takes the catalog's write lock (`stackbox.sql.postgres`), whose
+waiters PostgreSQL wakes as soon as it is released: no file lock is needed there.
 """
 
 from __future__ import annotations
@@ -17,18 +20,17 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
-from stackbox.sql import connect
+from stackbox.sql import Connection, Database, SqliteDatabase
 from stackbox.storage.space import as_insufficient_storage
 
 T = TypeVar("T")
-Write = Callable[[sqlite3.Connection], Any]
+Write = Callable[[Any], Any]
 
 #: Upper bound on the writes of one transaction, so that one batch never holds the lock for long.
 MAX_BATCH = 256
@@ -47,14 +49,17 @@ class _Outcome:
 
 
 class GroupCommitter:
-    def __init__(self, path: Path, *, synchronous: str) -> None:
-        self._conn = connect(path, synchronous=synchronous)
-        self._lock_fd = os.open(f"{path}-commit.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def __init__(self, database: Database) -> None:
+        self._conn: Connection = database.connect()
+        self._lock_fd: int | None = None
+        if isinstance(database, SqliteDatabase):
+            self._lock_fd = os.open(f"{database.path}-commit.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                                    0o600)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stackbox-commit")
         self._queue: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def run(self, write: Callable[[sqlite3.Connection], T],
+    async def run(self, write: Callable[[Any], T],
                   undo: Callable[[], None] | None = None) -> T:
         """Run `write` in the next batch; returns its result once the batch is durable.
 
@@ -73,7 +78,8 @@ class GroupCommitter:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._conn.close()
-        os.close(self._lock_fd)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
 
     async def _flush_all(self) -> None:
         loop = asyncio.get_running_loop()
@@ -89,10 +95,7 @@ class GroupCommitter:
     def _apply(self, writes: list[Write]) -> list[_Outcome]:
         """In the committer thread: one transaction, one savepoint per write."""
         conn = self._conn
-        # The committers of all workers queue on a file lock first: it wakes the next one as soon as
-        # it is released, where SQLite's busy handler would poll with sleeps of up to 100 ms.
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
+        with self._queued():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 outcomes = [_savepoint(conn, write) for write in writes]
@@ -101,12 +104,23 @@ class GroupCommitter:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         return outcomes
 
+    @contextmanager
+    def _queued(self) -> Iterator[None]:
+        """On SQLite, the committers of all workers queue on a file lock first: it wakes the next one as
+        soon as it is released, where SQLite's busy handler would poll with sleeps of up to 100 ms."""
+        if self._lock_fd is None:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-def _savepoint(conn: sqlite3.Connection, write: Write) -> _Outcome:
+
+def _savepoint(conn: Connection, write: Write) -> _Outcome:
     conn.execute("SAVEPOINT write")
     try:
         outcome = _Outcome(value=write(conn))

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from stackbox.epoch import EpochCache, SharedCounter
+from stackbox.sql import is_url
 from stackbox.storage.blob_backend import BlobBackend, BlobWriter, open_backend
 from stackbox.storage.blobs import CHUNK_SIZE
 from stackbox.storage.codec import slice_extents
@@ -123,11 +124,25 @@ URGENT_PURGE_INTERVAL = 1.0
 #: nodes may be writing it (a write in progress touches a new stripe at least every few MiB) or be
 #: about to commit its metadata.
 REMOTE_RECOVERY_AGE = 3600.0
+#: Metadata threads per worker on a remote (PostgreSQL) catalog, unless `metadata_threads` says.
+REMOTE_CATALOG_THREADS = 8
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 log = logging.getLogger("stackbox.storage")
+
+#: `Engine(metadata=...)` for the embedded catalog, DATA_DIR/meta.db.
+EMBEDDED = "sqlite"
+
+
+def catalog_target(data_dir: Path, metadata: str) -> Path | str:
+    """The catalog's SQLite file or PostgreSQL URL, from `metadata` (`sqlite` or a URL)."""
+    if metadata == EMBEDDED:
+        return data_dir / "meta.db"
+    if not is_url(metadata):
+        raise ValueError(f"metadata must be 'sqlite' or a postgresql:// URL, not {metadata!r}")
+    return metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,20 +163,29 @@ class Engine(MultipartOperations, LifecycleOperations):
     executor_threads: int = 0
 
     def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0,
-                 blobs_url: str = "file", metadata_threads: int = 0) -> None:
+                 blobs_url: str = "file", metadata_threads: int = 0, metadata: str = EMBEDDED) -> None:
         """`reserve_bytes`: free space object data must leave in the blob backend (else
         InsufficientStorage), so that metadata writes and recovery never run out of it. `blobs_url`:
-        where object data lives (see `blob_backend.open_backend`). `metadata_threads` > 0 takes the
-        remote-catalog path on SQLite too (with a connection per thread): how tests and benchmarks
-        exercise it without a network database."""
+        where object data lives (see `blob_backend.open_backend`). `metadata`: where the catalog
+        lives, `sqlite` (DATA_DIR/meta.db) or a `postgresql://` URL; its schema is created or upgraded
+        here (on PostgreSQL under a cluster-wide lock, so once). A PostgreSQL catalog is remote: its
+        calls run on `metadata_threads` threads (REMOTE_CATALOG_THREADS if 0), each with a connection
+        of its own. `metadata_threads` > 0 takes the remote-catalog path on SQLite too (with a
+        connection per thread): how tests and benchmarks exercise it without a network database."""
         private_dir(data_dir)
-        Catalog.create_schema(data_dir / "meta.db")
-        if metadata_threads > 0:
+        target = catalog_target(data_dir, metadata)
+        Catalog.create_schema(target)
+        if not isinstance(target, Path):
+            self.remote_catalog = True
+            self.executor_threads = metadata_threads or REMOTE_CATALOG_THREADS
+            # One connection per metadata thread, the group committer's, and the caller's own.
+            self._catalog: Catalog = Catalog(target, durable=fsync, pool_size=self.executor_threads + 2)
+        elif metadata_threads > 0:
             self.remote_catalog = True
             self.executor_threads = metadata_threads
-            self._catalog: Catalog = ThreadedCatalog(data_dir / "meta.db", durable=fsync)
+            self._catalog = ThreadedCatalog(target, durable=fsync)
         else:
-            self._catalog = Catalog(data_dir / "meta.db", durable=fsync)
+            self._catalog = Catalog(target, durable=fsync)
         self._executor: ThreadPoolExecutor | None = None
         try:
             self._blobs: BlobBackend = open_backend(blobs_url, data_dir, fsync=fsync,
@@ -191,7 +215,7 @@ class Engine(MultipartOperations, LifecycleOperations):
                                                                              KNOWN_CONTAINERS)
 
     @classmethod
-    def recover(cls, data_dir: Path, blobs_url: str = "file") -> RecoveryReport:
+    def recover(cls, data_dir: Path, blobs_url: str = "file", *, metadata: str = EMBEDDED) -> RecoveryReport:
         """Delete unfinished writes, blobs no metadata references, and freed blobs. Only call it
         while no other process of this node uses the data dir (the supervisor, before forking
         workers). It deletes data before it writes any metadata, so it also runs (and makes room) on
@@ -204,7 +228,7 @@ class Engine(MultipartOperations, LifecycleOperations):
             unfinished = blobs.collect_unfinished(cutoff)
         finally:
             blobs.close()
-        engine = cls(data_dir, blobs_url=blobs_url)
+        engine = cls(data_dir, blobs_url=blobs_url, metadata=metadata)
         try:
             blobs = engine._blobs
             known = engine._catalog.known_blobs()

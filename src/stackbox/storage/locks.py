@@ -7,7 +7,6 @@ change), never before it: two requests cannot both pass a check and then both wr
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
@@ -15,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from stackbox.sql import Connection
 from stackbox.storage.records import ContainerRef
 from stackbox.storage.types import (
     NO_LOCK,
@@ -60,9 +60,9 @@ def may_change_retention(current: ObjectLock, wanted: ObjectLock, now: float, *,
 class LockRecords:
     """Object Lock records; mixed into `metadata.Catalog`, whose transactions it uses."""
 
-    conn: sqlite3.Connection
+    conn: Connection
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
     def create_locked_container(self, account: str, name: str, meta: Mapping[str, str]) -> bool:
@@ -116,7 +116,7 @@ class LockRecords:
                          (wanted.mode, wanted.retain_until, int(wanted.legal_hold), row_id))
             return lock_of(wanted.mode, wanted.retain_until, wanted.legal_hold)
 
-    def _new_version_lock(self, conn: sqlite3.Connection, ref: ContainerRef, asked: ObjectLock | None,
+    def _new_version_lock(self, conn: Connection, ref: ContainerRef, asked: ObjectLock | None,
                           now: float) -> ObjectLock | None:
         """The lock a new version gets: the one asked (ObjectLockNotEnabled without lock on the
         container), else the container's default retention. Only locked containers (always
@@ -131,13 +131,13 @@ class LockRecords:
             return None
         return asked if asked is not None else config.default_lock(now)
 
-    def _store_lock(self, conn: sqlite3.Connection, container_id: int, key: str, lock: ObjectLock) -> None:
+    def _store_lock(self, conn: Connection, container_id: int, key: str, lock: ObjectLock) -> None:
         """Locks the key's current version (the one just written)."""
         conn.execute("UPDATE object SET lock_mode = ?, lock_until = ?, legal_hold = ? "
                      "WHERE container_id = ? AND key = ? AND latest = 1",
                      (lock.mode, lock.retain_until, int(lock.legal_hold), container_id, key))
 
-    def _check_deletable(self, conn: sqlite3.Connection, row_id: int, now: float, *,
+    def _check_deletable(self, conn: Connection, row_id: int, now: float, *,
                          bypass_governance: bool) -> None:
         """ObjectLocked if the version may not be deleted for good now."""
         row = conn.execute(f"SELECT {LOCK_COLUMNS} FROM object WHERE id = ?", (row_id,)).fetchone()
@@ -145,7 +145,7 @@ class LockRecords:
             raise ObjectLocked(f"version row {row_id}")
 
 
-def _locked_container(conn: sqlite3.Connection, account: str, name: str) -> ContainerRef:
+def _locked_container(conn: Connection, account: str, name: str) -> ContainerRef:
     row = conn.execute("SELECT id, versioning, object_lock FROM container WHERE account = ? AND name = ?",
                        (account, name)).fetchone()
     if row is None:
@@ -155,7 +155,7 @@ def _locked_container(conn: sqlite3.Connection, account: str, name: str) -> Cont
     return ContainerRef(row[0], account, name, row[1])
 
 
-def _version_lock(conn: sqlite3.Connection, ref: ContainerRef, key: str, version_id: str | None,
+def _version_lock(conn: Connection, ref: ContainerRef, key: str, version_id: str | None,
                   now: float) -> tuple[int, ObjectLock]:
     """(row id, lock) of the current or named version, which must be a live object."""
     params: tuple[str, ...] = ()

@@ -13,7 +13,6 @@ period, so that a GET which already looked up the object can still open the file
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,7 +23,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from stackbox.sql import connect, transaction
+from stackbox.sql import SQLITE, Connection, Database, dialect, open_database, transaction
 from stackbox.storage.codec import (
     decode_attrs,
     decode_extents,
@@ -99,30 +98,47 @@ class _Row(NamedTuple):
     bytes_counted: int
 
 
+class _ThreadConnection:
+    """`catalog.conn` on PostgreSQL: the calling thread's connection (the engine's calls may run in a
+    thread pool). A non-data descriptor: a SQLite catalog sets `conn` on the instance, which then
+    shadows this, so the embedded hot path reads a plain attribute."""
+
+    def __get__(self, catalog: Catalog, owner: type | None = None) -> Connection:
+        return catalog.db.connection()
+
+
 class Catalog(UploadRecords, LockRecords):
-    def __init__(self, path: Path, *, durable: bool = True) -> None:
-        synchronous = "FULL" if durable else "NORMAL"
-        self.conn = connect(path, synchronous=synchronous)
+    conn: Connection = _ThreadConnection()  # type: ignore[assignment]
+
+    def __init__(self, target: Path | str, *, durable: bool = True, pool_size: int | None = None) -> None:
+        """`target`: the SQLite database file, or a PostgreSQL URL (`pool_size`: its connections at most)."""
+        self.db: Database = open_database(target, synchronous="FULL" if durable else "NORMAL",
+                                          pool_size=pool_size)
+        if self.db.dialect == SQLITE:
+            self.conn = self.db.connection()
         #: Object commits go through it (its own connection): one transaction per batch of writes.
-        self.batches = GroupCommitter(path, synchronous=synchronous)
+        self.batches = GroupCommitter(self.db)
 
     @classmethod
-    def create_schema(cls, path: Path) -> None:
+    def create_schema(cls, target: Path | str) -> None:
         """Create the schema, or upgrade a store written by an earlier release (`schema.upgrade`)."""
-        # Small objects, TempURL keys and ACLs live here: owner only, whatever the umask.
-        private_database(path)
-        conn = connect(path)
+        if isinstance(target, Path):
+            # Small objects, TempURL keys and ACLs live here: owner only, whatever the umask.
+            private_database(target)
+        db = open_database(target, pool_size=1)
+        conn = db.connect()
         try:
-            upgrade(conn, str(path.parent))
+            upgrade(conn, str(target.parent) if isinstance(target, Path) else db.location)
         finally:
             conn.close()
+            db.close()
 
     def close(self) -> None:
         self.batches.close()
-        self.conn.close()
+        self.db.close()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[Connection]:
         with disk_full_refused(), transaction(self.conn) as conn:
             yield conn
 
@@ -150,7 +166,7 @@ class Catalog(UploadRecords, LockRecords):
                 check(meta)
             conn.execute("UPDATE account SET meta = ? WHERE name = ?", (orjson.dumps(meta).decode(), account))
 
-    def _ensure_account(self, conn: sqlite3.Connection, account: str) -> None:
+    def _ensure_account(self, conn: Connection, account: str) -> None:
         conn.execute("INSERT OR IGNORE INTO account (name, created) VALUES (?, ?)", (account, time.time()))
 
     # ------------------------------------------------------------------------------ containers
@@ -304,7 +320,7 @@ class Catalog(UploadRecords, LockRecords):
         return await self.batches.run(partial(self.store_object, ref=ref, key=key, new=new,
                                               preconditions=preconditions, now=now), undo)
 
-    def store_object(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, new: NewObject,
+    def store_object(self, conn: Connection, ref: ContainerRef, key: str, new: NewObject,
                      preconditions: Preconditions, now: float) -> ObjectInfo:
         """The body of `commit_object`, inside a transaction the caller holds."""
         ref = _current_ref(conn, ref)
@@ -328,7 +344,7 @@ class Catalog(UploadRecords, LockRecords):
         return row_to_object(ref.account, ref.name, row, _public_id(ref.versioning, is_null, version),
                              lock=lock or NO_LOCK)
 
-    def _make_way(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, latest: _Row | None,
+    def _make_way(self, conn: Connection, ref: ContainerRef, key: str, latest: _Row | None,
                   now: float) -> tuple[str, bool, int | None, int]:
         """Make room for a new current version of `key` (object or delete marker): demote the
         current one; outside "enabled", also drop the null version, which the new one replaces.
@@ -352,7 +368,7 @@ class Catalog(UploadRecords, LockRecords):
             conn.execute("UPDATE object SET latest = 0 WHERE id = ?", (latest.id,))
         return version, True, None, 0 if null is None else null.bytes_counted
 
-    def _locked_object(self, conn: sqlite3.Connection, account: str, container: str, key: str,
+    def _locked_object(self, conn: Connection, account: str, container: str, key: str,
                       now: float, version_id: str | None = None) -> ObjectInfo:
         """An object read inside a write transaction (copy and manifest sources, updates)."""
         found = _find(conn, account, container, key, version_id, now)
@@ -411,7 +427,7 @@ class Catalog(UploadRecords, LockRecords):
                                               version_id=version_id, preconditions=preconditions, now=now,
                                               bypass_governance=bypass_governance))
 
-    def _delete_in(self, conn: sqlite3.Connection, account: str, container: str, key: str,
+    def _delete_in(self, conn: Connection, account: str, container: str, key: str,
                   version_id: str | None, preconditions: Preconditions, now: float, *,
                   bypass_governance: bool = False) -> Deletion:
         """The body of `delete_object`, inside a transaction the caller holds. Without `version_id`:
@@ -433,7 +449,7 @@ class Catalog(UploadRecords, LockRecords):
         self._count(conn, ref.id, -_counted(latest), -freed, now)
         return Deletion(etag is not None, NULL_VERSION if is_null else version, True)
 
-    def _delete_version(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version_id: str,
+    def _delete_version(self, conn: Connection, ref: ContainerRef, key: str, version_id: str,
                         now: float, bypass_governance: bool) -> Deletion:
         clause, params = _version_clause(version_id)
         found = conn.execute(
@@ -460,13 +476,13 @@ class Catalog(UploadRecords, LockRecords):
             if found is not None and found[-1] is not None and found[-1] <= now:
                 self._remove_row(conn, _Row(*found), now)
 
-    def _remove_row(self, conn: sqlite3.Connection, row: _Row, now: float) -> None:
+    def _remove_row(self, conn: Connection, row: _Row, now: float) -> None:
         """Deletes a version for good; when it was current, the next newest one becomes current."""
         self._drop_row(conn, row, now)
         promoted = self._promote_newest(conn, row) if row.latest else 0
         self._count(conn, row.container_id, promoted - _counted(row), -row.bytes_counted, now)
 
-    def _promote_newest(self, conn: sqlite3.Connection, removed: _Row) -> int:
+    def _promote_newest(self, conn: Connection, removed: _Row) -> int:
         """Makes the newest remaining version of the removed one's key current; returns what it
         adds to the object count."""
         promoted = conn.execute(f"SELECT {ROW_COLUMNS} FROM object INDEXED BY object_version "
@@ -477,24 +493,24 @@ class Catalog(UploadRecords, LockRecords):
         conn.execute("UPDATE object SET latest = 1 WHERE id = ?", (promoted[0],))
         return _counted(_Row(*promoted)._replace(latest=1))
 
-    def _drop_row(self, conn: sqlite3.Connection, row: _Row, now: float) -> None:
+    def _drop_row(self, conn: Connection, row: _Row, now: float) -> None:
         conn.execute("DELETE FROM object WHERE id = ?", (row.id,))
         if row.extents is not None:
             self._drop_refs(conn, decode_extents(row.extents), now)
 
-    def _count(self, conn: sqlite3.Connection, container_id: int, objects: int, size: int,
+    def _count(self, conn: Connection, container_id: int, objects: int, size: int,
                now: float) -> None:
         conn.execute("UPDATE container SET object_count = object_count + ?, bytes_used = bytes_used + ?, "
                      "last_modified = ? WHERE id = ?", (objects, size, now, container_id))
 
     # ------------------------------------------------------------------------------ blob references
 
-    def _add_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent]) -> None:
+    def _add_refs(self, conn: Connection, extents: Iterable[Extent]) -> None:
         counts = Counter(extent.blob_id for extent in extents if extent.blob_id is not None)
         for blob_id, count in counts.items():
             conn.execute("UPDATE blob SET refs = refs + ?, freed_at = NULL WHERE id = ?", (count, blob_id))
 
-    def _drop_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent], now: float) -> None:
+    def _drop_refs(self, conn: Connection, extents: Iterable[Extent], now: float) -> None:
         counts = Counter(extent.blob_id for extent in extents if extent.blob_id is not None)
         for blob_id, count in counts.items():
             conn.execute("UPDATE blob SET refs = refs - ?, freed_at = CASE WHEN refs - ? <= 0 THEN ? END "
@@ -518,11 +534,16 @@ class Catalog(UploadRecords, LockRecords):
                              window: int) -> tuple[list[tuple[ContainerRef, str]], int | None]:
         """Containers with ids in (after_id, after_id + window] whose metadata holds `name`, with
         its value; and where the next window starts (None: no container lies beyond)."""
-        path = '$."' + name.replace('"', '') + '"'
         upper = after_id + window
-        rows = self.conn.execute(
-            "SELECT id, account, name, versioning, json_extract(meta, ?) FROM container "
-            "WHERE id > ? AND id <= ? AND json_extract(meta, ?) IS NOT NULL ORDER BY id",
+        conn = self.conn
+        if dialect(conn) == SQLITE:
+            path = '$."' + name.replace('"', '') + '"'
+            value = "json_extract(meta, ?)"
+        else:
+            path, value = name, "(meta::jsonb ->> ?::text)"
+        rows = conn.execute(
+            f"SELECT id, account, name, versioning, {value} FROM container "
+            f"WHERE id > ? AND id <= ? AND {value} IS NOT NULL ORDER BY id",
             (path, after_id, upper, path)).fetchall()
         beyond = self.conn.execute("SELECT 1 FROM container WHERE id > ? LIMIT 1", (upper,)).fetchone()
         found = [(ContainerRef(row[0], row[1], row[2], row[3]), str(row[4])) for row in rows]
@@ -547,7 +568,7 @@ class Catalog(UploadRecords, LockRecords):
         return bool(await self.batches.run(partial(self._expire_current, ref=ref, key=key, version=version,
                                                    locked=locked, now=now)))
 
-    def _expire_current(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version: str,
+    def _expire_current(self, conn: Connection, ref: ContainerRef, key: str, version: str,
                         locked: Locked, now: float) -> bool:
         ref = _current_ref(conn, ref)
         latest = _latest(conn, ref.id, key)
@@ -567,7 +588,7 @@ class Catalog(UploadRecords, LockRecords):
         return bool(await self.batches.run(partial(self._expire_noncurrent, ref=ref, key=key, version=version,
                                                    keep_newer=keep_newer, locked=locked, now=now)))
 
-    def _expire_noncurrent(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version: str,
+    def _expire_noncurrent(self, conn: Connection, ref: ContainerRef, key: str, version: str,
                            keep_newer: int, locked: Locked, now: float) -> bool:
         ref = _current_ref(conn, ref)
         found = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ? AND key = ? "
@@ -589,7 +610,7 @@ class Catalog(UploadRecords, LockRecords):
         return bool(await self.batches.run(partial(self._remove_expired_marker, ref=ref, key=key,
                                                    version=version, now=now)))
 
-    def _remove_expired_marker(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, version: str,
+    def _remove_expired_marker(self, conn: Connection, ref: ContainerRef, key: str, version: str,
                                now: float) -> bool:
         ref = _current_ref(conn, ref)
         latest = _latest(conn, ref.id, key)
@@ -606,14 +627,14 @@ class Catalog(UploadRecords, LockRecords):
         await self.batches.run(partial(self._drop_upload, upload_id=upload_id, now=now))
 
 
-def _newer_noncurrent(conn: sqlite3.Connection, container_id: int, key: str, version: str, most: int) -> int:
+def _newer_noncurrent(conn: Connection, container_id: int, key: str, version: str, most: int) -> int:
     """How many noncurrent objects (not markers) of `key` are newer than `version`, counting to `most`."""
     return int(conn.execute(
         "SELECT COUNT(*) FROM (SELECT 1 FROM object WHERE container_id = ? AND key = ? AND version < ? "
-        "AND latest = 0 AND marker = 0 LIMIT ?)", (container_id, key, version, most)).fetchone()[0])
+        "AND latest = 0 AND marker = 0 LIMIT ?) AS newer", (container_id, key, version, most)).fetchone()[0])
 
 
-def _current_ref(conn: sqlite3.Connection, ref: ContainerRef) -> ContainerRef:
+def _current_ref(conn: Connection, ref: ContainerRef) -> ContainerRef:
     """The container named by `ref` as it is now, looked up by name: `ref` may come from a cache,
     and the container may have been deleted or recreated (with another id), or its versioning
     changed, since."""
@@ -624,7 +645,7 @@ def _current_ref(conn: sqlite3.Connection, ref: ContainerRef) -> ContainerRef:
     return ContainerRef(row[0], ref.account, ref.name, row[1])
 
 
-def _find(conn: sqlite3.Connection, account: str, container: str, key: str, version_id: str | None,
+def _find(conn: Connection, account: str, container: str, key: str, version_id: str | None,
           now: float) -> ObjectInfo | None:
     clause, params = _version_clause(version_id, "o.")
     row = conn.execute(
@@ -645,7 +666,7 @@ _UPDATE_CURRENT = "UPDATE object SET {} WHERE id = ?".format(
     ", ".join(f"{name.strip()} = ?" for name in _WRITTEN_COLUMNS.split(",")))
 
 
-def _write_current(conn: sqlite3.Connection, container_id: int, reused: int | None,
+def _write_current(conn: Connection, container_id: int, reused: int | None,
                    values: tuple[Any, ...]) -> None:
     """Store the new current version: (version, is_null, marker, *OBJECT_COLUMNS values)."""
     if reused is None:
@@ -654,7 +675,7 @@ def _write_current(conn: sqlite3.Connection, container_id: int, reused: int | No
         conn.execute(_UPDATE_CURRENT, (*values, reused))
 
 
-def _segment_state(conn: sqlite3.Connection, location: Location, now: float) -> tuple[str, float] | None:
+def _segment_state(conn: Connection, location: Location, now: float) -> tuple[str, float] | None:
     """(etag, last_modified) of a live current object, without decoding its extents."""
     account, container, key = location
     row = conn.execute(
@@ -675,13 +696,13 @@ def visible(found: ObjectInfo | None, name: str, version_id: str | None) -> Obje
     return found
 
 
-def _latest(conn: sqlite3.Connection, container_id: int, key: str) -> _Row | None:
+def _latest(conn: Connection, container_id: int, key: str) -> _Row | None:
     row = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ? AND key = ? AND latest = 1",
                        (container_id, key)).fetchone()
     return None if row is None else _Row(*row)
 
 
-def _null_version(conn: sqlite3.Connection, container_id: int, key: str) -> _Row | None:
+def _null_version(conn: Connection, container_id: int, key: str) -> _Row | None:
     row = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE container_id = ? AND key = ? AND is_null = 1",
                        (container_id, key)).fetchone()
     return None if row is None else _Row(*row)

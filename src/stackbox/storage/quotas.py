@@ -12,10 +12,10 @@ so concurrent writers cannot together overshoot a quota.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from stackbox.sql import Connection
 from stackbox.storage.types import QuotaExceeded
 
 CONTAINER_QUOTA_BYTES = "meta:quota-bytes"
@@ -44,7 +44,7 @@ class Quota:
     container: Limits | None = None
     account: Limits | None = None
 
-    def check(self, conn: sqlite3.Connection, container_id: int, account: str, size: int) -> None:
+    def check(self, conn: Connection, container_id: int, account: str, size: int) -> None:
         """Raise QuotaExceeded unless a new object of `size` bytes fits (`conn`: the write's own)."""
         if self.container is not None:
             count, used = conn.execute("SELECT object_count, bytes_used FROM container WHERE id = ?",

@@ -1,4 +1,6 @@
-"""The catalog's SQLite schema, its version (`PRAGMA user_version`) and the upgrades between versions.
+"""The catalog's schema, its version (SQLite: `PRAGMA user_version`; PostgreSQL: the `schema_version`
+table, see `stackbox.sql`) and the upgrades between versions. The DDL is written in SQLite's spelling and
+translated for PostgreSQL (`stackbox.sql.translate`); a PostgreSQL catalog starts at `CURRENT`.
 
 Schema 1 (the first release, recorded as user_version 0): one `object` row per (container, key).
 Schema 2: objects are versions. Every row has an internal `version`, sortable newest first within a
@@ -23,12 +25,14 @@ crash mid-upgrade leaves the old schema as it was; a store of a newer schema is 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
+from stackbox.sql import SQLITE, Connection, dialect, schema_transaction, schema_version, set_schema_version
 from stackbox.storage.types import SchemaTooNew
 
 SCHEMA_VERSION = 5
+#: The catalog's name in PostgreSQL's `schema_version` table (SQLite: the database's user_version).
+COMPONENT = "catalog"
 
 _OBJECT_TABLE = """CREATE TABLE {name} (
     id INTEGER PRIMARY KEY, container_id INTEGER NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL,
@@ -114,12 +118,13 @@ _STEPS: dict[int, tuple[str, ...]] = {1: _VERSIONS, 2: _OBJECT_LOCK, 3: _VERSION
 _CURRENT_VERSION = 2
 
 
-def upgrade(conn: sqlite3.Connection, location: str, *,
+def upgrade(conn: Connection, location: str, *,
             before_commit: Callable[[int], None] | None = None) -> int:
     """Bring the catalog to `SCHEMA_VERSION` in one transaction; returns the version found.
-    `before_commit(version)` runs after the last step, inside the transaction (tests crash there)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    `before_commit(version)` runs after the last step, inside the transaction (tests crash there).
+    On PostgreSQL the transaction holds the cluster-wide schema lock: of processes (or nodes) that
+    start at once, the first upgrades and the others then find the schema current."""
+    with schema_transaction(conn):
         found = _stored_version(conn)
         if found > SCHEMA_VERSION:
             raise SchemaTooNew(
@@ -131,25 +136,21 @@ def upgrade(conn: sqlite3.Connection, location: str, *,
             start = _CURRENT_VERSION
         for version in range(start, SCHEMA_VERSION):
             _run(conn, _STEPS[version])
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        set_schema_version(conn, COMPONENT, SCHEMA_VERSION)
         if before_commit is not None:
             before_commit(found)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return found
 
 
-def _stored_version(conn: sqlite3.Connection) -> int:
-    """0 for an empty database; schema 1 stores had no user_version (0) but have tables."""
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version:
+def _stored_version(conn: Connection) -> int:
+    """0 for an empty database; schema 1 stores (SQLite only) had no user_version (0) but have tables."""
+    version = schema_version(conn, COMPONENT)
+    if version or dialect(conn) != SQLITE:
         return version
     tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object'").fetchone()
     return 0 if tables is None else 1
 
 
-def _run(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
+def _run(conn: Connection, statements: tuple[str, ...]) -> None:
     for statement in statements:
         conn.execute(statement)

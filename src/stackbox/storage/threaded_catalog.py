@@ -9,11 +9,10 @@ serialize their writes, as they do between worker processes).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 
-from stackbox.sql import connect
+from stackbox.sql import Connection, connect
 from stackbox.storage.metadata import Catalog
 
 
@@ -22,20 +21,20 @@ class ThreadedCatalog(Catalog):
         self._path = path
         self._synchronous = "FULL" if durable else "NORMAL"
         self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
+        self._opened: list[Connection] = []
         self._opened_lock = threading.Lock()
         super().__init__(path, durable=durable)
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         """This thread's connection."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self.conn = connect(self._path, synchronous=self._synchronous)
         return conn
 
     @conn.setter
-    def conn(self, conn: sqlite3.Connection) -> None:
+    def conn(self, conn: Connection) -> None:
         self._local.conn = conn
         with self._opened_lock:
             self._opened.append(conn)

@@ -1,18 +1,18 @@
 """The catalog's S3 multipart uploads and parts (part of `metadata.Catalog`, split out for size).
 
-Every public method is one transaction (or one read) and speaks domain terms: no SQLite type
-crosses them, so that another catalog (PostgreSQL, issue 12) provides the same methods.
+Every public method is one transaction (or one read) and speaks domain terms: no database type
+crosses them. The same statements run on SQLite and PostgreSQL (`stackbox.sql`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
 
+from stackbox.sql import Connection
 from stackbox.storage.records import ContainerRef, NewObject
 from stackbox.storage.sealing import decode_sealing, encode_sealing
 from stackbox.storage.types import (
@@ -38,15 +38,15 @@ class PartsChanged(InvalidPart):
 class UploadRecords:
     """Uploads and parts; mixed into `metadata.Catalog`, whose transactions and references it uses."""
 
-    conn: sqlite3.Connection
+    conn: Connection
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def _drop_refs(self, conn: sqlite3.Connection, extents: Iterable[Extent], now: float) -> None:
+    def _drop_refs(self, conn: Connection, extents: Iterable[Extent], now: float) -> None:
         raise NotImplementedError
 
-    def store_object(self, conn: sqlite3.Connection, ref: ContainerRef, key: str, new: NewObject,
+    def store_object(self, conn: Connection, ref: ContainerRef, key: str, new: NewObject,
                      preconditions: Preconditions, now: float) -> ObjectInfo:
         raise NotImplementedError
 
@@ -94,8 +94,10 @@ class UploadRecords:
                 self._drop_refs(conn, [Extent(previous[0], 0, previous[1])], part.last_modified)
             conn.execute("INSERT INTO blob (id, size, refs) VALUES (?, ?, 1)", (blob_id, part.size))
             conn.execute(
-                "INSERT OR REPLACE INTO part (upload_id, number, blob_id, size, etag, checksum, "
-                "last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO part (upload_id, number, blob_id, size, etag, checksum, last_modified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (upload_id, number) DO UPDATE SET "
+                "blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag, "
+                "checksum = excluded.checksum, last_modified = excluded.last_modified",
                 (upload_id, part.number, blob_id, part.size, part.etag, part.checksum, part.last_modified))
 
     def abort_upload(self, upload_id: str, now: float) -> None:
@@ -119,21 +121,21 @@ class UploadRecords:
             if conn.execute("SELECT 1 FROM upload WHERE id = ?", (upload_id,)).fetchone() is None:
                 raise NoSuchUpload(upload_id)
             # Blob ids are never reused: the same ids in the same order are the very parts read.
-            current = conn.execute("SELECT group_concat(blob_id, ',') FROM (SELECT blob_id FROM part "
-                                   "WHERE upload_id = ? ORDER BY number)", (upload_id,)).fetchone()[0]
-            if (current or "") != fingerprint:
+            current = conn.execute("SELECT blob_id FROM part WHERE upload_id = ? ORDER BY number",
+                                   (upload_id,)).fetchall()
+            if ",".join(row[0] for row in current) != fingerprint:
                 raise PartsChanged(0)
             info = self.store_object(conn, ref, key, new, preconditions, now)
             self._drop_upload(conn, upload_id, now)
         return info
 
-    def _drop_upload(self, conn: sqlite3.Connection, upload_id: str, now: float) -> None:
+    def _drop_upload(self, conn: Connection, upload_id: str, now: float) -> None:
         parts = conn.execute("SELECT blob_id, size FROM part WHERE upload_id = ?", (upload_id,)).fetchall()
         self._drop_refs(conn, (Extent(blob_id, 0, size) for blob_id, size in parts), now)
         conn.execute("DELETE FROM part WHERE upload_id = ?", (upload_id,))
         conn.execute("DELETE FROM upload WHERE id = ?", (upload_id,))
 
-    def _drop_uploads(self, conn: sqlite3.Connection, container_id: int, now: float) -> None:
+    def _drop_uploads(self, conn: Connection, container_id: int, now: float) -> None:
         """Inside a transaction the caller holds: every upload of a container that is deleted."""
         for (upload_id,) in conn.execute("SELECT id FROM upload WHERE container_id = ?",
                                          (container_id,)).fetchall():

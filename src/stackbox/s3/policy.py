@@ -11,6 +11,7 @@ Principals: `*` or {"AWS": "*"} is everyone (anonymous callers too); a project i
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -116,8 +117,8 @@ class Policy:
         found = self._by_action.get(action)
         if found is None:
             applying = [statement for statement in self.statements if statement.applies_to(action)]
-            found = (tuple(statement for statement in applying if statement.effect is Effect.DENY),
-                     tuple(statement for statement in applying if statement.effect is Effect.ALLOW))
+            found = (_merged([statement for statement in applying if statement.effect is Effect.DENY]),
+                     _merged([statement for statement in applying if statement.effect is Effect.ALLOW]))
             if len(self._by_action) < 256:
                 self._by_action[action] = found
         return found
@@ -136,6 +137,29 @@ class Policy:
             if statement.matches(context, resource, lookup):
                 return Effect.ALLOW
         return None
+
+
+def _merged(statements: list[Statement]) -> tuple[Statement, ...]:
+    """Statements of one effect that differ only in their Resource lists, as one statement naming all
+    those resources: the same verdict (any of them matching decides), one match for a request instead
+    of one per statement (policies often repeat a statement per prefix or per Sid)."""
+    merged: dict[object, Statement] = {}
+    for index, statement in enumerate(statements):
+        key = index if statement.not_resource else _merge_key(statement, index)
+        earlier = merged.get(key)
+        merged[key] = statement if earlier is None else dataclasses.replace(
+            earlier, resources=AnyWildcard(earlier.resources.patterns + statement.resources.patterns))
+    return tuple(merged.values())
+
+
+def _merge_key(statement: Statement, index: int) -> object:
+    """What must be equal for two statements to merge (their own index if it cannot be compared)."""
+    key = (statement.principals, statement.not_principal, statement.conditions)
+    try:
+        hash(key)
+    except TypeError:
+        return index
+    return key
 
 
 def resource_arn(bucket: str, key: str = "") -> str:

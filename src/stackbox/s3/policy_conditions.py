@@ -127,9 +127,10 @@ class AnyWildcard:
     answered by one string operation each: whole names (`arn:aws:s3:::bucket`) by a set, and names
     ending in their only star (`arn:aws:s3:::bucket/*`, `s3:Get*`) by one `startswith` of them all."""
 
-    __slots__ = ("_exact", "_ignore_case", "_others", "_prefixes")
+    __slots__ = ("_exact", "_ignore_case", "_others", "_prefixes", "patterns")
 
     def __init__(self, patterns: Sequence[str], *, ignore_case: bool = False) -> None:
+        self.patterns = tuple(patterns)
         self._ignore_case = ignore_case
         exact: set[str] = set()
         prefixes: list[str] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Mapping
 
@@ -75,20 +76,27 @@ def changes_encryption(headers: Mapping[str, str]) -> bool:
 
 def customer_key_of(call: S3Call, prefix: str = CUSTOMER) -> bytes | None:
     """The SSE-C key of the request's `prefix` headers (None without them), checked as S3 checks it."""
-    if _has_customer_headers(call.headers, prefix):
-        _require_secure(call)
+    if not _has_customer_headers(call.headers, prefix):
+        return None  # every GET, HEAD and PUT asks: the usual answer costs three dict lookups
+    _require_secure(call)
     return customer_key(call.headers, prefix)
 
 
+@functools.cache
+def _customer_names(prefix: str) -> tuple[str, str, str]:
+    return f"{prefix}algorithm", f"{prefix}key", f"{prefix}key-md5"
+
+
 def _has_customer_headers(headers: Mapping[str, str], prefix: str) -> bool:
-    return any(f"{prefix}{name}" in headers for name in ("algorithm", "key", "key-md5"))
+    algorithm, key, key_md5 = _customer_names(prefix)
+    return algorithm in headers or key in headers or key_md5 in headers
 
 
 def customer_key(headers: Mapping[str, str], prefix: str = CUSTOMER) -> bytes | None:
     """The SSE-C key of the `prefix` headers (None without them); InvalidArgument as S3 answers."""
-    algorithm, key, key_md5 = (headers.get(f"{prefix}{name}") for name in ("algorithm", "key", "key-md5"))
-    if algorithm is None and key is None and key_md5 is None:
+    if not _has_customer_headers(headers, prefix):
         return None
+    algorithm, key, key_md5 = (headers.get(name) for name in _customer_names(prefix))
     if algorithm != "AES256":
         raise S3Error("InvalidArgument", "Requests specifying Server Side Encryption with Customer provided "
                       "keys must provide a valid encryption algorithm.", ArgumentName=f"{prefix}algorithm",

@@ -64,17 +64,20 @@ class Acks:
             self.latest[key] = max(self.latest.get(key, (-1, "")), (int(version), etag))
 
 
-def start_writer(data_dir: Path, name: str) -> tuple[subprocess.Popen[str], Acks]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WRITER.parent), SOURCES])}
+def start_writer(data_dir: Path, name: str, metadata: str = "sqlite") -> tuple[subprocess.Popen[str], Acks]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WRITER.parent), SOURCES]),
+           "WRITER_METADATA": metadata}
     process = subprocess.Popen([sys.executable, str(WRITER), str(data_dir), name], stdout=subprocess.PIPE,
                                text=True, env=env)
     return process, Acks(process)
 
 
 @pytest.mark.timeout(60)
-async def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    Engine(tmp_path).close()
-    writers = [start_writer(tmp_path, name) for name in ("one", "two")]
+async def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(tmp_path: Path,
+                                                                          metadata: str) -> None:
+    """Two writer processes (two workers; on PostgreSQL, on one database) killed mid-flight."""
+    Engine(tmp_path, metadata=metadata).close()
+    writers = [start_writer(tmp_path, name, metadata) for name in ("one", "two")]
     for _, acks in writers:
         assert acks.ready.wait(20)
     time.sleep(1.5)
@@ -92,8 +95,8 @@ async def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(tmp_p
     acknowledged = {key: ack for _, acks in writers for key, ack in acks.latest.items()}
     assert len(acknowledged) > 20, "the writers should have written something before the kill"
 
-    Engine.recover(tmp_path)
-    engine = Engine(tmp_path)
+    Engine.recover(tmp_path, metadata=metadata)
+    engine = Engine(tmp_path, metadata=metadata)
     try:
         await check_acknowledged_writes_survived(engine, acknowledged)
         await check_nothing_partial_is_visible(engine)

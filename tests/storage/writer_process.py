@@ -2,7 +2,8 @@
 
 Used by test_recovery.py, which kills it with SIGKILL mid-flight. Usage:
     python writer_process.py DATA_DIR NAME [versioned]
-Object data goes to the blob backend the environment's WRITER_BLOBS names (`file` by default).
+Object data goes to the blob backend the environment's WRITER_BLOBS names (`file` by default), the
+catalog to WRITER_METADATA's (`sqlite` by default, or a PostgreSQL URL).
 Prints `<key> <version> <etag>` after each put_object returned (the acknowledgement), followed by
 the version id when the container is versioned.
 """
@@ -45,7 +46,8 @@ async def writer(engine: Engine, name: str, task: int, versioned: bool) -> None:
 
 
 async def main(data_dir: Path, name: str, versioned: bool) -> None:
-    engine = Engine(data_dir, blobs_url=os.environ.get("WRITER_BLOBS", "file"))
+    engine = Engine(data_dir, blobs_url=os.environ.get("WRITER_BLOBS", "file"),
+                    metadata=os.environ.get("WRITER_METADATA", "sqlite"))
     engine.create_container(ACCOUNT, "crash")
     if versioned:
         engine.set_versioning(ACCOUNT, "crash", "enabled")

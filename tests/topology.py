@@ -136,15 +136,14 @@ def haproxy_binary() -> str:
 CONTINUE = "    http-request wait-for-body time 30s if { req.hdr(expect) -m str -i 100-continue }"
 
 
-def haproxy_config(identity_port: int, object_port: int, nodes: list[tuple[int, int]],
-                   *, tag_responses: bool = False) -> str:
-    """The balancer in front of `nodes` ((identity port, object port) each), as the README shows it.
+def haproxy_config(identity_port: int, object_port: int, nodes: list[tuple[str, int, int]], *,
+                   bind: str = "127.0.0.1", tag_responses: bool = False) -> str:
+    """The balancer in front of `nodes` ((host, identity port, object port) each), as the README shows it.
 
     http mode with `balance roundrobin` picks a node for every request, also on a kept-alive client
     connection; a node that refuses connections is retried on the other one (`option redispatch`)
     and taken out until its health check passes again. `tag_responses` names the node that answered
     in an `X-Served-By` response header (for tests that check the alternation itself)."""
-    tag = "    http-response set-header X-Served-By %s\n" if tag_responses else ""
     lines = [
         "global",
         "    maxconn 4000",
@@ -158,23 +157,21 @@ def haproxy_config(identity_port: int, object_port: int, nodes: list[tuple[int, 
         "    option redispatch",
         "    retries 3",
         "    timeout connect 5s",
-        "    timeout client 10m",
+        "    timeout http-request 30s",
+        "    timeout http-keep-alive 30s",
+        "    timeout client 1m",
         "    timeout server 10m",
-        "    timeout http-request 5m",
-        "    timeout http-keep-alive 1m",
     ]
-    for service, port, check, node_port in (
-        ("identity", identity_port, "GET /v3", 0),
-        ("object", object_port, "GET /healthcheck", 1),
-    ):
-        lines += [f"frontend {service}", f"    bind 127.0.0.1:{port}", CONTINUE,
+    for service, port, check, which in (("identity", identity_port, "GET /v3", 1),
+                                        ("object", object_port, "GET /healthcheck", 2)):
+        lines += [f"frontend {service}", f"    bind {bind}:{port}", CONTINUE,
                   f"    default_backend {service}-nodes",
                   f"backend {service}-nodes", f"    option httpchk {check}",
                   "    default-server check inter 1s fall 2 rise 1"]
-        lines += [f"    server node{number} 127.0.0.1:{ports[node_port]}"
-                  for number, ports in enumerate(nodes, start=1)]
-        if tag:
-            lines.append(tag.rstrip("\n"))
+        lines += [f"    server node{number} {node[0]}:{node[which]}"
+                  for number, node in enumerate(nodes, start=1)]
+        if tag_responses:
+            lines.append("    http-response set-header X-Served-By %s")
     return "\n".join(lines) + "\n"
 
 
@@ -187,7 +184,8 @@ class Balancer:
     def start(cls, root: Path, name: str, identity_port: int, object_port: int, nodes: list[tuple[int, int]],
               *, tag_responses: bool = False) -> Balancer:
         config = root / f"{name}-haproxy.cfg"
-        config.write_text(haproxy_config(identity_port, object_port, nodes, tag_responses=tag_responses))
+        hosts = [("127.0.0.1", identity, obj) for identity, obj in nodes]
+        config.write_text(haproxy_config(identity_port, object_port, hosts, tag_responses=tag_responses))
         binary = haproxy_binary()
         checked = subprocess.run([binary, "-c", "-q", "-f", str(config)], capture_output=True, text=True,
                                  check=False)
@@ -237,8 +235,13 @@ def node_data_dir(data_dir: Path, number: int) -> Path:
 
 
 def cluster_key_file(data_dir: Path) -> Path:
-    """Where the key file every node of one cloud shares is (the first node creates it)."""
-    return data_dir.with_name(f"{data_dir.name}-cluster.key")
+    """The key file every node of one cloud shares, made as an operator makes it (`stackbox
+    cluster-key create`) when this stackbox has that command."""
+    path = data_dir.with_name(f"{data_dir.name}-cluster.key")
+    if not path.exists():
+        subprocess.run([str(BIN / "stackbox"), "cluster-key", "create", str(path)], capture_output=True,
+                       check=False)
+    return path
 
 
 def serve_backend_flags() -> set[str]:
@@ -261,7 +264,8 @@ def node_options(backends: Backends, data_dir: Path, flags: set[str]) -> tuple[l
         argv += ["--metadata", backends.metadata_url(name)]
     if "--blobs" in flags:
         argv += ["--blobs", backends.blobs_url(name)]
-    return argv, {"STACKBOX_CLUSTER_KEY_FILE": str(cluster_key_file(data_dir))}
+    env = {"STACKBOX_CLUSTER_KEY_FILE": str(cluster_key_file(data_dir))} if "--metadata" in flags else {}
+    return argv, env
 
 
 def start_balanced_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None = None,

@@ -132,6 +132,23 @@ def cmd_kms(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """`stackbox migrate`: upgrade the metadata backend's schemas; prints each one's versions."""
+    from psycopg import Error as DatabaseError
+
+    from stackbox.migrate import migrate
+    from stackbox.storage.types import SchemaTooNew
+
+    try:
+        changes = migrate(_settings(args))
+    except (SchemaTooNew, ValueError, DatabaseError) as error:
+        print(f"stackbox migrate: {error}", file=sys.stderr)
+        return 1
+    for change in changes:
+        print(change.describe())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stackbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--s3-global-bucket-names", action="store_true", default=None,
                        help="one bucket namespace for all projects, as AWS (STACKBOX_S3_GLOBAL_BUCKET_NAMES)")
     serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="upgrade the metadata schemas to this release's (idempotent)")
+    migrate.add_argument("--data-dir", help="where the store lives (STACKBOX_DATA_DIR, ./stackbox-data)")
+    migrate.add_argument("--metadata", help="sqlite (in the data dir) or a postgresql:// URL "
+                         "(STACKBOX_METADATA, sqlite)")
+    migrate.set_defaults(func=cmd_migrate)
 
     boot = sub.add_parser("bootstrap", help="create keys, the admin user and the catalog (idempotent)")
     _add_common(boot)

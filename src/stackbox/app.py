@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from stackbox.cluster import ClusterNode
 from stackbox.config import Settings
 from stackbox.epoch import SharedCounter
 from stackbox.http import ASGIApp, Receive, Response, Scope, Send
@@ -21,11 +22,15 @@ class Cloud:
         from stackbox.storage.engine import Engine
 
         self.settings = settings
-        self.counter = SharedCounter(settings.data_dir / "auth-epoch")
+        #: None on the embedded store; on a cluster, the epochs also tell (and hear from) other nodes.
+        self.node = ClusterNode.for_settings(settings)
+        self.counter = (SharedCounter(settings.data_dir / "auth-epoch") if self.node is None
+                        else self.node.counter("auth"))
         self.identity = IdentityService(settings, self.counter)
         self.storage = Engine(settings.data_dir, fsync=settings.fsync, reserve_bytes=settings.reserve_bytes,
                               blobs_url=settings.blobs_url, metadata_threads=settings.metadata_threads,
-                              metadata=settings.metadata_url)
+                              metadata=settings.metadata_url,
+                              meta_epoch=None if self.node is None else self.node.counter("meta"))
         self.store = AsyncStore(self.storage)
 
 
@@ -57,7 +62,8 @@ def create_app(settings: Settings) -> ASGIApp:
 async def _lifespan(cloud: Cloud, receive: Receive, send: Send) -> None:
     """Start the housekeeping loop with the worker; stop it on shutdown."""
     maintenance = Maintenance(cloud.storage, cloud.settings.data_dir, cloud.settings.maintenance_interval,
-                              lifecycle_day=cloud.settings.lifecycle_day_seconds)
+                              lifecycle_day=cloud.settings.lifecycle_day_seconds,
+                              cluster_lease=None if cloud.node is None else cloud.node.lease())
     task: asyncio.Task[None] | None = None
     while True:
         message = await receive()
@@ -69,5 +75,8 @@ async def _lifespan(cloud: Cloud, receive: Receive, send: Send) -> None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            maintenance.close()
+            if cloud.node is not None:
+                cloud.node.close()
             await send({"type": "lifespan.shutdown.complete"})
             return

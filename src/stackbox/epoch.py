@@ -35,6 +35,9 @@ class SharedCounter:
         self._lock_path = f"{path}.lock"
 
     def value(self) -> int:
+        return self._load()
+
+    def _load(self) -> int:
         return int(struct.unpack_from(_FORMAT, self._map, 0)[0])
 
     def bump(self) -> int:
@@ -42,7 +45,7 @@ class SharedCounter:
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            new = self.value() + 1
+            new = self._load() + 1
             struct.pack_into(_FORMAT, self._map, 0, new)
             return new
         finally:

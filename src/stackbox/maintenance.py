@@ -4,6 +4,11 @@ uploads, free unreferenced blobs.
 Every worker starts the loop; a non-blocking file lock lets only one of them work at a time, so the
 work is done once per interval whatever the number of workers, and taken over if that worker dies.
 Each step works in small batches so that it never holds the event loop for long.
+
+On a cluster (several nodes on one PostgreSQL) the worker holding its node's file lock also asks for
+the cluster's lease (`stackbox.cluster.AdvisoryLease`): one worker in the whole cluster works, and
+another node's takes over within about one interval when its node dies. The catalog is then remote,
+so the lease and the batches run in a thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING
 from stackbox.lifecycle_pass import DAY, LifecycleSweep
 
 if TYPE_CHECKING:
+    from stackbox.cluster import AdvisoryLease
     from stackbox.storage.engine import Engine
 
 log = logging.getLogger("stackbox.maintenance")
@@ -31,12 +37,13 @@ UPLOAD_LIFETIME = 7 * 24 * 3600.0
 
 class Maintenance:
     def __init__(self, storage: Engine, data_dir: Path, interval: float = INTERVAL, *,
-                 lifecycle_day: int = DAY) -> None:
+                 lifecycle_day: int = DAY, cluster_lease: AdvisoryLease | None = None) -> None:
         self._storage = storage
         self._lifecycle = LifecycleSweep(storage, lifecycle_day)
         self._lock_path = data_dir / "maintenance.lock"
         self._interval = interval
         self._lock_fd: int | None = None
+        self._cluster_lease = cluster_lease
 
     def _hold_lock(self) -> bool:
         if self._lock_fd is None:
@@ -47,6 +54,14 @@ class Maintenance:
             return False
         return True
 
+    async def holds_lease(self) -> bool:
+        """Whether this worker is the one (of its node, and of the cluster if any) to work now."""
+        if not self._hold_lock():
+            return False
+        if self._cluster_lease is None:
+            return True
+        return await asyncio.to_thread(self._cluster_lease.hold)
+
     async def run_once(self) -> None:
         storage = self._storage  # its calls are offloaded: off the event loop on a remote catalog
         while await storage.offload(storage.reap_expired, limit=BATCH) >= BATCH:
@@ -55,10 +70,18 @@ class Maintenance:
         await storage.offload(storage.expire_uploads, time.time() - UPLOAD_LIFETIME)
         await storage.offload(storage.collect_garbage)
 
+    def close(self) -> None:
+        """Give the leases up (another worker or node takes over at its next interval)."""
+        if self._cluster_lease is not None:
+            self._cluster_lease.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     async def run_forever(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            if not self._hold_lock():
+            if not await self.holds_lease():
                 continue
             try:
                 await self.run_once()

@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable
 
+from stackbox.cluster import is_clustered, prepare_node, run_listener
 from stackbox.config import Settings
 
 log = logging.getLogger("stackbox")
@@ -111,7 +112,17 @@ def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> Non
     def worker() -> None:
         _run_worker(settings, sockets)
 
-    workers = {_fork_worker(worker) for _ in range(max(1, settings.workers))}
+    prepare_node(settings)
+    # Each child with what it runs, to start the same again should it exit.
+    children = {_fork_worker(worker): worker for _ in range(max(1, settings.workers))}
+    if is_clustered(settings):
+
+        def listener() -> None:
+            for sock in sockets:
+                sock.close()
+            run_listener(settings)
+
+        children[_fork_worker(listener)] = listener
     if on_ready is not None:
         on_ready()
     while not stopping:
@@ -122,10 +133,11 @@ def serve(settings: Settings, on_ready: Callable[[], None] | None = None) -> Non
         if pid == 0:
             time.sleep(0.2)
             continue
-        workers.discard(pid)
-        if not stopping:
-            log.warning("worker %d exited (status %d); starting another", pid, status)
-            workers.add(_fork_worker(worker))
+        target = children.pop(pid, None)
+        if not stopping and target is not None:
+            log.warning("%s %d exited (status %d); starting another", target.__name__, pid, status)
+            children[_fork_worker(target)] = target
+    workers = set(children)
     for pid in workers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)

@@ -163,7 +163,8 @@ class Engine(MultipartOperations, LifecycleOperations):
     executor_threads: int = 0
 
     def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0,
-                 blobs_url: str = "file", metadata_threads: int = 0, metadata: str = EMBEDDED) -> None:
+                 blobs_url: str = "file", metadata_threads: int = 0, metadata: str = EMBEDDED,
+                 meta_epoch: SharedCounter | None = None) -> None:
         """`reserve_bytes`: free space object data must leave in the blob backend (else
         InsufficientStorage), so that metadata writes and recovery never run out of it. `blobs_url`:
         where object data lives (see `blob_backend.open_backend`). `metadata`: where the catalog
@@ -171,7 +172,9 @@ class Engine(MultipartOperations, LifecycleOperations):
         here (on PostgreSQL under a cluster-wide lock, so once). A PostgreSQL catalog is remote: its
         calls run on `metadata_threads` threads (REMOTE_CATALOG_THREADS if 0), each with a connection
         of its own. `metadata_threads` > 0 takes the remote-catalog path on SQLite too (with a
-        connection per thread): how tests and benchmarks exercise it without a network database."""
+        connection per thread): how tests and benchmarks exercise it without a network database.
+        `meta_epoch`: the counter of the metadata caches (a cluster's also tells the other nodes, see
+        `stackbox.cluster`)."""
         private_dir(data_dir)
         target = catalog_target(data_dir, metadata)
         Catalog.create_schema(target)
@@ -204,7 +207,7 @@ class Engine(MultipartOperations, LifecycleOperations):
         #: Container metadata read on hot paths (S3 lifecycle rules on every GET/HEAD/PUT, Swift's
         #: legacy versioning on every PUT/DELETE), cached per worker; every worker's entries go
         #: as soon as any worker changes a container's metadata (the epoch is bumped after commit).
-        self._meta_epoch = SharedCounter(data_dir / "container-epoch")
+        self._meta_epoch = meta_epoch or SharedCounter(data_dir / "container-epoch")
         self._container_meta: EpochCache[tuple[str, str], Mapping[str, str]] = EpochCache(
             self._meta_epoch, KNOWN_CONTAINERS)
         #: The quotas of each container written to, parsed from both (a 1-tuple: None is "no quota").

@@ -82,13 +82,13 @@ def is_clustered(settings: Settings) -> bool:
 
 
 def connect(dsn: str, purpose: str) -> psycopg.Connection[Any]:
-    """An autocommit connection for `purpose` (its application_name), bounded in how long it may wait
-    on an unresponsive server."""
+    """An autocommit connection for `purpose` (its application_name, with the process id), bounded in how
+    long it may wait on an unresponsive server."""
     import psycopg
 
     return psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                           application_name=f"stackbox {purpose}", keepalives=1, keepalives_idle=5,
-                           keepalives_interval=2, keepalives_count=3,
+                           application_name=f"stackbox {purpose} {os.getpid()}", keepalives=1,
+                           keepalives_idle=5, keepalives_interval=2, keepalives_count=3,
                            tcp_user_timeout=CONNECT_TIMEOUT_SECONDS * 1000)
 
 

@@ -66,8 +66,8 @@ def listening(postgres_cluster: PostgresCluster, node_dirs: tuple[Path, Path]) -
 
 
 def backend_pids(conn: psycopg.Connection, purpose: str) -> list[int]:
-    rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-                        (f"stackbox {purpose}",)).fetchall()
+    rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name LIKE %s",
+                        (f"stackbox {purpose} %",)).fetchall()
     return [int(row[0]) for row in rows]
 
 

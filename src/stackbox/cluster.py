@@ -67,8 +67,8 @@ PING_SECONDS = 0.2
 RECONNECT_SECONDS = 0.5
 #: Bound on a connection attempt and on a silent connection (libpq's tcp_user_timeout).
 CONNECT_TIMEOUT_SECONDS = 5
-#: The advisory lock key of housekeeping ("stackbox" in ASCII, as a signed 64-bit integer).
-LEASE_KEY = int.from_bytes(b"stackbox", "big", signed=True)
+#: The name of housekeeping's advisory lock (`sql.postgres.lock_key` makes the key).
+LEASE_NAME = "stackbox:housekeeping"
 #: The server drops a lease holder that stopped answering TCP keepalives within about this long.
 LEASE_KEEPALIVE_SECONDS = 11
 _KEEPALIVE_SETTINGS = {"tcp_keepalives_idle": 5, "tcp_keepalives_interval": 2, "tcp_keepalives_count": 3}
@@ -261,9 +261,11 @@ class AdvisoryLease:
     """Housekeeping's lease on the cluster: a session-level advisory lock on a connection of its own.
     `hold` blocks (a round trip or a connection): call it off the event loop."""
 
-    def __init__(self, dsn: str, key: int = LEASE_KEY) -> None:
+    def __init__(self, dsn: str, name: str = LEASE_NAME) -> None:
+        from stackbox.sql.postgres import lock_key
+
         self._dsn = dsn
-        self._key = key
+        self._key = lock_key(name)
         self._conn: psycopg.Connection[Any] | None = None
         self._held = False
 

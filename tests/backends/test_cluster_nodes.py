@@ -61,6 +61,15 @@ def start_node(root: Path, name: str, dsn: str) -> RunningCloud:
 SHARED_FILES = ("keys", "cluster.key", "identity.db")
 
 
+def own_database(postgres_cluster: PostgresCluster) -> str:
+    """A database of its own for one pair of nodes: notifications and advisory locks are per database,
+    so pairs started by other tests (or left running by a module's fixture) are not in this cluster."""
+    name = f"cluster_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_cluster.dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return postgres_cluster.dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
 def start_nodes(dsn: str, tmp_path: Path) -> Nodes:
     first = start_node(tmp_path, "node1", dsn)
     (tmp_path / "node2").mkdir(mode=0o700)
@@ -88,14 +97,14 @@ def running(nodes: Nodes) -> Iterator[Nodes]:
 def shared_identity(postgres_cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
                     ) -> Iterator[Nodes]:
     """Two nodes for the revocation tests (they only add to what the nodes hold)."""
-    with running(start_nodes(postgres_cluster.dsn, tmp_path_factory.mktemp("cluster"))) as nodes:
+    with running(start_nodes(own_database(postgres_cluster), tmp_path_factory.mktemp("cluster"))) as nodes:
         yield nodes
 
 
 @pytest.fixture
 def nodes(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[Nodes]:
     """Two nodes of the test's own (it may kill one)."""
-    with running(start_nodes(postgres_cluster.dsn, tmp_path)) as started:
+    with running(start_nodes(own_database(postgres_cluster), tmp_path)) as started:
         yield started
 
 

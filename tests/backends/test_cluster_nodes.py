@@ -23,7 +23,7 @@ from keystoneauth1 import session as ks_session
 from keystoneclient.v3 import client as ks_client
 
 from backends.cluster import PostgresCluster
-from cloud import BIN, RunningCloud, start_cloud
+from cloud import BIN, RunningCloud, launch_node
 from identity.helpers import password_session
 
 pytestmark = pytest.mark.cluster
@@ -51,14 +51,15 @@ class Nodes:
 
 
 def start_node(root: Path, name: str, dsn: str) -> RunningCloud:
-    return start_cloud(root / name, extra_env={"STACKBOX_METADATA_URL": dsn,
-                                               "STACKBOX_MAINTENANCE_INTERVAL": "1"})
+    return launch_node(root / name, extra_args=["--metadata", dsn],
+                       extra_env={"STACKBOX_MAINTENANCE_INTERVAL": "1",
+                                  "STACKBOX_CLUSTER_KEY_FILE": str(root / "cluster.key")})
 
 
-#: What every node of a cluster shares besides the database: the key files (and, while identity is
-#: embedded, its SQLite file: two processes on one machine can share it, which lets these tests check
-#: the invalidation across nodes before identity is on PostgreSQL).
-SHARED_FILES = ("keys", "cluster.key", "identity.db")
+#: While identity is embedded, node 2 shares node 1's identity files (two processes on one machine can
+#: share a SQLite file), which lets these tests check the invalidation across nodes until identity is on
+#: PostgreSQL; the nodes share the cluster key file in any case.
+SHARED_FILES = ("keys", "identity.db")
 
 
 def own_database(postgres_cluster: PostgresCluster) -> str:

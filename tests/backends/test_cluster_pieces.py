@@ -247,8 +247,8 @@ def test_a_publisher_whose_connection_was_cut_reconnects(
     writer = ClusterNode(postgres_cluster.dsn, node_dirs[0])
     counter = SharedCounter(node_dirs[1] / cluster.COUNTER_FILES["auth"])
     try:
-        writer.counter("auth").bump()
         first = counter.value()
+        writer.counter("auth").bump()
         wait_for(lambda: counter.value() > first, "the first notification arrives")
         terminate(admin, "publisher")
         seen = counter.value()

@@ -71,3 +71,11 @@ class Ec2Secret:
     access: str
     secret: str
     context: AuthContext
+
+
+class SecretNotCached(LookupError):
+    """The worker's cache holds no answer for this access key: it must be looked up (off the loop)."""
+
+    def __init__(self, access_key: str) -> None:
+        super().__init__(access_key)
+        self.access_key = access_key

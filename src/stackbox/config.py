@@ -90,6 +90,11 @@ class Settings:
     #: threads per worker that run metadata calls off the event loop; 0 runs them inline, as a local
     #: SQLite catalog wants (a network catalog picks its own number); N > 0 forces that path on SQLite
     metadata_threads: int = 0
+    #: where identity and object metadata live: `sqlite` (files in the data dir) or a PostgreSQL URL
+    metadata_url: str = "sqlite"
+    #: with PostgreSQL: the key file every node shares; it encrypts the keys kept in the database
+    #: (token and credential keys, the KMS master key). Default: DATA_DIR/cluster.key
+    cluster_key_file: str = ""
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -100,6 +105,15 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).resolve()
         return cls(**values)
+
+    @property
+    def embedded_metadata(self) -> bool:
+        """Whether metadata is in the data dir's SQLite files (not a database server)."""
+        return self.metadata_url == "sqlite"
+
+    @property
+    def cluster_key_path(self) -> Path:
+        return Path(self.cluster_key_file) if self.cluster_key_file else self.data_dir / "cluster.key"
 
     @property
     def advertised_host(self) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, cast
 
 from stackbox.auth import AuthContext
 from stackbox.http import (
@@ -29,7 +30,7 @@ from stackbox.identity import (
     ec2,
 )
 from stackbox.identity.errors import BadRequest, IdentityError, Unauthorized, method_not_allowed
-from stackbox.identity.router import Call, Router
+from stackbox.identity.router import Call, Handler, Router
 from stackbox.identity.schema import parse_json
 from stackbox.identity.service import IdentityService
 
@@ -81,7 +82,7 @@ async def _dispatch(request: Request, router: Router, service: IdentityService) 
         return _not_found_page()
     call = Call(request, service, args)
     if route.authenticated:
-        call.caller = service.validate(request.headers.get("x-auth-token", ""))
+        call.caller = await service.validate_async(request.headers.get("x-auth-token", ""))
         if call.caller is None or not _rules_allow(request, call.caller.context):
             raise Unauthorized()
     if request.method in ("POST", "PUT", "PATCH"):
@@ -89,11 +90,17 @@ async def _dispatch(request: Request, router: Router, service: IdentityService) 
             call.body = parse_json(await request.body(MAX_BODY))
         except BodyTooLarge:
             raise BadRequest("Request body is too large.") from None
-    result = route.handler(call)
-    response = await result if inspect.isawaitable(result) else result
+    response = await _run(route.handler, call, service)
     if request.method == "HEAD":
         return _headers_only(response)
     return response
+
+
+async def _run(handler: Handler, call: Call, service: IdentityService) -> Response:
+    """The handler, with its store work off the event loop when the database is a server."""
+    if inspect.iscoroutinefunction(handler):
+        return await service.run_async(cast(Callable[[Call], Awaitable[Response]], handler), call)
+    return await service.run(cast(Callable[[Call], Response], handler), call)
 
 
 def _rules_allow(request: Request, caller: AuthContext) -> bool:

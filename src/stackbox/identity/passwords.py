@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -63,16 +64,20 @@ class _HashPool:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="password-hash")
         self._max_pending = max_pending
         self._pending = 0
+        # On a database server the identity handlers await checks from several store threads.
+        self._count_lock = threading.Lock()
 
     async def run(self, work: Callable[..., _T], *args: object) -> _T:
-        if self._pending >= self._max_pending:
-            raise ServiceUnavailable("Too many authentication requests are in progress; try again shortly.",
-                                     retry_after=1)
-        self._pending += 1
+        with self._count_lock:
+            if self._pending >= self._max_pending:
+                raise ServiceUnavailable("Too many authentication requests are in progress; try again "
+                                         "shortly.", retry_after=1)
+            self._pending += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
         finally:
-            self._pending -= 1
+            with self._count_lock:
+                self._pending -= 1
 
 
 _POOL = _HashPool(POOL_THREADS, MAX_PENDING)

@@ -2,19 +2,27 @@
 
 `validate_token` and `ec2_secret` run on every object request, so their answers are cached in the
 worker and dropped whenever any identity write bumps the shared epoch counter.
+
+On a database server every store call is a network round trip: the event loop then hands store work
+to a small per-worker thread pool (`run`), and the async variants of the hot lookups answer from the
+cache inline and go to a thread only on a miss. On SQLite everything runs inline, as it is fast.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
 import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from stackbox.auth import AuthContext, Ec2Secret
+from stackbox.auth import AuthContext, Ec2Secret, SecretNotCached
 from stackbox.config import Settings
 from stackbox.epoch import EpochCache, SharedCounter
 from stackbox.identity.access_rules import AccessRule, access_rule_json
@@ -22,6 +30,11 @@ from stackbox.identity.keys import CREDENTIAL_KEY, TOKEN_KEY, load_key
 from stackbox.identity.secrets import SecretBox
 from stackbox.identity.store import Row, Store, is_restricted
 from stackbox.identity.tokens import TokenCodec, TokenPayload, iso_time
+
+_T = TypeVar("_T")
+
+#: Threads per worker process running identity store work when the database is a server.
+STORE_THREADS = 8
 
 
 def database_path(settings: Settings) -> Path:
@@ -63,6 +76,40 @@ class IdentityService:
         #: Each pair with the time its application credential expires (None: never).
         self._ec2: EpochCache[str, tuple[Ec2Secret | None, float | None]] = EpochCache(counter)
         self._catalogs: EpochCache[str | None, list[dict[str, Any]]] = EpochCache(counter)
+        self._executor = (None if settings.embedded_metadata else
+                          ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="identity-store"))
+        self._thread_loops = threading.local()
+
+    @property
+    def remote(self) -> bool:
+        """Whether store calls are network round trips (and so run off the event loop)."""
+        return self._executor is not None
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self.store.close()
+
+    # Off the event loop --------------------------------------------------------------------------
+
+    async def run(self, work: Callable[..., _T], *args: Any) -> _T:
+        """`work(*args)`: inline on SQLite, in the store thread pool on a database server."""
+        if self._executor is None:
+            return work(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+    async def run_async(self, work: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        """A coroutine doing store work between its awaits (password checks): on a database server it
+        runs whole in a store thread, on that thread's own event loop."""
+        if self._executor is None:
+            return await work(*args)
+        return await self.run(self._drive, work, *args)
+
+    def _drive(self, work: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        loop: asyncio.AbstractEventLoop | None = getattr(self._thread_loops, "loop", None)
+        if loop is None:
+            loop = self._thread_loops.loop = asyncio.new_event_loop()
+        return loop.run_until_complete(work(*args))
 
     # The in-process API --------------------------------------------------------------------------
 
@@ -70,13 +117,29 @@ class IdentityService:
         valid = self.validate(token)
         return valid.context if valid else None
 
+    async def validate_token_async(self, token: str) -> AuthContext | None:
+        valid = await self.validate_async(token)
+        return valid.context if valid else None
+
     def ec2_secret(self, access: str) -> Ec2Secret | None:
         cached = self._ec2.get(access)
         if cached is None:
             cached = self._resolve_ec2(access)
             self._ec2.put(access, cached)
-        pair, expires_at = cached
-        return None if _expired(expires_at) else pair
+        return _unexpired(cached)
+
+    def ec2_secret_cached(self, access: str) -> Ec2Secret | None:
+        """The cached answer of `ec2_secret`; SecretNotCached when the cache does not hold one."""
+        cached = self._ec2.get(access)
+        if cached is None:
+            raise SecretNotCached(access)
+        return _unexpired(cached)
+
+    async def ec2_secret_async(self, access: str) -> Ec2Secret | None:
+        cached = self._ec2.get(access)
+        if cached is None:
+            return await self.run(self.ec2_secret, access)
+        return _unexpired(cached)
 
     # Tokens --------------------------------------------------------------------------------------
 
@@ -90,6 +153,15 @@ class IdentityService:
                 return None
             self._tokens.put(token, valid)
         return None if valid.payload.expired else valid
+
+    async def validate_async(self, token: str) -> ValidToken | None:
+        """`validate`, answered inline when cached or forged, in a store thread otherwise."""
+        valid = self._tokens.get(token)
+        if valid is not None:
+            return None if valid.payload.expired else valid
+        if self._executor is None or self.codec.decode(token) is None:
+            return self.validate(token)
+        return await self.run(self.validate, token)
 
     def issue(self, payload: TokenPayload) -> tuple[str, ValidToken] | None:
         """Sign a new token; one from an application credential expires no later than the credential."""
@@ -278,6 +350,11 @@ class IdentityService:
             entries.append({"endpoints": endpoints, "id": service["id"], "type": service["type"],
                             "name": service["name"]})
         return entries
+
+
+def _unexpired(cached: tuple[Ec2Secret | None, float | None]) -> Ec2Secret | None:
+    pair, expires_at = cached
+    return None if _expired(expires_at) else pair
 
 
 def _expired(expires_at: float | None) -> bool:

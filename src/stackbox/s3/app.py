@@ -46,6 +46,7 @@ from stackbox.s3.authorize import authorize, may_list, split_tenant
 from stackbox.s3.call import S3Call
 from stackbox.s3.errors import S3Error, request_id_source
 from stackbox.s3.signature import authenticate
+from stackbox.s3.signature.secrets import with_secret
 from stackbox.storage import types as storage
 
 if TYPE_CHECKING:
@@ -115,8 +116,9 @@ async def _handle(call: S3Call, virtual: bool) -> Response:
     if call.request.method == "OPTIONS":
         return await cors.preflight(call)
     cloud = call.cloud
-    call.auth = authenticate(call.request, cloud.identity.ec2_secret, region=cloud.settings.s3_region,
-                             virtual_bucket=call.bucket if virtual else None)
+    virtual_bucket = call.bucket if virtual else None
+    call.auth = await with_secret(cloud.identity, lambda lookup: authenticate(
+        call.request, lookup, region=cloud.settings.s3_region, virtual_bucket=virtual_bucket))
     call.tenant, call.bucket = split_tenant(call.bucket)
     if call.auth is None and posting.is_post_object(call):
         bucket.check_name(call.bucket)

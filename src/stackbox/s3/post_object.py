@@ -25,6 +25,7 @@ from stackbox.s3.operations import PUT_OBJECT
 from stackbox.s3.post_policy import PostPolicy, parse_policy
 from stackbox.s3.signature import AuthResult, PayloadMode
 from stackbox.s3.signature.post import form_signer, missing_field
+from stackbox.s3.signature.secrets import with_secret
 from stackbox.s3.tagging import tags_of_document
 from stackbox.s3.versioning import version_headers
 from stackbox.storage import types as storage
@@ -96,7 +97,9 @@ async def _read_fields(reader: FormReader) -> _Form:
 async def _authorize(call: S3Call, form: _Form) -> tuple[str, PostPolicy | None]:
     """The object key, and the policy the upload must still satisfy (its length range), once the
     signature, the policy's conditions and the caller's right to write the key have held."""
-    signer = form_signer(form.fields, call.cloud.identity.ec2_secret, region=call.cloud.settings.s3_region)
+    region = call.cloud.settings.s3_region
+    signer = await with_secret(call.cloud.identity,
+                               lambda lookup: form_signer(form.fields, lookup, region=region))
     key = _object_key(form)
     policy = None
     if signer is not None:

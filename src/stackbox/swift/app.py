@@ -185,19 +185,19 @@ async def _authenticate(call: Call) -> None:
     if token:
         # As with Keystone's middleware deferring the decision to keystoneauth, a token that does not
         # validate leaves an anonymous caller: it reaches what an ACL makes public, no more.
-        call.auth = call.identity.validate_token(token)
+        call.auth = await call.identity.validate_token_async(token)
         if call.auth is not None and not access_rules.permits(call.auth, "object-store", call.method,
                                                               call.request.path):
             raise unauthorized(call)
     service_token = call.headers.get("x-service-token")
-    if service_token is not None and not _is_service_token(call, service_token):
+    if service_token is not None and not await _is_service_token(call, service_token):
         call.auth = None  # an invalid service token invalidates the whole identity, as in keystonemiddleware
     await authorize(call)
 
 
-def _is_service_token(call: Call, token: str) -> bool:
+async def _is_service_token(call: Call, token: str) -> bool:
     """A valid token of a user holding the `service` role (keystonemiddleware's service_token_roles)."""
-    service = call.identity.validate_token(token)
+    service = await call.identity.validate_token_async(token)
     return service is not None and service.is_service
 
 

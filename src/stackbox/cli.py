@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from stackbox.config import Settings
 
@@ -42,9 +43,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     from stackbox.identity.bootstrap import bootstrap
+    from stackbox.identity.keys import ClusterKeyError
 
     settings = _settings(args)
-    result = bootstrap(settings)
+    try:
+        result = bootstrap(settings)
+    except ClusterKeyError as error:
+        print(f"stackbox: {error}", file=sys.stderr)
+        return 1
     if result.admin_password:
         print(f"Created admin user 'admin' with password: {result.admin_password}")
     else:
@@ -62,6 +68,7 @@ def cmd_openrc(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from stackbox.identity.bootstrap import bootstrap
+    from stackbox.identity.keys import ClusterKeyError
     from stackbox.server import serve
     from stackbox.storage.blob_backend import check_backend_url
     from stackbox.storage.engine import Engine
@@ -81,7 +88,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"stackbox: cannot reach the blob backend {settings.blobs_url}: {error}",
               file=sys.stderr)
         return 1
-    result = bootstrap(settings)
+    try:
+        result = bootstrap(settings)
+    except ClusterKeyError as error:
+        print(f"stackbox: {error}", file=sys.stderr)
+        return 1
 
     def ready() -> None:
         lines = [
@@ -149,6 +160,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster_key(args: argparse.Namespace) -> int:
+    """`stackbox cluster-key create PATH`: the key file every node of a PostgreSQL deployment shares."""
+    from stackbox.identity.keys import create_cluster_key
+
+    path = Path(args.path)
+    if not create_cluster_key(path):
+        print(f"stackbox cluster-key: {path} exists; it is left as it is", file=sys.stderr)
+        return 1
+    print(f"Created {path} (0600). Copy it to every node and point STACKBOX_CLUSTER_KEY_FILE at it.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stackbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     for command in kms_actions.choices.values():
         command.add_argument("--data-dir", help="where the store lives (STACKBOX_DATA_DIR, ./stackbox-data)")
     kms.set_defaults(func=cmd_kms)
+
+    cluster_key = sub.add_parser("cluster-key", help="the key file every node sharing a PostgreSQL "
+                                 "database needs (it encrypts the keys stored there)")
+    cluster_key_actions = cluster_key.add_subparsers(dest="cluster_key_action", required=True)
+    create_key = cluster_key_actions.add_parser("create", help="write a new cluster key file (mode 0600); "
+                                                "an existing file is never replaced")
+    create_key.add_argument("path")
+    cluster_key.set_defaults(func=cmd_cluster_key)
     return parser
 
 

@@ -90,8 +90,6 @@ class Settings:
     #: threads per worker that run metadata calls off the event loop; 0 runs them inline, as a local
     #: SQLite catalog wants (a network catalog picks its own number); N > 0 forces that path on SQLite
     metadata_threads: int = 0
-    #: where identity and object metadata live: `sqlite` (files in the data dir) or a PostgreSQL URL
-    metadata_url: str = "sqlite"
     #: with PostgreSQL: the key file every node shares; it encrypts the keys kept in the database
     #: (token and credential keys, the KMS master key). Default: DATA_DIR/cluster.key
     cluster_key_file: str = ""

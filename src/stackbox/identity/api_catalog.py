@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from stackbox.http import Response, json_response
@@ -12,6 +11,7 @@ from stackbox.identity.render import endpoint_json, region_json, service_json
 from stackbox.identity.router import Call, Router
 from stackbox.identity.schema import Body, boolean, entity, nonempty_string, string
 from stackbox.identity.store import Row, new_id
+from stackbox.sql import IntegrityError
 
 router = Router()
 
@@ -52,7 +52,7 @@ def create_region(call: Call) -> Response:
     try:
         call.service.store.insert("region", {"id": ident, "description": string(region, "description") or "",
                                              "parent_region_id": parent})
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         # Keystone's message ends in two periods.
         raise Conflict.duplicate("region", f"Duplicate ID, {ident}.") from None
     return json_response({"region": region_json(call, _require(call, "region", ident))}, 201)
@@ -86,7 +86,7 @@ def delete_region(call: Call) -> Response:
     ident = _require(call, "region", call.args["region_id"])["id"]
     try:
         call.service.store.delete("region", ident)
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise Conflict.duplicate("region", "endpoints still use it") from None
     return Response(b"", 204)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from stackbox.identity.render import domain_json, is_immutable_role, project_jso
 from stackbox.identity.router import Call, Router
 from stackbox.identity.schema import Body, entity, flexible_boolean, nonempty_string, query_bool, string
 from stackbox.identity.store import Row, new_id
+from stackbox.sql import IntegrityError
 
 router = Router()
 
@@ -41,7 +41,7 @@ def _filters(call: Call, *names: str) -> dict[str, Any]:
 def _insert(call: Call, table: str, values: Body, conflict: str) -> Row:
     try:
         call.service.store.insert(table, values)
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise Conflict.duplicate(_STORED_AS.get(table, table), conflict) from None
     return _require(call, table, values["id"])
 
@@ -49,7 +49,7 @@ def _insert(call: Call, table: str, values: Body, conflict: str) -> Row:
 def _update(call: Call, table: str, ident: str, values: Body, conflict: str) -> Row:
     try:
         call.service.store.update(table, ident, values)
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise Conflict.duplicate(_STORED_AS.get(table, table), conflict) from None
     return _require(call, table, ident)
 
@@ -119,7 +119,7 @@ def delete_domain(call: Call) -> Response:
         raise Forbidden("Cannot delete a domain that is enabled, please disable it first.")
     try:
         call.service.store.delete_target("domain", row["id"])
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise Forbidden("Cannot delete a domain that still holds projects or users.") from None
     return Response(b"", 204)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from datetime import datetime
 
 import orjson
@@ -17,6 +16,7 @@ from stackbox.identity.render import Json, app_cred_json
 from stackbox.identity.router import Call, Router
 from stackbox.identity.schema import Body, boolean, entity, nonempty_string, string
 from stackbox.identity.store import UNRESTRICTED_CODES, Row, new_id
+from stackbox.sql import IntegrityError
 
 router = Router()
 
@@ -83,7 +83,7 @@ async def create_app_cred(call: Call) -> Response:
            "role_ids": orjson.dumps(_requested_roles(call, request)).decode()}
     try:
         call.service.store.insert_app_cred(row, rules)
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         detail = f"Duplicate entry found with name {name}"
         raise Conflict.duplicate("application_credential", detail) from None
     except LookupError as unknown:

@@ -1,7 +1,8 @@
 """First start: keys, the Default domain, the admin project/user, roles and the service catalog.
 
 Idempotent: running it again creates only what is missing and points the bootstrap endpoints and the
-admin openrc at the current host and ports.
+admin openrc at the current host and ports. On PostgreSQL, nodes bootstrapping at once take turns
+(`Store.exclusive`), so the cluster gets one admin, one set of roles and one set of keys.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pathlib import Path
 
 from stackbox.auth import RESELLER_ADMIN_ROLE
 from stackbox.config import Settings
-from stackbox.identity.keys import ensure_keys
+from stackbox.identity.keys import ensure_keys, ensure_shared_keys
 from stackbox.identity.passwords import hash_password
-from stackbox.identity.service import database_path
+from stackbox.identity.service import open_store
 from stackbox.identity.store import Store, new_id
 
 DEFAULT_DOMAIN_ID = "default"
@@ -40,12 +41,17 @@ class BootstrapResult:
 
 def bootstrap(settings: Settings) -> BootstrapResult:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ensure_keys(settings.data_dir)
-    Store.create_schema(database_path(settings))
-    store = Store(database_path(settings))
+    store = open_store(settings)
     try:
-        created_password = _ensure_admin(store)
-        _ensure_catalog(store, settings)
+        store.create_schema()
+        # Nodes starting at once against one database take turns: one creates, the others find.
+        with store.exclusive("identity-bootstrap"):
+            if store.embedded:
+                ensure_keys(settings.data_dir)
+            else:
+                ensure_shared_keys(store, settings.cluster_key_path)
+            created_password = _ensure_admin(store)
+            _ensure_catalog(store, settings)
     finally:
         store.close()
     openrc_path = settings.data_dir / "admin-openrc"

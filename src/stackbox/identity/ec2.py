@@ -7,7 +7,6 @@ encrypted at rest and decrypted to verify signatures.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from typing import Any
@@ -21,6 +20,7 @@ from stackbox.identity.router import Call, Router
 from stackbox.identity.schema import entity, string
 from stackbox.identity.service import ec2_credential_id
 from stackbox.identity.store import Row, new_id
+from stackbox.sql import IntegrityError
 
 router = Router()
 
@@ -56,7 +56,7 @@ def _store_credential(call: Call, row: dict[str, Any], blob_text: str) -> None:
     values = {**row, "encrypted_blob": call.service.secrets.seal(blob_text), "created_at": time.time()}
     try:
         call.service.store.insert("credential", values)
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise Conflict.duplicate("credential", f"Duplicate entry found with ID {row['id']}") from None
 
 

@@ -26,7 +26,7 @@ from stackbox.auth import AuthContext, Ec2Secret, SecretNotCached
 from stackbox.config import Settings
 from stackbox.epoch import EpochCache, SharedCounter
 from stackbox.identity.access_rules import AccessRule, access_rule_json
-from stackbox.identity.keys import CREDENTIAL_KEY, TOKEN_KEY, load_key
+from stackbox.identity.keys import load_keys
 from stackbox.identity.secrets import SecretBox
 from stackbox.identity.store import Row, Store, is_restricted
 from stackbox.identity.tokens import TokenCodec, TokenPayload, iso_time
@@ -39,6 +39,14 @@ STORE_THREADS = 8
 
 def database_path(settings: Settings) -> Path:
     return settings.data_dir / "identity.db"
+
+
+def open_store(settings: Settings, on_write: Callable[[], object] = lambda: None) -> Store:
+    """The identity store: the data dir's identity.db, or the metadata database (PostgreSQL)."""
+    if settings.embedded_metadata:
+        return Store.open(database_path(settings), on_write)
+    # Each store thread holds its own connection, and so may the event loop's.
+    return Store.open(settings.metadata_url, on_write, pool_size=STORE_THREADS + 2)
 
 
 def ec2_credential_id(access: str) -> str:
@@ -69,9 +77,14 @@ class IdentityService:
     def __init__(self, settings: Settings, counter: SharedCounter) -> None:
         self.settings = settings
         self.counter = counter
-        self.store = Store(database_path(settings), on_write=counter.bump)
-        self.codec = TokenCodec(load_key(settings.data_dir, TOKEN_KEY))
-        self.secrets = SecretBox(load_key(settings.data_dir, CREDENTIAL_KEY))
+        self.store = open_store(settings, on_write=counter.bump)
+        try:
+            self.keys = load_keys(settings, self.store)
+        except BaseException:
+            self.store.close()
+            raise
+        self.codec = TokenCodec(self.keys.token)
+        self.secrets = SecretBox(self.keys.credential)
         self._tokens: EpochCache[str, ValidToken] = EpochCache(counter)
         #: Each pair with the time its application credential expires (None: never).
         self._ec2: EpochCache[str, tuple[Ec2Secret | None, float | None]] = EpochCache(counter)

@@ -1,21 +1,56 @@
-"""Fixtures for the identity tests: the real `openstack` CLI, an admin keystoneclient, fresh accounts."""
+"""Fixtures for the identity tests: the real `openstack` CLI, an admin keystoneclient, fresh accounts.
+
+Every test of this package that uses a server runs twice: on the embedded SQLite store (the session's
+shared server) and on PostgreSQL (a server of its own on a fresh database; skipped, saying why, when
+PostgreSQL is not installed).
+"""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from keystoneauth1 import session as ks_session
 from keystoneclient.v3 import client as ks_client
 
-from cloud import BIN, RunningCloud
+from backends.cluster import PostgresCluster
+from cloud import BIN, RunningCloud, start_cloud
 from identity.helpers import Account, CliResult, OpenStack, password_session, unique
 
+BACKENDS = ["sqlite", "postgresql"]
 
-@pytest.fixture(scope="session")
+
+def fresh_database(server: PostgresCluster) -> str:
+    """The URL of a new, empty database on `server` (the throwaway cluster goes with the session)."""
+    name = f"identity_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server.dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return server.dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="package", params=BACKENDS)
+def cloud(request: pytest.FixtureRequest, cloud: RunningCloud, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[RunningCloud]:
+    """The server the identity tests talk to, on each metadata backend (`cloud` of tests/conftest.py is
+    the session's shared embedded one)."""
+    if request.param == "sqlite":
+        yield cloud
+        return
+    url = fresh_database(request.getfixturevalue("postgres_server"))
+    running = start_cloud(Path(tmp_path_factory.mktemp("identity-pg")) / "data",
+                          extra_env={"STACKBOX_METADATA": url})
+    assert not (running.data_dir / "identity.db").exists()  # identity lives in PostgreSQL
+    yield running
+    running.stop(signal.SIGTERM)
+
+
+@pytest.fixture(scope="package")
 def openstack(cloud: RunningCloud) -> OpenStack:
     """Run the real `openstack` CLI as admin, or as whoever the OS_* keyword overrides name."""
 
@@ -27,17 +62,17 @@ def openstack(cloud: RunningCloud) -> OpenStack:
     return run
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin_session(cloud: RunningCloud) -> ks_session.Session:
     return password_session(cloud, "admin", cloud.admin_password)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin_token(admin_session: ks_session.Session) -> str:
     return str(admin_session.get_token())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keystone(admin_session: ks_session.Session) -> Any:
     return ks_client.Client(session=admin_session, interface="public")
 

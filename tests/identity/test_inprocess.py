@@ -5,10 +5,13 @@ from __future__ import annotations
 import calendar
 import json
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from identity.conftest import BACKENDS
 from stackbox.config import Settings
 from stackbox.epoch import SharedCounter
 from stackbox.identity import signatures
@@ -24,14 +27,20 @@ REFERENCE_SIGV4_TOKEN = (
 REFERENCE_SIGV4_SIGNATURE = "755f1c070c78562e3c20d5f242c01db80715c55e2a69f4e580a25a82494ce7e9"
 
 
-@pytest.fixture
-def services(tmp_path: Path) -> tuple[IdentityService, IdentityService]:
+@pytest.fixture(params=BACKENDS)
+def services(request: pytest.FixtureRequest, tmp_path: Path
+             ) -> Iterator[tuple[IdentityService, IdentityService]]:
     """Two services on one data dir, standing in for two worker processes."""
     settings = Settings(data_dir=tmp_path)
+    if request.param == "postgresql":
+        settings = replace(settings, metadata_url=request.getfixturevalue("postgres_url"))
     bootstrap(settings)
     counter_path = tmp_path / "auth-epoch"
-    return (IdentityService(settings, SharedCounter(counter_path)),
+    pair = (IdentityService(settings, SharedCounter(counter_path)),
             IdentityService(settings, SharedCounter(counter_path)))
+    yield pair
+    for service in pair:
+        service.close()
 
 
 def _admin_ids(service: IdentityService) -> tuple[str, str]:

@@ -92,8 +92,8 @@ def test_an_ec2_pair_made_on_one_node_verifies_on_the_other(nodes: tuple[Setting
         assert user is not None and project is not None
         access = "b" * 32
         one.store.insert("credential", {
-            "id": ec2_credential_id(access), "type": "ec2", "user_id": user["id"], "project_id": project["id"],
-            "created_at": time.time(),
+            "id": ec2_credential_id(access), "type": "ec2", "user_id": user["id"],
+            "project_id": project["id"], "created_at": time.time(),
             "encrypted_blob": one.secrets.seal(json.dumps({"access": access, "secret": "shared-secret"}))})
         pair = two.ec2_secret(access)
         assert pair is not None and pair.secret == "shared-secret" and pair.context.project_name == "admin"

@@ -119,14 +119,13 @@ def test_ec2token_signatures_match_keystone_and_expire() -> None:
 
 def test_public_urls_put_the_balancer_in_the_catalog_and_openrc(tmp_path: Path) -> None:
     """Nodes behind a load balancer advertise its URLs, not their own ports."""
-    from stackbox.identity.service import database_path
-    from stackbox.identity.store import Store
+    from stackbox.identity.service import open_store
 
     settings = Settings(data_dir=tmp_path, identity_port=5111, object_port=8111,
                         public_identity_url="https://cloud.example:5000/", public_object_url="https://cloud.example")
     bootstrap(settings)
     assert "export OS_AUTH_URL=https://cloud.example:5000/v3\n" in (tmp_path / "admin-openrc").read_text()
-    store = Store(database_path(settings))
+    store = open_store(settings)
     try:
         urls = {row["url"] for row in store.select("endpoint", {})}
     finally:

@@ -94,7 +94,8 @@ def test_seed_flow_across_the_nodes(two_nodes: BalancedCloud) -> None:
 
     # Swift through the balancer (its catalog names the balancer, not a node) and through node 1.
     swift = _swift(two_nodes, two_nodes.auth_url)
-    assert swift.url.startswith(f"{two_nodes.object_url}/v1/AUTH_")
+    storage_url, _ = swift.get_auth()
+    assert storage_url.startswith(f"{two_nodes.object_url}/v1/AUTH_")
     for _ in range(2):  # both nodes answer in turn
         headers, data = swift.get_object(bucket, "hello.txt")
         assert data == body and headers["etag"] == hashlib.md5(body).hexdigest()

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import run
 from backends.cluster import CephCluster, PostgresCluster, RadosGateway
+from cpu_ledger import CpuLedger
 from run import Target
 
 POOL = "stackbox-bench"
@@ -52,14 +53,16 @@ def serve_flags() -> set[str]:
     return {flag for flag in ("--metadata", "--blobs") if flag in usage}
 
 
-def start_scaleout_stackbox(stack: ExitStack, ceph: CephCluster, workers: int) -> Target:
+def start_scaleout_stackbox(stack: ExitStack, ceph: CephCluster, ledger: CpuLedger, workers: int) -> Target:
     flags = serve_flags()
     serve_args: list[str] = []
+    roles = {"OSD": osd_pid(ceph)}
     metadata, blobs = "sqlite", "file"
     if "--metadata" in flags:
         postgres = PostgresCluster.start(durable=True)
         stack.callback(postgres.stop)
         serve_args += ["--metadata", postgres.dsn]
+        roles["PostgreSQL"] = postgres.daemons.find("postgres").pid
         metadata = "postgresql"
     if "--blobs" in flags:
         ceph.create_pool(POOL)
@@ -70,15 +73,27 @@ def start_scaleout_stackbox(stack: ExitStack, ceph: CephCluster, workers: int) -
     label = f"stackbox {metadata}+{blobs}"
     if len(flags) < 2:
         label += " (serve lacks " + " ".join(sorted({"--metadata", "--blobs"} - flags)) + ")"
+    target = start_stackbox(stack, workers, serve_args, label)
+    assert target.supervisor_pid is not None
+    ledger.roles[target.name] = {"server": target.supervisor_pid, **roles}
+    return target
+
+
+def start_stackbox(stack: ExitStack, workers: int, serve_args: list[str], label: str) -> Target:
     target = run.start_stackbox(workers, serve_args, name=label)
     stack.callback(target.stop or (lambda: None))
     target.stop = None
     return target
 
 
-def start_radosgw(stack: ExitStack, ceph: CephCluster) -> Target:
+def osd_pid(ceph: CephCluster) -> int:
+    return ceph.daemons.find("ceph-osd").pid
+
+
+def start_radosgw(stack: ExitStack, ceph: CephCluster, ledger: CpuLedger) -> Target:
     gateway = RadosGateway.start(ceph)
     stack.callback(gateway.stop)
+    ledger.roles["radosgw"] = {"server": gateway.daemons.find("radosgw").pid, "OSD": osd_pid(ceph)}
     # DELETE runs take a few seconds on each: radosgw deletes ~5x fewer objects a second here
     return Target("radosgw", "127.0.0.1", gateway.port, gateway.access_key, gateway.secret_key,
                   swift_account_url="", token="", delete_batch=RADOSGW_DELETE_BATCH)
@@ -122,8 +137,10 @@ def run_benchmark(targets: list[Target], args: argparse.Namespace) -> None:
             run.run_phase(phase, order, bucket, args)
 
 
-def print_report(targets: list[Target], args: argparse.Namespace, began: float) -> None:
+def print_report(targets: list[Target], ledger: CpuLedger, args: argparse.Namespace, began: float) -> None:
     print("\n".join(report(targets)))
+    print()
+    print("\n".join(ledger.report(targets)))
     for target in targets:
         if target.failed_phases:
             print(f"{target.name}: phase runs that failed and were left out: {target.failed_phases}")
@@ -152,22 +169,26 @@ def main() -> int:
         return 2
     wanted = args.targets.split(",")
     began = time.monotonic()
+    ledger = CpuLedger()
+    ledger.install()
     with ExitStack() as stack:
         ceph = CephCluster.start()
         stack.callback(ceph.stop)
         print(f"one-node Ceph cluster up after {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
         targets: list[Target] = []
         if "stackbox" in wanted:
-            targets.append(start_scaleout_stackbox(stack, ceph, args.workers))
+            targets.append(start_scaleout_stackbox(stack, ceph, ledger, args.workers))
         if "radosgw" in wanted:
-            targets.append(start_radosgw(stack, ceph))
+            targets.append(start_radosgw(stack, ceph, ledger))
         if "embedded" in wanted:
-            targets.append(run.start_stackbox(args.workers, name="stackbox sqlite+file (embedded)"))
-            stack.callback(targets[-1].stop or (lambda: None))
+            embedded = start_stackbox(stack, args.workers, [], "stackbox sqlite+file (embedded)")
+            assert embedded.supervisor_pid is not None
+            ledger.roles[embedded.name] = {"server": embedded.supervisor_pid}
+            targets.append(embedded)
         print(f"targets up after {time.monotonic() - began:.0f} s: {', '.join(t.name for t in targets)}",
               file=sys.stderr, flush=True)
         run_benchmark(targets, args)
-        print_report(targets, args, began)
+        print_report(targets, ledger, args, began)
     return 0
 
 

@@ -14,6 +14,7 @@ every node reads blobs the same way, whatever it is configured with.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import json
@@ -70,6 +71,27 @@ def parse_stripe_name(name: str) -> tuple[str, int] | None:
         return blob_id, int(index, 16)
     except ValueError:
         return None
+
+
+def _new_cluster_handle(conffile: str | None, client_id: str | None, op_timeout: float) -> Any:
+    """A connected librados handle, made on a thread of its own.
+
+    librados draws the nonce that tells its client instances apart from a per-thread random engine
+    seeded on first use. A worker forked from a process that had used librados on the same thread
+    inherits that engine's state, so every such worker would draw the same nonce: the OSDs then take
+    them for one client, and each one's connection drops the other's, over and over (half a core
+    burnt while idle, writes at a fraction of their speed). A new thread's engine is seeded anew."""
+    timeout = f"{op_timeout:g}"
+
+    def connect() -> Any:
+        cluster = rados.Rados(conffile=conffile or "", rados_id=client_id,
+                              conf={"rados_osd_op_timeout": timeout, "rados_mon_op_timeout": timeout,
+                                    "client_mount_timeout": timeout})
+        cluster.connect(timeout=max(1, math.ceil(op_timeout)))
+        return cluster
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rados-connect") as pool:
+        return pool.submit(connect).result()
 
 
 def _failure(code: int, what: str) -> Exception:
@@ -277,12 +299,8 @@ class RadosBlobs:
         are OSErrors (PermissionError when cephx refuses, FileNotFoundError for a missing pool)."""
         if rados is None:
             raise RuntimeError("the rados module (Debian's python3-rados) is not importable")
-        timeout = f"{op_timeout:g}"
         with _as_oserror():
-            cluster = rados.Rados(conffile=conffile or "", rados_id=client_id,
-                                  conf={"rados_osd_op_timeout": timeout, "rados_mon_op_timeout": timeout,
-                                        "client_mount_timeout": timeout})
-            cluster.connect(timeout=max(1, math.ceil(op_timeout)))
+            cluster = _new_cluster_handle(conffile, client_id, op_timeout)
             try:
                 ioctx = cluster.open_ioctx(pool)
                 ioctx.set_namespace(namespace)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,22 @@ async def test_default_retention_is_applied_at_commit(engine: Engine, vault: str
     assert not lock.protects(time.time() + 3 * 86400)
     explicit = await engine.put_object(ACCOUNT, vault, "j", chunks(b"x"), attrs=held(60))
     assert engine.lock_state(ACCOUNT, vault, "j", explicit.version_id).mode == "GOVERNANCE"
+
+
+def test_lock_configuration_set_by_another_worker_is_seen_at_once(engine: Engine, tmp_path: Path,
+                                                                  metadata: str) -> None:
+    """Each worker caches a bucket's lock configuration (S3 reads it on every PUT without a checksum);
+    a change made by any worker reaches the others' next request."""
+    engine.create_container(ACCOUNT, "box")
+    engine.set_versioning(ACCOUNT, "box", "enabled")
+    assert engine.get_lock_configuration(ACCOUNT, "box") is None  # now cached in this worker
+    other_worker = Engine(tmp_path / "data", metadata=metadata)
+    governance, compliance = LockConfiguration("GOVERNANCE", default_days=1), LockConfiguration("COMPLIANCE",
+                                                                                               default_days=2)
+    try:
+        other_worker.put_lock_configuration(ACCOUNT, "box", governance)
+        assert engine.get_lock_configuration(ACCOUNT, "box") == governance
+        engine.put_lock_configuration(ACCOUNT, "box", compliance)
+        assert other_worker.get_lock_configuration(ACCOUNT, "box") == compliance
+    finally:
+        other_worker.close()

@@ -213,6 +213,10 @@ class Engine(MultipartOperations, LifecycleOperations):
         #: The quotas of each container written to, parsed from both (a 1-tuple: None is "no quota").
         self._quotas: EpochCache[tuple[str, str], tuple[Quota | None]] = EpochCache(self._meta_epoch,
                                                                                     KNOWN_CONTAINERS)
+        #: The Object Lock configuration of each container (a 1-tuple: None is "no lock"), read by
+        #: every S3 PUT without a checksum header (S3 then wants one if a default retention applies).
+        self._lock_configurations: EpochCache[tuple[str, str], tuple[LockConfiguration | None]] = EpochCache(
+            self._meta_epoch, KNOWN_CONTAINERS)
         #: Account metadata read on every object write (its quotas), cached the same way.
         self._account_meta: EpochCache[str, Mapping[str, str]] = EpochCache(self._meta_epoch,
                                                                              KNOWN_CONTAINERS)
@@ -509,13 +513,23 @@ class Engine(MultipartOperations, LifecycleOperations):
         return created
 
     def get_lock_configuration(self, account: str, container: str) -> LockConfiguration | None:
-        """None: the container has no Object Lock."""
-        return self._catalog.lock_configuration(account, container)
+        """None: the container has no Object Lock. Cached until any worker changes a container's
+        configuration (as `container_meta`)."""
+        key = (account, container)
+        cached = self._lock_configurations.get(key)
+        if cached is not None:
+            return cached[0]
+        epoch = self._meta_epoch.value()
+        config = self._catalog.lock_configuration(account, container)
+        if self._meta_epoch.value() == epoch:
+            self._lock_configurations.put(key, (config,))
+        return config
 
     def put_lock_configuration(self, account: str, container: str, config: LockConfiguration) -> None:
         """Turns Object Lock on for good (LockedVersioning unless versioning is enabled), or
         replaces its default retention; versions already written keep theirs."""
         self._catalog.set_lock_configuration(account, container, config)
+        self._meta_epoch.bump()
 
     def set_object_lock(self, account: str, container: str, key: str, version_id: str | None,
                         changes: Mapping[str, Any], *, bypass_governance: bool = False) -> ObjectLock:

@@ -52,6 +52,8 @@ class Decision:
     object_acl_decides: bool = False
     #: The bucket's public access block ignores public grants (IgnorePublicAcls).
     ignore_public_acls: bool = False
+    #: The bucket's metadata as the decision read it (None: no bucket was read).
+    meta: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ async def authorize(call: S3Call, operation: Operation) -> None:
     decision = await decide(call, operation, call.bucket, call.key, tenant=call.tenant)
     call.account, call.object_acl_decides = decision.account, decision.object_acl_decides
     call.ignore_public_acls = decision.ignore_public_acls
+    call.authorized_meta = decision.meta
     expected = call.headers.get("x-amz-expected-bucket-owner")
     if expected is not None and f"AUTH_{expected}" != decision.account:
         raise S3Error("AccessDenied")
@@ -112,10 +115,9 @@ async def decide(call: S3Call, operation: Operation, bucket: str, key: str = "",
                 tenant is not None and f"AUTH_{tenant}" != account):
             raise S3Error("AccessDenied")
         return Decision(account)
-    account = f"AUTH_{tenant}" if tenant is not None else await bucket_account(call.storage, context, bucket)
-    meta = await call.storage.container_meta(account, bucket)
+    account, meta = await _bucket_and_meta(call.storage, context, bucket, tenant)
     if operation.per_key and not key and POLICY_META in meta:
-        return Decision(account)  # DeleteObjects: the policy decides each key on its own
+        return Decision(account, meta=meta)  # DeleteObjects: the policy decides each key on its own
     owner_side = context is not None and context.account == account
     if not owner_side and operation in OWNER_ONLY:
         raise S3Error("AccessDenied")
@@ -127,16 +129,16 @@ async def decide(call: S3Call, operation: Operation, bucket: str, key: str = "",
             raise S3Error("AccessDenied")
         verdict = None  # the project's admins can always mend the policy (AWS's root-user rule)
     if (owner_side and _role_allows(context, operation.role)) or verdict is Effect.ALLOW:
-        return Decision(account)
+        return Decision(account, meta=meta)
     if meta.get(OWNERSHIP_META) == BUCKET_OWNER_ENFORCED:
         raise S3Error("AccessDenied")  # ACLs are off
     acl = grants.stored_grants(meta.get(BUCKET_ACL_META))
     ignore_public = block.ignore_public_acls
     if operation.bucket_acl is not None and grants.allows(acl, context, operation.bucket_acl,
                                                           ignore_public=ignore_public):
-        return Decision(account)
+        return Decision(account, meta=meta)
     if operation.object_acl is not None:
-        return Decision(account, object_acl_decides=True, ignore_public_acls=ignore_public)
+        return Decision(account, object_acl_decides=True, ignore_public_acls=ignore_public, meta=meta)
     raise S3Error("AccessDenied")
 
 
@@ -211,6 +213,20 @@ def split_tenant(name: str) -> tuple[str | None, str]:
     if not _TENANT.match(tenant):
         raise S3Error("InvalidBucketName", BucketName=name)
     return tenant, bucket
+
+
+async def _bucket_and_meta(storage: ObjectStore, context: AuthContext | None, bucket: str,
+                           tenant: str | None) -> tuple[str, Mapping[str, str]]:
+    """The account holding the bucket a request names (`tenant`'s, else as `bucket_account` says) and
+    the bucket's metadata; NoSuchContainer if that account holds no such bucket."""
+    own = context.account if context is not None else None
+    if tenant is None and own is not None:
+        try:  # the usual case, one lookup: the caller's own bucket
+            return own, await storage.container_meta(own, bucket)
+        except NoSuchContainer:
+            pass
+    account = f"AUTH_{tenant}" if tenant is not None else await bucket_account(storage, context, bucket)
+    return account, await storage.container_meta(account, bucket)
 
 
 async def bucket_account(storage: ObjectStore, context: AuthContext | None, bucket: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
@@ -38,6 +38,8 @@ class S3Call:
     object_acl_decides: bool = False
     #: The bucket's public access block ignores public grants (of the object's ACL too).
     ignore_public_acls: bool = False
+    #: The bucket's metadata as the authorizer read it for this request (see `bucket_meta`).
+    authorized_meta: Mapping[str, str] | None = field(default=None, repr=False)
     body_started: bool = field(default=False, repr=False)
 
     @property
@@ -55,6 +57,14 @@ class S3Call:
     @property
     def context(self) -> AuthContext | None:
         return self.auth.context if self.auth is not None else None
+
+    async def bucket_meta(self) -> Mapping[str, str]:
+        """The request's bucket's metadata, read once per request (by the authorizer, or now): for
+        the settings a handler only reads (default encryption, lifecycle rules). A handler that
+        changes the metadata must read what it changed from the store."""
+        if self.authorized_meta is None:
+            self.authorized_meta = await self.storage.container_meta(self.account, self.bucket)
+        return self.authorized_meta
 
     @property
     def resource(self) -> str:

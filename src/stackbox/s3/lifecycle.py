@@ -65,7 +65,7 @@ async def delete_bucket_lifecycle(call: S3Call) -> Response:
 
 
 async def stored_rules(call: S3Call) -> list[Rule]:
-    raw = (await call.storage.container_meta(call.account, call.bucket)).get(LIFECYCLE_META)
+    raw = (await call.bucket_meta()).get(LIFECYCLE_META)
     return list(_decoded(raw)) if raw else []
 
 

@@ -148,7 +148,7 @@ def key_arn(call: S3Call, key_id: str) -> str:
 
 
 async def bucket_default(call: S3Call) -> Encryption | None:
-    raw = (await call.storage.container_meta(call.account, call.bucket)).get(BUCKET_DEFAULT_META)
+    raw = (await call.bucket_meta()).get(BUCKET_DEFAULT_META)
     if raw is None:
         return None
     rule = orjson.loads(raw)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 import swiftclient
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -181,6 +182,28 @@ def test_a_user_disabled_on_node_1_is_refused_by_node_2_within_a_second(shared_i
     nodes.openstack("user", "set", "--disable", user.id)
     assert until(lambda: _swift_refused(nodes.second, project.id, token),
                  "node 2 refuses the disabled user's token") < PROPAGATION_SECONDS
+
+
+def test_a_container_acl_removed_on_node_1_is_enforced_by_node_2_within_a_second(
+        shared_identity: Nodes) -> None:
+    """The metadata caches (container ACLs here; policies, CORS, lifecycle rules, quotas alike)."""
+    nodes = shared_identity
+    session = nodes.admin()
+    account = f"AUTH_{session.get_project_id()}"
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    writer = swiftclient.Connection(preauthurl=f"{nodes.first.object_url}/v1/{account}",
+                                    preauthtoken=session.get_token())
+    writer.put_container(name, headers={"X-Container-Read": ".r:*,.rlistings"})
+    anonymous_listing = f"{nodes.second.object_url}/v1/{account}/{name}"
+
+    def anonymous_status() -> int:
+        return requests.get(anonymous_listing, timeout=30).status_code
+
+    assert anonymous_status() == 204
+    assert anonymous_status() == 204  # node 2 has the container's metadata cached now
+
+    writer.post_container(name, headers={"X-Container-Read": ""})
+    assert until(lambda: anonymous_status() == 401, "node 2 refuses the anonymous listing") < 1.0
 
 
 def test_after_its_listener_connection_is_cut_a_node_still_refuses_what_was_revoked(

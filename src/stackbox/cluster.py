@@ -51,11 +51,14 @@ if TYPE_CHECKING:
     import psycopg
 
     from stackbox.config import Settings
+    from stackbox.sql import Connection
 
 log = logging.getLogger("stackbox.cluster")
 
 CHANNEL = "stackbox_epoch"
 NOTIFY_SQL = "SELECT pg_notify(%s, %s)"
+#: The same through `stackbox.sql` (its statements are written with SQLite's placeholders).
+ANNOUNCE_SQL = "SELECT pg_notify(?, ?)"
 #: The node's counters by the kind a notification names, and their files in the data dir.
 COUNTER_FILES = {"auth": "auth-epoch", "meta": "container-epoch"}
 TRUST_FILE = "cluster-trust"
@@ -175,8 +178,13 @@ class ClusterCounter(SharedCounter):
         return new
 
     def bump_local(self) -> int:
-        """For a write whose transaction sent the notification itself (`NOTIFY_SQL`, `kind`)."""
+        """After a write whose transaction announced itself (`announce`)."""
         return super().bump()
+
+    def announce(self, conn: Connection) -> None:
+        """Within a write's transaction on the shared database: the notification is delivered if and
+        only if the write commits, and costs no round trip of its own."""
+        conn.execute(ANNOUNCE_SQL, (CHANNEL, self.kind))
 
 
 class ClusterNode:

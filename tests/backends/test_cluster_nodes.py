@@ -26,6 +26,7 @@ from keystoneclient.v3 import client as ks_client
 from backends.cluster import PostgresCluster
 from cloud import BIN, RunningCloud, launch_node
 from identity.helpers import password_session
+from topology import cluster_key_file
 
 pytestmark = pytest.mark.cluster
 psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is not installed (`make test` installs it)")
@@ -52,15 +53,10 @@ class Nodes:
 
 
 def start_node(root: Path, name: str, dsn: str) -> RunningCloud:
+    """A node of the cluster in `root` (its nodes share the key file there)."""
     return launch_node(root / name, extra_args=["--metadata", dsn],
                        extra_env={"STACKBOX_MAINTENANCE_INTERVAL": "1",
-                                  "STACKBOX_CLUSTER_KEY_FILE": str(root / "cluster.key")})
-
-
-#: While identity is embedded, node 2 shares node 1's identity files (two processes on one machine can
-#: share a SQLite file), which lets these tests check the invalidation across nodes until identity is on
-#: PostgreSQL; the nodes share the cluster key file in any case.
-SHARED_FILES = ("keys", "identity.db")
+                                  "STACKBOX_CLUSTER_KEY_FILE": str(cluster_key_file(root / "nodes"))})
 
 
 def own_database(postgres_cluster: PostgresCluster) -> str:
@@ -74,10 +70,6 @@ def own_database(postgres_cluster: PostgresCluster) -> str:
 
 def start_nodes(dsn: str, tmp_path: Path) -> Nodes:
     first = start_node(tmp_path, "node1", dsn)
-    (tmp_path / "node2").mkdir(mode=0o700)
-    for name in SHARED_FILES:
-        if (first.data_dir / name).exists():
-            (tmp_path / "node2" / name).symlink_to(first.data_dir / name)
     try:
         second = start_node(tmp_path, "node2", dsn)
     except BaseException:

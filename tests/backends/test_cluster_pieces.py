@@ -148,6 +148,28 @@ def test_a_notification_is_sent_only_if_its_transaction_commits(
     assert counter.value() == before
 
 
+def test_an_identity_write_announces_itself_only_if_it_commits(
+        postgres_cluster: PostgresCluster, node_dirs: tuple[Path, Path], listening: RunningListener) -> None:
+    from stackbox.identity.store import Store
+
+    writer = ClusterNode(postgres_cluster.dsn, node_dirs[0])
+    counter = writer.counter("auth")
+    store = Store.open(postgres_cluster.dsn, counter.bump_local, announce=counter.announce)
+    heard = SharedCounter(node_dirs[1] / cluster.COUNTER_FILES["auth"])
+    try:
+        before = heard.value()
+        with pytest.raises(RuntimeError), store.write() as conn:
+            conn.execute("SELECT 1")
+            raise RuntimeError("the write fails")
+        with store.write() as conn:
+            conn.execute("SELECT 1")
+        wait_for(lambda: heard.value() > before, "node 2 hears of the committed write")
+        assert heard.value() == before + 1, "node 2 heard of the failed write too"
+    finally:
+        store.close()
+        writer.close()
+
+
 def test_caches_are_not_trusted_without_a_listener(postgres_cluster: PostgresCluster,
                                                    node_dirs: tuple[Path, Path]) -> None:
     node = ClusterNode(postgres_cluster.dsn, node_dirs[1])

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import orjson
 
 from stackbox.auth import AuthContext, Ec2Secret, SecretNotCached
+from stackbox.cluster import ClusterCounter
 from stackbox.config import Settings
 from stackbox.epoch import EpochCache, SharedCounter
 from stackbox.identity.access_rules import AccessRule, access_rule_json
@@ -30,6 +31,7 @@ from stackbox.identity.keys import load_keys
 from stackbox.identity.secrets import SecretBox
 from stackbox.identity.store import Row, Store, is_restricted
 from stackbox.identity.tokens import TokenCodec, TokenPayload, iso_time
+from stackbox.sql import Connection
 
 _T = TypeVar("_T")
 
@@ -41,12 +43,13 @@ def database_path(settings: Settings) -> Path:
     return settings.data_dir / "identity.db"
 
 
-def open_store(settings: Settings, on_write: Callable[[], object] = lambda: None) -> Store:
+def open_store(settings: Settings, on_write: Callable[[], object] = lambda: None,
+               announce: Callable[[Connection], object] | None = None) -> Store:
     """The identity store: the data dir's identity.db, or the metadata database (PostgreSQL)."""
     if settings.embedded_metadata:
-        return Store.open(database_path(settings), on_write)
+        return Store.open(database_path(settings), on_write, announce=announce)
     # Each store thread holds its own connection, and so may the event loop's.
-    return Store.open(settings.metadata_url, on_write, pool_size=STORE_THREADS + 2)
+    return Store.open(settings.metadata_url, on_write, pool_size=STORE_THREADS + 2, announce=announce)
 
 
 def ec2_credential_id(access: str) -> str:
@@ -77,7 +80,10 @@ class IdentityService:
     def __init__(self, settings: Settings, counter: SharedCounter) -> None:
         self.settings = settings
         self.counter = counter
-        self.store = open_store(settings, on_write=counter.bump)
+        if isinstance(counter, ClusterCounter):  # other nodes hear of a write within its transaction
+            self.store = open_store(settings, on_write=counter.bump_local, announce=counter.announce)
+        else:
+            self.store = open_store(settings, on_write=counter.bump)
         try:
             self.keys = load_keys(settings, self.store)
         except BaseException:

@@ -135,17 +135,22 @@ def _quoted(table: str) -> str:
 
 
 class Store:
-    def __init__(self, database: Database, on_write: Callable[[], object] = lambda: None) -> None:
+    def __init__(self, database: Database, on_write: Callable[[], object] = lambda: None,
+                 announce: Callable[[Connection], object] | None = None) -> None:
+        """`on_write` runs after each write commits; `announce` inside its transaction, before COMMIT
+        (a cluster's NOTIFY: the other nodes hear of the write if and only if it commits)."""
         self.database = database
         self._on_write = on_write
+        self._announce = announce
         self._order = "rowid" if database.dialect == SQLITE else "seq"
 
     @classmethod
     def open(cls, target: str | Path, on_write: Callable[[], object] = lambda: None,
-             *, pool_size: int | None = None) -> Store:
+             *, pool_size: int | None = None, announce: Callable[[Connection], object] | None = None
+             ) -> Store:
         """The store in a SQLite file or a PostgreSQL database (by URL)."""
         return cls(open_database(target, write_lock=COMPONENT, named_rows=True, pool_size=pool_size),
-                   on_write)
+                   on_write, announce)
 
     @property
     def conn(self) -> Connection:
@@ -184,6 +189,8 @@ class Store:
         """One atomic write; caches everywhere are invalidated once it is committed."""
         with transaction(self.conn) as conn:
             yield conn
+            if self._announce is not None:
+                self._announce(conn)
         self._on_write()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackbox.config import Settings
+from stackbox.identity.service import open_store
+from stackbox.identity.store import SCHEMA_VERSION as IDENTITY_SCHEMA_VERSION
 from stackbox.sql import open_database
 from stackbox.storage import schema
 from stackbox.storage.engine import catalog_target
@@ -35,7 +37,17 @@ class SchemaChange:
 
 
 def migrate(settings: Settings) -> list[SchemaChange]:
-    return [migrate_catalog(settings)]
+    return [migrate_catalog(settings), migrate_identity(settings)]
+
+
+def migrate_identity(settings: Settings) -> SchemaChange:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
+    try:
+        found = store.create_schema()
+        return SchemaChange("identity", store.database.location, found, IDENTITY_SCHEMA_VERSION)
+    finally:
+        store.close()
 
 
 def migrate_catalog(settings: Settings) -> SchemaChange:

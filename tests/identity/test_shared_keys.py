@@ -223,3 +223,22 @@ def test_a_store_miss_waits_off_the_event_loop(nodes: tuple[Settings, Settings])
     finally:
         one.close()
         two.close()
+
+
+def test_migrate_creates_the_identity_schema_once(tmp_path: Path, postgres_url: str) -> None:
+    env = {"STACKBOX_METADATA": postgres_url}
+    created = _cli("migrate", "--data-dir", str(tmp_path / "data"), env=env)
+    assert created.returncode == 0, created.stderr
+    identity = [line for line in created.stdout.splitlines() if line.startswith("identity (postgresql://")]
+    assert len(identity) == 1 and identity[0].endswith("): created at schema 1"), created.stdout
+    again = _cli("migrate", "--data-dir", str(tmp_path / "data"), env=env)
+    last = again.stdout.splitlines()[-1]
+    assert last.startswith("identity (postgresql://") and last.endswith("): schema 1, current")
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute("UPDATE schema_version SET version = 2 WHERE component = 'identity'")
+    refused = _cli("migrate", "--data-dir", str(tmp_path / "data"), env=env)
+    assert refused.returncode == 1 and "identity schema" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    embedded = _cli("migrate", "--data-dir", str(tmp_path / "embedded"), env={})
+    assert embedded.stdout.splitlines()[-1] == f"identity ({tmp_path / 'embedded' / 'identity.db'}): " \
+        "created at schema 1"

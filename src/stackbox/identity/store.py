@@ -30,6 +30,7 @@ from stackbox.sql import (
 )
 from stackbox.sql.postgres import lock_key
 from stackbox.sql.translate import split_script
+from stackbox.storage.types import SchemaTooNew
 
 Row = sqlite3.Row | NamedRow
 
@@ -125,8 +126,8 @@ ORDERED_TABLES = ("domain", "project", '"user"', "role", "implied_role", "assign
 #: PostgreSQL only: the keys every node shares, each sealed under the cluster key file (identity/keys.py).
 SHARED_KEYS_SCHEMA = "CREATE TABLE IF NOT EXISTS identity_key (name TEXT PRIMARY KEY, sealed BLOB NOT NULL)"
 
-#: The identity schema's version in PostgreSQL's schema_version table.
-PG_SCHEMA_VERSION = 1
+#: The identity schema's version (PostgreSQL's schema_version table; SQLite's tables are version 1).
+SCHEMA_VERSION = 1
 COMPONENT = "identity"
 
 
@@ -162,15 +163,23 @@ class Store:
     def embedded(self) -> bool:
         return self.database.dialect == SQLITE
 
-    def create_schema(self) -> None:
-        """Create the tables (idempotent; on PostgreSQL once, whichever node starts first)."""
+    def create_schema(self) -> int:
+        """Create the tables (idempotent; on PostgreSQL once, whichever node starts first); the schema
+        version found (0: none), as `stackbox migrate` reports it."""
         if self.embedded:
+            existing = self.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'user'")
+            found = 0 if existing is None else SCHEMA_VERSION
             self._create_sqlite_schema()
-            return
+            return found
         with schema_transaction(self.conn) as conn:
-            if schema_version(conn, COMPONENT) < PG_SCHEMA_VERSION:
+            found = schema_version(conn, COMPONENT)
+            if found > SCHEMA_VERSION:
+                raise SchemaTooNew(f"the identity schema in {self.database.location} is version {found}, "
+                                   f"newer than this release's ({SCHEMA_VERSION})")
+            if found < SCHEMA_VERSION:
                 _create_postgres_schema(conn)
-                set_schema_version(conn, COMPONENT, PG_SCHEMA_VERSION)
+                set_schema_version(conn, COMPONENT, SCHEMA_VERSION)
+        return found
 
     def _create_sqlite_schema(self) -> None:
         self.conn.executescript(SCHEMA)  # type: ignore[attr-defined]

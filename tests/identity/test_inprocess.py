@@ -132,3 +132,17 @@ def test_public_urls_put_the_balancer_in_the_catalog_and_openrc(tmp_path: Path) 
         store.close()
     assert urls == {"https://cloud.example:5000/v3", "https://cloud.example/v1/AUTH_%(project_id)s"}
     assert Settings(identity_port=5111).identity_url == "http://127.0.0.1:5111/v3"
+
+
+def test_cached_rows_follow_identity_writes(services: tuple[IdentityService, IdentityService]) -> None:
+    """What the object front ends look up by id (ACL and display names) is cached until a write."""
+    writer, reader = services
+    _, project_id = _admin_ids(writer)
+    first = reader.cached_row("project", project_id)
+    assert first is not None and first["name"] == "admin"
+    writer.store.update("project", project_id, {"name": "renamed"})
+    renamed = reader.cached_row("project", project_id)
+    assert renamed is not None and renamed["name"] == "renamed"
+    assert reader.cached_row("project", "no-such-project") is None
+    writer.store.delete_target("project", project_id)
+    assert reader.cached_row("project", project_id) is None

@@ -95,6 +95,7 @@ class IdentityService:
         #: Each pair with the time its application credential expires (None: never).
         self._ec2: EpochCache[str, tuple[Ec2Secret | None, float | None]] = EpochCache(counter)
         self._catalogs: EpochCache[str | None, list[dict[str, Any]]] = EpochCache(counter)
+        self._rows: EpochCache[tuple[str, str], tuple[Row | None]] = EpochCache(counter)
         self._executor = (None if settings.embedded_metadata else
                           ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="identity-store"))
         self._thread_loops = threading.local()
@@ -159,6 +160,15 @@ class IdentityService:
         if cached is None:
             return await self.run(self.ec2_secret, access)
         return _unexpired(cached)
+
+    def cached_row(self, table: str, ident: str) -> Row | None:
+        """A project's or user's row for the object front ends (ACL names, S3 display names): kept
+        until the next identity write, so a database server is asked once, not on every request."""
+        cached = self._rows.get((table, ident))
+        if cached is None:
+            cached = (self.store.get(table, ident),)
+            self._rows.put((table, ident), cached)
+        return cached[0]
 
     # Tokens --------------------------------------------------------------------------------------
 

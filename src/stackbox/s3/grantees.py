@@ -21,17 +21,18 @@ _XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 
 def resolve(cloud: Cloud, grantee: Grantee, permission: str) -> Grant:
     """The grant a request asks for; InvalidArgument / UnresolvableGrantByEmailAddress if it names no one."""
-    store = cloud.identity.store
+    identity = cloud.identity
     if grantee.kind == "uri":
         if grantee.value not in grants.GROUPS:
             raise S3Error("InvalidArgument", "Invalid group uri", ArgumentName="uri",
                           ArgumentValue=grantee.value)
         return Grant("group", grantee.value, permission)
     if grantee.kind == "id":
-        if store.get("project", grantee.value) is None and store.get("user", grantee.value) is None:
+        if identity.cached_row("project", grantee.value) is None and identity.cached_row(
+                "user", grantee.value) is None:
             raise S3Error("InvalidArgument", "Invalid id", ArgumentName="id", ArgumentValue=grantee.value)
         return Grant("id", grantee.value, permission)
-    users = store.select("user", {"email": grantee.value}) if grantee.value else []
+    users = identity.store.select("user", {"email": grantee.value}) if grantee.value else []
     if len(users) != 1:
         raise S3Error("UnresolvableGrantByEmailAddress", EmailAddress=grantee.value)
     return Grant("id", str(users[0]["id"]), permission)
@@ -39,8 +40,8 @@ def resolve(cloud: Cloud, grantee: Grantee, permission: str) -> Grant:
 
 def display_name(cloud: Cloud, canonical_id: str) -> str:
     """A project's or user's name (S3's DisplayName); the id itself if it names neither any more."""
-    store = cloud.identity.store
-    row = store.get("project", canonical_id) or store.get("user", canonical_id)
+    identity = cloud.identity
+    row = identity.cached_row("project", canonical_id) or identity.cached_row("user", canonical_id)
     return str(row["name"]) if row is not None else canonical_id
 
 

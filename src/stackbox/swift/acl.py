@@ -138,7 +138,7 @@ def _names_allowed(call: Call, auth: AuthContext, account: str) -> bool:
         return False
     if auth.account == account:
         return True
-    project = call.identity.store.get("project", account.removeprefix(ACCOUNT_PREFIX))
+    project = call.identity.cached_row("project", account.removeprefix(ACCOUNT_PREFIX))
     return project is not None and project["domain_id"] in (DEFAULT_DOMAIN, None)
 
 

@@ -30,7 +30,8 @@ class Cloud:
         self.storage = Engine(settings.data_dir, fsync=settings.fsync, reserve_bytes=settings.reserve_bytes,
                               blobs_url=settings.blobs_url, metadata_threads=settings.metadata_threads,
                               metadata=settings.metadata_url,
-                              meta_epoch=None if self.node is None else self.node.counter("meta"))
+                              meta_epoch=None if self.node is None else self.node.counter("meta"),
+                              kms_master=self.identity.keys.kms_master)
         self.store = AsyncStore(self.storage)
 
 

@@ -116,11 +116,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_kms(args: argparse.Namespace) -> int:
     """`stackbox kms create|list|enable|disable|rotate`: the keys of SSE-S3 and SSE-KMS."""
+    from stackbox.identity.keys import ClusterKeyError, shared_kms_master
     from stackbox.storage.keys import KeyService
     from stackbox.storage.types import KeyNotFound
 
     settings = _settings(args)
-    keys = KeyService(settings.data_dir / "kms")
+    try:
+        master = shared_kms_master(settings)
+    except ClusterKeyError as error:
+        print(f"stackbox kms: {error}", file=sys.stderr)
+        return 1
+    keys = KeyService(settings.data_dir / "kms", master_key=master)
     action = args.kms_action
     try:
         if action == "create":

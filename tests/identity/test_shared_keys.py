@@ -27,6 +27,8 @@ from stackbox.identity.bootstrap import bootstrap
 from stackbox.identity.keys import ClusterKeyError, create_cluster_key
 from stackbox.identity.service import IdentityService, ec2_credential_id
 from stackbox.identity.tokens import TokenPayload
+from stackbox.storage.keys import KeyService
+from stackbox.storage.types import DataCorrupted
 
 
 def _node(root: Path, name: str, url: str, key_file: Path) -> Settings:
@@ -242,3 +244,33 @@ def test_migrate_creates_the_identity_schema_once(tmp_path: Path, postgres_url: 
     embedded = _cli("migrate", "--data-dir", str(tmp_path / "embedded"), env={})
     assert embedded.stdout.splitlines()[-1] == f"identity ({tmp_path / 'embedded' / 'identity.db'}): " \
         "created at schema 1"
+
+
+def test_the_kms_master_key_is_the_clusters_shared_one(nodes: tuple[Settings, Settings], tmp_path: Path
+                                                       ) -> None:
+    """On PostgreSQL the KMS master key comes from the database, under the cluster key: no master.key."""
+    bootstrap(nodes[0])
+    one = _service(nodes[0])
+    try:
+        master = one.keys.kms_master
+    finally:
+        one.close()
+    assert master is not None
+    directory = tmp_path / "kms"
+    writer = KeyService(directory, master_key=master)
+    record = writer.resolve(None)
+    wrapped = writer.wrap(record, b"d" * 32, b"context")
+    assert KeyService(directory, master_key=master).unwrap(record.key_id, wrapped, b"context") == b"d" * 32
+    assert not (directory / "master.key").exists()
+    with pytest.raises(DataCorrupted):
+        KeyService(directory, master_key=os.urandom(32)).unwrap(record.key_id, wrapped, b"context")
+
+    env = {"STACKBOX_METADATA": nodes[0].metadata_url,
+           "STACKBOX_CLUSTER_KEY_FILE": str(nodes[0].cluster_key_path)}
+    listed = _cli("kms", "list", "--data-dir", str(nodes[0].data_dir), env=env)
+    assert listed.returncode == 0, listed.stderr
+    wrong = tmp_path / "wrong.key"
+    create_cluster_key(wrong)
+    refused = _cli("kms", "list", "--data-dir", str(nodes[0].data_dir),
+                   env={**env, "STACKBOX_CLUSTER_KEY_FILE": str(wrong)})
+    assert refused.returncode == 1 and "does not open the keys" in refused.stderr

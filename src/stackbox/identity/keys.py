@@ -122,6 +122,19 @@ def load_keys(settings: Settings, store: Store) -> Keys:
     return load_shared_keys(store, settings.cluster_key_path)
 
 
+def shared_kms_master(settings: Settings) -> bytes | None:
+    """The KMS master key every node shares (None when embedded: DATA_DIR/kms/master.key is used)."""
+    if settings.embedded_metadata:
+        return None
+    from stackbox.identity.service import open_store
+
+    store = open_store(settings)
+    try:
+        return load_shared_keys(store, settings.cluster_key_path).kms_master
+    finally:
+        store.close()
+
+
 def _create_private(path: Path, content: bytes) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -164,7 +164,7 @@ class Engine(MultipartOperations, LifecycleOperations):
 
     def __init__(self, data_dir: Path, *, fsync: bool = True, reserve_bytes: int = 0,
                  blobs_url: str = "file", metadata_threads: int = 0, metadata: str = EMBEDDED,
-                 meta_epoch: SharedCounter | None = None) -> None:
+                 meta_epoch: SharedCounter | None = None, kms_master: bytes | None = None) -> None:
         """`reserve_bytes`: free space object data must leave in the blob backend (else
         InsufficientStorage), so that metadata writes and recovery never run out of it. `blobs_url`:
         where object data lives (see `blob_backend.open_backend`). `metadata`: where the catalog
@@ -174,7 +174,8 @@ class Engine(MultipartOperations, LifecycleOperations):
         of its own. `metadata_threads` > 0 takes the remote-catalog path on SQLite too (with a
         connection per thread): how tests and benchmarks exercise it without a network database.
         `meta_epoch`: the counter of the metadata caches (a cluster's also tells the other nodes, see
-        `stackbox.cluster`)."""
+        `stackbox.cluster`). `kms_master`: the KMS master key when it is not the data dir's own
+        (on PostgreSQL, the one every node shares: identity/keys.py)."""
         private_dir(data_dir)
         target = catalog_target(data_dir, metadata)
         Catalog.create_schema(target)
@@ -197,7 +198,7 @@ class Engine(MultipartOperations, LifecycleOperations):
             self._catalog.close()
             raise
         self._deletes = BlobDeletes(self._blobs)
-        self._keys = KeyService(data_dir / "kms")
+        self._keys = KeyService(data_dir / "kms", master_key=kms_master)
         self._next_purge = 0.0
         self._next_urgent_purge = 0.0
         #: (account, name) -> ref of containers seen to exist, saving a query per PUT. An entry can be

@@ -1,6 +1,7 @@
 """stackbox's own small key service: the key-encryption keys of SSE-S3 and SSE-KMS.
 
-    DATA_DIR/kms/master.key   32 random bytes (0600): encrypts every key's material
+    DATA_DIR/kms/master.key   32 random bytes (0600): encrypts every key's material (on PostgreSQL the
+                              master key is the nodes' shared one instead, see identity/keys.py)
     DATA_DIR/kms/keys.json    the keys (0600): id, alias, state, versions of encrypted material
 
 A key has versions: `rotate` adds one, new data keys are wrapped by the newest, and a wrapped data key
@@ -49,12 +50,16 @@ class KeyRecord:
 
 
 class KeyService:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, master_key: bytes | None = None) -> None:
+        """`master_key`: 32 bytes to use instead of `directory`/master.key (on PostgreSQL every node
+        shares one, kept in the database under the cluster key file)."""
+        if master_key is not None and len(master_key) != 32:
+            raise ValueError("the KMS master key is 32 bytes")
         self.directory = directory
         self._keys_path = directory / "keys.json"
         self._identity: tuple[int, int, int] | None = None
         self._keys: dict[str, KeyRecord] = {}
-        self._master: AESGCM | None = None
+        self._master: AESGCM | None = None if master_key is None else AESGCM(master_key)
         self._material: dict[tuple[str, int], AESGCM] = {}
 
     # ------------------------------------------------------------------ management (the CLI)

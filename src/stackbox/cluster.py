@@ -3,12 +3,12 @@
 Caches. Each worker keeps what it looks up on hot paths behind two epoch counters (`stackbox.epoch`,
 one memory map per node): `auth` (EC2 secrets, validated tokens, catalogs) and `meta` (container and
 account metadata: lifecycle rules, bucket policy, ACLs, CORS, encryption and versioning settings,
-quotas). A write bumps its node's counter, which that node's workers see at once, and sends
-`NOTIFY stackbox_epoch, '<kind>'`: identity writes inside their transaction (`announce`: delivered if
-and only if the write commits), storage metadata writes right after their commit (`bump`, on the
-worker's publisher connection: the catalog commits them in its own group-commit machinery). One
-listener per node (a process the supervisor keeps running) LISTENs on a connection of its own and
-bumps the node's counter of each kind it is told about.
+quotas; Object Lock configurations). A write bumps its node's counter, which that node's workers see
+at once, and sends `NOTIFY stackbox_epoch, '<kind>'`: identity writes inside their transaction
+(`announce`: delivered if and only if the write commits), storage metadata writes right after their
+commit (`bump`, on the worker's publisher connection: the catalog commits them in its own group-commit
+machinery). One listener per node (a process the supervisor keeps running) LISTENs on a connection of
+its own and bumps the node's counter of each kind it is told about.
 
 A notification sent while the listener is not connected is lost, so the caches are trusted only
 while the listener vouches for its connection: after each round trip it sets a "trusted until" time,
@@ -26,7 +26,7 @@ What other caches a worker keeps, and why they need none of this:
 - SigV4 signing keys (`s3.signature.keys`): keyed by the secret, which comes from the `auth` cache.
 - KMS keys (`storage.keys.KeyService`): reread when their file changes; the file is per data dir, so
   nodes must share the keys by other means (not a cache question).
-- S3 versioning state and Object Lock configuration: read from the catalog on every use, not cached.
+- The S3 versioning state (`Engine.set_versioning`): read from the catalog on every use, not cached.
 
 Housekeeping. `AdvisoryLease` is a session-level `pg_try_advisory_lock` held by a dedicated
 connection: one worker in the whole cluster holds it (the node's flock first picks one worker per

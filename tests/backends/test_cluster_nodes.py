@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -214,14 +215,39 @@ def test_after_its_listener_connection_is_cut_a_node_still_refuses_what_was_revo
         until(lambda: len(_backends_of(admin, nodes.second, "listener")) == 1, "node 2 listens again")
 
 
+def test_a_killed_listener_process_is_replaced_and_nothing_stale_is_served_meanwhile(
+        shared_identity: Nodes) -> None:
+    nodes = shared_identity
+    pair = json.loads(nodes.openstack("ec2", "credentials", "create", "-f", "json"))
+    s3 = s3_client(nodes.second, pair["access"], pair["secret"])
+    s3.list_buckets()  # type: ignore[attr-defined]
+    with psycopg.connect(nodes.dsn, autocommit=True) as admin:
+        listener = _processes_of(admin, nodes.second, "listener")
+        assert len(listener) == 1
+        os.kill(listener[0], signal.SIGKILL)
+        nodes.openstack("ec2", "credentials", "delete", pair["access"])
+        assert until(lambda: _s3_refused(s3, "InvalidAccessKeyId"), "node 2 refuses the pair") < 1.0
+        until(lambda: len(_processes_of(admin, nodes.second, "listener")) == 1
+              and _processes_of(admin, nodes.second, "listener") != listener, "node 2 has a new listener")
+
+
 # -- housekeeping ------------------------------------------------------------------------------
 
-def _backends_of(admin: psycopg.Connection, node: RunningCloud, purpose: str) -> list[int]:
-    """The backend pids of `node`'s connections for `purpose` (their application_name ends with the
-    pid of the worker or listener that opened them, a child of the node's supervisor)."""
+def _connections_of(admin: psycopg.Connection, node: RunningCloud, purpose: str) -> list[tuple[int, int]]:
+    """(backend pid, process id) of `node`'s connections for `purpose` (their application_name ends
+    with the pid of the worker or listener that opened them, a child of the node's supervisor)."""
     rows = admin.execute("SELECT pid, application_name FROM pg_stat_activity WHERE application_name LIKE %s",
                          (f"stackbox {purpose} %",)).fetchall()
-    return [int(pid) for pid, name in rows if _parent_of(int(name.rsplit(" ", 1)[1])) == node.process.pid]
+    found = [(int(pid), int(name.rsplit(" ", 1)[1])) for pid, name in rows]
+    return [(backend, process) for backend, process in found if _parent_of(process) == node.process.pid]
+
+
+def _backends_of(admin: psycopg.Connection, node: RunningCloud, purpose: str) -> list[int]:
+    return [backend for backend, _ in _connections_of(admin, node, purpose)]
+
+
+def _processes_of(admin: psycopg.Connection, node: RunningCloud, purpose: str) -> list[int]:
+    return [process for _, process in _connections_of(admin, node, purpose)]
 
 
 def _parent_of(pid: int) -> int | None:

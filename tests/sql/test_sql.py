@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from stackbox import sql
@@ -213,6 +214,42 @@ def test_executescript_runs_every_statement(database: sql.Database) -> None:
         assert conn.execute("SELECT note FROM item").fetchone()[0] == "semi;colon"
     finally:
         conn.close()
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[sql.Database]:
+    db = sql.open_database(postgres_url)
+    yield db
+    db.close()
+
+
+def test_a_connection_the_server_dropped_is_replaced(postgres_database: sql.Database) -> None:
+    database = postgres_database
+    conn = database.connection()
+    assert isinstance(conn, sql.PgConnection)
+    conn.execute(TABLE)
+
+    def drop_backend() -> None:
+        killer = database.connect()
+        try:
+            killer.execute("SELECT pg_terminate_backend(?)", (conn.raw.info.backend_pid,))
+        finally:
+            killer.close()
+
+    drop_backend()
+    assert conn.execute("SELECT COUNT(*) FROM item").fetchone()[0] == 0  # a read: retried on a new one
+    drop_backend()
+    with sql.transaction(conn):  # BEGIN too
+        conn.execute("INSERT INTO item (name) VALUES (?)", ("a",))
+    with pytest.raises(psycopg.OperationalError), sql.transaction(conn):
+        conn.execute("INSERT INTO item (name) VALUES (?)", ("lost",))
+        drop_backend()  # inside the transaction: it fails, nothing is retried
+        conn.execute("INSERT INTO item (name) VALUES (?)", ("b",))
+    assert [row[0] for row in conn.execute("SELECT name FROM item")] == ["a"]
+    drop_backend()
+    with pytest.raises(psycopg.OperationalError):  # a write outside a transaction is not retried
+        conn.execute("INSERT INTO item (name) VALUES (?)", ("c",))
+    assert [row[0] for row in conn.execute("SELECT name FROM item")] == ["a"]
 
 
 def test_bad_input_is_refused(conn: sql.Connection) -> None:

@@ -91,21 +91,49 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
 
 class PgConnection:
-    """One pooled psycopg connection, in autocommit mode, speaking SQLite's SQL (`translate`)."""
+    """One pooled psycopg connection, in autocommit mode, speaking SQLite's SQL (`translate`).
+
+    A connection the server dropped while it was idle (a restart, a failover, an idle timeout) is
+    replaced from the pool when the next statement fails on it, and that statement retried, if it
+    could not have changed anything: a read or the BEGIN of a transaction, outside a transaction. A
+    connection lost inside a transaction fails that transaction (the caller sees the error)."""
 
     dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection[Any], write_lock: int,
-                 release: Any = None) -> None:
-        self.raw = conn
-        self.raw.row_factory = _named_rows
+    def __init__(self, pool: ConnectionPool[Any], write_lock: int) -> None:
+        self._pool: ConnectionPool[Any] | None = pool
+        self.raw = self._take(pool)
         self.write_lock = write_lock
-        self._release = release
+        #: Between our BEGIN and its COMMIT or ROLLBACK (the server's view is gone with a lost connection).
+        self._transaction = False
+
+    @staticmethod
+    def _take(pool: ConnectionPool[Any]) -> psycopg.Connection[Any]:
+        raw = pool.getconn()
+        raw.row_factory = _named_rows
+        return raw
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
         if sql == "BEGIN IMMEDIATE":
             return self.begin(self.write_lock)
-        return self.raw.execute(to_postgres(sql), parameters)
+        if sql in ("COMMIT", "ROLLBACK"):
+            return self._end(sql)
+        statement = to_postgres(sql)
+        retry = not self._transaction and _reads_only(statement)
+        if retry and self.raw.broken:
+            self._reconnected()
+        try:
+            return self.raw.execute(statement, parameters)
+        except psycopg.OperationalError:
+            if not (retry and self._reconnected()):
+                raise
+        return self.raw.execute(statement, parameters)
+
+    def _end(self, sql: str) -> psycopg.Cursor[Any]:
+        self._transaction = False
+        if sql == "ROLLBACK" and self._reconnected():
+            return self.raw.cursor()  # the transaction went with the lost connection
+        return self.raw.execute(sql)
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Any]:
         cursor = self.raw.cursor()
@@ -117,7 +145,14 @@ class PgConnection:
             self.execute(statement)
 
     def begin(self, *locks: int) -> psycopg.Cursor[Any]:
-        cursor = self.raw.execute("BEGIN")
+        self._reconnected()
+        try:
+            cursor = self.raw.execute("BEGIN")
+        except psycopg.OperationalError:
+            if not self._reconnected():
+                raise
+            cursor = self.raw.execute("BEGIN")
+        self._transaction = True
         for key in locks:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
         return cursor
@@ -126,12 +161,22 @@ class PgConnection:
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
+    def _reconnected(self) -> bool:
+        """Whether the connection was lost and has been replaced by a fresh one."""
+        if not self.raw.broken or self._pool is None:
+            return False
+        self._pool.putconn(self.raw)  # the pool discards a broken connection
+        self.raw = self._take(self._pool)
+        return True
+
     def close(self) -> None:
-        if self._release is not None:
-            self._release(self.raw)
-            self._release = None
-        elif not self.raw.closed:
-            self.raw.close()
+        if self._pool is not None:
+            self._pool.putconn(self.raw)
+            self._pool = None
+
+
+def _reads_only(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() == "SELECT"
 
 
 class PostgresDatabase:
@@ -151,7 +196,7 @@ class PostgresDatabase:
         self._guard = threading.Lock()
 
     def connect(self) -> PgConnection:
-        return PgConnection(self._pool.getconn(), self.write_lock, self._pool.putconn)
+        return PgConnection(self._pool, self.write_lock)
 
     def connection(self) -> PgConnection:
         conn: PgConnection | None = getattr(self._local, "conn", None)

@@ -117,6 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_kms(args: argparse.Namespace) -> int:
     """`stackbox kms create|list|enable|disable|rotate`: the keys of SSE-S3 and SSE-KMS."""
     from stackbox.identity.keys import ClusterKeyError, shared_kms_master
+    from stackbox.sql import is_url, open_database
     from stackbox.storage.keys import KeyService
     from stackbox.storage.types import KeyNotFound
 
@@ -126,7 +127,8 @@ def cmd_kms(args: argparse.Namespace) -> int:
     except ClusterKeyError as error:
         print(f"stackbox kms: {error}", file=sys.stderr)
         return 1
-    keys = KeyService(settings.data_dir / "kms", master_key=master)
+    database = open_database(settings.metadata_url, pool_size=1) if is_url(settings.metadata_url) else None
+    keys = KeyService(settings.data_dir / "kms", database, master_key=master)
     action = args.kms_action
     try:
         if action == "create":
@@ -140,6 +142,9 @@ def cmd_kms(args: argparse.Namespace) -> int:
     except (KeyNotFound, ValueError) as error:
         print(f"stackbox kms: {error}", file=sys.stderr)
         return 1
+    finally:
+        if database is not None:
+            database.close()
     region = settings.s3_region
     print(f"{'KeyId':36}  {'State':8}  {'Versions':8}  {'Alias':24}  Arn")
     for record in records:
@@ -223,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("key", help="key id, alias/NAME or ARN")
     for command in kms_actions.choices.values():
         command.add_argument("--data-dir", help="where the store lives (STACKBOX_DATA_DIR, ./stackbox-data)")
+        command.add_argument("--metadata", help="the catalog's PostgreSQL URL, where the keys of every "
+                             "node live (STACKBOX_METADATA; sqlite: keys.json in the data dir)")
     kms.set_defaults(func=cmd_kms)
 
     cluster_key = sub.add_parser("cluster-key", help="the key file every node sharing a PostgreSQL "

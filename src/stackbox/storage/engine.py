@@ -198,7 +198,8 @@ class Engine(MultipartOperations, LifecycleOperations):
             self._catalog.close()
             raise
         self._deletes = BlobDeletes(self._blobs)
-        self._keys = KeyService(data_dir / "kms", master_key=kms_master)
+        self._keys = KeyService(data_dir / "kms", None if isinstance(target, Path) else self._catalog.db,
+                                master_key=kms_master)
         self._next_purge = 0.0
         self._next_urgent_purge = 0.0
         #: (account, name) -> ref of containers seen to exist, saving a query per PUT. An entry can be

@@ -10,6 +10,13 @@ neither wraps nor unwraps (KeyDisabled) until it is enabled again. `stackbox kms
 keys; workers notice a change at their next use (the file's identity is checked on every use, one
 stat call) and the default key (SSE-S3's, and SSE-KMS's without a key id) is created on first use.
 Writers (the CLI, a worker creating the default key) hold an exclusive lock on `keys.lock`.
+
+With a PostgreSQL catalog (`database`), the keys every node uses live in its `kms_key_set` table
+instead of keys.json (the same document, one row, a revision a node compares on every use; writers
+serialize on the database's write lock). Their material stays sealed under the master key: the
+nodes' shared one (`master_key`, kept in the database under the cluster key file); without it,
+master.key, which every node then needs: a node without the file creates one only while the database
+holds no key yet, and otherwise refuses (copy master.key from a node that has it).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from stackbox.sql import Database, schema_transaction, schema_version, set_schema_version, transaction
 from stackbox.storage.space import private_dir
 from stackbox.storage.types import DataCorrupted, KeyDisabled, KeyNotFound
 
@@ -50,13 +58,17 @@ class KeyRecord:
 
 
 class KeyService:
-    def __init__(self, directory: Path, master_key: bytes | None = None) -> None:
-        """`master_key`: 32 bytes to use instead of `directory`/master.key (on PostgreSQL every node
+    def __init__(self, directory: Path, database: Database | None = None,
+                 master_key: bytes | None = None) -> None:
+        """`database`: a PostgreSQL database to keep the keys in (None: keys.json in `directory`).
+        `master_key`: 32 bytes to use instead of `directory`/master.key (on PostgreSQL every node
         shares one, kept in the database under the cluster key file)."""
         if master_key is not None and len(master_key) != 32:
             raise ValueError("the KMS master key is 32 bytes")
         self.directory = directory
+        self.database = database
         self._keys_path = directory / "keys.json"
+        self._shared = None if database is None else _SharedKeySet(database)
         self._identity: tuple[int, int, int] | None = None
         self._keys: dict[str, KeyRecord] = {}
         self._master: AESGCM | None = None if master_key is None else AESGCM(master_key)
@@ -162,6 +174,9 @@ class KeyService:
         if self._master is None:
             private_dir(self.directory)
             path = self.directory / "master.key"
+            if self._shared is not None and not path.exists() and self._shared.holds_keys():
+                raise DataCorrupted(f"{path} is missing, and the shared database holds keys sealed under "
+                                    "a master key: copy master.key from a node that has it")
             with contextlib.suppress(FileExistsError):
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 try:
@@ -176,6 +191,9 @@ class KeyService:
         return self._master
 
     def _refresh(self) -> None:
+        if self._shared is not None:
+            self._keys = self._shared.read(self._keys)
+            return
         try:
             stat = os.stat(self._keys_path)
         except FileNotFoundError:
@@ -189,6 +207,11 @@ class KeyService:
     @contextlib.contextmanager
     def _writing(self) -> Iterator[dict[str, KeyRecord]]:
         """The keys, to change in place; written back atomically under the writers' lock."""
+        if self._shared is not None:
+            with self._shared.writing() as keys:
+                yield keys
+            self._keys = self._shared.read(self._keys)
+            return
         private_dir(self.directory)
         lock_fd = os.open(self.directory / "keys.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -202,6 +225,48 @@ class KeyService:
             self._refresh()
         finally:
             os.close(lock_fd)
+
+
+class _SharedKeySet:
+    """The key set in a database every node shares: one row, rewritten whole with a new revision."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._revision = -1
+        conn = database.connection()
+        with schema_transaction(conn):
+            if schema_version(conn, "kms") == 0:
+                conn.execute("CREATE TABLE kms_key_set (id INTEGER PRIMARY KEY, revision INTEGER NOT NULL, "
+                             "document BLOB NOT NULL)")
+                set_schema_version(conn, "kms", 1)
+
+    def holds_keys(self) -> bool:
+        row = self._db.connection().execute("SELECT document FROM kms_key_set WHERE id = 1").fetchone()
+        return row is not None and bool(_decode(bytes(row[0])))
+
+    def read(self, cached: dict[str, KeyRecord]) -> dict[str, KeyRecord]:
+        """The current keys: `cached` unless another process changed them (one indexed read)."""
+        row = self._db.connection().execute(
+            "SELECT revision, CASE WHEN revision = ? THEN NULL ELSE document END FROM kms_key_set "
+            "WHERE id = 1", (self._revision,)).fetchone()
+        if row is None:
+            self._revision = -1
+            return {}
+        if row[1] is None:
+            return cached
+        self._revision = int(row[0])
+        return _decode(bytes(row[1]))
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[dict[str, KeyRecord]]:
+        conn = self._db.connection()
+        with transaction(conn):  # the database's write lock: one writer at a time
+            row = conn.execute("SELECT document FROM kms_key_set WHERE id = 1").fetchone()
+            keys = {} if row is None else _decode(bytes(row[0]))
+            yield keys
+            conn.execute("INSERT INTO kms_key_set (id, revision, document) VALUES (1, 1, ?) ON CONFLICT (id) "
+                         "DO UPDATE SET revision = kms_key_set.revision + 1, document = excluded.document",
+                         (_encode(keys),))
 
 
 def _find(keys: dict[str, KeyRecord], key_ref: str) -> KeyRecord:

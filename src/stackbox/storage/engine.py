@@ -182,8 +182,8 @@ class Engine(MultipartOperations, LifecycleOperations):
         if not isinstance(target, Path):
             self.remote_catalog = True
             self.executor_threads = metadata_threads or REMOTE_CATALOG_THREADS
-            # One connection per metadata thread, the group committer's, and the caller's own.
-            self._catalog: Catalog = Catalog(target, durable=fsync, pool_size=self.executor_threads + 2)
+            # One connection per metadata thread, the group committer's, and a few for callers' own threads.
+            self._catalog: Catalog = Catalog(target, durable=fsync, pool_size=self.executor_threads + 4)
         elif metadata_threads > 0:
             self.remote_catalog = True
             self.executor_threads = metadata_threads

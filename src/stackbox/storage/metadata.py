@@ -103,7 +103,9 @@ class _ThreadConnection:
     thread pool). A non-data descriptor: a SQLite catalog sets `conn` on the instance, which then
     shadows this, so the embedded hot path reads a plain attribute."""
 
-    def __get__(self, catalog: Catalog, owner: type | None = None) -> Connection:
+    def __get__(self, catalog: Catalog | None, owner: type | None = None) -> Any:
+        if catalog is None:  # looked up on the class
+            return self
         return catalog.db.connection()
 
 

@@ -170,6 +170,7 @@ def test_each_thread_has_its_connection_on_postgresql(database: sql.Database) ->
 
 def test_concurrent_schema_creation_happens_once(database: sql.Database) -> None:
     created: list[int] = []
+    database.connect().close()  # the database exists (SQLite: in WAL mode), its schema does not
 
     def start(index: int) -> None:
         conn = database.connect()

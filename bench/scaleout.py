@@ -9,7 +9,7 @@ its pools of size 1, as shipped otherwise) and stackbox serving from `--metadata
 generators as bench/run.py (pre-signed requests replayed by wrk and pyreplay.py on the same number of
 connections): 4 KiB PUT/GET/HEAD and DELETE (each key once) at 16 and 64 connections, 64 MiB PUT and
 GET on one stream. They are interleaved phase by phase over the repeats, taking turns to go first;
-each DELETE run removes objects made for it, as many as take a few seconds on each. The report gives
+each DELETE run removes objects made for it, as many as its target PUT in 3 s. The report gives
 medians and stackbox/radosgw ratios against issue 12's targets (2x radosgw's small-object ops/s, at
 least its large-object MB/s). A stackbox whose `serve` lacks either flag runs on what it has (the
 target's name says which). `--targets` adds `embedded` (stackbox on SQLite + files) for comparison.
@@ -38,8 +38,10 @@ from run import Target
 
 POOL = "stackbox-bench"
 CEPH_USER = "stackbox"
-#: objects each DELETE run removes, once each (stackbox's: bench/run.py's 4000)
-RADOSGW_DELETE_BATCH = 1000
+#: a DELETE run removes, once each, as many objects as its target PUT in this many seconds just
+#: before (4 KiB PUT rates differ 30x between the configurations), within DELETE_BATCH
+DELETE_SECONDS = 3.0
+DELETE_BATCH = (200, 4000)
 #: issue 12's targets, stackbox/radosgw
 SMALL_TARGET = 2.0
 LARGE_TARGET = 1.0
@@ -94,9 +96,22 @@ def start_radosgw(stack: ExitStack, ceph: CephCluster, ledger: CpuLedger) -> Tar
     gateway = RadosGateway.start(ceph)
     stack.callback(gateway.stop)
     ledger.roles["radosgw"] = {"server": gateway.daemons.find("radosgw").pid, "OSD": osd_pid(ceph)}
-    # DELETE runs take a few seconds on each: radosgw deletes ~5x fewer objects a second here
     return Target("radosgw", "127.0.0.1", gateway.port, gateway.access_key, gateway.secret_key,
-                  swift_account_url="", token="", delete_batch=RADOSGW_DELETE_BATCH)
+                  swift_account_url="", token="")
+
+
+def size_delete_batches() -> None:
+    """Make each DELETE run as long as DELETE_SECONDS of its target's PUTs (see DELETE_SECONDS)."""
+    timed = run.run_wrk
+
+    def run_wrk(target: Target, records: list[bytes], connections: int, duration: float) -> dict[str, float]:
+        result = timed(target, records, connections, duration)
+        if records[0].startswith(b"PUT "):
+            low, high = DELETE_BATCH
+            target.delete_batch = max(low, min(high, round(result["ops"] * DELETE_SECONDS)))
+        return result
+
+    run.run_wrk = run_wrk
 
 
 def report(targets: list[Target]) -> Iterator[str]:
@@ -150,7 +165,8 @@ def print_report(targets: list[Target], ledger: CpuLedger, args: argparse.Namesp
     print(f"Units: ops/s unless the phase says MB/s (@N: N connections); medians of {args.repeats} repeats, "
           f"{args.duration:.0f} s per timed run; stackbox {args.workers} worker processes, radosgw one "
           f"process with its default thread pool; one mon, mgr and OSD, PostgreSQL and the load generators "
-          f"on the same {os.cpu_count()} cores; whole run {time.monotonic() - began:.0f} s.")
+          f"on the same {os.cpu_count()} cores; whole run {time.monotonic() - began:.0f} s, load average at "
+          f"the end {os.getloadavg()[1]:.1f} (5 min).")
 
 
 def main() -> int:
@@ -171,6 +187,7 @@ def main() -> int:
     began = time.monotonic()
     ledger = CpuLedger()
     ledger.install()
+    size_delete_batches()
     with ExitStack() as stack:
         ceph = CephCluster.start()
         stack.callback(ceph.stop)

@@ -41,7 +41,7 @@ from stackbox.sql import is_url
 from stackbox.storage.blob_backend import BlobBackend, BlobWriter, open_backend
 from stackbox.storage.blobs import CHUNK_SIZE
 from stackbox.storage.codec import slice_extents
-from stackbox.storage.ingest import Received, receive
+from stackbox.storage.ingest import INLINE_LIMIT, Received, receive
 from stackbox.storage.keys import KeyService
 from stackbox.storage.lifecycle import LifecycleOperations
 from stackbox.storage.listing import KeyRange, list_page
@@ -799,6 +799,8 @@ class Engine(MultipartOperations, LifecycleOperations):
     async def _make_room(self, incoming: int) -> None:
         """Raise InsufficientStorage unless `incoming` bytes of data leave the reserve free, after
         deleting the data that deletes freed (their grace period is cut short when space is short)."""
+        if self._blobs.remote and incoming <= INLINE_LIMIT:
+            return  # a small body stays in the catalog (and a remote backend's room is a round trip)
         try:
             await self._blob_call(self._blobs.check_room, incoming)
         except InsufficientStorage:

@@ -6,6 +6,7 @@ Swift static large objects), and parts not used are freed with the upload.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import hashlib
@@ -150,6 +151,10 @@ class MultipartOperations:
             checksum = received.checksums.get(upload.checksum_algorithm or "")
             part = PartInfo(number, received.size, received.md5_hex, time.time(), checksum)
             await self.offload(self._catalog.add_part, upload_id, part, writer.blob_id)
+        except asyncio.CancelledError:
+            # A remote catalog's add_part goes on in its thread and may be applied: the blob stays
+            # (unreferenced, recovery collects it; deleted, the part would point at nothing).
+            raise
         except BaseException:
             self._delete_blob(writer.blob_id)
             raise

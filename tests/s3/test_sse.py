@@ -472,6 +472,7 @@ def test_others_cannot_touch_encryption(
 # ---------------------------------------------------------------------------------------------- on disk
 
 
+@pytest.mark.single_node("reads and alters the node's blob files and meta.db")
 def test_disk_holds_ciphertext_and_tampering_is_detected(
     cloud: RunningCloud, s3: BaseClient, bucket: str
 ) -> None:

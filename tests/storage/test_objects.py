@@ -255,6 +255,17 @@ async def test_expired_objects_vanish_and_are_reaped(engine: Engine) -> None:
                             preconditions=Preconditions(if_none_match_star=True))
 
 
+async def test_reaping_checks_the_expiry_again_inside_its_transaction(engine: Engine) -> None:
+    """An expiry removed (a POST) between the housekeeping scan and the reap keeps the object."""
+    await engine.put_object(ACCOUNT, "box", "kept", chunks(b"x"), attrs=ObjectAttrs(delete_at=2**40))
+    later = float(2**40 + 10)
+    [row_id] = engine._catalog.expired(later, 10)
+    engine.update_object(ACCOUNT, "box", "kept", delete_at=None)
+    engine._catalog.reap(row_id, later)
+    assert engine.head_object(ACCOUNT, "box", "kept").size == 1
+    assert engine.get_container(ACCOUNT, "box").object_count == 1
+
+
 async def test_manifest_object_spans_segments_without_copying(engine: Engine) -> None:
     await engine.put_object(ACCOUNT, "box", "seg/1", chunks(BIG))
     await engine.put_object(ACCOUNT, "box", "seg/2", chunks(b"tiny segment"))

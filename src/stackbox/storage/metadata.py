@@ -475,8 +475,9 @@ class Catalog(UploadRecords, LockRecords):
         with self.write() as conn:
             found = conn.execute(f"SELECT {ROW_COLUMNS} FROM object WHERE id = ? AND NOT {PROTECTED}",
                                  (row_id, now)).fetchone()
-            if found is not None and found[-1] is not None and found[-1] <= now:
-                self._remove_row(conn, _Row(*found), now)
+            row = None if found is None else _Row(*found)
+            if row is not None and row.delete_at is not None and row.delete_at <= now:
+                self._remove_row(conn, row, now)
 
     def _remove_row(self, conn: Connection, row: _Row, now: float) -> None:
         """Deletes a version for good; when it was current, the next newest one becomes current."""

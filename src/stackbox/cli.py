@@ -177,10 +177,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from stackbox.identity.keys import ClusterKeyError
     from stackbox.importer import ImportRefused, import_data_dir
-    from stackbox.storage.types import SchemaTooNew
+    from stackbox.storage.types import DataUnavailable, SchemaTooNew
 
     try:
         report = import_data_dir(Path(args.source).resolve(), _settings(args))
+    except DataUnavailable as missing:
+        print(f"stackbox import: the data dir's blob {missing} is missing or short", file=sys.stderr)
+        return 1
     except (ImportRefused, ClusterKeyError, SchemaTooNew, ValueError, DatabaseError, OSError) as error:
         print(f"stackbox import: {error}", file=sys.stderr)
         return 1
@@ -228,9 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Copy a stopped embedded data dir (SQLite + files) into a PostgreSQL database and a "
         "RADOS pool before any node serves from them: every referenced blob (read back and its MD5 "
         "compared), the KMS keys (resealed under the cluster's master key), identity (EC2 secrets "
-        "re-encrypted under the cluster's credential key) and the catalog. A rerun copies what is "
-        "missing and skips what is there. Not copied: tokens the data dir issued (clients authenticate "
-        "again), revoked tokens, unreferenced blobs.")
+        "re-encrypted under the cluster's credential key) and the catalog. Like a first node, it makes the "
+        "cluster key file if the database holds no keys yet. A rerun copies what is missing and skips "
+        "what is there; a target holding other users or containers is refused. Not copied: tokens the "
+        "data dir issued (clients authenticate again), revoked tokens, unreferenced blobs.")
     importer.add_argument("--from", dest="source", required=True, metavar="DATA_DIR",
                           help="the embedded data dir to copy (its server must be stopped)")
     importer.add_argument("--data-dir", help="this node's data dir (STACKBOX_DATA_DIR; the default "

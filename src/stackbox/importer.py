@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from cryptography.fernet import Fernet
+from cryptography.exceptions import InvalidTag
+from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from stackbox.config import Settings
@@ -164,9 +165,11 @@ def _copy_blobs(source: Path, meta: sqlite3.Connection, blobs_url: str, database
     conn = database.connection()
     conn.execute("CREATE TABLE IF NOT EXISTS import_blob (id TEXT PRIMARY KEY, md5 TEXT NOT NULL)")
     done = {row[0] for row in conn.execute("SELECT id FROM import_blob")}
-    wanted = meta.execute("SELECT id, size FROM blob WHERE refs > 0 ORDER BY id").fetchall()
-    progress = Progress(len(wanted), sum(size for _, size in wanted), out)
     files = FileBlobs(source, fsync=False)
+    # The stored length: the catalog's `size` is the plaintext's, shorter than a sealed (SSE) blob.
+    wanted = [(blob_id, files.size(blob_id))
+              for (blob_id,) in meta.execute("SELECT id FROM blob WHERE refs > 0 ORDER BY id")]
+    progress = Progress(len(wanted), sum(size for _, size in wanted), out)
     backend = open_backend(blobs_url, source)
     assert isinstance(backend, RadosBlobs)
     try:
@@ -246,7 +249,11 @@ def _reseal(record: KeyRecord, old: AESGCM, new: AESGCM) -> KeyRecord:
     versions = []
     for number, sealed in enumerate(record.versions, start=1):
         bound = f"{record.key_id}:{number}".encode()
-        material = old.decrypt(sealed[:12], sealed[12:], bound)
+        try:
+            material = old.decrypt(sealed[:12], sealed[12:], bound)
+        except InvalidTag:
+            raise ImportRefused(f"KMS key {record.key_id} does not open with the data dir's "
+                                "kms/master.key") from None
         nonce = os.urandom(12)
         versions.append(nonce + new.encrypt(nonce, material, bound))
     return KeyRecord(record.key_id, record.alias, record.description, record.enabled, record.created,
@@ -284,7 +291,11 @@ def _reencrypted(rows: Iterable[Sequence[Any]], column: int, old: Fernet, new: F
                  ) -> Iterable[Sequence[Any]]:
     for row in rows:
         values = list(row)
-        values[column] = new.encrypt(old.decrypt(bytes(values[column])))
+        try:
+            values[column] = new.encrypt(old.decrypt(bytes(values[column])))
+        except InvalidToken:
+            raise ImportRefused(f"credential {values[0]} does not open with the data dir's "
+                                "keys/credential-fernet.key") from None
         yield values
 
 
@@ -293,24 +304,21 @@ def _reencrypted(rows: Iterable[Sequence[Any]], column: int, old: Fernet, new: F
 
 def _copy_catalog(meta: sqlite3.Connection, database: Database, report: ImportReport) -> None:
     source_containers = {row[0] for row in meta.execute("SELECT id FROM container")}
-    conn = database.connect()
-    try:
-        with transaction(conn):
-            target_containers = {row[0] for row in conn.execute("SELECT id FROM container")}
-            accounts = conn.execute("SELECT count(*) FROM account").fetchone()[0]
-            if target_containers or accounts:
-                _present_or_refuse(target_containers, source_containers, "containers")
-                report.catalog.present += _count(meta, CATALOG_TABLES)
-                return
-            for table in CATALOG_TABLES:
-                rows = meta.execute(f"SELECT * FROM {table}{_copied_rows(table)}")
-                names = [column[0] for column in rows.description]
-                report.catalog.copied += _insert(conn, table, names, rows)
-            for table in IDENTITY_COLUMNS:
-                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                             f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)")
-    finally:
-        conn.close()
+    conn = database.connection()
+    with transaction(conn):
+        target_containers = {row[0] for row in conn.execute("SELECT id FROM container")}
+        accounts = conn.execute("SELECT count(*) FROM account").fetchone()[0]
+        if target_containers or accounts:
+            _present_or_refuse(target_containers, source_containers, "containers")
+            report.catalog.present += _count(meta, CATALOG_TABLES)
+            return
+        for table in CATALOG_TABLES:
+            rows = meta.execute(f"SELECT * FROM {table}{_copied_rows(table)}")
+            names = [column[0] for column in rows.description]
+            report.catalog.copied += _insert(conn, table, names, rows)
+        for table in IDENTITY_COLUMNS:
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                         f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)")
 
 
 # Shared ----------------------------------------------------------------------------------------------

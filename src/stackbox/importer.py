@@ -3,9 +3,10 @@
 
 Order, so that an interrupted run leaves nothing half-visible: the blobs first (each written under its
 own id, read back and its MD5 compared, then recorded in the target's `import_blob` table: a rerun skips
-recorded ones), then the KMS key set (resealed under the cluster's master key), the identity rows and
-the catalog rows, each in one transaction. Identity and catalog are copied only into a target that holds
-none yet; one that holds exactly the data dir's ids is "already present"; any other is refused.
+recorded ones still stored at their length), then the KMS key set (resealed under the cluster's master
+key), the identity rows and the catalog rows, each in one transaction. Identity and catalog are copied
+only into a target that holds none yet; one that holds exactly the data dir's ids is "already present";
+any other is refused.
 
 Not copied: tokens issued by the data dir (its token key is not the cluster's: clients authenticate
 again), revoked tokens, and blobs no object references (garbage the data dir had not collected yet).
@@ -37,6 +38,7 @@ from stackbox.storage.blob_backend import open_backend
 from stackbox.storage.file_blobs import FileBlobs
 from stackbox.storage.keys import KeyRecord, KeyService, _decode, _encode
 from stackbox.storage.rados_blobs import RadosBlobs, RadosBlobWriter
+from stackbox.storage.types import DataUnavailable
 
 #: Identity tables parents first (foreign keys); revoked tokens are not copied (see the docstring).
 IDENTITY_TABLES = ("domain", "project", "user", "role", "implied_role", "assignment", "region", "service",
@@ -174,17 +176,26 @@ def _copy_blobs(source: Path, meta: sqlite3.Connection, blobs_url: str, database
     assert isinstance(backend, RadosBlobs)
     try:
         for blob_id, size in wanted:
-            if blob_id in done:
+            if blob_id in done and _stored_size(backend, blob_id) == size:
                 report.blobs.present += 1
             else:
                 digest = _copy_blob(files, backend, blob_id, size)
-                conn.execute("INSERT INTO import_blob (id, md5) VALUES (?, ?)", (blob_id, digest))
+                conn.execute("INSERT INTO import_blob (id, md5) VALUES (?, ?) ON CONFLICT (id) DO UPDATE "
+                             "SET md5 = excluded.md5", (blob_id, digest))
                 report.blobs.copied += 1
                 report.blob_bytes += size
             progress.advance(size)
     finally:
         backend.close()
         files.close()
+
+
+def _stored_size(backend: RadosBlobs, blob_id: str) -> int | None:
+    """The length of a blob a previous run recorded (None if it is gone since: it is copied again)."""
+    try:
+        return backend.size(blob_id)
+    except DataUnavailable:
+        return None
 
 
 def _copy_blob(files: FileBlobs, backend: RadosBlobs, blob_id: str, size: int) -> str:

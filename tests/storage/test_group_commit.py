@@ -92,6 +92,19 @@ async def test_a_failing_write_fails_alone(committer: GroupCommitter, database: 
     assert stored(database) == {"a": 0, "b": 0}
 
 
+async def test_a_write_gets_its_row_counts_and_reads_its_own_statements(committer: GroupCommitter) -> None:
+    """On PostgreSQL the batch's statements are pipelined: a row count must still be the statement's."""
+    def bump(conn: sql.Connection) -> tuple[int, int, int]:
+        conn.execute("INSERT INTO t VALUES ('n', 1)")
+        updated = conn.execute("UPDATE t SET v = v + 1 WHERE k = 'n'").rowcount
+        missed = conn.execute("UPDATE t SET v = 0 WHERE k = 'absent'").rowcount
+        return updated, missed, conn.execute("SELECT v FROM t WHERE k = 'n'").fetchone()[0]
+
+    results = await asyncio.gather(committer.run(bump), committer.run(insert("other")),
+                                   return_exceptions=True)
+    assert results == [(1, 0, 2), "other"]
+
+
 async def test_a_failed_commit_fails_the_whole_batch_and_undoes(committer: GroupCommitter,
                                                                database: sql.Database) -> None:
     def fail_at_commit(writes: list[Write]) -> list[Any]:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -106,6 +107,7 @@ class PgConnection:
         self.write_lock = write_lock
         #: Between our BEGIN and its COMMIT or ROLLBACK (the server's view is gone with a lost connection).
         self._transaction = False
+        self._pipeline: psycopg.Pipeline | None = None
 
     @staticmethod
     def _take(pool: ConnectionPool[Any]) -> psycopg.Connection[Any]:
@@ -119,6 +121,8 @@ class PgConnection:
         if sql in ("COMMIT", "ROLLBACK"):
             return self._end(sql)
         statement = to_postgres(sql)
+        if self._pipeline is not None:
+            return _QueuedCursor(self.raw.execute(statement, parameters), self._pipeline)  # type: ignore[return-value]
         retry = not self._transaction and _reads_only(statement)
         if retry and self.raw.broken:
             self._reconnected()
@@ -157,6 +161,24 @@ class PgConnection:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
         return cursor
 
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Until the end of the block, statements are sent without waiting for their results (psycopg's
+        pipeline mode): a round trip only where a row (or a row count) is read, at `sync()`, and at
+        the end of the block, which raises the first error of what was still unconfirmed."""
+        with self.raw.pipeline() as pipeline:
+            self._pipeline = pipeline
+            try:
+                yield
+            finally:
+                self._pipeline = None
+
+    def sync(self) -> None:
+        """In a `pipeline()` block: wait for the results of every statement sent so far (raising the
+        first error among them); no-op outside one."""
+        if self._pipeline is not None:
+            self._pipeline.sync()
+
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
@@ -173,6 +195,34 @@ class PgConnection:
         if self._pool is not None:
             self._pool.putconn(self.raw)
             self._pool = None
+
+
+class _QueuedCursor:
+    """The cursor of a statement sent in pipeline mode. psycopg waits for its rows when they are
+    fetched, not for its row count: reading that syncs the pipeline first."""
+
+    __slots__ = ("_cursor", "_pipeline")
+
+    def __init__(self, cursor: psycopg.Cursor[Any], pipeline: psycopg.Pipeline) -> None:
+        self._cursor = cursor
+        self._pipeline = pipeline
+
+    @property
+    def rowcount(self) -> int:
+        self._pipeline.sync()
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cursor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
 
 
 def _reads_only(statement: str) -> bool:

@@ -44,6 +44,9 @@ class RunningCloud:
     process: subprocess.Popen[bytes]
     log_path: Path
     admin_env: dict[str, str] = field(default_factory=dict)
+    #: What an operator's `stackbox` commands (kms, migrate) need besides --data-dir to reach this
+    #: cloud's shared backends (empty for an embedded cloud).
+    operator_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def auth_url(self) -> str:

@@ -268,6 +268,14 @@ def node_options(backends: Backends, data_dir: Path, flags: set[str]) -> tuple[l
     return argv, env
 
 
+def operator_env(argv: Sequence[str], env: dict[str, str]) -> dict[str, str]:
+    """The environment that points `stackbox kms|migrate --data-dir NODE1` at the nodes' database."""
+    found = {key: env[key] for key in ("STACKBOX_CLUSTER_KEY_FILE",) if key in env}
+    if "--metadata" in argv:
+        found["STACKBOX_METADATA"] = argv[list(argv).index("--metadata") + 1]
+    return found
+
+
 def start_balanced_cloud(data_dir: Path, *, workers: int = 2, identity_port: int | None = None,
                          object_port: int | None = None, extra_env: dict[str, str] | None = None,
                          timeout: float = 60.0, backends: Backends | None = None, count: int = NODES,
@@ -303,7 +311,7 @@ def start_balanced_cloud(data_dir: Path, *, workers: int = 2, identity_port: int
                                   tag_responses=tag_responses)
         cloud = BalancedCloud(data_dir, identity_port, object_port, nodes[0].process, nodes[0].log_path,
                               admin_env=read_openrc(data_dir / "admin-openrc"), nodes=nodes,
-                              balancer=balancer)
+                              balancer=balancer, operator_env=operator_env(argv, env))
         wait_until(lambda: _all_nodes_in_service(cloud), timeout, "the balancer to reach every node")
     except BaseException:
         for node in nodes:

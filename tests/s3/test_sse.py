@@ -41,6 +41,7 @@ def error_of(call: Callable[[], object]) -> tuple[int, str, str]:
 def kms(cloud: RunningCloud, *args: str) -> str:
     done = subprocess.run(
         [str(BIN / "stackbox"), "kms", *args, "--data-dir", str(cloud.data_dir)],
+        env={**os.environ, **cloud.operator_env},
         capture_output=True,
         text=True,
         timeout=60,

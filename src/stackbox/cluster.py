@@ -24,10 +24,9 @@ What other caches a worker keeps, and why they need none of this:
   decoding, `identity.access_rules._compiled`, `s3.policy_conditions._address`): the key is the stored
   text itself, so a change on another node is a different key.
 - SigV4 signing keys (`s3.signature.keys`): keyed by the secret, which comes from the `auth` cache.
-- KMS keys (`storage.keys.KeyService`): reread when their file changes. The master key is shared
-  through the database, but the key records (DATA_DIR/kms/keys.json: ids, state, wrapped material)
-  are per data dir, so a key made or disabled on one node is unknown on the others (a sharing gap,
-  not a cache question: they belong in the database).
+- KMS keys (`storage.keys.KeyService`): on SQLite reread when keys.json changes; on PostgreSQL the
+  key set lives in the database (`kms_key_set`) and every use compares its revision, so a key made or
+  disabled through any node counts at once on every node (the master key is in the database too).
 - The S3 versioning state (`Engine.set_versioning`): read from the catalog on every use, not cached.
 
 Housekeeping. `AdvisoryLease` is a session-level `pg_try_advisory_lock` held by a dedicated

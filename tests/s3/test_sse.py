@@ -180,6 +180,8 @@ def test_sse_kms_keys_and_errors(cloud: RunningCloud, s3: BaseClient, bucket: st
     assert body(s3, bucket, "k") == b"kms data"
 
 
+@pytest.mark.single_node("reads the embedded key files; on PostgreSQL the keys live in the database "
+                        "(tests/identity/test_shared_keys.py)")
 def test_key_store_is_private(cloud: RunningCloud, s3: BaseClient, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="AES256")
     directory = cloud.data_dir / "kms"

@@ -132,13 +132,39 @@ def _check_source(source: Path, target: Settings) -> None:
     if target.embedded_metadata or not target.blobs_url.startswith("rados:"):
         raise ImportRefused("the target is a PostgreSQL catalog and a RADOS pool: give --metadata "
                             "postgresql://... and --blobs rados://...")
+    if _maintenance_running(source) or any(_sqlite_open_elsewhere(source / name)
+                                           for name in ("meta.db", "identity.db")):
+        raise ImportRefused(f"a stackbox server is running on {source}: stop it first")
+
+
+def _maintenance_running(source: Path) -> bool:
     lock_fd = os.open(source / "maintenance.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise ImportRefused(f"a stackbox server is running on {source}: stop it first") from None
+        return True
     finally:
         os.close(lock_fd)
+    return False
+
+
+#: SQLite's WAL index: every open connection holds a shared lock on this byte of DATABASE-shm (the
+#: "DMS" lock, sqlite.org/walformat.html), so an exclusive one is refused while any process has it open.
+_SQLITE_DMS_BYTE = 128
+
+
+def _sqlite_open_elsewhere(database: Path) -> bool:
+    try:
+        fd = os.open(f"{database}-shm", os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SQLITE_DMS_BYTE)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also releases the lock (this process has no other descriptor of the file)
+    return False
 
 
 def _check_target(source: Path, meta: sqlite3.Connection, database: Database) -> None:

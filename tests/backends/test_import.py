@@ -47,6 +47,8 @@ class Source:
     s3_objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
     versions: dict[str, bytes] = field(default_factory=dict)  # version id -> body (bucket "versioned")
     swift_objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    #: A multipart upload left open: (upload id, its one part's ETag, that part's body).
+    pending: tuple[str, str, bytes] = ("", "", b"")
 
 
 def s3_client(cloud: RunningCloud, access: str, secret: str) -> BaseClient:
@@ -81,6 +83,10 @@ def fill(cloud: RunningCloud, data_dir: Path) -> Source:
     s3.complete_multipart_upload(Bucket="plain", Key="multi", UploadId=upload,
                                  MultipartUpload={"Parts": done})
     source.s3_objects["plain", "multi"] = b"".join(parts)
+    pending = s3.create_multipart_upload(Bucket="plain", Key="pending")["UploadId"]
+    etag = s3.upload_part(Bucket="plain", Key="pending", UploadId=pending, PartNumber=1,
+                          Body=parts[1])["ETag"]
+    source.pending = (pending, etag, parts[1])
     s3.create_bucket(Bucket="versioned")
     s3.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
     for body in (os.urandom(200_000), os.urandom(300_000)):
@@ -133,6 +139,9 @@ class Target:
         process = self.run_import(source)
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
+        progress = err.splitlines()[-1]  # stderr is no terminal: plain lines, the last one complete
+        done, _, total = progress.split("] ")[1].split(" blobs")[0].partition("/")
+        assert done == total and int(total) > 0, err
         return out
 
     def start_node(self) -> RunningCloud:
@@ -173,6 +182,10 @@ def check_served(target: Target, source: Source) -> None:
             _, got = swift.get_object(container, name)
             assert got == body, name
         assert swift.head_object("docs", "note")["x-object-meta-owner"] == "alice"
+        upload_id, etag, body = source.pending  # an upload begun before the import completes after it
+        s3.complete_multipart_upload(Bucket="plain", Key="pending", UploadId=upload_id,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+        assert s3.get_object(Bucket="plain", Key="pending")["Body"].read() == body
         # New writes after the import get fresh ids (the sequences follow the copied rows).
         s3.put_object(Bucket="plain", Key="after", Body=b"after import")
         s3.create_bucket(Bucket="newer")

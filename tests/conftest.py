@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import inspect
 import signal
 import uuid
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ import pytest
 
 from backends.cluster import PostgresCluster, Unavailable
 from cloud import RunningCloud, start_cloud
-from topology import cluster_topology, stop_shared_backends
+from topology import cluster_topology, shared_backends, stop_shared_backends
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,7 +43,11 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresCluster]:
-    """A throwaway PostgreSQL server for the whole session (skips when PostgreSQL is not installed)."""
+    """A throwaway PostgreSQL server for the whole session (skips when PostgreSQL is not installed);
+    in the cluster topology, the one the test clouds share."""
+    if cluster_topology():
+        yield shared_backends().postgres
+        return
     try:
         server = PostgresCluster.start()
     except Unavailable as missing:
@@ -61,3 +67,13 @@ def postgres_url(postgres_server: PostgresCluster) -> Iterator[str]:
     yield postgres_server.dsn.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(postgres_server.dsn, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests in a fresh event loop (no asyncio plugin is installed)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
+    return True

@@ -8,8 +8,6 @@ what is missing; a cluster that is installed but fails to start is an error, not
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,25 +56,6 @@ def rados_pool(ceph_cluster: CephCluster) -> RadosPool:
 
 
 @pytest.fixture(scope="package")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    if cluster_topology():
-        yield shared_backends().postgres
-        return
-    try:
-        cluster = PostgresCluster.start()
-    except Unavailable as missing:
-        pytest.skip(str(missing))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run `async def` tests in a fresh event loop (no asyncio plugin is installed), as tests/storage does."""
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = pyfuncitem._fixtureinfo.argnames
-    asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
-    return True
+def postgres_cluster(postgres_server: PostgresCluster) -> PostgresCluster:
+    """The session's PostgreSQL server (tests/conftest.py), under the name these tests use."""
+    return postgres_server

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-import inspect
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -69,13 +67,3 @@ async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
 
 async def read_all(engine: Engine, obj: ObjectInfo, start: int = 0, end: int | None = None) -> bytes:
     return b"".join([chunk async for chunk in engine.read(obj, start, end)])
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run `async def` tests in a fresh event loop (no asyncio plugin is installed)."""
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = pyfuncitem._fixtureinfo.argnames
-    asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
-    return True

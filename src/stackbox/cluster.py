@@ -41,7 +41,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import mmap
 import os
 import struct
 import threading
@@ -50,7 +49,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stackbox.epoch import SharedCounter
+from stackbox.epoch import SharedCounter, map_shared
 
 if TYPE_CHECKING:
     import psycopg
@@ -106,13 +105,7 @@ class Trust:
     is no vouching either."""
 
     def __init__(self, path: Path) -> None:
-        fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size < _TRUST_SIZE:
-                os.ftruncate(fd, _TRUST_SIZE)
-            self._map = mmap.mmap(fd, _TRUST_SIZE)
-        finally:
-            os.close(fd)
+        self._map = map_shared(path, _TRUST_SIZE)
 
     def holds(self) -> bool:
         ahead = struct.unpack_from(_TRUST_FORMAT, self._map, 0)[0] - time.monotonic()

@@ -23,15 +23,20 @@ _FORMAT = "<Q"
 _SIZE = struct.calcsize(_FORMAT)
 
 
+def map_shared(path: Path | str, size: int) -> mmap.mmap:
+    """A 0600 file of at least `size` bytes, mapped shared (every process mapping it sees each write)."""
+    fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, size)
+        return mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
+
+
 class SharedCounter:
     def __init__(self, path: Path | str) -> None:
-        fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size < _SIZE:
-                os.ftruncate(fd, _SIZE)
-            self._map = mmap.mmap(fd, _SIZE)
-        finally:
-            os.close(fd)
+        self._map = map_shared(path, _SIZE)
         self._lock_path = f"{path}.lock"
 
     def value(self) -> int:

@@ -123,12 +123,8 @@ def dialect(conn: Connection) -> str:
 def transaction(conn: C) -> Iterator[C]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
     conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _committed(conn):
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 @contextmanager
@@ -138,8 +134,15 @@ def schema_transaction(conn: C) -> Iterator[C]:
         conn.begin(MIGRATION_LOCK, conn.write_lock)
     else:
         conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _committed(conn):
         yield conn
+
+
+@contextmanager
+def _committed(conn: Connection) -> Iterator[None]:
+    """COMMIT the transaction just begun when the block ends, ROLLBACK on any exception."""
+    try:
+        yield
     except BaseException:
         conn.execute("ROLLBACK")
         raise

@@ -40,10 +40,10 @@ class SharedCounter:
         self._lock_path = f"{path}.lock"
 
     def value(self) -> int:
-        return self._load()
-
-    def _load(self) -> int:
         return int(struct.unpack_from(_FORMAT, self._map, 0)[0])
+
+    #: The stored value, also where a subclass's `value` answers something else.
+    _load = value
 
     def bump(self) -> int:
         """Increment atomically across processes and return the new value."""
@@ -74,7 +74,11 @@ class EpochCache(Generic[K, V]):
         return self._entries
 
     def get(self, key: K) -> V | None:
-        return self._fresh().get(key)
+        current = self._counter.value()  # _fresh(), inline: every cached lookup of a request passes here
+        if current != self._epoch:
+            self._entries.clear()
+            self._epoch = current
+        return self._entries.get(key)
 
     def put(self, key: K, value: V) -> None:
         entries = self._fresh()

@@ -18,7 +18,8 @@ def is_swift_request(scope: Scope) -> bool:
     """Swift owns `/v1/...`, `/info` and `/healthcheck` unless the request carries S3 credentials
     (as in Swift's own s3api, which tells the two apart the same way: a bucket may be named `v1`)."""
     path: str = scope["path"]
-    if not (path.startswith("/v1/") or path in SWIFT_PATHS or _slashed_swift_path(path)):
+    if not (path.startswith("/v1/") or path in SWIFT_PATHS
+            or (path.startswith("//") and _slashed_swift_path(path))):
         return False
     for name, value in scope["headers"]:
         if name == b"authorization" and value[:4] in (b"AWS ", b"AWS4"):
@@ -29,8 +30,6 @@ def is_swift_request(scope: Scope) -> bool:
 
 def _slashed_swift_path(path: str) -> bool:
     """`//v1/...`, `///info`...: a Swift path after more than one leading slash."""
-    if not path.startswith("//"):
-        return False
     first = path.lstrip("/").partition("/")[0]
     return first in _SWIFT_FIRST_SEGMENTS
 

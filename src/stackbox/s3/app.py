@@ -119,7 +119,8 @@ async def _handle(call: S3Call, virtual: bool) -> Response:
     virtual_bucket = call.bucket if virtual else None
     call.auth = await with_secret(cloud.identity, lambda lookup: authenticate(
         call.request, lookup, region=cloud.settings.s3_region, virtual_bucket=virtual_bucket))
-    call.tenant, call.bucket = split_tenant(call.bucket)
+    if ":" in call.bucket:
+        call.tenant, call.bucket = split_tenant(call.bucket)
     if call.auth is None and posting.is_post_object(call):
         bucket.check_name(call.bucket)
         return await _in_bucket(posting.post_object, call)

@@ -44,16 +44,20 @@ OWNERSHIP_META = "s3:ownership"
 BUCKET_OWNER_ENFORCED = "BucketOwnerEnforced"
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
-    """Where the bucket is, and whether the object's own ACL must still grant the operation."""
+    """Where the bucket is, and whether the object's own ACL must still grant the operation.
+    (A plain class: one is made per request, and a frozen dataclass costs a microsecond to make.)"""
 
-    account: str
-    object_acl_decides: bool = False
-    #: The bucket's public access block ignores public grants (IgnorePublicAcls).
-    ignore_public_acls: bool = False
-    #: The bucket's metadata as the decision read it (None: no bucket was read).
-    meta: Mapping[str, str] | None = None
+    __slots__ = ("account", "ignore_public_acls", "meta", "object_acl_decides")
+
+    def __init__(self, account: str, object_acl_decides: bool = False, ignore_public_acls: bool = False,
+                 meta: Mapping[str, str] | None = None) -> None:
+        self.account = account
+        self.object_acl_decides = object_acl_decides
+        #: The bucket's public access block ignores public grants (IgnorePublicAcls).
+        self.ignore_public_acls = ignore_public_acls
+        #: The bucket's metadata as the decision read it (None: no bucket was read).
+        self.meta = meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +120,18 @@ async def decide(call: S3Call, operation: Operation, bucket: str, key: str = "",
             raise S3Error("AccessDenied")
         return Decision(account)
     account, meta = await _bucket_and_meta(call.storage, context, bucket, tenant)
+    owner_side = context is not None and context.account == account
+    if owner_side and _role_allows(context, operation.role):
+        # The usual request, the project's own user whose role allows it: only a Deny can refuse it
+        # (the project's admins can always mend the policy: AWS's root-user rule).
+        if (POLICY_META in meta and not (operation.per_key and not key)
+                and await _evaluate(call, operation, meta[POLICY_META], account, bucket, key, version_id,
+                                    denies_only=True) is Effect.DENY
+                and not (operation in POLICY_OPERATIONS and context is not None and context.is_admin)):
+            raise S3Error("AccessDenied")
+        return Decision(account, meta=meta)
     if operation.per_key and not key and POLICY_META in meta:
         return Decision(account, meta=meta)  # DeleteObjects: the policy decides each key on its own
-    owner_side = context is not None and context.account == account
     if not owner_side and operation in OWNER_ONLY:
         raise S3Error("AccessDenied")
     block = AccessBlock.stored(meta.get(PUBLIC_ACCESS_BLOCK_META))
@@ -145,25 +158,32 @@ async def decide(call: S3Call, operation: Operation, bucket: str, key: str = "",
 async def _policy_verdict(call: S3Call, operation: Operation, meta: Mapping[str, str], account: str,
                           bucket: str, key: str, version_id: str | None, owner_side: bool,
                           block: AccessBlock) -> Effect | None:
+    """The policy's verdict for a caller the project's roles do not let in (None: no opinion)."""
     text = meta.get(POLICY_META)
     if text is None:
         return None
+    verdict = await _evaluate(call, operation, text, account, bucket, key, version_id, denies_only=False)
+    if (verdict is Effect.ALLOW and not owner_side and block.restrict_public_buckets
+            and compiled(text, bucket).public):
+        return None  # RestrictPublicBuckets: a public policy lets no one outside the project in
+    return verdict
+
+
+async def _evaluate(call: S3Call, operation: Operation, text: str, account: str, bucket: str, key: str,
+                    version_id: str | None, *, denies_only: bool) -> Effect | None:
+    """The bucket policy `text` on this request: its Deny statements only, with `denies_only`."""
     policy = compiled(text, bucket)
-    if version_id is None:
-        version_id = call.query.get("versionId") if operation.versioned else None
+    if version_id is None and operation.versioned:
+        version_id = call.query.get("versionId")
     action = operation.name_for(version_id)
     denies, allows = policy.for_action(action)
-    owner_allowed = owner_side and _role_allows(call.context, operation.role)
-    if not denies and (owner_allowed or not allows):
+    if not denies and (denies_only or not allows):
         return None
     resource = resource_arn(bucket, key) if operation.on_object else resource_arn(bucket)
     keys = RequestKeys(call, account, bucket, key)
     if policy.reads_existing_tags:
         await keys.load_existing_tags()
-    verdict = policy.evaluate(action, resource, call.context, keys.lookup, denies_only=owner_allowed)
-    if verdict is Effect.ALLOW and not owner_side and block.restrict_public_buckets and policy.public:
-        return None  # RestrictPublicBuckets: a public policy lets no one outside the project in
-    return verdict
+    return policy.evaluate(action, resource, call.context, keys.lookup, denies_only=denies_only)
 
 
 async def permits(call: S3Call, operation: Operation) -> bool:

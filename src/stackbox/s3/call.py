@@ -41,18 +41,15 @@ class S3Call:
     #: The bucket's metadata as the authorizer read it for this request (see `bucket_meta`).
     authorized_meta: Mapping[str, str] | None = field(default=None, repr=False)
     body_started: bool = field(default=False, repr=False)
+    # The request's parts every handler reads, as attributes (properties cost a call each time).
+    storage: ObjectStore = field(init=False, repr=False)
+    query: dict[str, str] = field(init=False, repr=False)
+    headers: dict[str, str] = field(init=False, repr=False)
 
-    @property
-    def storage(self) -> ObjectStore:
-        return self.cloud.store
-
-    @property
-    def query(self) -> dict[str, str]:
-        return self.request.query
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.request.headers
+    def __post_init__(self) -> None:
+        self.storage = self.cloud.store
+        self.query = self.request.query
+        self.headers = self.request.headers
 
     @property
     def context(self) -> AuthContext | None:

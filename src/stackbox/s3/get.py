@@ -15,7 +15,7 @@ from stackbox.s3.headers import checksum_element, object_headers
 from stackbox.s3.lifecycle import expiration_headers
 from stackbox.s3.object_lock import lock_headers
 from stackbox.s3.versioning import requested_version, version_headers
-from stackbox.storage.types import ObjectInfo
+from stackbox.storage.types import NO_LOCK, ObjectInfo
 
 Span = objecthttp.Span
 
@@ -35,26 +35,37 @@ async def head_object(call: S3Call) -> Response:
 
 
 async def _read(call: S3Call, *, head: bool) -> Response:
-    obj = await call.storage.head_object(call.account, call.bucket, call.key, requested_version(call))
-    call.check_object_acl(obj.acl)
-    call.storage.check_encryption_key(obj, sse.customer_key_of(call))
-    not_modified = check_conditions(call.headers, obj)
-    checksum_mode = call.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
-    headers = object_headers(obj, checksum=checksum_mode and "range" not in call.headers)
-    headers += version_headers(obj) + lock_headers(obj) + sse.encryption_headers(call, obj.sealing)
-    if requested_version(call) is None:
+    version_id = requested_version(call)
+    obj = await call.storage.head_object(call.account, call.bucket, call.key, version_id)
+    if call.object_acl_decides:
+        call.check_object_acl(obj.acl)
+    customer_key = sse.customer_key_of(call)
+    if customer_key is not None or obj.sealing is not None:
+        call.storage.check_encryption_key(obj, customer_key)
+    request_headers = call.headers
+    not_modified = check_conditions(request_headers, obj)
+    checksum_mode = request_headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    headers = object_headers(obj, checksum=checksum_mode and "range" not in request_headers)
+    if obj.version_id is not None:
+        headers += version_headers(obj)
+    if obj.lock is not NO_LOCK:
+        headers += lock_headers(obj)
+    if obj.sealing is not None:
+        headers += sse.encryption_headers(call, obj.sealing)
+    if version_id is None:
         headers += await expiration_headers(call, obj)
     if not_modified:
         return Response(b"", 304, [h for h in headers if h[0] in ("etag", "last-modified")])
-    headers = _with_overrides(headers, call.query)
+    if call.query:
+        headers = _with_overrides(headers, call.query)
     part = _part_range(call, obj, headers)
-    byte_range = part if part is not None else parse_range(call.headers.get("range"), obj.size)
+    byte_range = part if part is not None else parse_range(request_headers.get("range"), obj.size)
     if byte_range is None:
-        return _whole(call, obj, headers, head)
+        return _whole(call, obj, headers, head, customer_key)
     # A part is a range even when it is a simple object's whole (S3 answers 206 and its Content-Range),
     # except for an empty object, which has no byte range to name.
     partial = part is None or obj.parts != () or obj.size > 0
-    return _single_range(call, obj, headers, byte_range, head, partial=partial)
+    return _single_range(call, obj, headers, byte_range, head, customer_key, partial=partial)
 
 
 def check_conditions(headers: Mapping[str, str], obj: ObjectInfo) -> bool:
@@ -70,6 +81,8 @@ def parse_range(header: str | None, size: int) -> Span | None:
     """The one range of a `Range` header; None to send the whole object (no header, one S3 ignores
     because it is not a valid bytes range, or several ranges: S3 serves one range per GET and answers
     a multi-range request with the whole object). InvalidRange if the range cannot be satisfied."""
+    if header is None:
+        return None
     spans = objecthttp.parse_range(header, size, objecthttp.S3_RANGES)
     if spans is None:
         return None
@@ -108,21 +121,22 @@ def _with_overrides(headers: list[tuple[str, str]], query: Mapping[str, str]) ->
     return [(name, value) for name, value in headers if name not in overrides] + list(overrides.items())
 
 
-def _whole(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], head: bool) -> Response:
+def _whole(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], head: bool,
+           customer_key: bytes | None) -> Response:
     headers.append(("content-length", str(obj.size)))
     return objecthttp.span_answer(call.storage, obj, (0, obj.size), 200, headers, head=head,
-                                  customer_key=sse.customer_key_of(call))
+                                  customer_key=customer_key)
 
 
 def _single_range(call: S3Call, obj: ObjectInfo, headers: list[tuple[str, str]], byte_range: Span,
-                  head: bool, *, partial: bool) -> Response:
+                  head: bool, customer_key: bytes | None, *, partial: bool) -> Response:
     start, stop = byte_range
     headers.append(("content-length", str(stop - start)))
     status = 206 if partial else 200
     if partial:
         headers.append(("content-range", objecthttp.content_range(byte_range, obj.size)))
     return objecthttp.span_answer(call.storage, obj, byte_range, status, headers, head=head,
-                                  customer_key=sse.customer_key_of(call))
+                                  customer_key=customer_key)
 
 
 async def get_object_attributes(call: S3Call) -> Response:

@@ -87,7 +87,8 @@ class Statement:
             return False
         if self.resources.fullmatch(resource) == self.not_resource:
             return False
-        return all(condition.holds(lookup) for condition in self.conditions)
+        conditions = self.conditions
+        return not conditions or all(condition.holds(lookup) for condition in conditions)
 
     @property
     def public(self) -> bool:

@@ -153,7 +153,7 @@ class AnyWildcard:
             value = value.casefold()
         if value in self._exact or value.startswith(self._prefixes):
             return True
-        return any(pattern.fullmatch(value) for pattern in self._others)
+        return bool(self._others) and any(pattern.fullmatch(value) for pattern in self._others)
 
 
 def _special(text: str) -> bool:

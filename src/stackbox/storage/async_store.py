@@ -52,6 +52,8 @@ class AsyncStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._offload = engine.offload
+        #: The catalog is local: the reads every request makes skip `offload`'s coroutine too.
+        self._inline = not engine.remote_catalog
 
     @property
     def engine(self) -> Engine:
@@ -79,6 +81,8 @@ class AsyncStore:
         return await self._offload(self._engine.get_container, account, name)
 
     async def container_meta(self, account: str, name: str) -> Mapping[str, str]:
+        if self._inline:
+            return self._engine.container_meta(account, name)
         return await self._offload(self._engine.container_meta, account, name)
 
     async def container_accounts(self, name: str) -> list[str]:
@@ -115,10 +119,14 @@ class AsyncStore:
 
     async def head_object(self, account: str, container: str, key: str,
                           version_id: str | None = None) -> ObjectInfo:
+        if self._inline:
+            return self._engine.head_object(account, container, key, version_id)
         return await self._offload(self._engine.head_object, account, container, key, version_id)
 
     async def get_object(self, account: str, container: str, key: str,
                          version_id: str | None = None) -> ObjectInfo:
+        if self._inline:
+            return self._engine.get_object(account, container, key, version_id)
         return await self._offload(self._engine.get_object, account, container, key, version_id)
 
     async def put_object(self, account: str, container: str, key: str, body: AsyncIterator[bytes], *,

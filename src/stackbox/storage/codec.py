@@ -55,7 +55,9 @@ def row_to_object(account: str, container: str, row: Sequence[Any], version_id: 
     raw_checksum = document.get("c")
     checksum = None if raw_checksum is None else Checksum(
         raw_checksum[0], raw_checksum[1], raw_checksum[2], tuple(raw_checksum[3]))
-    parts = tuple(ObjectPart(*part) for part in document.get("p", ()))
+    raw_parts = document.get("p")
+    parts = tuple(ObjectPart(*part) for part in raw_parts) if raw_parts else ()
+    raw_sealing = document.get("e")
     data_extents = (Extent(None, 0, size, bytes(inline)),) if inline is not None else (
         tuple(decode_extents(extents)) if extents else ())
     return ObjectInfo(
@@ -64,7 +66,7 @@ def row_to_object(account: str, container: str, row: Sequence[Any], version_id: 
         tags=document.get("t", {}), acl=document.get("a"), delete_at=delete_at, checksum=checksum,
         manifest_type=manifest_type, manifest=None if manifest is None else bytes(manifest), parts=parts,
         extents=data_extents, version_id=version_id, delete_marker=delete_marker, lock=lock,
-        sealing=decode_sealing(document.get("e")))
+        sealing=None if raw_sealing is None else decode_sealing(raw_sealing))
 
 
 def slice_extents(extents: Iterable[Extent], start: int, end: int) -> list[Extent]:

@@ -83,6 +83,9 @@ class AsyncStore:
     async def container_meta(self, account: str, name: str) -> Mapping[str, str]:
         if self._inline:
             return self._engine.container_meta(account, name)
+        cached = self._engine.cached_container_meta(account, name)  # no thread hop on a remote catalog
+        if cached is not None:
+            return cached
         return await self._offload(self._engine.container_meta, account, name)
 
     async def container_accounts(self, name: str) -> list[str]:
@@ -191,6 +194,9 @@ class AsyncStore:
         return await self._offload(self._engine.create_locked_container, account, name, meta)
 
     async def get_lock_configuration(self, account: str, container: str) -> LockConfiguration | None:
+        cached = self._engine.cached_lock_configuration(account, container)
+        if cached is not None:
+            return cached[0]
         return await self._offload(self._engine.get_lock_configuration, account, container)
 
     async def put_lock_configuration(self, account: str, container: str,

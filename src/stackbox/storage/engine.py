@@ -322,6 +322,10 @@ class Engine(MultipartOperations, LifecycleOperations):
             raise NoSuchContainer(f"{account}/{name}")
         return info
 
+    def cached_container_meta(self, account: str, name: str) -> Mapping[str, str] | None:
+        """What `container_meta` answers from this worker's cache, without a query (None: not cached)."""
+        return self._container_meta.get((account, name))
+
     def container_meta(self, account: str, name: str) -> Mapping[str, str]:
         """`get_container(...).meta`, cached until any worker changes a container's metadata."""
         key = (account, name)
@@ -414,8 +418,11 @@ class Engine(MultipartOperations, LifecycleOperations):
         EntityTooLarge, IncompleteBody, BadDigest, ChecksumMismatch, InsufficientStorage (also
         before reading the body, for a declared length that does not fit).
         """
-        ref, quota = await self.offload(self._admit, account, container, key, preconditions,
-                                        checks.length or 0)
+        admitted = self._admitted(account, container, key, preconditions)
+        if admitted is None:
+            admitted = await self.offload(self._admit, account, container, key, preconditions,
+                                          checks.length or 0)
+        ref, quota = admitted
         sealing, data_key = self._seal(attrs.encryption)
         if attrs.encryption is not None or attrs.sealing is not None:  # else already as stored (a
             attrs = dataclasses.replace(attrs, encryption=None, sealing=sealing)  # replace costs ~2 us)
@@ -513,6 +520,11 @@ class Engine(MultipartOperations, LifecycleOperations):
         created = self._catalog.create_locked_container(account, name, meta or {})
         self._meta_epoch.bump()
         return created
+
+    def cached_lock_configuration(self, account: str,
+                                  container: str) -> tuple[LockConfiguration | None] | None:
+        """What `get_lock_configuration` answers from the cache, as a 1-tuple (None: not cached)."""
+        return self._lock_configurations.get((account, container))
 
     def get_lock_configuration(self, account: str, container: str) -> LockConfiguration | None:
         """None: the container has no Object Lock. Cached until any worker changes a container's
@@ -688,6 +700,19 @@ class Engine(MultipartOperations, LifecycleOperations):
         if quota is not None:  # refused before the body is read when its declared length cannot fit
             quota.check(self._catalog.conn, ref.id, account, length)
         return ref, quota
+
+    def _admitted(self, account: str, container: str, key: str,
+                  preconditions: Preconditions) -> tuple[ContainerRef, Quota | None] | None:
+        """`_admit`'s answer when this worker's caches give it without a query (no preconditions, the
+        container known, no quota), else None: on a remote catalog, a PUT without a thread hop."""
+        ref = self._known_containers.get((account, container))
+        if ref is None or preconditions.any:
+            return None
+        quota = self._quotas.get((account, container))
+        if quota is None or quota[0] is not None:
+            return None
+        _check_key(key)
+        return ref, None
 
     def _writable(self, account: str, container: str, key: str, preconditions: Preconditions, *,
                   cached: bool = False) -> ContainerRef:

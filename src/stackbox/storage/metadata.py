@@ -72,14 +72,28 @@ LIVE = "(delete_at IS NULL OR delete_at > ?)"
 #: Keys per `IN (...)` list, well under SQLite's limit on bound parameters.
 _KEYS_PER_QUERY = 500
 #: What a version counts in its container's bytes used (`NewObject.bytes_counted`).
-BYTES_COUNTED = "CASE WHEN manifest_type = 'slo' AND manifest IS NOT NULL THEN length(manifest) ELSE size END"
-#: What version bookkeeping reads of a row (`_Row`).
-ROW_COLUMNS = ("id, container_id, key, version, is_null, latest, marker, size, etag, extents, delete_at, "
-               f"last_modified, {BYTES_COUNTED}")
+def _bytes_counted(table: str = "") -> str:
+    return (f"CASE WHEN {table}manifest_type = 'slo' AND {table}manifest IS NOT NULL "
+            f"THEN length({table}manifest) ELSE {table}size END")
+
+
+BYTES_COUNTED = _bytes_counted()
+#: What version bookkeeping reads of a row (`_Row`), without the table's name and with it.
+_ROW_NAMES = ("id", "container_id", "key", "version", "is_null", "latest", "marker", "size", "etag",
+              "extents", "delete_at", "last_modified")
+ROW_COLUMNS = ", ".join((*_ROW_NAMES, BYTES_COUNTED))
+_OBJECT_ROW_COLUMNS = ", ".join((*(f"o.{name}" for name in _ROW_NAMES), _bytes_counted("o.")))
 #: A version read in full, joined with its container (`_find`).
 READ_COLUMNS = ", ".join(f"o.{name.strip()}" for name in OBJECT_COLUMNS.split(",")) + \
     ", o.is_null, o.version, o.marker, c.versioning, " + \
     ", ".join(f"o.{name}" for name in LOCK_COLUMNS.split(", "))
+
+
+#: A container by name and the current version of a key in it (`_current_and_latest`).
+_CURRENT_AND_LATEST = (
+    f"SELECT c.id, c.versioning, {_OBJECT_ROW_COLUMNS} FROM container c "
+    "LEFT JOIN object o ON o.container_id = c.id AND o.key = ? AND o.latest = 1 "
+    "WHERE c.account = ? AND c.name = ?")
 
 
 class _Row(NamedTuple):
@@ -325,10 +339,9 @@ class Catalog(UploadRecords, LockRecords):
     def store_object(self, conn: Connection, ref: ContainerRef, key: str, new: NewObject,
                      preconditions: Preconditions, now: float) -> ObjectInfo:
         """The body of `commit_object`, inside a transaction the caller holds."""
-        ref = _current_ref(conn, ref)
+        ref, latest = _current_and_latest(conn, ref, key)
         if new.quota is not None:
             new.quota.check(conn, ref.id, ref.account, new.bytes_counted)
-        latest = _latest(conn, ref.id, key)
         preconditions.check(_live_state(latest, now))
         lock = self._new_version_lock(conn, ref, new.attrs.lock, now)
         if new.new_blob is not None:
@@ -435,10 +448,10 @@ class Catalog(UploadRecords, LockRecords):
         """The body of `delete_object`, inside a transaction the caller holds. Without `version_id`:
         an unversioned container loses the object; otherwise a delete marker becomes current (in a
         suspended container, as the null version). With it: that version is deleted for good."""
-        ref = _current_ref(conn, ContainerRef(0, account, container))
         if version_id is not None:
+            ref = _current_ref(conn, ContainerRef(0, account, container))
             return self._delete_version(conn, ref, key, version_id, now, bypass_governance)
-        latest = _latest(conn, ref.id, key)
+        ref, latest = _current_and_latest(conn, ContainerRef(0, account, container), key)
         etag = _live_etag(latest, now)
         preconditions.check(_live_state(latest, now))
         if ref.versioning == "unversioned":
@@ -573,8 +586,7 @@ class Catalog(UploadRecords, LockRecords):
 
     def _expire_current(self, conn: Connection, ref: ContainerRef, key: str, version: str,
                         locked: Locked, now: float) -> bool:
-        ref = _current_ref(conn, ref)
-        latest = _latest(conn, ref.id, key)
+        ref, latest = _current_and_latest(conn, ref, key)
         if latest is None or latest.version != version or latest.marker:
             return False
         if ref.versioning != "enabled" and latest.is_null:
@@ -615,8 +627,7 @@ class Catalog(UploadRecords, LockRecords):
 
     def _remove_expired_marker(self, conn: Connection, ref: ContainerRef, key: str, version: str,
                                now: float) -> bool:
-        ref = _current_ref(conn, ref)
-        latest = _latest(conn, ref.id, key)
+        ref, latest = _current_and_latest(conn, ref, key)
         if latest is None or latest.version != version or not latest.marker:
             return False
         if conn.execute("SELECT 1 FROM object WHERE container_id = ? AND key = ? AND version != ? LIMIT 1",
@@ -646,6 +657,15 @@ def _current_ref(conn: Connection, ref: ContainerRef) -> ContainerRef:
     if row is None:
         raise NoSuchContainer(f"{ref.account}/{ref.name}")
     return ContainerRef(row[0], ref.account, ref.name, row[1])
+
+
+def _current_and_latest(conn: Connection, ref: ContainerRef, key: str) -> tuple[ContainerRef, _Row | None]:
+    """`_current_ref` and `_latest` of `key` in it, in one query (one round trip on PostgreSQL)."""
+    row = conn.execute(_CURRENT_AND_LATEST, (key, ref.account, ref.name)).fetchone()
+    if row is None:
+        raise NoSuchContainer(f"{ref.account}/{ref.name}")
+    current = ContainerRef(row[0], ref.account, ref.name, row[1])
+    return current, None if row[2] is None else _Row(*row[2:])
 
 
 def _find(conn: Connection, account: str, container: str, key: str, version_id: str | None,

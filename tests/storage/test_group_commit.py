@@ -92,6 +92,28 @@ async def test_a_failing_write_fails_alone(committer: GroupCommitter, database: 
     assert stored(database) == {"a": 0, "b": 0}
 
 
+async def test_a_failed_statement_is_its_writes_even_when_a_later_write_reads_or_raises(
+        committer: GroupCommitter, database: sql.Database) -> None:
+    """On PostgreSQL no write waits for its own updates' results: the duplicate's error reaches the
+    committer in the next write's read (or in the one that raises). It must still be the duplicate's,
+    and the writes around it keep their own outcomes."""
+    def half_then_fail(conn: sql.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES ('partial', 1)")
+        raise PreconditionFailed("no")
+
+    def count(conn: sql.Connection) -> int:
+        return int(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
+
+    results = await asyncio.gather(committer.run(insert("a")), committer.run(insert("a", 1)),
+                                   committer.run(count), committer.run(insert("b", 1)),
+                                   committer.run(insert("b", 2)), committer.run(half_then_fail),
+                                   committer.run(insert("c")), return_exceptions=True)
+    assert results[0] == "a" and results[2] == 1 and results[3] == "b" and results[6] == "c"
+    assert isinstance(results[1], sql.IntegrityError) and isinstance(results[4], sql.IntegrityError)
+    assert isinstance(results[5], PreconditionFailed)
+    assert stored(database) == {"a": 0, "b": 1, "c": 0}
+
+
 async def test_a_write_gets_its_row_counts_and_reads_its_own_statements(committer: GroupCommitter) -> None:
     """On PostgreSQL the batch's statements are pipelined: a row count must still be the statement's."""
     def bump(conn: sql.Connection) -> tuple[int, int, int]:

@@ -108,6 +108,8 @@ class PgConnection:
         #: Between our BEGIN and its COMMIT or ROLLBACK (the server's view is gone with a lost connection).
         self._transaction = False
         self._pipeline: psycopg.Pipeline | None = None
+        #: Statements other than SELECT sent in pipeline mode so far (see `commits._optimistic`).
+        self.changes = 0
 
     @staticmethod
     def _take(pool: ConnectionPool[Any]) -> psycopg.Connection[Any]:
@@ -122,6 +124,8 @@ class PgConnection:
             return self._end(sql)
         statement = to_postgres(sql)
         if self._pipeline is not None:
+            if not _reads_only(statement):
+                self.changes += 1
             return _QueuedCursor(self.raw.execute(statement, parameters), self._pipeline)  # type: ignore[return-value]
         retry = not self._transaction and _reads_only(statement)
         if retry and self.raw.broken:

@@ -7,11 +7,14 @@ while the batch runs in the committer's thread (on a connection of its own).
 
 Each write runs under its own SAVEPOINT: one that raises (a failed precondition, a vanished
 container) is rolled back alone and gets its exception, the others commit. On PostgreSQL the batch
-runs in pipeline mode: a statement whose result nobody reads (SAVEPOINT, INSERT, UPDATE, RELEASE,
-COMMIT) costs no round trip of its own, only reads and one sync per write (which keeps each write's
-errors its own) do. The batch holds the cluster-wide write lock throughout, and on a busy machine
-each round trip waits for two processes to be scheduled, so round trips per write, not fsyncs,
-bound the write rate there. A caller's future is
+runs in pipeline mode: a statement whose result nobody reads (INSERT, UPDATE, COMMIT) costs no round
+trip of its own, and the batch is first tried without savepoints and without waiting for each
+write's updates (`_optimistic`): a round trip per read and one at COMMIT. Only if a write raises
+after it changed something, or a statement fails in the server, does the batch run again as above,
+with a savepoint and a sync per write (which keeps each write's errors its own). The batch holds
+the cluster-wide write lock throughout, and on a busy machine each round trip waits for two
+processes to be scheduled, so round trips and statements per write, not fsyncs, bound the write
+rate there. A caller's future is
 resolved only after the COMMIT has returned, i.e. after the journal was fsynced (with
 synchronous=FULL): nothing is acknowledged before it is durable. If BEGIN or COMMIT fails, every
 write of the batch gets that error and none of them is applied.
@@ -100,8 +103,12 @@ class GroupCommitter:
                 _resolve(pending.future, outcome)
 
     def _apply(self, writes: list[Write]) -> list[_Outcome]:
-        """In the committer thread: one transaction, one savepoint per write."""
+        """In the committer thread: one transaction, one savepoint per write (on PostgreSQL, first
+        `_optimistic`, without them)."""
         conn = self._conn
+        if isinstance(conn, PgConnection):
+            with suppress(_Unattributed):  # else rolled back: again, each write under its savepoint
+                return _optimistic(conn, writes)
         with self._queued():
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -126,6 +133,47 @@ class GroupCommitter:
             yield
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+
+class _Unattributed(Exception):
+    """An optimistic batch cannot tell each write's outcome apart: it was rolled back."""
+
+
+def _optimistic(conn: PgConnection, writes: list[Write]) -> list[_Outcome]:
+    """The batch on PostgreSQL with a wait for the server only where a write reads, and at COMMIT:
+    BEGIN and the write lock go out with the first write's statements, and no write has a
+    savepoint or waits for the results of its updates. A write that raises by itself before it
+    changed anything (a precondition, a missing container: what the catalog's writes check first)
+    has nothing to roll back and gets its error. Otherwise, a write that raises after it changed
+    something, or a statement that fails in the server (its error may surface in a later write's
+    read, or only at COMMIT), rolls the whole transaction back and raises `_Unattributed`, so that
+    the batch runs again with a savepoint per write. Not when the connection was lost after the
+    COMMIT went out: that commit's outcome is unknown."""
+    outcomes: list[_Outcome] = []
+    committing = False
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN IMMEDIATE")
+            for write in writes:
+                changes = conn.changes
+                try:
+                    outcomes.append(_Outcome(value=write(conn)))
+                except psycopg.Error:
+                    raise
+                except Exception as error:
+                    if conn.changes != changes:
+                        raise _Unattributed() from error
+                    outcomes.append(_Outcome(error=error))
+            committing = True
+            conn.execute("COMMIT")  # confirmed when the pipeline ends
+    except (psycopg.Error, _Unattributed) as error:
+        if conn.raw.broken:
+            if committing:
+                raise
+        elif conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise _Unattributed() from error
+    return outcomes
 
 
 def _pipelined(conn: Connection) -> AbstractContextManager[None]:

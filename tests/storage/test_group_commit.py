@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -66,10 +67,10 @@ async def test_concurrent_writes_share_transactions(committer: GroupCommitter,
     batches = 0
     apply = committer._apply
 
-    def counting(writes: list[Write]) -> list[Any]:
+    def counting(writes: list[Write], scopes: Any = None) -> list[Any]:
         nonlocal batches
         batches += 1
-        return apply(writes)
+        return apply(writes, scopes)
 
     committer._apply = counting  # type: ignore[method-assign]
     keys = await asyncio.gather(*(committer.run(insert(f"k{i}")) for i in range(50)))
@@ -129,7 +130,7 @@ async def test_a_write_gets_its_row_counts_and_reads_its_own_statements(committe
 
 async def test_a_failed_commit_fails_the_whole_batch_and_undoes(committer: GroupCommitter,
                                                                database: sql.Database) -> None:
-    def fail_at_commit(writes: list[Write]) -> list[Any]:
+    def fail_at_commit(writes: list[Write], scopes: Any = None) -> list[Any]:
         committer._conn.execute("BEGIN IMMEDIATE")
         for write in writes:
             write(committer._conn)
@@ -220,3 +221,54 @@ async def test_puts_follow_containers_deleted_and_recreated_by_another_worker(en
         assert other_worker.get_container(ACCOUNT, "box").object_count == 1
     finally:
         other_worker.close()
+
+
+def meeting(log: list[str], name: str, others: dict[str, threading.Event], patience: float) -> Write:
+    """A write that logs when it starts and ends, and in between waits (at most `patience` s) for
+    another write to have started: where locks keep them apart, the wait runs out alone. It starts
+    with a read: on PostgreSQL the batch's BEGIN and locks go out with its first statements, and
+    only what it reads is known to come after them."""
+    def write(conn: sql.Connection) -> bool:
+        conn.execute("SELECT COUNT(*) FROM t").fetchone()
+        log.append(f"{name} in")
+        others[name].set()
+        met = any(event.wait(patience) for other, event in others.items() if other != name)
+        log.append(f"{name} out")
+        return met
+    return write
+
+
+def two_committers(database: sql.Database, metadata: str) -> tuple[GroupCommitter, GroupCommitter]:
+    if metadata == EMBEDDED:
+        pytest.skip("on SQLite every write transaction excludes all others")
+    return GroupCommitter(database), GroupCommitter(database)
+
+
+async def test_writes_scoped_to_different_containers_commit_side_by_side(database: sql.Database,
+                                                                        metadata: str) -> None:
+    first, second = two_committers(database, metadata)
+    log: list[str] = []
+    started = {"a": threading.Event(), "b": threading.Event()}
+    try:
+        met = await asyncio.gather(first.run(meeting(log, "a", started, 60), scope=("AUTH_x", "a")),
+                                   second.run(meeting(log, "b", started, 60), scope=("AUTH_x", "b")))
+    finally:
+        first.close()
+        second.close()
+    assert met == [True, True], log  # each one's transaction was open while the other wrote
+
+
+@pytest.mark.parametrize("scopes", [(("AUTH_x", "a"), ("AUTH_x", "a")), (("AUTH_x", "a"), None),
+                                    (None, None)], ids=["same container", "one unscoped", "unscoped"])
+async def test_writes_with_a_scope_in_common_or_none_exclude_each_other(
+        database: sql.Database, metadata: str, scopes: tuple[Any, Any]) -> None:
+    first, second = two_committers(database, metadata)
+    log: list[str] = []
+    started = {"a": threading.Event(), "b": threading.Event()}
+    try:
+        await asyncio.gather(first.run(meeting(log, "a", started, 0.5), scope=scopes[0]),
+                             second.run(meeting(log, "b", started, 0.5), scope=scopes[1]))
+    finally:
+        first.close()
+        second.close()
+    assert log in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])

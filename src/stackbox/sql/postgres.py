@@ -7,6 +7,9 @@ database role (`write_lock`: the storage catalog's, identity's), released by COM
 read-then-write logic (preconditions, quotas, version ordering) sees every earlier write committed and
 no concurrent one, under PostgreSQL's default READ COMMITTED isolation: no serialization failures and,
 since every writer takes the same single lock first, no deadlocks between writers, hence no retries.
+Writers whose reads and writes stay within known scopes (the object writes of one container: the
+group commit's) may instead take the role's lock shared and one lock per scope exclusively
+(`begin_scoped`): they exclude each other per scope, and every plain writer excludes them all.
 Reads outside a transaction see the latest committed state, as on SQLite in autocommit mode.
 Schema changes take a second, cluster-wide lock first (`MIGRATION_LOCK`), so that processes (or nodes)
 that start at once create or upgrade each schema exactly once.
@@ -153,6 +156,23 @@ class PgConnection:
             self.execute(statement)
 
     def begin(self, *locks: int) -> psycopg.Cursor[Any]:
+        """BEGIN, then each of `locks` exclusively, in that order."""
+        cursor = self._begin()
+        for key in locks:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        return cursor
+
+    def begin_scoped(self, scopes: Iterable[int]) -> psycopg.Cursor[Any]:
+        """BEGIN for writers that only touch what `scopes` name (e.g. containers): this role's write
+        lock shared (a plain `BEGIN IMMEDIATE` takes it exclusively, so it excludes them all), then
+        each scope's lock exclusively, in increasing order (so that such writers never deadlock)."""
+        cursor = self._begin()
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self.write_lock,))
+        for key in sorted(set(scopes)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        return cursor
+
+    def _begin(self) -> psycopg.Cursor[Any]:
         self._reconnected()
         try:
             cursor = self.raw.execute("BEGIN")
@@ -161,8 +181,6 @@ class PgConnection:
                 raise
             cursor = self.raw.execute("BEGIN")
         self._transaction = True
-        for key in locks:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
         return cursor
 
     @contextmanager

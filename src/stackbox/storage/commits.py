@@ -37,10 +37,13 @@ from typing import Any, TypeVar
 import psycopg
 
 from stackbox.sql import Connection, Database, PgConnection, SqliteDatabase
+from stackbox.sql.postgres import lock_key
 from stackbox.storage.space import as_insufficient_storage
 
 T = TypeVar("T")
 Write = Callable[[Any], Any]
+#: What a write is confined to (see `GroupCommitter.run`).
+Scope = tuple[str, ...]
 
 #: Upper bound on the writes of one transaction, so that one batch never holds the lock for long.
 MAX_BATCH = 256
@@ -50,6 +53,7 @@ MAX_BATCH = 256
 class _Pending:
     write: Write
     future: asyncio.Future[Any]
+    scope: Scope | None
 
 
 @dataclass(slots=True)
@@ -70,14 +74,17 @@ class GroupCommitter:
         self._flusher: asyncio.Task[None] | None = None
 
     async def run(self, write: Callable[[Any], T],
-                  undo: Callable[[], None] | None = None) -> T:
+                  undo: Callable[[], None] | None = None, *, scope: Scope | None = None) -> T:
         """Run `write` in the next batch; returns its result once the batch is durable.
 
         `undo` runs if the write is not applied, also when the caller was cancelled meanwhile (a
-        cancelled caller cannot know the outcome, so it must not clean up by itself).
+        cancelled caller cannot know the outcome, so it must not clean up by itself). `scope`: names
+        that cover all the write reads and changes (e.g. a container's account and name), if it has
+        them: on PostgreSQL, a batch whose writes all have a scope excludes only the batches with a
+        scope in common (and every plain writer), instead of all writers (`begin_scoped`).
         """
         loop = asyncio.get_running_loop()
-        pending = _Pending(write, loop.create_future())
+        pending = _Pending(write, loop.create_future(), scope)
         pending.future.add_done_callback(lambda future: _settle(future, undo))
         self._queue.append(pending)
         if self._flusher is None or self._flusher.done():
@@ -96,21 +103,22 @@ class GroupCommitter:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                outcomes = await loop.run_in_executor(self._executor, self._apply, [p.write for p in batch])
+                outcomes = await loop.run_in_executor(self._executor, self._apply, [p.write for p in batch],
+                                                      _scopes(batch))
             except BaseException as error:  # BEGIN or COMMIT failed: nothing of the batch was applied
                 outcomes = [_Outcome(error=error)] * len(batch)
             for pending, outcome in zip(batch, outcomes, strict=True):
                 _resolve(pending.future, outcome)
 
-    def _apply(self, writes: list[Write]) -> list[_Outcome]:
+    def _apply(self, writes: list[Write], scopes: list[Scope] | None = None) -> list[_Outcome]:
         """In the committer thread: one transaction, one savepoint per write (on PostgreSQL, first
-        `_optimistic`, without them)."""
+        `_optimistic`, without them). `scopes`: those of the writes if every one has one."""
         conn = self._conn
         if isinstance(conn, PgConnection):
             with suppress(_Unattributed):  # else rolled back: again, each write under its savepoint
-                return _optimistic(conn, writes)
+                return _optimistic(conn, writes, scopes)
         with self._queued():
-            conn.execute("BEGIN IMMEDIATE")
+            _begin(conn, scopes)
             try:
                 with _pipelined(conn):
                     outcomes = [_savepoint(conn, write) for write in writes]
@@ -139,7 +147,7 @@ class _Unattributed(Exception):
     """An optimistic batch cannot tell each write's outcome apart: it was rolled back."""
 
 
-def _optimistic(conn: PgConnection, writes: list[Write]) -> list[_Outcome]:
+def _optimistic(conn: PgConnection, writes: list[Write], scopes: list[Scope] | None) -> list[_Outcome]:
     """The batch on PostgreSQL with a wait for the server only where a write reads, and at COMMIT:
     BEGIN and the write lock go out with the first write's statements, and no write has a
     savepoint or waits for the results of its updates. A write that raises by itself before it
@@ -153,7 +161,7 @@ def _optimistic(conn: PgConnection, writes: list[Write]) -> list[_Outcome]:
     committing = False
     try:
         with conn.pipeline():
-            conn.execute("BEGIN IMMEDIATE")
+            _begin(conn, scopes)
             for write in writes:
                 changes = conn.changes
                 try:
@@ -174,6 +182,18 @@ def _optimistic(conn: PgConnection, writes: list[Write]) -> list[_Outcome]:
             conn.execute("ROLLBACK")
         raise _Unattributed() from error
     return outcomes
+
+
+def _scopes(batch: list[_Pending]) -> list[Scope] | None:
+    scopes = [pending.scope for pending in batch]
+    return None if None in scopes else scopes  # type: ignore[return-value]
+
+
+def _begin(conn: Connection, scopes: list[Scope] | None) -> None:
+    if scopes is not None and isinstance(conn, PgConnection):
+        conn.begin_scoped(lock_key("stackbox:scope:" + "\0".join(scope)) for scope in set(scopes))
+    else:
+        conn.execute("BEGIN IMMEDIATE")
 
 
 def _pipelined(conn: Connection) -> AbstractContextManager[None]:

@@ -333,8 +333,10 @@ class Catalog(UploadRecords, LockRecords):
         """Atomically check preconditions, add the new version as the container's versioning state
         says and take the blob references, in the next group commit; `undo` runs if it is not
         applied (see `GroupCommitter.run`)."""
+        # An account quota sums the account's containers: such a write excludes all others.
+        scope = None if new.quota is not None and new.quota.account is not None else _scope(ref)
         return await self.batches.run(partial(self.store_object, ref=ref, key=key, new=new,
-                                              preconditions=preconditions, now=now), undo)
+                                              preconditions=preconditions, now=now), undo, scope=scope)
 
     def store_object(self, conn: Connection, ref: ContainerRef, key: str, new: NewObject,
                      preconditions: Preconditions, now: float) -> ObjectInfo:
@@ -440,7 +442,8 @@ class Catalog(UploadRecords, LockRecords):
         """`delete_object` in the next group commit."""
         return await self.batches.run(partial(self._delete_in, account=account, container=container, key=key,
                                               version_id=version_id, preconditions=preconditions, now=now,
-                                              bypass_governance=bypass_governance))
+                                              bypass_governance=bypass_governance),
+                                      scope=(account, container))
 
     def _delete_in(self, conn: Connection, account: str, container: str, key: str,
                   version_id: str | None, preconditions: Preconditions, now: float, *,
@@ -582,7 +585,7 @@ class Catalog(UploadRecords, LockRecords):
         in a versioned container, a delete otherwise, unless `locked` says the version it deletes
         for good is protected. In the next group commit; whether it was expired."""
         return bool(await self.batches.run(partial(self._expire_current, ref=ref, key=key, version=version,
-                                                   locked=locked, now=now)))
+                                                   locked=locked, now=now), scope=_scope(ref)))
 
     def _expire_current(self, conn: Connection, ref: ContainerRef, key: str, version: str,
                         locked: Locked, now: float) -> bool:
@@ -601,7 +604,8 @@ class Catalog(UploadRecords, LockRecords):
         """Delete for good a version of `key` that is still noncurrent and has at least `keep_newer`
         newer noncurrent versions (objects), unless `locked`; in the next group commit."""
         return bool(await self.batches.run(partial(self._expire_noncurrent, ref=ref, key=key, version=version,
-                                                   keep_newer=keep_newer, locked=locked, now=now)))
+                                                   keep_newer=keep_newer, locked=locked, now=now),
+                                           scope=_scope(ref)))
 
     def _expire_noncurrent(self, conn: Connection, ref: ContainerRef, key: str, version: str,
                            keep_newer: int, locked: Locked, now: float) -> bool:
@@ -623,7 +627,7 @@ class Catalog(UploadRecords, LockRecords):
     async def remove_expired_marker(self, ref: ContainerRef, key: str, version: str, now: float) -> bool:
         """Delete the current delete marker `version` of `key` if it is the key's only version."""
         return bool(await self.batches.run(partial(self._remove_expired_marker, ref=ref, key=key,
-                                                   version=version, now=now)))
+                                                   version=version, now=now), scope=_scope(ref)))
 
     def _remove_expired_marker(self, conn: Connection, ref: ContainerRef, key: str, version: str,
                                now: float) -> bool:
@@ -639,6 +643,12 @@ class Catalog(UploadRecords, LockRecords):
     async def abort_upload_grouped(self, upload_id: str, now: float) -> None:
         """`abort_upload` in the next group commit."""
         await self.batches.run(partial(self._drop_upload, upload_id=upload_id, now=now))
+
+
+def _scope(ref: ContainerRef) -> tuple[str, str]:
+    """The scope of a write that reads and changes only the container's rows (and the rows of blobs
+    its versions reference, whose counts are updated in place)."""
+    return ref.account, ref.name
 
 
 def _newer_noncurrent(conn: Connection, container_id: int, key: str, version: str, most: int) -> int:

@@ -7,7 +7,8 @@ quotas; Object Lock configurations). A write bumps its node's counter, which tha
 at once, and sends `NOTIFY stackbox_epoch, '<kind>'`: identity writes inside their transaction
 (`announce`: delivered if and only if the write commits), storage metadata writes right after their
 commit (`bump`, on the worker's publisher connection: the catalog commits them in its own group-commit
-machinery). One listener per node (a process the supervisor keeps running) LISTENs on a connection of
+machinery; the writer answers once its own node's listener has heard the notification, so that the
+client's next request, through whichever node, finds the change). One listener per node (a process the supervisor keeps running) LISTENs on a connection of
 its own and bumps the node's counter of each kind it is told about.
 
 A notification sent while the listener is not connected is lost, so the caches are trusted only
@@ -70,6 +71,8 @@ TRUST_FILE = "cluster-trust"
 TRUST_SECONDS = 1.0
 #: How often the listener makes that round trip (well inside TRUST_SECONDS).
 PING_SECONDS = 0.2
+#: How often a writer looks whether its node's listener has heard its notification yet.
+ECHO_POLL_SECONDS = 0.0005
 #: Wait between two connection attempts of the listener.
 RECONNECT_SECONDS = 0.5
 #: Bound on a connection attempt and on a silent connection (libpq's tcp_user_timeout).
@@ -171,9 +174,24 @@ class ClusterCounter(SharedCounter):
         return next(self._never_seen)
 
     def bump(self) -> int:
+        """After a write committed: bump here, tell the other nodes, and return once this node's
+        listener has heard it (see `_await_echo`)."""
         new = self.bump_local()
         self._publisher.publish(self.kind)
+        self._await_echo(new)
         return new
+
+    def _await_echo(self, bumped: int) -> None:
+        """Wait (a few milliseconds) until the node's listener bumps the counter past `bumped`, as it
+        does when it hears this write's notification. PostgreSQL hands a notification to every
+        listening session at the same commit, so the other nodes' listeners were handed it as ours
+        was: the client is answered after that, and its next request through another node no longer
+        races the notification's delivery (only that node's listener bumping its counter). Without a
+        vouching listener there is nothing to wait for, another bump may end the wait early, and the
+        trust period bounds it."""
+        deadline = time.monotonic() + TRUST_SECONDS
+        while self._trust.holds() and self._load() <= bumped and time.monotonic() < deadline:
+            time.sleep(ECHO_POLL_SECONDS)
 
     def bump_local(self) -> int:
         """After a write whose transaction announced itself (`announce`)."""

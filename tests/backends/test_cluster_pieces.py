@@ -110,6 +110,19 @@ def test_a_write_on_one_node_empties_the_other_nodes_caches_within_a_second(
         reader.close()
 
 
+def test_a_write_returns_once_its_nodes_listener_has_heard_it(
+        postgres_cluster: PostgresCluster, node_dirs: tuple[Path, Path], listening: RunningListener) -> None:
+    """So a client's next request through another node does not race the notification's delivery."""
+    writer = ClusterNode(postgres_cluster.dsn, node_dirs[1])
+    heard = SharedCounter(node_dirs[1] / cluster.COUNTER_FILES["meta"])
+    try:
+        for _ in range(20):
+            bumped = writer.counter("meta").bump()
+            assert heard.value() > bumped
+    finally:
+        writer.close()
+
+
 def test_the_writing_node_sees_its_own_write_at_once(postgres_cluster: PostgresCluster,
                                                       node_dirs: tuple[Path, Path]) -> None:
     """Two workers of one node (no listener needed: the node's counter is shared memory)."""

@@ -103,6 +103,7 @@ def fill_until_refused(swift: Swift, container: str) -> list[requests.Response]:
     return answers
 
 
+@pytest.mark.single_node("fills the node's local disk; on RADOS object data does not land there")
 def test_a_full_disk_answers_507_keeps_metadata_writable_and_frees_space_at_once(
         full_disk_cloud: RunningCloud) -> None:
     swift = admin_swift(full_disk_cloud)
@@ -125,6 +126,7 @@ def test_a_full_disk_answers_507_keeps_metadata_writable_and_frees_space_at_once
     assert swift("PUT", "/filling/again", data=os.urandom(4 * MiB)).status_code == 201
 
 
+@pytest.mark.single_node("fills the node's local disk; on RADOS object data does not land there")
 def test_s3_answers_insufficient_capacity_on_a_full_disk(full_disk_cloud: RunningCloud) -> None:
     s3 = admin_s3(full_disk_cloud)
     bucket = unique("full")
@@ -137,6 +139,7 @@ def test_s3_answers_insufficient_capacity_on_a_full_disk(full_disk_cloud: Runnin
     assert error["Error"]["Code"] == "InsufficientCapacity"
 
 
+@pytest.mark.single_node("fills the node's local disk; on RADOS object data does not land there")
 def test_the_server_starts_and_makes_room_on_a_completely_full_disk(small_disk: Path,
                                                                      full_disk_cloud: RunningCloud) -> None:
     swift = admin_swift(full_disk_cloud)
@@ -169,17 +172,19 @@ def test_the_server_starts_and_makes_room_on_a_completely_full_disk(small_disk: 
 
 
 def test_a_reserve_larger_than_the_free_space_refuses_object_data_only(tmp_path: Path) -> None:
-    """Without root (no tmpfs), the same answers through a reserve no disk has."""
+    """Without root (no tmpfs), the same answers through a reserve no disk has. The bodies are larger
+    than what stays inline in the catalog: on PostgreSQL + RADOS the reserve guards RADOS only."""
+    body = os.urandom(100_000)
     running = start_cloud(tmp_path / "data", workers=1, extra_env={"STACKBOX_RESERVE_BYTES": str(1 << 60)})
     try:
         swift = admin_swift(running)
         assert swift("PUT", "/reserved").status_code == 201
-        refused = swift("PUT", "/reserved/o", data=b"small")
+        refused = swift("PUT", "/reserved/o", data=body)
         assert refused.status_code == 507
         assert swift("POST", "/reserved", headers={"X-Container-Meta-A": "b"}).status_code == 204
         s3 = admin_s3(running)
         with pytest.raises(ClientError) as error:
-            s3.put_object(Bucket="reserved", Key="o", Body=b"small")
+            s3.put_object(Bucket="reserved", Key="o", Body=body)
         assert error.value.response["Error"]["Code"] == "InsufficientCapacity"
     finally:
         running.stop(signal.SIGTERM)
@@ -188,6 +193,7 @@ def test_a_reserve_larger_than_the_free_space_refuses_object_data_only(tmp_path:
 # ------------------------------------------------------------------------------------ 17: permissions
 
 
+@pytest.mark.single_node("checks the modes of SQLite's and the blob files; on PostgreSQL + RADOS there are none")
 def test_store_files_are_owner_only_even_under_umask_000(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     running = start_with_umask(data_dir, {})
@@ -206,6 +212,7 @@ def test_store_files_are_owner_only_even_under_umask_000(tmp_path: Path) -> None
         running.stop(signal.SIGTERM)
 
 
+@pytest.mark.single_node("checks the modes of SQLite's and the blob files; on PostgreSQL + RADOS there are none")
 def test_an_existing_world_readable_store_is_made_owner_only_at_start(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     start_cloud(data_dir, workers=1).stop(signal.SIGTERM)

@@ -7,9 +7,10 @@ quotas; Object Lock configurations). A write bumps its node's counter, which tha
 at once, and sends `NOTIFY stackbox_epoch, '<kind>'`: identity writes inside their transaction
 (`announce`: delivered if and only if the write commits), storage metadata writes right after their
 commit (`bump`, on the worker's publisher connection: the catalog commits them in its own group-commit
-machinery; the writer answers once its own node's listener has heard the notification, so that the
-client's next request, through whichever node, finds the change). One listener per node (a process the supervisor keeps running) LISTENs on a connection of
-its own and bumps the node's counter of each kind it is told about.
+machinery). Either way the writer answers once its own node's listener has heard the notification, which
+PostgreSQL handed every node's listener at once, so the client's next request through another node does
+not race its delivery. One listener per node (a process the supervisor keeps running) LISTENs on a
+connection of its own and bumps the node's counter of each kind it is told about.
 
 A notification sent while the listener is not connected is lost, so the caches are trusted only
 while the listener vouches for its connection: after each round trip it sets a "trusted until" time,
@@ -167,6 +168,8 @@ class ClusterCounter(SharedCounter):
         self._trust = trust
         self._publisher = publisher
         self._never_seen = itertools.count(-1, -1)
+        #: The counter's value when this thread's write announced itself (see `bump_local`).
+        self._announced = threading.local()
 
     def value(self) -> int:
         if self._trust.holds():
@@ -176,7 +179,7 @@ class ClusterCounter(SharedCounter):
     def bump(self) -> int:
         """After a write committed: bump here, tell the other nodes, and return once this node's
         listener has heard it (see `_await_echo`)."""
-        new = self.bump_local()
+        new = super().bump()
         self._publisher.publish(self.kind)
         self._await_echo(new)
         return new
@@ -194,12 +197,20 @@ class ClusterCounter(SharedCounter):
             time.sleep(ECHO_POLL_SECONDS)
 
     def bump_local(self) -> int:
-        """After a write whose transaction announced itself (`announce`)."""
-        return super().bump()
+        """After a write whose transaction announced itself (`announce`), in the same thread: bump
+        here and return once the listener has heard the announcement too (it may have already: then
+        the counter is two past its value at the announcement)."""
+        new = super().bump()
+        before = getattr(self._announced, "value", None)
+        self._announced.value = None
+        if before is not None:
+            self._await_echo(before + 1)
+        return new
 
     def announce(self, conn: Connection) -> None:
         """Within a write's transaction on the shared database: the notification is delivered if and
         only if the write commits, and costs no round trip of its own."""
+        self._announced.value = self._load()
         conn.execute(ANNOUNCE_SQL, (CHANNEL, self.kind))
 
 

@@ -183,6 +183,25 @@ def test_an_identity_write_announces_itself_only_if_it_commits(
         writer.close()
 
 
+def test_an_identity_write_returns_once_its_nodes_listener_has_heard_it(
+        postgres_cluster: PostgresCluster, node_dirs: tuple[Path, Path], listening: RunningListener) -> None:
+    from stackbox.identity.store import Store
+
+    writer = ClusterNode(postgres_cluster.dsn, node_dirs[1])
+    counter = writer.counter("auth")
+    store = Store.open(postgres_cluster.dsn, counter.bump_local, announce=counter.announce)
+    heard = SharedCounter(node_dirs[1] / cluster.COUNTER_FILES["auth"])
+    try:
+        for _ in range(20):
+            before = heard.value()
+            with store.write() as conn:
+                conn.execute("SELECT 1")
+            assert heard.value() >= before + 2, "the writer's own bump and its listener's"
+    finally:
+        store.close()
+        writer.close()
+
+
 def test_caches_are_not_trusted_without_a_listener(postgres_cluster: PostgresCluster,
                                                    node_dirs: tuple[Path, Path]) -> None:
     node = ClusterNode(postgres_cluster.dsn, node_dirs[1])

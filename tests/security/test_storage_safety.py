@@ -193,7 +193,7 @@ def test_a_reserve_larger_than_the_free_space_refuses_object_data_only(tmp_path:
 # ------------------------------------------------------------------------------------ 17: permissions
 
 
-@pytest.mark.single_node("checks the modes of SQLite's and the blob files; on PostgreSQL + RADOS there are none")
+@pytest.mark.single_node("the modes of SQLite's and the blob files; on PostgreSQL + RADOS there are none")
 def test_store_files_are_owner_only_even_under_umask_000(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     running = start_with_umask(data_dir, {})
@@ -212,7 +212,7 @@ def test_store_files_are_owner_only_even_under_umask_000(tmp_path: Path) -> None
         running.stop(signal.SIGTERM)
 
 
-@pytest.mark.single_node("checks the modes of SQLite's and the blob files; on PostgreSQL + RADOS there are none")
+@pytest.mark.single_node("the modes of SQLite's and the blob files; on PostgreSQL + RADOS there are none")
 def test_an_existing_world_readable_store_is_made_owner_only_at_start(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     start_cloud(data_dir, workers=1).stop(signal.SIGTERM)

@@ -21,7 +21,7 @@ from keystoneauth1.identity import v3
 
 from backends.conftest import RadosPool
 from cloud import RunningCloud, start_cloud
-from stackbox.storage.engine import Engine
+from stackbox.storage.engine import EMBEDDED, Engine
 from stackbox.storage.rados_blobs import RadosBlobs, parse_stripe_name
 
 pytestmark = pytest.mark.cluster
@@ -161,8 +161,9 @@ def test_a_deleted_objects_stripes_are_removed_by_garbage_collection(served: Ser
     assert len(stripes) == 3
     s3.delete_object(Bucket=bucket, Key="doomed")
     assert stripes <= served.objects(), "kept for the grace period (reads in progress finish)"
-    # Another engine on the same data dir and pool (as another worker would) collects it at once.
-    collector = Engine(served.cloud.data_dir, blobs_url=served.url)
+    # Another engine on the same catalog and pool (as another worker would) collects it at once.
+    collector = Engine(served.cloud.data_dir, blobs_url=served.url,
+                       metadata=served.cloud.operator_env.get("STACKBOX_METADATA", EMBEDDED))
     try:
         def collected() -> bool:
             collector.collect_garbage(grace=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import http.client
 import socket
 import zlib
 from collections.abc import Iterator
@@ -148,12 +149,11 @@ def raw_exchange(cloud: RunningCloud, pair: Ec2Pair, path: str, *, declared_leng
         conn.sendall(head + sent)
         if not wait:
             return 0, b""
-        conn.shutdown(socket.SHUT_WR)
-        reply = b""
-        while chunk := conn.recv(65536):
-            reply += chunk
-    status = int(reply.split(b" ", 2)[1])
-    return status, reply
+        # The answer comes from the head alone. Read it without half-closing first: a balancer in
+        # front of the node drops a request whose client closed in the middle of its declared body.
+        response = http.client.HTTPResponse(conn)
+        response.begin()
+        return response.status, response.read()
 
 
 def _signed_unsigned_payload(pair: Ec2Pair, url: str) -> AWSRequest:

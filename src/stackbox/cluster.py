@@ -4,13 +4,13 @@ Caches. Each worker keeps what it looks up on hot paths behind two epoch counter
 one memory map per node): `auth` (EC2 secrets, validated tokens, catalogs) and `meta` (container and
 account metadata: lifecycle rules, bucket policy, ACLs, CORS, encryption and versioning settings,
 quotas; Object Lock configurations). A write bumps its node's counter, which that node's workers see
-at once, and sends `NOTIFY stackbox_epoch, '<kind>'`: identity writes inside their transaction
-(`announce`: delivered if and only if the write commits), storage metadata writes right after their
-commit (`bump`, on the worker's publisher connection: the catalog commits them in its own group-commit
-machinery). Either way the writer answers once its own node's listener has heard the notification, which
-PostgreSQL handed every node's listener at once, so the client's next request through another node does
-not race its delivery. One listener per node (a process the supervisor keeps running) LISTENs on a
-connection of its own and bumps the node's counter of each kind it is told about.
+at once, and sends `NOTIFY stackbox_epoch, '<kind>'` inside its transaction (`announce`: delivered if
+and only if the write commits; identity writes and the catalog's `meta_write`s), or else right after
+its commit (`bump`, on the worker's publisher connection). The writer answers once its own node's
+listener has heard the notification, which PostgreSQL handed every node's listener at once, so the
+client's next request through another node does not race its delivery. One listener per node (a
+process the supervisor keeps running) LISTENs on a connection of its own and bumps the node's counter
+of each kind it is told about.
 
 A notification sent while the listener is not connected is lost, so the caches are trusted only
 while the listener vouches for its connection: after each round trip it sets a "trusted until" time,
@@ -177,8 +177,11 @@ class ClusterCounter(SharedCounter):
         return next(self._never_seen)
 
     def bump(self) -> int:
-        """After a write committed: bump here, tell the other nodes, and return once this node's
-        listener has heard it (see `_await_echo`)."""
+        """After a write committed: bump here and return once this node's listener has heard of the
+        write (see `_await_echo`). Other nodes hear of it from the write's own transaction if it
+        announced itself in this thread (`announce`), else from a notification sent now."""
+        if getattr(self._announced, "value", None) is not None:
+            return self.bump_local()
         new = super().bump()
         self._publisher.publish(self.kind)
         self._await_echo(new)

@@ -202,6 +202,30 @@ def test_an_identity_write_returns_once_its_nodes_listener_has_heard_it(
         writer.close()
 
 
+def test_a_metadata_write_tells_the_other_nodes_within_its_own_transaction(
+        postgres_url: str, node_dirs: tuple[Path, Path]) -> None:
+    """Not by a notification sent after the commit, which a node that dies (or loses its connection)
+    in between never sends: here the writer could not send one at all."""
+    from stackbox.storage.engine import Engine
+
+    listening = RunningListener(postgres_url, node_dirs[1])
+    heard = SharedCounter(node_dirs[1] / cluster.COUNTER_FILES["meta"])
+    unreachable = f"postgresql://stackbox:x@127.0.0.1:{_closed_port()}/postgres"
+    counter = cluster.ClusterCounter(node_dirs[0] / cluster.COUNTER_FILES["meta"], "meta",
+                                     Trust(node_dirs[0] / cluster.TRUST_FILE), cluster.Publisher(unreachable))
+    engine = Engine(node_dirs[0], metadata=postgres_url, meta_epoch=counter)
+    try:
+        wait_for(Trust(node_dirs[1] / cluster.TRUST_FILE).holds, "the listener vouches")
+        before = heard.value()
+        engine.create_container("AUTH_a", "box")
+        engine.update_container_meta("AUTH_a", "box", {"color": "blue"})
+        engine.delete_container("AUTH_a", "box")
+        wait_for(lambda: heard.value() >= before + 3, "node 2 hears of the three writes")
+    finally:
+        engine.close()
+        listening.halt()
+
+
 def test_caches_are_not_trusted_without_a_listener(postgres_cluster: PostgresCluster,
                                                    node_dirs: tuple[Path, Path]) -> None:
     node = ClusterNode(postgres_cluster.dsn, node_dirs[1])

@@ -36,6 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from stackbox.cluster import ClusterCounter
 from stackbox.epoch import EpochCache, SharedCounter
 from stackbox.sql import is_url
 from stackbox.storage.blob_backend import BlobBackend, BlobWriter, open_backend
@@ -210,6 +211,8 @@ class Engine(MultipartOperations, LifecycleOperations):
         #: legacy versioning on every PUT/DELETE), cached per worker; every worker's entries go
         #: as soon as any worker changes a container's metadata (the epoch is bumped after commit).
         self._meta_epoch = meta_epoch or SharedCounter(data_dir / "container-epoch")
+        if isinstance(self._meta_epoch, ClusterCounter):  # the other nodes hear of it within the write
+            self._catalog.announce_meta = self._meta_epoch.announce
         self._container_meta: EpochCache[tuple[str, str], Mapping[str, str]] = EpochCache(
             self._meta_epoch, KNOWN_CONTAINERS)
         #: The quotas of each container written to, parsed from both (a 1-tuple: None is "no quota").

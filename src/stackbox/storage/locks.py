@@ -65,11 +65,14 @@ class LockRecords:
     def write(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
+    def meta_write(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
     def create_locked_container(self, account: str, name: str, meta: Mapping[str, str]) -> bool:
         """Creates a container with Object Lock on and versioning enabled, in one transaction; False
         (nothing changed) if it existed."""
         now = time.time()
-        with self.write() as conn:
+        with self.meta_write() as conn:
             conn.execute("INSERT OR IGNORE INTO account (name, created) VALUES (?, ?)", (account, now))
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO container (account, name, created, meta, last_modified, versioning, "
@@ -87,7 +90,7 @@ class LockRecords:
     def set_lock_configuration(self, account: str, name: str, config: LockConfiguration) -> None:
         """Turns Object Lock on (for good) or replaces its default retention; the container's
         versioning must be enabled (LockedVersioning)."""
-        with self.write() as conn:
+        with self.meta_write() as conn:
             row = conn.execute("SELECT versioning FROM container WHERE account = ? AND name = ?",
                                (account, name)).fetchone()
             if row is None:

@@ -125,6 +125,9 @@ class _ThreadConnection:
 
 class Catalog(UploadRecords, LockRecords):
     conn: Connection = _ThreadConnection()  # type: ignore[assignment]
+    #: Runs inside every write of what the engine's metadata caches hold (`meta_write`), just before
+    #: it commits: a cluster node's notification to the others (`cluster.ClusterCounter.announce`).
+    announce_meta: Callable[[Connection], object] | None = None
 
     def __init__(self, target: Path | str, *, durable: bool = True, pool_size: int | None = None) -> None:
         """`target`: the SQLite database file, or a PostgreSQL URL (`pool_size`: its connections at most)."""
@@ -158,6 +161,14 @@ class Catalog(UploadRecords, LockRecords):
         with disk_full_refused(), transaction(self.conn) as conn:
             yield conn
 
+    @contextmanager
+    def meta_write(self) -> Iterator[Connection]:
+        """A write of account or container metadata (what the metadata caches hold)."""
+        with self.write() as conn:
+            yield conn
+            if self.announce_meta is not None:
+                self.announce_meta(conn)
+
     # ------------------------------------------------------------------------------ accounts
 
     def account(self, account: str) -> AccountInfo:
@@ -174,7 +185,7 @@ class Catalog(UploadRecords, LockRecords):
 
     def update_account_meta(self, account: str, updates: Mapping[str, str], remove: Iterable[str],
                             check: MetaCheck | None = None) -> None:
-        with self.write() as conn:
+        with self.meta_write() as conn:
             self._ensure_account(conn, account)
             row = conn.execute("SELECT meta FROM account WHERE name = ?", (account,)).fetchone()
             meta = _merged(orjson.loads(row[0]), updates, remove)
@@ -188,7 +199,7 @@ class Catalog(UploadRecords, LockRecords):
     # ------------------------------------------------------------------------------ containers
 
     def create_container(self, account: str, name: str, meta: Mapping[str, str]) -> bool:
-        with self.write() as conn:
+        with self.meta_write() as conn:
             self._ensure_account(conn, account)
             now = time.time()
             cursor = conn.execute(
@@ -225,7 +236,7 @@ class Catalog(UploadRecords, LockRecords):
 
     def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],
                               remove: Iterable[str], check: MetaCheck | None = None) -> ContainerInfo:
-        with self.write() as conn:
+        with self.meta_write() as conn:
             ref = self.container_ref(account, name)
             row = conn.execute("SELECT meta FROM container WHERE id = ?", (ref.id,)).fetchone()
             meta = _merged(orjson.loads(row[0]), updates, remove)
@@ -240,7 +251,7 @@ class Catalog(UploadRecords, LockRecords):
     def delete_container(self, account: str, name: str, now: float) -> None:
         """Deletes a container that holds no live version and no delete marker (expired versions and
         pending uploads go with it)."""
-        with self.write() as conn:
+        with self.meta_write() as conn:
             ref = self.container_ref(account, name)
             held = conn.execute(f"SELECT 1 FROM object WHERE container_id = ? AND (marker = 1 OR {LIVE} "
                                 f"OR {PROTECTED}) LIMIT 1", (ref.id, now, now)).fetchone()

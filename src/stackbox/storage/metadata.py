@@ -469,8 +469,8 @@ class Catalog(UploadRecords, LockRecords):
         etag = _live_etag(latest, now)
         preconditions.check(_live_state(latest, now))
         if ref.versioning == "unversioned":
-            if latest is not None:
-                self._remove_row(conn, latest, now)
+            if latest is not None:  # the key's only version: every one is the null version here
+                self._remove_row(conn, latest, now, others=False)
             return Deletion(etag is not None, None, False)
         version, is_null, reused, freed = self._make_way(conn, ref, key, latest, now)
         marker = (key, 0, "", "", now, None, None, b"{}", None, None, None)
@@ -506,10 +506,11 @@ class Catalog(UploadRecords, LockRecords):
             if row is not None and row.delete_at is not None and row.delete_at <= now:
                 self._remove_row(conn, row, now)
 
-    def _remove_row(self, conn: Connection, row: _Row, now: float) -> None:
-        """Deletes a version for good; when it was current, the next newest one becomes current."""
+    def _remove_row(self, conn: Connection, row: _Row, now: float, *, others: bool = True) -> None:
+        """Deletes a version for good; when it was current, the next newest one becomes current
+        (`others=False`: the caller knows there is none, which saves a query)."""
         self._drop_row(conn, row, now)
-        promoted = self._promote_newest(conn, row) if row.latest else 0
+        promoted = self._promote_newest(conn, row) if row.latest and others else 0
         self._count(conn, row.container_id, promoted - _counted(row), -row.bytes_counted, now)
 
     def _promote_newest(self, conn: Connection, removed: _Row) -> int:

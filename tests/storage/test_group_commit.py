@@ -67,10 +67,10 @@ async def test_concurrent_writes_share_transactions(committer: GroupCommitter,
     batches = 0
     apply = committer._apply
 
-    def counting(writes: list[Write], scopes: Any = None) -> list[Any]:
+    def counting(writes: list[Write], *how: Any) -> list[Any]:
         nonlocal batches
         batches += 1
-        return apply(writes, scopes)
+        return apply(writes, *how)
 
     committer._apply = counting  # type: ignore[method-assign]
     keys = await asyncio.gather(*(committer.run(insert(f"k{i}")) for i in range(50)))
@@ -115,6 +115,25 @@ async def test_a_failed_statement_is_its_writes_even_when_a_later_write_reads_or
     assert stored(database) == {"a": 0, "b": 1, "c": 0}
 
 
+async def test_writes_sharing_a_read_sent_ahead_each_see_the_ones_before(committer: GroupCommitter,
+                                                                         database: sql.Database) -> None:
+    """On PostgreSQL a batch sends its writes' first reads together at its start: the first write
+    of the key gets that result, the next ones must still read what the writes before them left."""
+    await committer.run(insert("x", 0))
+    read = ("SELECT v FROM t WHERE k = ?", ("x",))
+
+    def bump(conn: sql.Connection) -> int:
+        value = int(conn.execute(*read).fetchone()[0])
+        conn.execute("UPDATE t SET v = ? WHERE k = 'x'", (value + 1,))
+        return value
+
+    other = ("SELECT v FROM t WHERE k = ?", ("y",))
+    results = await asyncio.gather(*(committer.run(bump, read=read) for _ in range(3)),
+                                   committer.run(insert("y", 7), read=other))
+    assert results == [0, 1, 2, "y"]
+    assert stored(database) == {"x": 3, "y": 7}
+
+
 async def test_a_write_gets_its_row_counts_and_reads_its_own_statements(committer: GroupCommitter) -> None:
     """On PostgreSQL the batch's statements are pipelined: a row count must still be the statement's."""
     def bump(conn: sql.Connection) -> tuple[int, int, int]:
@@ -130,7 +149,7 @@ async def test_a_write_gets_its_row_counts_and_reads_its_own_statements(committe
 
 async def test_a_failed_commit_fails_the_whole_batch_and_undoes(committer: GroupCommitter,
                                                                database: sql.Database) -> None:
-    def fail_at_commit(writes: list[Write], scopes: Any = None) -> list[Any]:
+    def fail_at_commit(writes: list[Write], *how: Any) -> list[Any]:
         committer._conn.execute("BEGIN IMMEDIATE")
         for write in writes:
             write(committer._conn)

@@ -77,9 +77,9 @@ async def test_a_write_bounded_by_an_account_quota_is_not_confined_to_its_contai
     scopes: list[object] = []
     run = engine._catalog.batches.run
 
-    async def recording(write: Any, undo: Any = None, *, scope: Any = None) -> Any:
+    async def recording(write: Any, undo: Any = None, *, scope: Any = None, **how: Any) -> Any:
         scopes.append(scope)
-        return await run(write, undo, scope=scope)
+        return await run(write, undo, scope=scope, **how)
 
     monkeypatch.setattr(engine._catalog.batches, "run", recording)
     await engine.put_object(ACCOUNT, "box", "free", chunks(b"x"))

@@ -113,6 +113,8 @@ class PgConnection:
         self._pipeline: psycopg.Pipeline | None = None
         #: Statements other than SELECT sent in pipeline mode so far (see `commits._optimistic`).
         self.changes = 0
+        #: Reads sent ahead in this pipeline (`prefetch`), by statement and parameters.
+        self._prefetched: dict[tuple[str, tuple[Any, ...]], _QueuedCursor] = {}
 
     @staticmethod
     def _take(pool: ConnectionPool[Any]) -> psycopg.Connection[Any]:
@@ -125,6 +127,10 @@ class PgConnection:
             return self.begin(self.write_lock)
         if sql in ("COMMIT", "ROLLBACK"):
             return self._end(sql)
+        if self._prefetched:
+            prefetched = self._prefetched.pop((sql, tuple(parameters)), None)
+            if prefetched is not None:
+                return prefetched  # type: ignore[return-value]
         statement = to_postgres(sql)
         if self._pipeline is not None:
             if not _reads_only(statement):
@@ -194,6 +200,17 @@ class PgConnection:
                 yield
             finally:
                 self._pipeline = None
+                self._prefetched.clear()
+
+    def prefetch(self, reads: Iterable[tuple[str, Sequence[Any]]]) -> None:
+        """In a `pipeline()` block: send these reads (statement, parameters) now, without waiting;
+        the first `execute` of the same statement with the same parameters in the block gets that
+        read's cursor instead of sending it again. Only for reads whose result nothing executed in
+        between can change: the server ran them before it."""
+        assert self._pipeline is not None
+        for sql, parameters in reads:
+            self._prefetched[sql, tuple(parameters)] = _QueuedCursor(
+                self.raw.execute(to_postgres(sql), parameters), self._pipeline)
 
     def sync(self) -> None:
         """In a `pipeline()` block: wait for the results of every statement sent so far (raising the

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
@@ -44,6 +44,8 @@ T = TypeVar("T")
 Write = Callable[[Any], Any]
 #: What a write is confined to (see `GroupCommitter.run`).
 Scope = tuple[str, ...]
+#: A write's first read, statement and parameters (see `GroupCommitter.run`).
+Read = tuple[str, tuple[Any, ...]]
 
 #: Upper bound on the writes of one transaction, so that one batch never holds the lock for long.
 MAX_BATCH = 256
@@ -54,6 +56,7 @@ class _Pending:
     write: Write
     future: asyncio.Future[Any]
     scope: Scope | None
+    read: Read | None
 
 
 @dataclass(slots=True)
@@ -74,7 +77,8 @@ class GroupCommitter:
         self._flusher: asyncio.Task[None] | None = None
 
     async def run(self, write: Callable[[Any], T],
-                  undo: Callable[[], None] | None = None, *, scope: Scope | None = None) -> T:
+                  undo: Callable[[], None] | None = None, *, scope: Scope | None = None,
+                  read: Read | None = None) -> T:
         """Run `write` in the next batch; returns its result once the batch is durable.
 
         `undo` runs if the write is not applied, also when the caller was cancelled meanwhile (a
@@ -82,9 +86,13 @@ class GroupCommitter:
         that cover all the write reads and changes (e.g. a container's account and name), if it has
         them: on PostgreSQL, a batch whose writes all have a scope excludes only the batches with a
         scope in common (and every plain writer), instead of all writers (`begin_scoped`).
+        `read`: the first read the write makes (statement, parameters), if only a write that makes
+        the same read first can change its result (e.g. the current version of its key): on
+        PostgreSQL, where every write of a batch says it, the batch sends those reads together at
+        its start, one round trip for all instead of one per write.
         """
         loop = asyncio.get_running_loop()
-        pending = _Pending(write, loop.create_future(), scope)
+        pending = _Pending(write, loop.create_future(), scope, read)
         pending.future.add_done_callback(lambda future: _settle(future, undo))
         self._queue.append(pending)
         if self._flusher is None or self._flusher.done():
@@ -104,19 +112,21 @@ class GroupCommitter:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 outcomes = await loop.run_in_executor(self._executor, self._apply, [p.write for p in batch],
-                                                      _scopes(batch))
+                                                      _scopes(batch), _reads(batch))
             except BaseException as error:  # BEGIN or COMMIT failed: nothing of the batch was applied
                 outcomes = [_Outcome(error=error)] * len(batch)
             for pending, outcome in zip(batch, outcomes, strict=True):
                 _resolve(pending.future, outcome)
 
-    def _apply(self, writes: list[Write], scopes: list[Scope] | None = None) -> list[_Outcome]:
+    def _apply(self, writes: list[Write], scopes: list[Scope] | None = None,
+               reads: Sequence[Read] = ()) -> list[_Outcome]:
         """In the committer thread: one transaction, one savepoint per write (on PostgreSQL, first
-        `_optimistic`, without them). `scopes`: those of the writes if every one has one."""
+        `_optimistic`, without them). `scopes`: those of the writes if every one has one; `reads`:
+        what to read ahead."""
         conn = self._conn
         if isinstance(conn, PgConnection):
             with suppress(_Unattributed):  # else rolled back: again, each write under its savepoint
-                return _optimistic(conn, writes, scopes)
+                return _optimistic(conn, writes, scopes, reads)
         with self._queued():
             _begin(conn, scopes)
             try:
@@ -147,7 +157,8 @@ class _Unattributed(Exception):
     """An optimistic batch cannot tell each write's outcome apart: it was rolled back."""
 
 
-def _optimistic(conn: PgConnection, writes: list[Write], scopes: list[Scope] | None) -> list[_Outcome]:
+def _optimistic(conn: PgConnection, writes: list[Write], scopes: list[Scope] | None,
+                reads: Sequence[Read]) -> list[_Outcome]:
     """The batch on PostgreSQL with a wait for the server only where a write reads, and at COMMIT:
     BEGIN and the write lock go out with the first write's statements, and no write has a
     savepoint or waits for the results of its updates. A write that raises by itself before it
@@ -162,6 +173,7 @@ def _optimistic(conn: PgConnection, writes: list[Write], scopes: list[Scope] | N
     try:
         with conn.pipeline():
             _begin(conn, scopes)
+            conn.prefetch(reads)
             for write in writes:
                 changes = conn.changes
                 try:
@@ -182,6 +194,14 @@ def _optimistic(conn: PgConnection, writes: list[Write], scopes: list[Scope] | N
             conn.execute("ROLLBACK")
         raise _Unattributed() from error
     return outcomes
+
+
+def _reads(batch: list[_Pending]) -> list[Read]:
+    """The reads to send ahead: none unless every write said its own (one that did not might change
+    what another reads). A read that several writes share is sent once: the first of them gets its
+    result, the others read again, after the writes before them (`PgConnection.prefetch`)."""
+    reads = [pending.read for pending in batch]
+    return [] if None in reads else list(dict.fromkeys(reads))  # type: ignore[arg-type]
 
 
 def _scopes(batch: list[_Pending]) -> list[Scope] | None:

@@ -347,7 +347,8 @@ class Catalog(UploadRecords, LockRecords):
         # An account quota sums the account's containers: such a write excludes all others.
         scope = None if new.quota is not None and new.quota.account is not None else _scope(ref)
         return await self.batches.run(partial(self.store_object, ref=ref, key=key, new=new,
-                                              preconditions=preconditions, now=now), undo, scope=scope)
+                                              preconditions=preconditions, now=now), undo, scope=scope,
+                                      read=_current_and_latest_read(ref.account, ref.name, key))
 
     def store_object(self, conn: Connection, ref: ContainerRef, key: str, new: NewObject,
                      preconditions: Preconditions, now: float) -> ObjectInfo:
@@ -451,10 +452,11 @@ class Catalog(UploadRecords, LockRecords):
                                     preconditions: Preconditions, now: float, *,
                                     bypass_governance: bool = False) -> Deletion:
         """`delete_object` in the next group commit."""
+        read = None if version_id is not None else _current_and_latest_read(account, container, key)
         return await self.batches.run(partial(self._delete_in, account=account, container=container, key=key,
                                               version_id=version_id, preconditions=preconditions, now=now,
                                               bypass_governance=bypass_governance),
-                                      scope=(account, container))
+                                      scope=(account, container), read=read)
 
     def _delete_in(self, conn: Connection, account: str, container: str, key: str,
                   version_id: str | None, preconditions: Preconditions, now: float, *,
@@ -683,11 +685,16 @@ def _current_ref(conn: Connection, ref: ContainerRef) -> ContainerRef:
 
 def _current_and_latest(conn: Connection, ref: ContainerRef, key: str) -> tuple[ContainerRef, _Row | None]:
     """`_current_ref` and `_latest` of `key` in it, in one query (one round trip on PostgreSQL)."""
-    row = conn.execute(_CURRENT_AND_LATEST, (key, ref.account, ref.name)).fetchone()
+    row = conn.execute(*_current_and_latest_read(ref.account, ref.name, key)).fetchone()
     if row is None:
         raise NoSuchContainer(f"{ref.account}/{ref.name}")
     current = ContainerRef(row[0], ref.account, ref.name, row[1])
     return current, None if row[2] is None else _Row(*row[2:])
+
+
+def _current_and_latest_read(account: str, container: str, key: str) -> tuple[str, tuple[str, str, str]]:
+    """The query of `_current_and_latest`: what a group-committed write of the key reads first."""
+    return _CURRENT_AND_LATEST, (key, account, container)
 
 
 def _find(conn: Connection, account: str, container: str, key: str, version_id: str | None,

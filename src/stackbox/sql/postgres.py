@@ -62,10 +62,12 @@ def _row_class(names: tuple[str, ...]) -> type[NamedRow]:
 
 
 def _named_rows(cursor: Any) -> RowMaker[NamedRow]:
-    description = cursor.description
-    if description is None:
+    # The result's field names, not `cursor.description` (which builds a Column object per field:
+    # ~25 µs a query here, for the 22 columns of an object read).
+    result = cursor.pgresult
+    if result is None or not result.nfields:
         return NamedRow
-    return _row_class(tuple(column.name for column in description))
+    return _row_class(tuple(result.fname(index).decode() for index in range(result.nfields)))
 
 
 class _BoolAsInteger(adapt.Dumper):

@@ -25,6 +25,7 @@ from keystoneauth1.identity import v3
 from backends.cluster import PostgresCluster
 from backends.conftest import RadosPool
 from cloud import BIN, RunningCloud
+from s3.configuration_rounds import write_then_read
 from topology import Backends, BalancedCloud, serve_has_shared_backends, start_balanced_cloud, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.skipif(
@@ -108,6 +109,29 @@ def test_seed_flow_across_the_nodes(two_nodes: BalancedCloud) -> None:
             client.get_object(Bucket=bucket, Key="hello.txt")
         assert missing.value.response["Error"]["Code"] == "NoSuchKey"
     assert swift.get_container(bucket)[1] == []
+
+
+def test_a_configuration_written_through_one_node_reads_back_through_the_other(
+        two_nodes: BalancedCloud) -> None:
+    node1, node2 = two_nodes.nodes
+    pair = _openstack(two_nodes, "ec2", "credentials", "create")
+    through_node1 = _s3(node1.object_url, pair["access"], pair["secret"])
+    through_node2 = _s3(node2.object_url, pair["access"], pair["secret"])
+    bucket, locked = f"config-{uuid.uuid4().hex[:8]}", f"locked-{uuid.uuid4().hex[:8]}"
+    through_node1.create_bucket(Bucket=bucket)
+    through_node1.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
+    write_then_read(through_node1, through_node2, bucket, locked, rounds=100)
+
+    # Swift's container and account metadata, written through node 1 and read through node 2.
+    storage_url, token = _swift(two_nodes, two_nodes.auth_url).get_auth()
+    path = storage_url.removeprefix(two_nodes.object_url)
+    swift1, swift2 = (swiftclient.Connection(preauthurl=node.object_url + path, preauthtoken=token)
+                      for node in (node1, node2))
+    for number in range(20):
+        swift1.post_container(bucket, {"X-Container-Meta-Round": str(number)})
+        assert swift2.head_container(bucket)["x-container-meta-round"] == str(number)
+        swift1.post_account({"X-Account-Meta-Round": str(number)})
+        assert swift2.head_account()["x-account-meta-round"] == str(number)
 
 
 class Uploader:

@@ -27,7 +27,7 @@ MAX_GRANTS = 100
 
 
 async def get_bucket_acl(call: S3Call) -> Response:
-    meta = await call.storage.container_meta(call.account, call.bucket)
+    meta = await call.storage.read_container_meta(call.account, call.bucket)
     return _policy(call, meta.get(BUCKET_ACL_META))
 
 

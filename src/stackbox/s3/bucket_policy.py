@@ -25,7 +25,8 @@ _BLOCK_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Re
 
 
 async def _meta(call: S3Call) -> dict[str, str]:
-    return dict(await call.storage.container_meta(call.account, call.bucket))
+    """The committed configuration (queried: a Get shows the caller's Put, whichever node answers)."""
+    return dict(await call.storage.read_container_meta(call.account, call.bucket))
 
 
 async def put_bucket_policy(call: S3Call) -> Response:

@@ -33,7 +33,8 @@ _NOT_ALLOWED = ("CORSResponse: This CORS request is not allowed. This is usually
 
 
 async def get_bucket_cors(call: S3Call) -> Response:
-    rules = await stored_rules(call.storage, call.account, call.bucket)
+    raw = (await call.storage.read_container_meta(call.account, call.bucket)).get(CORS_META)
+    rules = _decoded(raw) if raw else ()
     if not rules:
         raise S3Error("NoSuchCORSConfiguration", BucketName=call.bucket)
     return xml.xml_response("CORSConfiguration", [_render(rule) for rule in rules])

@@ -45,7 +45,8 @@ _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)
 
 
 async def get_bucket_lifecycle(call: S3Call) -> Response:
-    rules = await stored_rules(call)
+    raw = (await call.storage.read_container_meta(call.account, call.bucket)).get(LIFECYCLE_META)
+    rules = _decoded(raw) if raw else ()
     if not rules:
         raise S3Error("NoSuchLifecycleConfiguration", BucketName=call.bucket)
     return xml.xml_response("LifecycleConfiguration", [_render(rule) for rule in rules])

@@ -54,7 +54,7 @@ def _mode(name: str) -> LockMode:
 
 
 async def get_object_lock_configuration(call: S3Call) -> Response:
-    config = await call.storage.get_lock_configuration(call.account, call.bucket)
+    config = await call.storage.read_lock_configuration(call.account, call.bucket)
     if config is None:
         raise S3Error("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for "
                       "this bucket", BucketName=call.bucket)

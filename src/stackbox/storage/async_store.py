@@ -88,6 +88,9 @@ class AsyncStore:
             return cached
         return await self._offload(self._engine.container_meta, account, name)
 
+    async def read_container_meta(self, account: str, name: str) -> Mapping[str, str]:
+        return await self._offload(self._engine.read_container_meta, account, name)
+
     async def container_accounts(self, name: str) -> list[str]:
         return await self._offload(self._engine.container_accounts, name)
 
@@ -198,6 +201,9 @@ class AsyncStore:
         if cached is not None:
             return cached[0]
         return await self._offload(self._engine.get_lock_configuration, account, container)
+
+    async def read_lock_configuration(self, account: str, container: str) -> LockConfiguration | None:
+        return await self._offload(self._engine.read_lock_configuration, account, container)
 
     async def put_lock_configuration(self, account: str, container: str,
                                      config: LockConfiguration) -> None:

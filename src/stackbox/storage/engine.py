@@ -341,6 +341,11 @@ class Engine(MultipartOperations, LifecycleOperations):
             self._container_meta.put(key, meta)
         return meta
 
+    def read_container_meta(self, account: str, name: str) -> Mapping[str, str]:
+        """The container's committed metadata, queried, never cached: what a read of a configuration
+        answers (read-your-writes through any node, whose cache may be milliseconds behind)."""
+        return self.get_container(account, name).meta
+
     def quota(self, account: str, container: str) -> Quota | None:
         """The quotas a write to the container must keep, from cached metadata (no query); the parsed
         result is cached too (one lookup on the PUT path)."""
@@ -541,6 +546,10 @@ class Engine(MultipartOperations, LifecycleOperations):
         if self._meta_epoch.value() == epoch:
             self._lock_configurations.put(key, (config,))
         return config
+
+    def read_lock_configuration(self, account: str, container: str) -> LockConfiguration | None:
+        """`get_lock_configuration` queried, never cached (as `read_container_meta`)."""
+        return self._catalog.lock_configuration(account, container)
 
     def put_lock_configuration(self, account: str, container: str, config: LockConfiguration) -> None:
         """Turns Object Lock on for good (LockedVersioning unless versioning is enabled), or

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 READ_ROLES = frozenset({"reader", "member", "admin"})
 WRITE_ROLES = frozenset({"member", "admin"})
@@ -32,6 +32,16 @@ class AuthContext:
     app_cred_restricted: bool = False
     #: The application credential's access rules as (service type, method, path glob); None: unlimited.
     access_rules: tuple[tuple[str, str, str], ...] | None = None
+    # What every request asks of its caller, derived once (a context is cached with its token or key).
+    can_read: bool = field(init=False, compare=False, repr=False)
+    can_write: bool = field(init=False, compare=False, repr=False)
+    #: The object-store account of the scoped project (Swift's `AUTH_<project_id>`).
+    account: str | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "can_read", not READ_ROLES.isdisjoint(self.roles))
+        object.__setattr__(self, "can_write", not WRITE_ROLES.isdisjoint(self.roles))
+        object.__setattr__(self, "account", f"AUTH_{self.project_id}" if self.project_id else None)
 
     @property
     def is_admin(self) -> bool:
@@ -42,14 +52,6 @@ class AuthContext:
         return "service" in self.roles
 
     @property
-    def can_read(self) -> bool:
-        return not READ_ROLES.isdisjoint(self.roles)
-
-    @property
-    def can_write(self) -> bool:
-        return not WRITE_ROLES.isdisjoint(self.roles)
-
-    @property
     def is_reseller_admin(self) -> bool:
         return RESELLER_ADMIN_ROLE.lower() in (role.lower() for role in self.roles)
 
@@ -57,11 +59,6 @@ class AuthContext:
     def is_swift_operator(self) -> bool:
         """Holds an operator role on its scoped project (owns that project's Swift account)."""
         return not SWIFT_OPERATOR_ROLES.isdisjoint(role.lower() for role in self.roles)
-
-    @property
-    def account(self) -> str | None:
-        """The object-store account of the scoped project (Swift's `AUTH_<project_id>`)."""
-        return f"AUTH_{self.project_id}" if self.project_id else None
 
 
 @dataclass(frozen=True, slots=True)

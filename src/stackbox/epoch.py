@@ -21,6 +21,7 @@ V = TypeVar("V")
 
 _FORMAT = "<Q"
 _SIZE = struct.calcsize(_FORMAT)
+_UNPACK = struct.Struct(_FORMAT).unpack_from
 
 
 def map_shared(path: Path | str, size: int) -> mmap.mmap:
@@ -40,7 +41,8 @@ class SharedCounter:
         self._lock_path = f"{path}.lock"
 
     def value(self) -> int:
-        return int(struct.unpack_from(_FORMAT, self._map, 0)[0])
+        value: int = _UNPACK(self._map, 0)[0]
+        return value
 
     #: The stored value, also where a subclass's `value` answers something else.
     _load = value

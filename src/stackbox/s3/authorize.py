@@ -11,7 +11,7 @@ BucketOwnerEnforced ownership take public grants, public policies or ACLs out of
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,7 @@ from stackbox.s3.operations import (
     Operation,
     Role,
 )
-from stackbox.s3.policy import Effect, compiled, resource_arn
+from stackbox.s3.policy import Effect, compiled, decide_among, resource_arn
 from stackbox.s3.policy_context import RequestKeys
 from stackbox.storage.types import NoSuchContainer
 
@@ -88,10 +88,17 @@ _TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 async def authorize(call: S3Call, operation: Operation) -> None:
     """Decide `call` as `operation` on its bucket and key; AccessDenied (or NoSuchBucket) if refused."""
     call.operation = operation
-    decision = await decide(call, operation, call.bucket, call.key, tenant=call.tenant)
-    call.account, call.object_acl_decides = decision.account, decision.object_acl_decides
-    call.ignore_public_acls = decision.ignore_public_acls
-    call.authorized_meta = decision.meta
+    own = _own_cached_bucket(call, operation)
+    if own is not None:  # the usual request: decided here, with no await unless the bucket has a policy
+        call.account, call.authorized_meta = own
+        policy_text = own[1].get(POLICY_META)
+        if policy_text is not None:
+            await _refuse_if_denied(call, operation, own[0], policy_text, call.bucket, call.key, None)
+    else:
+        decision = await decide(call, operation, call.bucket, call.key, tenant=call.tenant)
+        call.account, call.object_acl_decides = decision.account, decision.object_acl_decides
+        call.ignore_public_acls = decision.ignore_public_acls
+        call.authorized_meta = decision.meta
     expected = call.headers.get("x-amz-expected-bucket-owner")
     if expected is not None and f"AUTH_{expected}" != decision.account:
         raise S3Error("AccessDenied")
@@ -122,13 +129,8 @@ async def decide(call: S3Call, operation: Operation, bucket: str, key: str = "",
     account, meta = await _bucket_and_meta(call.storage, context, bucket, tenant)
     owner_side = context is not None and context.account == account
     if owner_side and _role_allows(context, operation.role):
-        # The usual request, the project's own user whose role allows it: only a Deny can refuse it
-        # (the project's admins can always mend the policy: AWS's root-user rule).
-        if (POLICY_META in meta and not (operation.per_key and not key)
-                and await _evaluate(call, operation, meta[POLICY_META], account, bucket, key, version_id,
-                                    denies_only=True) is Effect.DENY
-                and not (operation in POLICY_OPERATIONS and context is not None and context.is_admin)):
-            raise S3Error("AccessDenied")
+        if POLICY_META in meta:
+            await _refuse_if_denied(call, operation, account, meta[POLICY_META], bucket, key, version_id)
         return Decision(account, meta=meta)
     if operation.per_key and not key and POLICY_META in meta:
         return Decision(account, meta=meta)  # DeleteObjects: the policy decides each key on its own
@@ -155,6 +157,34 @@ async def decide(call: S3Call, operation: Operation, bucket: str, key: str = "",
     raise S3Error("AccessDenied")
 
 
+def _own_cached_bucket(call: S3Call, operation: Operation) -> tuple[str, Mapping[str, str]] | None:
+    """(account, metadata) of the caller's own project's bucket the request names, when this worker has
+    it cached and the caller's roles allow the operation: a request only the policy's explicit Deny can
+    still refuse. None for anything else (which `decide` decides)."""
+    context = call.context
+    if context is None or call.tenant is not None or operation is LIST_BUCKETS or operation is CREATE_BUCKET:
+        return None
+    account = context.account
+    if account is None or not _role_allows(context, operation.role):
+        return None
+    meta = call.storage.cached_container_meta(account, call.bucket)
+    return None if meta is None else (account, meta)
+
+
+async def _refuse_if_denied(call: S3Call, operation: Operation, account: str, policy_text: str, bucket: str,
+                            key: str, version_id: str | None) -> None:
+    """A request of the bucket's own project, which its roles allow: only an explicit Deny of the policy
+    refuses it (not for the project's admins on the policy itself: they can always mend it, as AWS's
+    root user can)."""
+    if operation.per_key and not key:
+        return  # DeleteObjects: the policy decides each key on its own
+    verdict = await _evaluate(call, operation, policy_text, account, bucket, key, version_id,
+                              denies_only=True)
+    if verdict is Effect.DENY and not (operation in POLICY_OPERATIONS and call.context is not None
+                                       and call.context.is_admin):
+        raise S3Error("AccessDenied")
+
+
 async def _policy_verdict(call: S3Call, operation: Operation, meta: Mapping[str, str], account: str,
                           bucket: str, key: str, version_id: str | None, owner_side: bool,
                           block: AccessBlock) -> Effect | None:
@@ -175,15 +205,22 @@ async def _evaluate(call: S3Call, operation: Operation, text: str, account: str,
     policy = compiled(text, bucket)
     if version_id is None and operation.versioned:
         version_id = call.query.get("versionId")
-    action = operation.name_for(version_id)
-    denies, allows = policy.for_action(action)
-    if not denies and (denies_only or not allows):
+    statements = policy.statements_for(operation.name_for(version_id))
+    if not statements.denies and (denies_only or not statements.allows):
         return None
     resource = resource_arn(bucket, key) if operation.on_object else resource_arn(bucket)
-    keys = RequestKeys(call, account, bucket, key)
-    if policy.reads_existing_tags:
-        await keys.load_existing_tags()
-    return policy.evaluate(action, resource, call.context, keys.lookup, denies_only=denies_only)
+    lookup = _no_condition_keys
+    if statements.conditional:
+        keys = RequestKeys(call, account, bucket, key)
+        if policy.reads_existing_tags:
+            await keys.load_existing_tags()
+        lookup = keys.lookup
+    return decide_among(statements, resource, call.context, lookup, denies_only=denies_only)
+
+
+def _no_condition_keys(name: str) -> Sequence[str] | None:
+    """The condition keys of statements without conditions (never asked)."""
+    return None
 
 
 async def permits(call: S3Call, operation: Operation) -> bool:
@@ -217,11 +254,14 @@ def check_object_acl(call: S3Call, stored_acl: str | None, operation: Operation 
 def _role_allows(context: AuthContext | None, role: Role) -> bool:
     if context is None:
         return False
-    if role is Role.READ:
+    if role is _READ:
         return context.can_read
-    if role is Role.WRITE:
+    if role is _WRITE:
         return context.can_write
     return True
+
+
+_READ, _WRITE = Role.READ, Role.WRITE  # (an Enum member's lookup on its class costs more than a global's)
 
 
 def split_tenant(name: str) -> tuple[str | None, str]:

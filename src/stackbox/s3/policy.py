@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from stackbox.auth import AuthContext
 from stackbox.s3.errors import S3Error
@@ -78,12 +78,17 @@ class Statement:
     resources: AnyWildcard
     not_resource: bool
     conditions: tuple[Condition, ...]
+    #: `Principal: "*"`: any caller matches (no question to ask of it).
+    open_to_all: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "open_to_all", self.principals.everyone and not self.not_principal)
 
     def applies_to(self, action: str) -> bool:
         return self.actions.fullmatch(action) != self.not_action
 
     def matches(self, context: AuthContext | None, resource: str, lookup: KeyValues) -> bool:
-        if self.principals.match(context) == self.not_principal:
+        if not self.open_to_all and self.principals.match(context) == self.not_principal:
             return False
         if self.resources.fullmatch(resource) == self.not_resource:
             return False
@@ -98,10 +103,19 @@ class Statement:
                 and not any(restricts(condition) for condition in self.conditions))
 
 
+class ActionStatements(NamedTuple):
+    """A policy's statements that name one action, by effect (those differing only in Resource merged)."""
+
+    denies: tuple[Statement, ...]
+    allows: tuple[Statement, ...]
+    #: Some of them have conditions (the request's condition keys must be looked up).
+    conditional: bool
+
+
 @dataclass(slots=True)
 class Policy:
     statements: tuple[Statement, ...]
-    _by_action: dict[str, tuple[tuple[Statement, ...], tuple[Statement, ...]]] = field(default_factory=dict)
+    _by_action: dict[str, ActionStatements] = field(default_factory=dict)
     #: Whether a condition asks for the object's tags (s3:ExistingObjectTag/<key>): they are read first.
     reads_existing_tags: bool = field(init=False, default=False)
 
@@ -115,11 +129,17 @@ class Policy:
 
     def for_action(self, action: str) -> tuple[tuple[Statement, ...], tuple[Statement, ...]]:
         """(the Deny statements, the Allow statements) whose actions name `action`."""
+        found = self.statements_for(action)
+        return found.denies, found.allows
+
+    def statements_for(self, action: str) -> ActionStatements:
         found = self._by_action.get(action)
         if found is None:
             applying = [statement for statement in self.statements if statement.applies_to(action)]
-            found = (_merged([statement for statement in applying if statement.effect is Effect.DENY]),
-                     _merged([statement for statement in applying if statement.effect is Effect.ALLOW]))
+            found = ActionStatements(
+                _merged([statement for statement in applying if statement.effect is Effect.DENY]),
+                _merged([statement for statement in applying if statement.effect is Effect.ALLOW]),
+                any(statement.conditions for statement in applying))
             if len(self._by_action) < 256:
                 self._by_action[action] = found
         return found
@@ -128,16 +148,21 @@ class Policy:
                  denies_only: bool = False) -> Effect | None:
         """DENY if a matching statement denies, else ALLOW if one allows, else None (no opinion).
         `denies_only`: the caller is allowed anyway, only a Deny could change that."""
-        denies, allows = self.for_action(action)
-        for statement in denies:
-            if statement.matches(context, resource, lookup):
-                return Effect.DENY
-        if denies_only:
-            return None
-        for statement in allows:
-            if statement.matches(context, resource, lookup):
-                return Effect.ALLOW
+        return decide_among(self.statements_for(action), resource, context, lookup, denies_only=denies_only)
+
+
+def decide_among(statements: ActionStatements, resource: str, context: AuthContext | None, lookup: KeyValues,
+                 *, denies_only: bool = False) -> Effect | None:
+    """`Policy.evaluate` on the statements of its action."""
+    for statement in statements.denies:
+        if statement.matches(context, resource, lookup):
+            return Effect.DENY
+    if denies_only:
         return None
+    for statement in statements.allows:
+        if statement.matches(context, resource, lookup):
+            return Effect.ALLOW
+    return None
 
 
 def _merged(statements: list[Statement]) -> tuple[Statement, ...]:

@@ -30,7 +30,6 @@ from stackbox.storage.types import (
     ChecksumType,
     ContainerInfo,
     ContainerListing,
-    Deletion,
     LockConfiguration,
     MetaCheck,
     ObjectAttrs,
@@ -54,6 +53,10 @@ class AsyncStore:
         self._offload = engine.offload
         #: The catalog is local: the reads every request makes skip `offload`'s coroutine too.
         self._inline = not engine.remote_catalog
+        # The writes every request makes are the engine's own coroutines, called without a wrapper.
+        self.put_object = engine.put_object
+        self.delete = engine.delete
+        self.cached_container_meta = engine.cached_container_meta
 
     @property
     def engine(self) -> Engine:
@@ -135,12 +138,6 @@ class AsyncStore:
             return self._engine.get_object(account, container, key, version_id)
         return await self._offload(self._engine.get_object, account, container, key, version_id)
 
-    async def put_object(self, account: str, container: str, key: str, body: AsyncIterator[bytes], *,
-                         attrs: ObjectAttrs = DEFAULT_ATTRS, checks: WriteChecks = NO_CHECKS,
-                         preconditions: Preconditions = NO_PRECONDITIONS) -> ObjectInfo:
-        return await self._engine.put_object(account, container, key, body, attrs=attrs, checks=checks,
-                                             preconditions=preconditions)
-
     def read(self, obj: ObjectInfo, start: int = 0, end: int | None = None, *,
              customer_key: bytes | None = None) -> AsyncIterator[bytes]:
         return self._engine.read(obj, start, end, customer_key=customer_key)
@@ -162,12 +159,6 @@ class AsyncStore:
     async def remove_object(self, account: str, container: str, key: str,
                             preconditions: Preconditions = NO_PRECONDITIONS) -> bool:
         return await self._engine.remove_object(account, container, key, preconditions)
-
-    async def delete(self, account: str, container: str, key: str, *, version_id: str | None = None,
-                     preconditions: Preconditions = NO_PRECONDITIONS,
-                     bypass_governance: bool = False) -> Deletion:
-        return await self._engine.delete(account, container, key, version_id=version_id,
-                                         preconditions=preconditions, bypass_governance=bypass_governance)
 
     async def copy_object(self, src_account: str, src_container: str, src_key: str, dst_account: str,
                           dst_container: str, dst_key: str, *, attrs: ObjectAttrs | None = None,

@@ -66,6 +66,10 @@ class ObjectStore(Protocol):
         caller's completed write, whichever node answers."""
         ...
 
+    def cached_container_meta(self, account: str, name: str) -> Mapping[str, str] | None:
+        """`container_meta` if this worker has it cached (no query, no wait), else None."""
+        ...
+
     async def container_accounts(self, name: str) -> list[str]: ...
 
     async def update_container_meta(self, account: str, name: str, updates: Mapping[str, str],

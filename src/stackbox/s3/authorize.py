@@ -100,7 +100,7 @@ async def authorize(call: S3Call, operation: Operation) -> None:
         call.ignore_public_acls = decision.ignore_public_acls
         call.authorized_meta = decision.meta
     expected = call.headers.get("x-amz-expected-bucket-owner")
-    if expected is not None and f"AUTH_{expected}" != decision.account:
+    if expected is not None and f"AUTH_{expected}" != call.account:
         raise S3Error("AccessDenied")
 
 

@@ -514,8 +514,7 @@ class Engine(MultipartOperations, LifecycleOperations):
         deletion = await self._catalog.delete_object_grouped(account, container, key, version_id,
                                                              preconditions, time.time(),
                                                              bypass_governance=bypass_governance)
-        if self._purge_due():  # checked here: a coroutine per request costs more than the check
-            await self._purge_offloaded()
+        await self._purge_if_due()
         return deletion
 
     def set_versioning(self, account: str, container: str, state: Versioning) -> None:
@@ -762,8 +761,7 @@ class Engine(MultipartOperations, LifecycleOperations):
                             new_blob=(writer.blob_id, received.size), quota=quota)
             undo = partial(self._delete_blob, writer.blob_id)
         info = await self._catalog.commit_object(ref, key, new, preconditions, time.time(), undo)
-        if self._purge_due():
-            await self._purge_offloaded()
+        await self._purge_if_due()
         return info
 
     async def _commit_blob(self, writer: BlobWriter) -> None:
@@ -830,9 +828,10 @@ class Engine(MultipartOperations, LifecycleOperations):
         if self._purge_due():
             self._purge(time.time() - FREED_BLOB_GRACE)
 
-    async def _purge_offloaded(self) -> None:
-        """`_purge` for the async paths (once `_purge_due`): its catalog calls are offloaded."""
-        await self.offload(self._purge, time.time() - FREED_BLOB_GRACE)
+    async def _purge_if_due(self) -> None:
+        """`_maybe_purge` for the async paths: the purge's catalog calls are offloaded."""
+        if self._purge_due():
+            await self.offload(self._purge, time.time() - FREED_BLOB_GRACE)
 
     async def _make_room(self, incoming: int) -> None:
         """Raise InsufficientStorage unless `incoming` bytes of data leave the reserve free, after

@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test test-cluster lint bench bench-scaleout fuzz soak clean install compat
+.PHONY: serve test test-cluster lint bench bench-scaleout bench-instructions fuzz soak clean install compat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ bench: $(TEST_STAMP)
 bench-scaleout: $(TEST_STAMP)
 	$(INSTALL_WRK)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python bench/scaleout.py $(BENCH_ARGS)
+
+## Instructions per S3 request of the whole server under cachegrind (load-independent A/B of two trees:
+## BENCH_ARGS="--src /tmp/old/src --src src --bucket-policy 20"), ~2 min per tree and operation.
+bench-instructions: $(TEST_STAMP)
+	@command -v valgrind >/dev/null 2>&1 || apt-get install -y -qq valgrind >/dev/null 2>&1 || \
+	  (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq valgrind >/dev/null)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python bench/instructions.py $(BENCH_ARGS)
 
 ## The request-parser fuzzers (tests/fuzz) with many examples; `make test` runs them briefly.
 fuzz: $(TEST_STAMP)

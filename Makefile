@@ -57,7 +57,7 @@ bench-scaleout: $(TEST_STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python bench/scaleout.py $(BENCH_ARGS)
 
 ## Instructions per S3 request of the whole server under cachegrind (load-independent A/B of two trees:
-## BENCH_ARGS="--src /tmp/old/src --src src --bucket-policy 20"), ~2 min per tree and operation.
+## BENCH_ARGS="--src /tmp/old/src --src src --src src@20"), ~2 min per tree and operation.
 bench-instructions: $(TEST_STAMP)
 	@command -v valgrind >/dev/null 2>&1 || apt-get install -y -qq valgrind >/dev/null 2>&1 || \
 	  (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq valgrind >/dev/null)

@@ -3,11 +3,12 @@ counted by valgrind's cachegrind: a measure that does not move with the machine'
 versions of the code where ops/s on a shared 2-core machine cannot tell 5% apart.
 
     .venv/bin/python bench/instructions.py                                  # this checkout
-    .venv/bin/python bench/instructions.py --src /tmp/old/src --src src --bucket-policy 20
-    # (an older version: git archive <commit> src | tar -x -C /tmp/old)
+    .venv/bin/python bench/instructions.py --src /tmp/old/src --src src --src src@20
+    # (an older version: git archive <commit> src | tar -x -C /tmp/old; `@20`: that tree's bucket has
+    # bench/run.py's policy of 20 statements)
 
 For each source tree: a data dir is prepared by a real server of that tree (an EC2 pair, a bucket, 4 KiB
-objects; with --bucket-policy, bench/run.py's policy of N statements), then for each operation one
+objects; with `@N`, bench/run.py's bucket policy of N statements), then for each operation one
 `stackbox serve --workers 1` runs under cachegrind twice, answering 2 warm-up requests and then 0 or N
 requests (signed just before they are sent, on one keep-alive connection); the difference of the
 processes' instruction counts divided by N is the cost of one request. Needs valgrind (Debian package).
@@ -182,36 +183,38 @@ def per_request(src: Path, prepared: Prepared, op: str, count: int, work: Path) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--src", action="append", type=Path,
-                        help="a source tree (its src/ directory); repeat to compare (default: this checkout)")
-    parser.add_argument("--bucket-policy", type=int, default=0, help="a policy of N statements on the bucket")
+    parser.add_argument("--src", action="append",
+                        help="a source tree (its src/ directory), PATH or PATH@N for a bucket policy of N "
+                             "statements; repeat to compare (default: this checkout)")
     parser.add_argument("--ops", default="HEAD,GET,PUT,DELETE")
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
     if not shutil.which("valgrind"):
         print("valgrind is needed: apt-get install valgrind", file=sys.stderr)
         return 2
-    trees = [path.resolve() for path in (args.src or [HERE.parent / "src"])]
+    trees = args.src or [str(HERE.parent / "src")]
     ops = args.ops.split(",")
     work = Path(tempfile.mkdtemp(prefix="stackbox-instructions-"))
-    counts: dict[tuple[Path, str], float] = {}
+    counts: dict[tuple[str, str], float] = {}
     try:
-        for index, src in enumerate(trees):
-            prepared = prepare(src, work / f"tree{index}", args.bucket_policy, keys=1000,
+        for index, tree in enumerate(trees):
+            path, _, policy = tree.partition("@")
+            src = Path(path).resolve()
+            prepared = prepare(src, work / f"tree{index}", int(policy or 0), keys=1000,
                                doomed=2 * WARM_UP + args.requests)
             for op in ops:
-                counts[src, op] = per_request(src, prepared, op, args.requests, work)
-                print(f"{src}: {op} {counts[src, op]:,.0f} instructions", file=sys.stderr, flush=True)
+                counts[tree, op] = per_request(src, prepared, op, args.requests, work)
+                print(f"{tree}: {op} {counts[tree, op]:,.0f} instructions", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    policy = f", bucket policy of {args.bucket_policy} statements" if args.bucket_policy else ""
-    print(f"Instructions per request, whole server (1 worker, {args.requests} requests{policy})")
+    print(f"Instructions per request, whole server (1 worker, {args.requests} requests; @N: a bucket policy "
+          "of N statements)")
     print("| tree | " + " | ".join(ops) + " |")
     print("|" + "---|" * (len(ops) + 1))
-    for src in trees:
-        cells = [f"{counts[src, op]:,.0f}" + (f" ({counts[src, op] / counts[trees[0], op]:.3f}x)"
-                                              if src != trees[0] else "") for op in ops]
-        print(f"| {src} | " + " | ".join(cells) + " |")
+    for tree in trees:
+        cells = [f"{counts[tree, op]:,.0f}" + (f" ({counts[tree, op] / counts[trees[0], op]:.3f}x)"
+                                               if tree != trees[0] else "") for op in ops]
+        print(f"| {tree} | " + " | ".join(cells) + " |")
     return 0
 
 

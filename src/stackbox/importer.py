@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from stackbox.config import Settings
 from stackbox.identity.keys import CREDENTIAL_KEY, ensure_shared_keys, load_key, load_shared_keys
 from stackbox.identity.service import open_store
+from stackbox.maintenance import maintenance_running
 from stackbox.migrate import migrate
 from stackbox.sql import Connection, Database, open_database, transaction
 from stackbox.storage.blob_backend import open_backend
@@ -132,20 +133,9 @@ def _check_source(source: Path, target: Settings) -> None:
     if target.embedded_metadata or not target.blobs_url.startswith("rados:"):
         raise ImportRefused("the target is a PostgreSQL catalog and a RADOS pool: give --metadata "
                             "postgresql://... and --blobs rados://...")
-    if _maintenance_running(source) or any(_sqlite_open_elsewhere(source / name)
+    if maintenance_running(source) or any(_sqlite_open_elsewhere(source / name)
                                            for name in ("meta.db", "identity.db")):
         raise ImportRefused(f"a stackbox server is running on {source}: stop it first")
-
-
-def _maintenance_running(source: Path) -> bool:
-    lock_fd = os.open(source / "maintenance.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(lock_fd)
-    return False
 
 
 #: SQLite's WAL index: every open connection holds a shared lock on this byte of DATABASE-shm (the

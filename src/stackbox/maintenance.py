@@ -35,12 +35,30 @@ BATCH = 200
 UPLOAD_LIFETIME = 7 * 24 * 3600.0
 
 
+LOCK_FILE = "maintenance.lock"
+
+
+def maintenance_running(data_dir: Path) -> bool:
+    """Whether a worker of a server on `data_dir` holds the maintenance lock (one does while it runs)."""
+    path = data_dir / LOCK_FILE
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # (and with it the lock, had it been taken)
+    return False
+
+
 class Maintenance:
     def __init__(self, storage: Engine, data_dir: Path, interval: float = INTERVAL, *,
                  lifecycle_day: int = DAY, cluster_lease: AdvisoryLease | None = None) -> None:
         self._storage = storage
         self._lifecycle = LifecycleSweep(storage, lifecycle_day)
-        self._lock_path = data_dir / "maintenance.lock"
+        self._lock_path = data_dir / LOCK_FILE
         self._interval = interval
         self._lock_fd: int | None = None
         self._cluster_lease = cluster_lease

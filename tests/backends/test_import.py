@@ -26,6 +26,7 @@ from backends.cluster import PostgresCluster
 from backends.conftest import RadosPool
 from cloud import BIN, RunningCloud, launch_node
 from identity.helpers import password_session
+from stackbox.maintenance import maintenance_running
 from topology import cluster_key_file
 
 pytestmark = pytest.mark.cluster
@@ -256,7 +257,7 @@ def test_a_running_server_on_the_data_dir_is_refused(target: Target, tmp_path: P
     cloud = launch_node(tmp_path / "live", extra_env={"STACKBOX_MAINTENANCE_INTERVAL": maintenance_interval})
     try:
         if maintenance_interval == "1":
-            wait_for(lambda: lock_held(cloud.data_dir / "maintenance.lock"), "the maintenance lock is held")
+            wait_for(lambda: maintenance_running(cloud.data_dir), "the maintenance lock is held")
         process = target.run_import(cloud.data_dir)
         _, err = process.communicate(timeout=60)
     finally:
@@ -273,21 +274,6 @@ def counts(output: str) -> dict[str, tuple[int, int]]:
         copied, _, present = rest.partition(" copied, ")
         found[name] = (int(copied), int(present.split()[0]))
     return found
-
-
-def lock_held(path: Path) -> bool:
-    import fcntl
-
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
